@@ -1,0 +1,129 @@
+"""The `fundcenter` command line for operators and auditors.
+
+Every command takes `--db URL`; without it, FUNDCENTER_DATABASE_URL, else
+sqlite:///./fundcenter.db. Failures print one line to stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+import sqlite3
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from ledger import FundCenter, LedgerError
+from ledger.store import Database, DatabaseURLError, migrate as apply_migrations, resolve_url
+
+app = typer.Typer(
+    help="Fund Center: an event-sourced double-entry ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL: sqlite:///path or postgresql://user@host:port/db.", show_default=False),
+]
+
+
+@app.command()
+def migrate(db: DbOption = None) -> None:
+    """Apply the database migrations this database lacks."""
+    database = Database.from_url(db)
+    applied = apply_migrations(database)
+    typer.echo(f"applied {', '.join(applied)}" if applied else "up to date")
+
+
+@app.command()
+def demo(db: DbOption = None) -> None:
+    """Run a short day of business on the ledger and print the balances."""
+    from .demo import run_demo
+
+    url = resolve_url(db)
+    typer.echo(f"Fund Center demo on {url}\n")
+    fc = FundCenter(url)
+    try:
+        run_demo(fc, typer.echo)
+    finally:
+        fc.close()
+
+
+@app.command()
+def project(
+    db: DbOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Catch up to the head of the log, then exit.")] = False,
+) -> None:
+    """Run the projections: build the read models from the log and follow it."""
+    from projections import ProjectionRunner, ViewStore
+
+    fc = FundCenter(db)
+    store = ViewStore(fc.database)
+    runner = ProjectionRunner(fc, store)
+    try:
+        if once:
+            applied = runner.catch_up()
+            typer.echo(f"applied {applied} events; views at position {runner.position}")
+            return
+        typer.echo(f"following the log from position {runner.position} (Ctrl-C to stop)")
+        try:
+            runner.follow()
+        except KeyboardInterrupt:
+            typer.echo(f"stopped at position {runner.position}")
+    finally:
+        store.close()
+        fc.close()
+
+
+@app.command()
+def replay(
+    db: DbOption = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Rebuild the views from the log and compare.")] = False,
+    catch_up: Annotated[
+        bool, typer.Option("--catch-up/--no-catch-up", help="Let lagging live views catch up first.")
+    ] = True,
+) -> None:
+    """Replay the log into empty views; with --verify, compare them with the live ones."""
+    from projections import ViewStore
+    from projections.verify import replay_and_verify
+
+    if not verify:
+        raise typer.BadParameter("only `replay --verify` is supported: it rebuilds into scratch views and compares")
+    fc = FundCenter(db)
+    store = ViewStore(fc.database)
+    try:
+        head = fc.head()
+        with typer.progressbar(length=max(head, 1), label="replaying", file=sys.stderr) as bar:
+            done = [0]
+
+            def progress(position: int, _: int) -> None:
+                bar.update(position - done[0])
+                done[0] = position
+
+            report = replay_and_verify(fc, store, catch_up=catch_up, on_progress=progress)
+    finally:
+        store.close()
+        fc.close()
+    typer.echo(f"replayed {report.events} events ({report.transfers} transfers) up to position {report.position}")
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(f"MISMATCH {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("verified: views equal a clean replay; every transfer balances; trial balance zero per currency")
+
+
+def main() -> None:
+    try:
+        app()
+    except (LedgerError, DatabaseURLError) as error:
+        typer.echo(f"fundcenter: {error}", err=True)
+        sys.exit(2)
+    except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        typer.echo(f"fundcenter: database error: {message}", err=True)
+        sys.exit(2)

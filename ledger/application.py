@@ -1,0 +1,465 @@
+"""FundCenter: the ledger's application service, one short method per command.
+
+Each command validates its input, then runs an *attempt*: load the aggregates,
+decide, and save the transfer with every customer account it touches in one
+`save()`, one database transaction. Aggregates use optimistic concurrency, so
+a concurrent writer makes the save fail with IntegrityError; the attempt then
+runs again on fresh state, a bounded number of times. Command ids are
+deterministic (`uuid5` of scope and idempotency key), so a retry, or a lost
+commit acknowledgement, finds the first outcome instead of writing twice.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from . import store
+from .domain import ids
+from .domain.accounts import (
+    CHANNEL_ROLES,
+    CUSTOMER_KINDS,
+    SYSTEM_BUSINESS_ID,
+    Account,
+    AccountKind,
+    SystemRole,
+)
+from .domain.errors import (
+    AccountNotFound,
+    AccountsMustBeDifferent,
+    Contention,
+    CurrencyMismatch,
+    HoldNotFound,
+    IdempotencyConflict,
+    TransferNotFound,
+    ValidationError,
+)
+from .domain.holds import Hold
+from .domain.inputs import check_code, check_expiry, check_key, check_ref, check_text
+from .domain.money import check_amount, check_currency
+from .domain.transfers import Side, Transfer, TransferKind, posting, reversed_postings
+from .views import AccountView, HoldView, TransferView
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+ATTEMPTS_MAX = 50  # per command, on optimistic-concurrency conflicts
+BACKOFF_MS_MAX = 20
+
+
+@dataclass
+class CommandStats:
+    """Counters a test or /metrics can read."""
+
+    commands: int = 0
+    repeats: int = 0  # idempotent repeats answered from the first outcome
+    conflicts: int = 0  # optimistic-concurrency conflicts retried
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+
+class FundCenter(Application[UUID]):
+    name = "fundcenter"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    snapshotting_intervals = {Account: 500}
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        env: dict[str, str] | None = None,
+        migrate: bool = True,
+    ) -> None:
+        self.database = store.Database.from_url(url)
+        if migrate:
+            store.migrate(self.database)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.stats = CommandStats()
+        self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
+        super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+
+    # -- accounts ------------------------------------------------------------------
+
+    def open_account(
+        self, kind: str, business_id: str, external_ref: str, currency: str, name: str = "", *, channel: str | None = None
+    ) -> AccountView:
+        """Open a customer account; the same (business_id, external_ref) again returns it."""
+        if kind not in CUSTOMER_KINDS:
+            raise ValidationError(f"kind must be one of institution, settlement, member; got {kind!r}")
+        check_code(business_id, "business_id")
+        check_ref(external_ref, "external_ref")
+        check_currency(currency)
+        check_text(name, "name", length_max=200)
+        if channel is not None:
+            check_code(channel, "channel")
+        account_id = ids.account_id(business_id, external_ref)
+        request = ids.fingerprint(kind=kind, currency=currency, name=name, channel=channel)
+
+        def attempt() -> AccountView:
+            existing = self._find(Account, account_id)
+            if existing is not None:
+                position = self._repeat(existing, request, f"account {business_id}/{external_ref}")
+                return AccountView.of(existing, self.clock(), position)
+            account = Account(
+                id=account_id, kind=kind, business_id=business_id, external_ref=external_ref,
+                currency=currency, name=name, request_hash=request, channel=channel,
+            )
+            return AccountView.of(account, self.clock(), self._save(account))
+
+        return self._run(attempt)
+
+    def set_account_status(self, account: UUID, status: str) -> AccountView:
+        """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op."""
+
+        def attempt() -> AccountView:
+            acct = self._customer_account(account)
+            now = self.clock()
+            if acct.change_status(status, now):
+                return AccountView.of(acct, now, self._save(acct))
+            return AccountView.of(acct, now, self._position(acct.id, acct.version))
+
+        return self._run(attempt)
+
+    def get_account(self, account: UUID) -> AccountView:
+        """The account with its balances, as of now (strongly consistent)."""
+        return AccountView.of(self._account(account), self.clock())
+
+    # -- transfers -----------------------------------------------------------------
+
+    def transfer(
+        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
+    ) -> TransferView:
+        """Move money between two customer accounts of one currency."""
+        check_amount(amount)
+        check_currency(currency)
+        check_key(idempotency_key)
+        check_text(memo, "memo")
+        if from_account == to_account:
+            raise AccountsMustBeDifferent("from_account and to_account must be different accounts")
+        transfer_id = ids.command_id("transfer", idempotency_key)
+        request = ids.fingerprint(
+            from_account=from_account, to_account=to_account, amount=amount, currency=currency, memo=memo
+        )
+
+        def attempt() -> TransferView:
+            postings = [posting(from_account, Side.DEBIT, amount), posting(to_account, Side.CREDIT, amount)]
+            return self._post_new(
+                transfer_id, request, TransferKind.TRANSFER, currency, postings,
+                memo=memo, customers=(from_account, to_account),
+            )
+
+        return self._run(attempt)
+
+    def book_recharge(
+        self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str
+    ) -> TransferView:
+        """The accounting of a succeeded recharge: Dr the channel's pending_reconciliation, Cr the account."""
+        check_amount(amount)
+        check_currency(currency)
+        check_code(channel, "channel")
+        check_key(idempotency_key)
+        transfer_id = ids.command_id("recharge", idempotency_key)
+        request = ids.fingerprint(account=account, amount=amount, currency=currency, channel=channel)
+
+        def attempt() -> TransferView:
+            suspense, new = self._system_account(SystemRole.PENDING_RECONCILIATION, currency, channel)
+            postings = [posting(suspense, Side.DEBIT, amount), posting(account, Side.CREDIT, amount)]
+            return self._post_new(
+                transfer_id, request, TransferKind.RECHARGE, currency, postings,
+                references={"channel": channel}, customers=(account,), new_accounts=new,
+            )
+
+        return self._run(attempt)
+
+    def adjust(
+        self, account: UUID, amount: int, currency: str, direction: str, reason: str, idempotency_key: str
+    ) -> TransferView:
+        """An operator's manual adjustment against the `difference` system account."""
+        check_amount(amount)
+        check_currency(currency)
+        if direction not in (Side.CREDIT, Side.DEBIT):
+            raise ValidationError(f"direction must be 'credit' or 'debit', got {direction!r}")
+        check_text(reason, "reason", required=True)
+        check_key(idempotency_key)
+        transfer_id = ids.command_id("adjustment", idempotency_key)
+        request = ids.fingerprint(account=account, amount=amount, currency=currency, direction=direction, reason=reason)
+
+        def attempt() -> TransferView:
+            difference, new = self._system_account(SystemRole.DIFFERENCE, currency)
+            source, target = (difference, account) if direction == Side.CREDIT else (account, difference)
+            postings = [posting(source, Side.DEBIT, amount), posting(target, Side.CREDIT, amount)]
+            return self._post_new(
+                transfer_id, request, TransferKind.ADJUSTMENT, currency, postings,
+                memo=reason, references={"direction": direction}, customers=(account,), new_accounts=new,
+            )
+
+        return self._run(attempt)
+
+    def reverse_transfer(self, transfer_id: UUID, idempotency_key: str, reason: str) -> TransferView:
+        """Post the transfer's postings again with the sides swapped; once per transfer."""
+        check_key(idempotency_key)
+        check_text(reason, "reason", required=True)
+        reversal_id = ids.command_id("reversal", idempotency_key)
+        request = ids.fingerprint(transfer_id=transfer_id, reason=reason)
+
+        def attempt() -> TransferView:
+            original = self._get(Transfer, transfer_id, TransferNotFound, "transfer")
+            if (existing := self._find(Transfer, reversal_id)) is not None:
+                return TransferView.of(existing, self._repeat(existing, request, "reversal"))
+            original.mark_reversed(reversal_id)
+            return self._post_new(
+                reversal_id, request, TransferKind.REVERSAL, original.currency, reversed_postings(original.postings),
+                memo=reason, references={"reverses": str(original.id)}, also_save=(original,),
+            )
+
+        return self._run(attempt)
+
+    def get_transfer(self, transfer_id: UUID) -> TransferView:
+        return TransferView.of(self._get(Transfer, transfer_id, TransferNotFound, "transfer"))
+
+    # -- holds (freeze, unfreeze, capture) -------------------------------------------
+
+    def place_hold(
+        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None
+    ) -> HoldView:
+        """Freeze part of an account's balance: it stops counting as available."""
+        check_amount(amount)
+        check_key(idempotency_key)
+        check_text(reason, "reason")
+        check_expiry(expires_at, self.clock())
+        hold_id = ids.command_id("hold", idempotency_key)
+        request = ids.fingerprint(account=account, amount=amount, reason=reason, expires_at=expires_at)
+
+        def attempt() -> HoldView:
+            now = self.clock()
+            if (existing := self._find(Hold, hold_id)) is not None:
+                return HoldView.of(existing, now, self._repeat(existing, request, "hold"))
+            acct = self._customer_account(account)
+            acct.expire_holds(now)
+            acct.place_hold(hold_id, amount, expires_at, now)
+            hold = Hold(
+                id=hold_id, account_id=acct.id, currency=acct.currency, amount=amount,
+                reason=reason, expires_at=expires_at, request_hash=request,
+            )
+            return HoldView.of(hold, now, self._save(acct, hold))
+
+        return self._run(attempt)
+
+    def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
+        """Unfreeze all (amount None) or part of what a hold still holds."""
+        if amount is not None:
+            check_amount(amount)
+        operation = self._operation("release", idempotency_key)
+        request = ids.fingerprint(amount=amount)
+
+        def attempt() -> HoldView:
+            now = self.clock()
+            hold = self._get(Hold, hold_id, HoldNotFound, "hold")
+            if operation in hold.operations:
+                return HoldView.of(hold, now, self._repeat_operation(hold, operation, request))
+            to_release = hold.check_open(amount, now)
+            acct = self._customer_account(hold.account_id)
+            acct.release_hold(hold.id, to_release, now)
+            hold.release(to_release, operation, request)
+            return HoldView.of(hold, now, self._save(acct, hold))
+
+        return self._run(attempt)
+
+    def capture_hold(
+        self, hold_id: UUID, to_account: UUID, amount: int | None = None,
+        idempotency_key: str | None = None, memo: str = "",
+    ) -> TransferView:
+        """Turn all (amount None) or part of a hold into a posted transfer to another customer account."""
+        if amount is not None:
+            check_amount(amount)
+        check_text(memo, "memo")
+        operation = self._operation("capture", idempotency_key)
+        transfer_id = ids.command_id("capture", f"{hold_id}\x1f{operation}")
+        request = ids.fingerprint(to_account=to_account, amount=amount, memo=memo)
+
+        def attempt() -> TransferView:
+            now = self.clock()
+            hold = self._get(Hold, hold_id, HoldNotFound, "hold")
+            if operation in hold.operations:
+                self._repeat_operation(hold, operation, request)
+                transfer = self._get(Transfer, transfer_id, TransferNotFound, "transfer")
+                return TransferView.of(transfer, self._position(transfer.id, 1))
+            if to_account == hold.account_id:
+                raise AccountsMustBeDifferent("a hold cannot be captured to the account it holds")
+            to_capture = hold.check_open(amount, now)
+            hold.capture(to_capture, transfer_id, operation, request)
+            postings = [posting(hold.account_id, Side.DEBIT, to_capture), posting(to_account, Side.CREDIT, to_capture)]
+            return self._post_new(
+                transfer_id, request, TransferKind.CAPTURE, hold.currency, postings, memo=memo,
+                references={"hold": str(hold.id)}, customers=(hold.account_id, to_account),
+                capture=hold, also_save=(hold,),
+            )
+
+        return self._run(attempt)
+
+    def get_hold(self, hold_id: UUID) -> HoldView:
+        return HoldView.of(self._get(Hold, hold_id, HoldNotFound, "hold"), self.clock())
+
+    # -- the event log -----------------------------------------------------------------
+
+    def read_log(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Any]]:
+        """Up to `limit` domain events after log position `after`, in order, with their positions."""
+        notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+
+    def head(self) -> int:
+        """The log position of the newest event (0 for an empty log)."""
+        return self.recorder.max_notification_id() or 0
+
+    # -- the posting engine ----------------------------------------------------------------
+
+    def _post_new(
+        self,
+        transfer_id: UUID,
+        request: str,
+        kind: TransferKind,
+        currency: str,
+        postings: list[dict[str, Any]],
+        *,
+        memo: str = "",
+        references: dict[str, str] | None = None,
+        customers: Iterable[UUID] = (),
+        new_accounts: Iterable[Account] = (),
+        capture: Hold | None = None,
+        also_save: Iterable[Aggregate] = (),
+    ) -> TransferView:
+        """Post a new transfer, or answer a repeat of it; save it with every account it changes.
+
+        Checks run in this order: idempotent repeat; accounts exist (those in
+        `customers` must be customer accounts); currencies match; then each
+        account's own checks (status, funds, holds) as its postings apply.
+        """
+        if (existing := self._find(Transfer, transfer_id)) is not None:
+            return TransferView.of(existing, self._repeat(existing, request, f"{kind.value} key"))
+        now = self.clock()
+        transfer = Transfer.post(
+            transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references
+        )
+        new_ids = {a.id for a in new_accounts}
+        accounts = {aid: self._customer_account(aid) for aid in customers}
+        for p in postings:
+            aid = p["account"]
+            if aid in accounts or aid in new_ids or aid in self._system_account_ids:
+                continue
+            account = self._account(aid)
+            if account.is_customer:
+                accounts[aid] = account
+            else:
+                self._system_account_ids.add(aid)
+        for account in accounts.values():
+            if account.currency != currency:
+                raise CurrencyMismatch(f"account {account.id} holds {account.currency}, the transfer is in {currency}")
+            account.expire_holds(now)
+        for p in postings:
+            account = accounts.get(p["account"])
+            if account is None:
+                continue  # a system account: its postings live in the transfer only
+            if p["side"] == Side.CREDIT:
+                account.credit(transfer_id, p["amount"])
+            elif capture is not None and account.id == capture.account_id:
+                account.capture_hold(capture.id, transfer_id, p["amount"], now)
+            else:
+                account.debit(transfer_id, p["amount"], now)
+        position = self._save(*accounts.values(), *new_accounts, *also_save, transfer)
+        self._system_account_ids.update(new_ids)
+        return TransferView.of(transfer, position)
+
+    def _system_account(self, role: SystemRole, currency: str, channel: str | None = None) -> tuple[UUID, list[Account]]:
+        """The id of a system account, and the account itself if it must be opened in this save."""
+        account_id = ids.system_account_id(role, currency, channel)
+        if account_id in self._system_account_ids or self._find(Account, account_id) is not None:
+            self._system_account_ids.add(account_id)
+            return account_id, []
+        assert (channel is not None) == (role in CHANNEL_ROLES), (role, channel)
+        account = Account(
+            id=account_id, kind=AccountKind.SYSTEM.value, business_id=SYSTEM_BUSINESS_ID,
+            external_ref=f"{role.value}/{channel or '-'}/{currency}", currency=currency,
+            name=f"{role.value} {channel or ''} {currency}".replace("  ", " "),
+            request_hash="", role=role.value, channel=channel,
+        )
+        return account_id, [account]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _run(self, attempt: Callable[[], T]) -> T:
+        """Run a command's attempt; on an optimistic-concurrency conflict, run it again."""
+        for n in range(1, ATTEMPTS_MAX + 1):
+            try:
+                result = attempt()
+            except IntegrityError:
+                self.stats.add("conflicts")
+                if n == ATTEMPTS_MAX:
+                    raise Contention(f"gave up after {n} conflicting attempts; try again") from None
+                time.sleep(random.uniform(0, min(BACKOFF_MS_MAX, 0.5 * 2**n)) / 1000)
+            else:
+                self.stats.add("commands")
+                return result
+        raise AssertionError("unreachable")
+
+    def _save(self, *aggregates: Aggregate) -> int:
+        """Save in one transaction; the command's own aggregate comes last, so the
+        position of its event is the position of the whole save (and of a repeat)."""
+        recordings = self.save(*aggregates)
+        return recordings[-1].notification.id
+
+    def _position(self, aggregate_id: UUID, version: int) -> int | None:
+        return store.position_of(self.database, self.recorder, aggregate_id, version)
+
+    def _repeat(self, aggregate: Any, request: str, what: str) -> int | None:
+        if aggregate.request_hash != request:
+            raise IdempotencyConflict(f"{what} was already used with different arguments")
+        self.stats.add("repeats")
+        return self._position(aggregate.id, 1)
+
+    def _repeat_operation(self, hold: Hold, operation: str, request: str) -> int | None:
+        first_request, version = hold.operations[operation]
+        if first_request != request:
+            raise IdempotencyConflict("idempotency key was already used with different arguments")
+        self.stats.add("repeats")
+        return self._position(hold.id, version)
+
+    @staticmethod
+    def _operation(kind: str, idempotency_key: str | None) -> str:
+        # Without a key, a fresh one per call: retries inside the call still find the first outcome.
+        return f"{kind}:{check_key(idempotency_key) if idempotency_key is not None else uuid4()}"
+
+    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _get(self, cls: type[A], aggregate_id: Any, error: type[Exception] = AccountNotFound, what: str = "") -> A:
+        found = self._find(cls, aggregate_id) if isinstance(aggregate_id, UUID) else None
+        if found is None:
+            raise error(f"{what or cls.__name__.lower()} {aggregate_id} not found")
+        return found
+
+    def _account(self, account_id: Any) -> Account:
+        return self._get(Account, account_id, AccountNotFound, "account")
+
+    def _customer_account(self, account_id: Any) -> Account:
+        account = self._account(account_id)
+        if not account.is_customer:
+            raise ValidationError(f"account {account_id} is a system account; only the ledger posts to it")
+        return account

@@ -1,0 +1,1 @@
+"""The ledger's domain: money, accounts, transfers and holds. No I/O here."""

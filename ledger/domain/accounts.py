@@ -1,0 +1,226 @@
+"""The Account aggregate: a customer account's balance, status and holds.
+
+Customer accounts (institution, settlement, member) are credit-normal liabilities:
+a credit raises the balance, a debit lowers it, and it never goes below zero.
+Their invariants live here. System accounts are kept by the ledger itself; they
+are hot (every recharge through a channel touches one), so their postings live
+only in Transfer events and their balances come from projections: their
+aggregate records only that they were opened.
+
+Each public method checks, in a fixed order, and only then calls a private
+`@event` method, whose body runs again on every replay and only changes state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import (
+    AccountClosed,
+    AccountFrozen,
+    AccountNotEmpty,
+    ExceedsHeldAmount,
+    HoldNotActive,
+    InsufficientFunds,
+    InvalidStatusChange,
+)
+
+
+class AccountKind(StrEnum):
+    INSTITUTION = "institution"
+    SETTLEMENT = "settlement"
+    MEMBER = "member"
+    SYSTEM = "system"
+
+
+CUSTOMER_KINDS = frozenset({AccountKind.INSTITUTION, AccountKind.SETTLEMENT, AccountKind.MEMBER})
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"  # no debits
+    CLOSED = "closed"  # nothing; final
+
+
+class SystemRole(StrEnum):
+    CLEARING = "clearing"
+    PENDING_RECONCILIATION = "pending_reconciliation"
+    RECONCILED = "reconciled"
+    FEE_EXPENSE = "fee_expense"
+    FEE_INCOME = "fee_income"
+    DIFFERENCE = "difference"
+
+
+CHANNEL_ROLES = frozenset(
+    {SystemRole.CLEARING, SystemRole.PENDING_RECONCILIATION, SystemRole.RECONCILED}
+)
+SYSTEM_BUSINESS_ID = "system"
+
+
+class Account(Aggregate):
+    id: UUID  # given by the application: deterministic, for idempotency
+
+    @event("Opened")
+    def __init__(
+        self,
+        kind: str,
+        business_id: str,
+        external_ref: str,
+        currency: str,
+        name: str,
+        request_hash: str,
+        role: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.business_id = business_id
+        self.external_ref = external_ref
+        self.currency = currency
+        self.name = name
+        self.request_hash = request_hash
+        self.role = role
+        self.channel = channel
+        self.status = AccountStatus.ACTIVE.value
+        self.posted = 0
+        # Open holds by hold id: {"remaining": int, "expires_at": datetime | None, "purpose": str}
+        self.holds: dict[str, dict[str, Any]] = {}
+
+    # -- queries ---------------------------------------------------------------
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind != AccountKind.SYSTEM
+
+    def open_holds(self, now: datetime) -> dict[str, dict[str, Any]]:
+        """Holds that still reduce `available`: an expired hold stops at its expiry."""
+        return {hid: h for hid, h in self.holds.items() if not _expired(h["expires_at"], now)}
+
+    def pending_debits(self, now: datetime) -> int:
+        return sum(h["remaining"] for h in self.open_holds(now).values())
+
+    def frozen(self, now: datetime) -> int:
+        return sum(h["remaining"] for h in self.open_holds(now).values() if h["purpose"] == "freeze")
+
+    def available(self, now: datetime) -> int:
+        return self.posted - self.pending_debits(now)
+
+    # -- commands --------------------------------------------------------------
+
+    def credit(self, transfer_id: UUID, amount: int) -> None:
+        self._check_not_closed()
+        self._credited(transfer_id, amount, self.posted + amount)
+
+    def debit(self, transfer_id: UUID, amount: int, now: datetime) -> None:
+        self._check_debits_allowed()
+        self._check_funds(amount, now)
+        self._debited(transfer_id, amount, self.posted - amount)
+
+    def place_hold(
+        self, hold_id: UUID, amount: int, expires_at: datetime | None, now: datetime, purpose: str = "freeze"
+    ) -> None:
+        self._check_debits_allowed()
+        self._check_funds(amount, now)
+        self._hold_placed(hold_id, amount, expires_at, purpose)
+
+    def release_hold(self, hold_id: UUID, amount: int, now: datetime) -> None:
+        self._check_hold(hold_id, amount, now)
+        self._hold_released(hold_id, amount)
+
+    def capture_hold(self, hold_id: UUID, transfer_id: UUID, amount: int, now: datetime) -> None:
+        """Turn (part of) a hold into a posted debit."""
+        self._check_debits_allowed()
+        self._check_hold(hold_id, amount, now)
+        self._hold_captured(hold_id, transfer_id, amount, self.posted - amount)
+
+    def expire_holds(self, now: datetime) -> None:
+        """Record the expiry of holds past their time (they already stopped counting)."""
+        for hid, hold in list(self.holds.items()):
+            if _expired(hold["expires_at"], now):
+                self._hold_expired(UUID(hid))
+
+    def change_status(self, status: str, now: datetime) -> bool:
+        """Set the account's status; returns False when it already had it."""
+        if status not in AccountStatus.__members__.values():
+            raise InvalidStatusChange(f"unknown status {status!r}: expected active, frozen or closed")
+        if status == self.status:
+            return False
+        if self.status == AccountStatus.CLOSED:
+            raise AccountClosed(f"account {self.id} is closed; a closed account cannot be reopened")
+        if status == AccountStatus.CLOSED and (self.posted != 0 or self.open_holds(now)):
+            raise AccountNotEmpty(
+                f"account {self.id} has balance {self.posted} and {len(self.open_holds(now))} open holds;"
+                " empty it before closing"
+            )
+        self._status_changed(status)
+        return True
+
+    # -- checks, in the order commands apply them --------------------------------
+
+    def _check_not_closed(self) -> None:
+        if self.status == AccountStatus.CLOSED:
+            raise AccountClosed(f"account {self.id} is closed")
+
+    def _check_debits_allowed(self) -> None:
+        self._check_not_closed()
+        if self.status == AccountStatus.FROZEN:
+            raise AccountFrozen(f"account {self.id} is frozen: no debits")
+
+    def _check_funds(self, amount: int, now: datetime) -> None:
+        if self.is_customer and self.available(now) < amount:
+            raise InsufficientFunds(
+                f"account {self.id} has {self.available(now)} available, {amount} needed"
+            )
+
+    def _check_hold(self, hold_id: UUID, amount: int, now: datetime) -> None:
+        hold = self.holds.get(str(hold_id))
+        if hold is None or _expired(hold["expires_at"], now):
+            raise HoldNotActive(f"hold {hold_id} is not open on account {self.id}")
+        if amount > hold["remaining"]:
+            raise ExceedsHeldAmount(f"hold {hold_id} has {hold['remaining']} held, {amount} asked")
+
+    # -- events: state changes only ------------------------------------------------
+
+    @event("Credited")
+    def _credited(self, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        self.posted = balance_after
+
+    @event("Debited")
+    def _debited(self, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        self.posted = balance_after
+
+    @event("HoldPlaced")
+    def _hold_placed(self, hold_id: UUID, amount: int, expires_at: datetime | None, purpose: str) -> None:
+        self.holds[str(hold_id)] = {"remaining": amount, "expires_at": expires_at, "purpose": purpose}
+
+    @event("HoldReleased")
+    def _hold_released(self, hold_id: UUID, amount: int) -> None:
+        self._reduce_hold(hold_id, amount)
+
+    @event("HoldCaptured")
+    def _hold_captured(self, hold_id: UUID, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        self._reduce_hold(hold_id, amount)
+        self.posted = balance_after
+
+    @event("HoldExpired")
+    def _hold_expired(self, hold_id: UUID) -> None:
+        del self.holds[str(hold_id)]
+
+    @event("StatusChanged")
+    def _status_changed(self, status: str) -> None:
+        self.status = status
+
+    def _reduce_hold(self, hold_id: UUID, amount: int) -> None:
+        hold = self.holds[str(hold_id)]
+        hold["remaining"] -= amount
+        if hold["remaining"] == 0:
+            del self.holds[str(hold_id)]
+
+
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at <= now
+

@@ -1,0 +1,86 @@
+"""The Hold aggregate: the pending half of a two-phase transfer.
+
+A hold (freeze) reserves part of a customer account's balance. It is then
+released (voided) or captured (posted to another account), in full or in parts,
+until nothing remains; or it expires. Its status follows TigerBeetle's pending
+transfers: `pending` while something is held, then `posted` if anything was
+captured or `voided` if all was released, or `expired` once past its expiry.
+
+The held account mirrors the open amount (for its funds checks); this aggregate
+keeps the hold's own history and the operation keys that make retries safe.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import ExceedsHeldAmount, HoldNotActive
+
+
+class Hold(Aggregate):
+    id: UUID  # given by the application: deterministic, for idempotency
+
+    @event("Placed")
+    def __init__(
+        self,
+        account_id: UUID,
+        currency: str,
+        amount: int,
+        reason: str,
+        expires_at: datetime | None,
+        request_hash: str,
+        purpose: str = "freeze",
+    ) -> None:
+        self.account_id = account_id
+        self.currency = currency
+        self.amount = amount
+        self.reason = reason
+        self.expires_at = expires_at
+        self.request_hash = request_hash
+        self.purpose = purpose
+        self.released = 0
+        self.captured = 0
+        self.capture_transfer_ids: list[UUID] = []
+        # Operation key -> (request hash, aggregate version it produced).
+        self.operations: dict[str, list] = {}
+
+    @property
+    def remaining(self) -> int:
+        return self.amount - self.released - self.captured
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.remaining > 0 and self.expires_at is not None and self.expires_at <= now
+
+    def status(self, now: datetime) -> str:
+        if self.remaining == 0:
+            return "posted" if self.captured else "voided"
+        return "expired" if self.is_expired(now) else "pending"
+
+    def check_open(self, amount: int | None, now: datetime) -> int:
+        """Return the amount to act on (all that remains if None), or refuse."""
+        if self.status(now) != "pending":
+            raise HoldNotActive(f"hold {self.id} is {self.status(now)}: nothing can be released or captured")
+        amount = self.remaining if amount is None else amount
+        if amount > self.remaining:
+            raise ExceedsHeldAmount(f"hold {self.id} has {self.remaining} held, {amount} asked")
+        return amount
+
+    def release(self, amount: int, operation: str, request_hash: str) -> None:
+        self._released(amount, operation, request_hash)
+
+    def capture(self, amount: int, transfer_id: UUID, operation: str, request_hash: str) -> None:
+        self._captured(amount, transfer_id, operation, request_hash)
+
+    @event("Released")
+    def _released(self, amount: int, operation: str, request_hash: str) -> None:
+        self.released += amount
+        self.operations[operation] = [request_hash, self.version + 1]
+
+    @event("Captured")
+    def _captured(self, amount: int, transfer_id: UUID, operation: str, request_hash: str) -> None:
+        self.captured += amount
+        self.capture_transfer_ids.append(transfer_id)
+        self.operations[operation] = [request_hash, self.version + 1]

@@ -1,0 +1,183 @@
+"""Where the ledger keeps its events: database URLs, migrations, log positions.
+
+URLs are `sqlite:///path` (relative) or `sqlite:////abs/path`, and
+`postgresql://user[:password]@host[:port]/dbname`. Without one, the
+`FUNDCENTER_DATABASE_URL` environment variable, else `sqlite:///./fundcenter.db`.
+
+The SQL in `migrations/<database>/` owns the schema, event store included: each
+file runs once, in name order, in its own transaction with its version row, under
+a lock, so two processes migrating at once do not collide.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_URL = "sqlite:///./fundcenter.db"
+
+
+class DatabaseURLError(ValueError):
+    pass
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get("FUNDCENTER_DATABASE_URL") or DEFAULT_URL
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    kind: Literal["sqlite", "postgresql"]
+    path: str = ""  # sqlite
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+
+    @classmethod
+    def from_url(cls, url: str | None = None) -> Database:
+        url = resolve_url(url)
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            path = unquote(parts.path)[1:] if parts.path.startswith("/") else ""
+            if not path or ":memory:" in path:
+                raise DatabaseURLError(f"{url!r}: give a file, as sqlite:///path/to/fundcenter.db")
+            return cls(url=url, kind="sqlite", path=path)
+        if parts.scheme in ("postgresql", "postgres"):
+            dbname = unquote(parts.path.lstrip("/"))
+            if not parts.hostname or not dbname:
+                raise DatabaseURLError(f"{url!r}: expected postgresql://user@host:port/dbname")
+            return cls(
+                url=url,
+                kind="postgresql",
+                host=parts.hostname,
+                port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"),
+                password=unquote(parts.password or ""),
+                dbname=dbname,
+            )
+        raise DatabaseURLError(f"{url!r}: expected a sqlite:/// or postgresql:// URL")
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Settings for eventsourcing's infrastructure factory."""
+        if self.kind == "sqlite":
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n"}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "15",
+            "CREATE_TABLE": "n",
+        }
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A plain DB-API connection, for migrations and read models."""
+        if self.kind == "sqlite":
+            with closing(sqlite3.connect(self.path, isolation_level=None, timeout=30)) as conn:
+                yield conn
+        else:
+            with psycopg.connect(
+                host=self.host, port=self.port, user=self.user, password=self.password,
+                dbname=self.dbname, autocommit=True,
+            ) as conn:
+                yield conn
+
+
+def migration_files(kind: str) -> list[tuple[str, str]]:
+    folder = resources.files("migrations") / kind
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+def migrate(db: Database, schema: str | None = None) -> list[str]:
+    """Apply the migrations this database (or this PostgreSQL schema) lacks; return the versions applied."""
+    with db.connect() as conn:
+        if db.kind == "sqlite":
+            return _migrate_sqlite(conn)
+        if schema is not None:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        return _migrate_postgres(conn)
+
+
+_VERSIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+
+
+def _migrate_sqlite(conn: sqlite3.Connection) -> list[str]:
+    applied = []
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(_VERSIONS_TABLE)
+    for version, script in migration_files("sqlite"):
+        conn.execute("BEGIN IMMEDIATE")  # the write lock: one migrator at a time
+        try:
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE version=?", (version,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def _migrate_postgres(conn: psycopg.Connection) -> list[str]:
+    applied = []
+    for version, script in migration_files("postgresql"):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('fundcenter.migrate'))")
+            conn.execute(_VERSIONS_TABLE)
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE version=%s", (version,)).fetchone():
+                continue
+            conn.execute(script)
+            conn.execute("INSERT INTO schema_migrations VALUES (%s, now()::text)", (version,))
+        applied.append(version)
+    return applied
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration on `;` line ends (our SQLite files hold no procedural code)."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def position_of(db: Database, recorder: Any, originator_id: UUID, version: int) -> int | None:
+    """The log position (notification id) at which an aggregate's event was recorded,
+    read through the event recorder's own connection pool."""
+    table = recorder.events_table_name
+    if db.kind == "sqlite":
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {table} WHERE originator_id=? AND originator_version=?",
+                (originator_id.hex, version),
+            )
+            row = c.fetchone()
+            return row[0] if row else None
+    with recorder.datastore.get_connection() as conn:
+        row = conn.execute(
+            sql.SQL("SELECT notification_id FROM {} WHERE originator_id=%s AND originator_version=%s").format(
+                sql.Identifier(table)
+            ),
+            (originator_id, version),
+        ).fetchone()
+        return row["notification_id"] if row else None

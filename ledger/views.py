@@ -1,0 +1,121 @@
+"""What commands and queries return: plain frozen dataclasses, no aggregates.
+
+Every command result carries `position`, the log position it was written at
+(for a repeated command, that of the first outcome), so a reader can wait for
+the projections to reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from .domain.accounts import Account
+from .domain.holds import Hold
+from .domain.transfers import Transfer
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: UUID
+    kind: str
+    business_id: str
+    external_ref: str
+    currency: str
+    name: str
+    status: str
+    role: str | None
+    channel: str | None
+    # Balances are kept on customer accounts only; a system account's come from
+    # the balances projection, so here they are None.
+    posted: int | None
+    pending_debits: int | None
+    frozen: int | None
+    available: int | None
+    version: int
+    position: int | None = None
+
+    @classmethod
+    def of(cls, account: Account, now: datetime, position: int | None = None) -> AccountView:
+        customer = account.is_customer
+        return cls(
+            id=account.id,
+            kind=account.kind,
+            business_id=account.business_id,
+            external_ref=account.external_ref,
+            currency=account.currency,
+            name=account.name,
+            status=account.status,
+            role=account.role,
+            channel=account.channel,
+            posted=account.posted if customer else None,
+            pending_debits=account.pending_debits(now) if customer else None,
+            frozen=account.frozen(now) if customer else None,
+            available=account.available(now) if customer else None,
+            version=account.version,
+            position=position,
+        )
+
+
+@dataclass(frozen=True)
+class TransferView:
+    id: UUID
+    kind: str
+    currency: str
+    amount: int
+    postings: list[dict[str, Any]]
+    memo: str
+    references: dict[str, str]
+    reversed_by: UUID | None
+    created_at: datetime
+    position: int | None = None
+
+    @classmethod
+    def of(cls, transfer: Transfer, position: int | None = None) -> TransferView:
+        return cls(
+            id=transfer.id,
+            kind=transfer.kind,
+            currency=transfer.currency,
+            amount=transfer.amount,
+            postings=[dict(p) for p in transfer.postings],
+            memo=transfer.memo,
+            references=dict(transfer.references),
+            reversed_by=transfer.reversed_by,
+            created_at=transfer.created_on,
+            position=position,
+        )
+
+
+@dataclass(frozen=True)
+class HoldView:
+    id: UUID
+    account_id: UUID
+    currency: str
+    amount: int
+    remaining: int
+    released: int
+    captured: int
+    status: str
+    reason: str
+    expires_at: datetime | None
+    capture_transfer_ids: list[UUID]
+    position: int | None = None
+
+    @classmethod
+    def of(cls, hold: Hold, now: datetime, position: int | None = None) -> HoldView:
+        return cls(
+            id=hold.id,
+            account_id=hold.account_id,
+            currency=hold.currency,
+            amount=hold.amount,
+            remaining=hold.remaining if hold.status(now) == "pending" else 0,
+            released=hold.released,
+            captured=hold.captured,
+            status=hold.status(now),
+            reason=hold.reason,
+            expires_at=hold.expires_at,
+            capture_transfer_ids=list(hold.capture_transfer_ids),
+            position=position,
+        )

@@ -1,0 +1,152 @@
+"""Balances: each account with its posted balance, and the holds on it.
+
+Tables `account_balances` and `account_holds` (migrations/*/0002_views.sql).
+Every account, system ones included, is credit-normal here: posted = credits -
+debits, so the system accounts that hold what channels owe us are negative and
+all balances of a currency sum to zero. Pending and frozen amounts are summed
+from the open holds at query time, so a hold stops counting at its expiry even
+before any event records it.
+
+This view applies first in each batch: the others read account metadata from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from ledger.domain.accounts import Account
+from ledger.domain.errors import AccountNotFound
+from ledger.domain.holds import Hold
+from ledger.domain.transfers import Transfer
+
+from .common import Batch, iso
+
+
+class _Changes:
+    """One batch's changes, folded per row, written with one statement per kind."""
+
+    def __init__(self) -> None:
+        self.new_accounts: dict[str, dict[str, Any]] = {}
+        self.account_updates: dict[str, dict[str, Any]] = {}
+        self.new_holds: dict[str, dict[str, Any]] = {}
+        self.hold_updates: dict[str, dict[str, int]] = {}
+
+    def update_account(self, account_id: str, position: int, status: str | None = None, debits: int = 0, credits: int = 0) -> None:
+        row = self.new_accounts.get(account_id) or self.account_updates.setdefault(
+            account_id, {"status": None, "debits": 0, "credits": 0, "posted": 0}
+        )
+        row["debits"] += debits
+        row["credits"] += credits
+        row["posted"] += credits - debits
+        row["position"] = position
+        if status is not None:
+            row["status"] = status
+
+    def update_hold(self, hold_id: str, released: int = 0, captured: int = 0, expired: int = 0) -> None:
+        row = self.new_holds.get(hold_id) or self.hold_updates.setdefault(
+            hold_id, {"released": 0, "captured": 0, "expired": 0}
+        )
+        row["released"] += released
+        row["captured"] += captured
+        row["expired"] = max(row["expired"], expired)
+
+    def write(self, cur: Any) -> None:
+        if self.new_accounts:
+            columns = list(next(iter(self.new_accounts.values())))
+            cur.executemany(
+                f"INSERT INTO account_balances ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [tuple(row[c] for c in columns) for row in self.new_accounts.values()],
+            )
+        cur.executemany(
+            "UPDATE account_balances SET status = COALESCE(?, status), debits = debits + ?, credits = credits + ?,"
+            " posted = posted + ?, position = ? WHERE account_id = ?",
+            [(r["status"], r["debits"], r["credits"], r["posted"], r["position"], aid) for aid, r in self.account_updates.items()],
+        )
+        if self.new_holds:
+            columns = list(next(iter(self.new_holds.values())))
+            cur.executemany(
+                f"INSERT INTO account_holds ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [tuple(row[c] for c in columns) for row in self.new_holds.values()],
+            )
+        cur.executemany(
+            "UPDATE account_holds SET released = released + ?, captured = captured + ?,"
+            " expired = CASE WHEN ? = 1 THEN 1 ELSE expired END WHERE hold_id = ?",
+            [(r["released"], r["captured"], r["expired"], hid) for hid, r in self.hold_updates.items()],
+        )
+
+
+class BalancesView:
+    name = "balances"
+    tables = {"account_balances": "account_id", "account_holds": "hold_id"}
+
+    def apply(self, cur: Any, batch: Batch) -> None:
+        changes = _Changes()
+        for position, event in batch:
+            self.collect(event, position, changes)
+        changes.write(cur)
+
+    @singledispatchmethod
+    def collect(self, event: Any, position: int, changes: _Changes) -> None:
+        """Other events change no balance."""
+
+    @collect.register
+    def _(self, event: Account.Opened, position: int, changes: _Changes) -> None:
+        changes.new_accounts[str(event.originator_id)] = {
+            "account_id": str(event.originator_id), "kind": event.kind, "business_id": event.business_id,
+            "external_ref": event.external_ref, "currency": event.currency, "name": event.name,
+            "status": "active", "role": event.role, "channel": event.channel,
+            "debits": 0, "credits": 0, "posted": 0, "opened_at": iso(event.timestamp), "position": position,
+        }
+
+    @collect.register
+    def _(self, event: Account.StatusChanged, position: int, changes: _Changes) -> None:
+        changes.update_account(str(event.originator_id), position, status=event.status)
+
+    @collect.register
+    def _(self, event: Transfer.Posted, position: int, changes: _Changes) -> None:
+        for p in event.postings:
+            side = "debits" if p["side"] == "debit" else "credits"
+            changes.update_account(str(p["account"]), position, **{side: p["amount"]})
+
+    @collect.register
+    def _(self, event: Hold.Placed, position: int, changes: _Changes) -> None:
+        changes.new_holds[str(event.originator_id)] = {
+            "hold_id": str(event.originator_id), "account_id": str(event.account_id), "currency": event.currency,
+            "amount": event.amount, "released": 0, "captured": 0, "expired": 0, "purpose": event.purpose,
+            "reason": event.reason, "expires_at": iso(event.expires_at), "placed_at": iso(event.timestamp),
+        }
+
+    @collect.register
+    def _(self, event: Hold.Released, position: int, changes: _Changes) -> None:
+        changes.update_hold(str(event.originator_id), released=event.amount)
+
+    @collect.register
+    def _(self, event: Hold.Captured, position: int, changes: _Changes) -> None:
+        changes.update_hold(str(event.originator_id), captured=event.amount)
+
+    @collect.register
+    def _(self, event: Account.HoldExpired, position: int, changes: _Changes) -> None:
+        changes.update_hold(str(event.hold_id), expired=1)
+
+
+
+# -- queries ---------------------------------------------------------------------------
+
+
+def account_balance(store: Any, account_id: UUID, now: datetime) -> dict[str, Any]:
+    """The account's row with posted, pending_debits, frozen and available as of `now`."""
+    rows = store.query("SELECT * FROM account_balances WHERE account_id = ?", (str(account_id),))
+    if not rows:
+        raise AccountNotFound(f"account {account_id} not found")
+    row = rows[0]
+    holds = store.query(
+        "SELECT purpose, SUM(amount - released - captured) AS held FROM account_holds"
+        " WHERE account_id = ? AND expired = 0 AND (expires_at IS NULL OR expires_at > ?) GROUP BY purpose",
+        (str(account_id), iso(now)),
+    )
+    pending = sum(h["held"] for h in holds)
+    frozen = sum(h["held"] for h in holds if h["purpose"] == "freeze")
+    return {**row, "pending_debits": pending, "frozen": frozen, "available": row["posted"] - pending}

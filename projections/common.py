@@ -1,0 +1,60 @@
+"""Small things every view shares: time stamps, cursors, the shape of a batch."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.domain.errors import ValidationError
+
+# A batch is the events of one transaction of the runner: (log position, domain event).
+Batch = list[tuple[int, Any]]
+
+PAGE_SIZE_MAX = 1000
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Fixed-width UTC text, so that text order is time order on both databases."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def encode_cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode("|".join(str(p) for p in parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, count: int) -> list[str]:
+    try:
+        parts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+    except (ValueError, UnicodeDecodeError):
+        parts = []
+    if len(parts) != count:
+        raise ValidationError(f"cursor {cursor!r} is not one this service gave out")
+    return parts
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
+        raise ValidationError(f"limit must be an integer from 1 to {PAGE_SIZE_MAX}, got {limit!r}")
+    return limit
+
+
+def account_metadata(cur: Any, account_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Kind, business, role, channel and currency of accounts, from the balances view."""
+    found: dict[str, dict[str, Any]] = {}
+    ids = sorted(account_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = cur.execute(
+            "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances"
+            f" WHERE account_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        found.update({row["account_id"]: row for row in rows})
+    return found

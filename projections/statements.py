@@ -1,0 +1,107 @@
+"""Statements: every entry of an account, with its running balance.
+
+Table `statement_entries`: one row per posting, keyed by (account, log position,
+posting number), with the transfer, its kind, the counterparty (the other account
+of a two-posting transfer), the memo and the balance after it (credit-normal).
+Point-in-time balances read the last entry at or before the instant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from ledger.domain.transfers import Transfer
+
+from .common import Batch, check_limit, decode_cursor, encode_cursor, iso
+
+
+class StatementsView:
+    name = "statements"
+    tables = {"statement_entries": "account_id, position, seq"}
+
+    def apply(self, cur: Any, batch: Batch) -> None:
+        entries: list[dict[str, Any]] = []
+        for position, event in batch:
+            self.collect(event, position, entries)
+        if not entries:
+            return
+        balances = _last_balances(cur, {e["account_id"] for e in entries})
+        rows = []
+        for e in entries:
+            delta = e["amount"] if e["side"] == "credit" else -e["amount"]
+            balances[e["account_id"]] = balance_after = balances[e["account_id"]] + delta
+            rows.append((
+                e["account_id"], e["position"], e["seq"], e["transfer_id"], e["kind"], e["side"], e["amount"],
+                balance_after, e["counterparty_id"], e["memo"], e["created_at"],
+            ))
+        cur.executemany(
+            "INSERT INTO statement_entries (account_id, position, seq, transfer_id, kind, side, amount,"
+            " balance_after, counterparty_id, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @singledispatchmethod
+    def collect(self, event: Any, position: int, entries: list[dict[str, Any]]) -> None:
+        """Only transfers make entries."""
+
+    @collect.register
+    def _(self, event: Transfer.Posted, position: int, entries: list[dict[str, Any]]) -> None:
+        accounts = [str(p["account"]) for p in event.postings]
+        for seq, p in enumerate(event.postings):
+            others = {a for a in accounts if a != str(p["account"])}
+            entries.append({
+                "account_id": str(p["account"]), "position": position, "seq": seq,
+                "transfer_id": str(event.originator_id), "kind": event.kind, "side": p["side"], "amount": p["amount"],
+                "counterparty_id": others.pop() if len(others) == 1 else None,
+                "memo": event.memo, "created_at": iso(event.timestamp),
+            })
+
+
+def _last_balances(cur: Any, account_ids: set[str]) -> dict[str, int]:
+    balances = {}
+    for account_id in account_ids:
+        rows = cur.execute(
+            "SELECT balance_after FROM statement_entries WHERE account_id = ? ORDER BY position DESC, seq DESC LIMIT 1",
+            (account_id,),
+        )
+        balances[account_id] = rows[0]["balance_after"] if rows else 0
+    return balances
+
+
+# -- queries ---------------------------------------------------------------------------
+
+
+def statement(
+    store: Any, account_id: UUID, *, start: datetime | None = None, end: datetime | None = None,
+    limit: int = 100, cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Entries of an account in log order, within [start, end), a page at a time."""
+    check_limit(limit)
+    sql = "SELECT * FROM statement_entries WHERE account_id = ?"
+    params: list[Any] = [str(account_id)]
+    if start is not None:
+        sql += " AND created_at >= ?"
+        params.append(iso(start))
+    if end is not None:
+        sql += " AND created_at < ?"
+        params.append(iso(end))
+    if cursor is not None:
+        position, seq = (int(x) for x in decode_cursor(cursor, 2))
+        sql += " AND (position > ? OR (position = ? AND seq > ?))"
+        params += [position, position, seq]
+    rows = store.query(sql + " ORDER BY position, seq LIMIT ?", (*params, limit + 1))
+    following = encode_cursor(rows[limit - 1]["position"], rows[limit - 1]["seq"]) if len(rows) > limit else None
+    return rows[:limit], following
+
+
+def balance_as_of(store: Any, account_id: UUID, moment: datetime) -> int:
+    """The posted balance (credit-normal) at an instant: that of its last entry at or before it."""
+    rows = store.query(
+        "SELECT balance_after FROM statement_entries WHERE account_id = ? AND created_at <= ?"
+        " ORDER BY position DESC, seq DESC LIMIT 1",
+        (str(account_id), iso(moment)),
+    )
+    return rows[0]["balance_after"] if rows else 0

@@ -1,0 +1,157 @@
+"""The views' own connection to the database, and their tracking records.
+
+`ViewStore` is an eventsourcing `TrackingRecorder`: a batch of view updates and
+the tracking record of the last event in it commit in one transaction, and the
+tracking record only moves forward, so a crash or a second runner can never
+apply an event twice. `wait()` (inherited) blocks until the views have reached
+a log position: read-your-writes after a command.
+
+View SQL is written once, with `?` placeholders; on PostgreSQL they become `%s`.
+On SQLite a batch takes the write lock up front (BEGIN IMMEDIATE), so it never
+fails on a snapshot that a concurrent command made stale.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from ledger.store import Database
+
+
+@lru_cache(maxsize=512)
+def _to_pyformat(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class Cursor:
+    """A cursor that speaks `?` on both databases and returns dict rows."""
+
+    def __init__(self, raw: Any, kind: str) -> None:
+        self.raw, self.kind = raw, kind
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.kind == "sqlite" else _to_pyformat(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.raw.execute(self._sql(sql), params)
+        if self.raw.description is None:
+            return []
+        return [dict(row) for row in self.raw.fetchall()]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(self._sql(sql), rows)
+
+
+class ViewStore(TrackingRecorder):
+    def __init__(self, database: Database, schema: str | None = None, pool_size: int = 4) -> None:
+        self.database = database
+        self.kind = database.kind
+        if self.kind == "sqlite":
+            self._local = threading.local()
+            self._connections: list[sqlite3.Connection] = []
+            self._connections_lock = threading.Lock()
+        else:
+            options = f"-c search_path={schema}" if schema else ""
+            self._pool = ConnectionPool(
+                conninfo="",
+                kwargs={
+                    "host": database.host, "port": database.port, "user": database.user,
+                    "password": database.password, "dbname": database.dbname, "options": options,
+                    "row_factory": dict_row, "autocommit": True,
+                },
+                min_size=1, max_size=pool_size, open=True, name="fundcenter-views",
+            )
+
+    # -- connections ---------------------------------------------------------------
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.database.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One write transaction: everything in it commits together, or nothing does."""
+        if self.kind == "sqlite":
+            conn = self._sqlite()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Cursor(conn.cursor(), "sqlite")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        else:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield Cursor(cur, "postgresql")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Read rows outside any write transaction."""
+        if self.kind == "sqlite":
+            return Cursor(self._sqlite().cursor(), "sqlite").execute(sql, params)
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            return Cursor(cur, "postgresql").execute(sql, params)
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows one at a time, without loading a whole table into memory."""
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.database.path, timeout=30)
+            conn.row_factory = sqlite3.Row
+            try:
+                for row in conn.execute(sql, params):
+                    yield dict(row)
+            finally:
+                conn.close()
+            return
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="fundcenter_stream") as cur:
+            cur.itersize = 2000
+            cur.execute(_to_pyformat(sql), params)
+            yield from cur
+
+    def close(self) -> None:
+        if self.kind == "sqlite":
+            with self._connections_lock:
+                for conn in self._connections:
+                    conn.close()
+                self._connections.clear()
+            self._local = threading.local()
+        else:
+            self._pool.close()
+
+    # -- tracking (eventsourcing's TrackingRecorder interface) ----------------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.transaction() as cur:
+            self.record_tracking(cur, tracking)
+
+    def record_tracking(self, cur: Cursor, tracking: Tracking) -> None:
+        """Move the tracking position forward inside the caller's transaction, or fail."""
+        moved = cur.execute(
+            "INSERT INTO projection_tracking (application_name, notification_id) VALUES (?, ?) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id "
+            "WHERE projection_tracking.notification_id < excluded.notification_id "
+            "RETURNING notification_id",
+            (tracking.application_name, tracking.notification_id),
+        )
+        if not moved:
+            raise IntegrityError(f"tracking for {tracking.application_name} is already at or past {tracking.notification_id}")
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        rows = self.query("SELECT notification_id FROM projection_tracking WHERE application_name = ?", (application_name,))
+        return rows[0]["notification_id"] if rows else None

@@ -1,0 +1,75 @@
+"""Suspense: per channel, currency and accounting day, what sits in the channel's
+`pending_reconciliation` account versus what has been moved to `reconciled`.
+
+Table `suspense_days`: debits and credits per (channel, currency, day, role).
+A recharge debits pending_reconciliation (the channel owes us); reconciliation
+(issue 6) moves the matched total to `reconciled`. The accounting day is the UTC
+date of the posting for now; the configurable cut-off (日切) comes with
+reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import singledispatchmethod
+from typing import Any
+
+from ledger.domain.accounts import SystemRole
+from ledger.domain.transfers import Transfer
+
+from .common import Batch, account_metadata, iso
+
+ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
+
+
+class SuspenseView:
+    name = "suspense"
+    tables = {"suspense_days": "channel, currency, day, role"}
+
+    def apply(self, cur: Any, batch: Batch) -> None:
+        postings: list[tuple[str, str, dict[str, Any]]] = []  # (account, day, posting)
+        for _, event in batch:
+            self.collect(event, postings)
+        if not postings:
+            return
+        accounts = account_metadata(cur, {account for account, _, _ in postings})
+        totals: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for account_id, day, p in postings:
+            meta = accounts.get(account_id)
+            if meta is None or meta["role"] not in ROLES:
+                continue
+            total = totals[(meta["channel"], meta["currency"], day, meta["role"])]
+            total[0 if p["side"] == "debit" else 1] += p["amount"]
+        cur.executemany(
+            "INSERT INTO suspense_days (channel, currency, day, role, debits, credits) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, currency, day, role) DO UPDATE SET"
+            " debits = suspense_days.debits + excluded.debits, credits = suspense_days.credits + excluded.credits",
+            [(*key, debits, credits) for key, (debits, credits) in totals.items()],
+        )
+
+    @singledispatchmethod
+    def collect(self, event: Any, postings: list) -> None:
+        """Only transfers touch suspense accounts."""
+
+    @collect.register
+    def _(self, event: Transfer.Posted, postings: list) -> None:
+        day = iso(event.timestamp)[:10]
+        postings.extend((str(p["account"]), day, p) for p in event.postings)
+
+
+def suspense(store: Any, *, channel: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
+    """Per channel, currency and day: pending (not yet reconciled) and reconciled amounts."""
+    sql, params = "SELECT * FROM suspense_days WHERE 1 = 1", []
+    if channel is not None:
+        sql += " AND channel = ?"
+        params.append(channel)
+    if day is not None:
+        sql += " AND day = ?"
+        params.append(day)
+    report: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in store.query(sql + " ORDER BY day, channel, currency, role", params):
+        key = (row["day"], row["channel"], row["currency"])
+        entry = report.setdefault(key, {"day": key[0], "channel": key[1], "currency": key[2], "pending": 0, "reconciled": 0})
+        balance = row["debits"] - row["credits"]  # debit-normal: what the channel owes
+        entry["pending" if row["role"] == SystemRole.PENDING_RECONCILIATION else "reconciled"] += balance
+    return list(report.values())

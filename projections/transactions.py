@@ -1,0 +1,133 @@
+"""Transactions: the list finance and businesses search.
+
+Table `transactions`, one row per transaction: internal ones (transfer, freeze,
+unfreeze, capture, adjustment, reversal) and external ones (recharge; withdrawal
+and verification once channels exist). `account_id` is the debited side and
+`counterparty_id` the credited side of a two-posting transfer; each carries its
+business, so a business sees a transaction whichever side it is on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+
+from ledger.domain.holds import Hold
+from ledger.domain.transfers import Transfer
+
+from .common import Batch, account_metadata, check_limit, decode_cursor, encode_cursor, iso
+
+COLUMNS = (
+    "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
+    "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at",
+)
+
+
+class TransactionsView:
+    name = "transactions"
+    tables = {"transactions": "id"}
+
+    def apply(self, cur: Any, batch: Batch) -> None:
+        rows: list[dict[str, Any]] = []
+        reversed_ids: list[str] = []
+        for position, event in batch:
+            if isinstance(event, Transfer.Reversed):
+                reversed_ids.append(str(event.originator_id))
+            else:
+                self.collect(event, position, rows)
+        _fill_unfreezes(cur, [r for r in rows if r["kind"] == "unfreeze"])
+        if rows:
+            accounts = account_metadata(cur, {r[k] for r in rows for k in ("account_id", "counterparty_id") if r[k]})
+            for r in rows:
+                r["business_id"] = accounts.get(r["account_id"], {}).get("business_id")
+                r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")
+            cur.executemany(
+                f"INSERT INTO transactions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                [tuple(r[c] for c in COLUMNS) for r in rows],
+            )
+        cur.executemany("UPDATE transactions SET status = 'reversed' WHERE id = ?", [(i,) for i in reversed_ids])
+
+    @singledispatchmethod
+    def collect(self, event: Any, position: int, rows: list[dict[str, Any]]) -> None:
+        """Other events are not transactions."""
+
+    @collect.register
+    def _(self, event: Transfer.Posted, position: int, rows: list[dict[str, Any]]) -> None:
+        debits = [str(p["account"]) for p in event.postings if p["side"] == "debit"]
+        credits = [str(p["account"]) for p in event.postings if p["side"] == "credit"]
+        rows.append(_row(
+            str(event.originator_id), position, event.kind, "posted", debits[0], credits[0],
+            event.currency, sum(p["amount"] for p in event.postings if p["side"] == "debit"),
+            event.memo, event.timestamp, event.references.get("channel"),
+        ))
+
+    @collect.register
+    def _(self, event: Hold.Placed, position: int, rows: list[dict[str, Any]]) -> None:
+        rows.append(_row(
+            str(event.originator_id), position, "freeze", "posted", str(event.account_id), None,
+            event.currency, event.amount, event.reason, event.timestamp,
+        ))
+
+    @collect.register
+    def _(self, event: Hold.Released, position: int, rows: list[dict[str, Any]]) -> None:
+        # Account and currency come from the hold's row in the balances view.
+        rows.append(_row(
+            f"{event.originator_id}/{event.originator_version}", position, "unfreeze", "posted", None,
+            None, "", event.amount, "", event.timestamp, hold_id=str(event.originator_id),
+        ))
+
+
+def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        hold = cur.execute("SELECT account_id, currency, reason FROM account_holds WHERE hold_id = ?", (r["hold_id"],))[0]
+        r.update(account_id=hold["account_id"], currency=hold["currency"], memo=hold["reason"])
+
+
+def _row(
+    id: str, position: int, kind: str, status: str, account_id: str | None, counterparty_id: str | None,
+    currency: str, amount: int, memo: str, created_at: datetime, channel: str | None = None,
+    hold_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "hold_id": hold_id,
+        "id": id, "position": position, "kind": kind, "status": status, "account_id": account_id,
+        "counterparty_id": counterparty_id, "channel": channel, "currency": currency, "amount": amount,
+        "memo": memo, "created_at": iso(created_at),
+    }
+
+
+# -- queries ---------------------------------------------------------------------------
+
+def list_transactions(
+    store: Any, *, business_id: str | None = None, account_id: str | None = None,
+    kind: str | None = None, status: str | None = None, channel: str | None = None, currency: str | None = None,
+    start: datetime | None = None, end: datetime | None = None, limit: int = 100, cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, filtered; `start`/`end` bound `created_at` as [start, end)."""
+    check_limit(limit)
+    filters = {"kind": kind, "status": status, "channel": channel, "currency": currency}
+    sql, params = f"SELECT {', '.join(COLUMNS)} FROM transactions WHERE 1 = 1", []
+    if business_id is not None:
+        sql += " AND (business_id = ? OR counterparty_business_id = ?)"
+        params += [business_id, business_id]
+    if account_id is not None:
+        sql += " AND (account_id = ? OR counterparty_id = ?)"
+        params += [str(account_id), str(account_id)]
+    for name, value in filters.items():
+        if value is not None:
+            sql += f" AND {name} = ?"
+            params.append(value)
+    if start is not None:
+        sql += " AND created_at >= ?"
+        params.append(iso(start))
+    if end is not None:
+        sql += " AND created_at < ?"
+        params.append(iso(end))
+    if cursor is not None:
+        position, last_id = decode_cursor(cursor, 2)
+        sql += " AND (position < ? OR (position = ? AND id < ?))"
+        params += [int(position), int(position), last_id]
+    rows = store.query(sql + " ORDER BY position DESC, id DESC LIMIT ?", (*params, limit + 1))
+    following = encode_cursor(rows[limit - 1]["position"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return rows[:limit], following

@@ -1,0 +1,38 @@
+"""Fixtures: every application test runs on SQLite and on a real PostgreSQL server
+that the session starts itself (see tests/pgserver.py). Nothing is skipped."""
+
+import pytest
+
+from tests.pgserver import PostgresServer
+
+FAST_BUT_UNSAFE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    with PostgresServer(FAST_BUT_UNSAFE) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    return pg_server.create_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path}/fundcenter.db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request):
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def fund_center(store_url):
+    from ledger import FundCenter
+
+    fc = FundCenter(store_url)
+    yield fc
+    fc.close()

@@ -1,0 +1,109 @@
+"""A throwaway PostgreSQL server for tests and benchmarks.
+
+Runs the installed server binaries (`/usr/lib/postgresql/15/bin`, else
+`pg_config --bindir`, else PATH) on a free loopback port, with its data and
+socket in a fresh temp dir. PostgreSQL refuses to run as root, so as root it runs
+as the `postgres` system user. `FUNDCENTER_TEST_PG_URL` names an existing server
+to use instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+
+
+def external_url() -> str | None:
+    return os.environ.get("FUNDCENTER_TEST_PG_URL") or None
+
+
+def _bindir() -> Path:
+    candidates = [Path("/usr/lib/postgresql/15/bin")]
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+        candidates.append(Path(out))
+    if shutil.which("initdb"):
+        candidates.append(Path(shutil.which("initdb")).parent)
+    for path in candidates:
+        if (path / "initdb").exists() and (path / "pg_ctl").exists():
+            return path
+    raise RuntimeError("PostgreSQL server binaries not found: install postgresql-15")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresServer:
+    def __init__(self, settings: dict[str, str] | None = None, user: str = "postgres") -> None:
+        self.settings = settings or {}
+        self.user = user
+        self.port = 0
+        self.dir: Path | None = None
+        self._external = external_url()
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        command = [str(a) for a in args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", self.user, "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> PostgresServer:
+        if self._external or self.dir is not None:
+            return self
+        bindir = _bindir()
+        self.dir = Path(tempfile.mkdtemp(prefix="fundcenter-pg-"))
+        self.dir.chmod(0o755)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+        data, log = self.dir / "data", self.dir / "server.log"
+        atexit.register(self.stop)
+        result = self._run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed: {result.stderr.strip()[-2000:]}")
+        self.port = _free_port()
+        options = [f"-p {self.port}", f"-k {self.dir}", "-c listen_addresses=127.0.0.1", "-c max_connections=200"]
+        options += [f"-c {name}={value}" for name, value in self.settings.items()]
+        result = self._run(bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", " ".join(options), "start")
+        if result.returncode != 0:
+            tail = log.read_text()[-2000:] if log.exists() else result.stderr
+            self.stop()
+            raise RuntimeError(f"PostgreSQL did not start: {tail}")
+        return self
+
+    def stop(self) -> None:
+        if self.dir is None:
+            return
+        folder, self.dir = self.dir, None
+        if (folder / "data" / "postmaster.pid").exists():
+            self._run(_bindir() / "pg_ctl", "-D", folder / "data", "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def url(self, dbname: str = "postgres") -> str:
+        if self._external:
+            return self._external.rsplit("/", 1)[0] + f"/{dbname}"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, name: str | None = None) -> str:
+        name = name or f"test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)

@@ -1,0 +1,62 @@
+"""The `fundcenter` command line, run as a user runs it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger.store import Database, migrate
+
+
+def fundcenter(*args, cwd=None, env=None):
+    script = Path(sys.executable).with_name("fundcenter")
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from api.cli import main; main()"]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_demo_runs_on_the_embedded_default_and_repeats_identically(tmp_path):
+    env = {"FUNDCENTER_DATABASE_URL": ""}
+    first = fundcenter("demo", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "fundcenter.db").exists()
+    assert "debits 881.00 = credits 881.00: balanced" in first.stdout
+    assert "Alice" in first.stdout and "320.00" in first.stdout
+    second = fundcenter("demo", cwd=tmp_path, env=env)
+    assert second.stdout == first.stdout
+
+
+def test_migrate_applies_each_migration_once(store_url):
+    database = Database.from_url(store_url)
+    assert migrate(database) == ["0001_event_store", "0002_views"]
+    assert migrate(database) == []
+
+
+def test_migrate_command_and_database_url_from_the_environment(tmp_path):
+    url = f"sqlite:///{tmp_path}/cli.db"
+    result = fundcenter("migrate", env={"FUNDCENTER_DATABASE_URL": url})
+    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views")
+    assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("mysql://x/y", "expected a sqlite:/// or postgresql:// URL"),
+        ("postgresql://postgres@127.0.0.1:1/nowhere", "database error"),
+    ],
+)
+def test_failures_are_one_line_and_exit_2(url, message):
+    result = fundcenter("migrate", "--db", url)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_console_script_is_installed():
+    assert shutil.which("fundcenter", path=str(Path(sys.executable).parent)) is not None
