@@ -2,11 +2,19 @@
 
 Each command validates its input, then runs an *attempt*: load the aggregates,
 decide, and save the transfer with every customer account it touches in one
-`save()`, one database transaction. Aggregates use optimistic concurrency, so
-a concurrent writer makes the save fail with IntegrityError; the attempt then
-runs again on fresh state, a bounded number of times. Command ids are
-deterministic (`uuid5` of scope and idempotency key), so a retry, or a lost
-commit acknowledgement, finds the first outcome instead of writing twice.
+`save()`, one database transaction. Command ids are deterministic (`uuid5` of
+scope and idempotency key), so a retry, or a lost commit acknowledgement, finds
+the first outcome instead of writing twice.
+
+The first attempt is optimistic: it takes aggregates from the in-process cache
+as they are (no fast-forward query) and assumes the command is new (no look-up
+of its id). Every aggregate a decision reads is also one it saves, so optimistic
+concurrency catches a stale read: the save fails with IntegrityError, as it does
+when the id exists already. A refusal (insufficient funds, say) might also come
+from a stale cache. Either way the attempt's aggregates are evicted and the
+command runs again on fresh state, first answering a repeat from the stored
+outcome, a bounded number of times. So a new command costs one transaction and
+no reads, and no answer, refusal or repeat, is ever given from stale state.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -41,6 +49,7 @@ from .domain.errors import (
     CurrencyMismatch,
     HoldNotFound,
     IdempotencyConflict,
+    LedgerError,
     TransferNotFound,
     ValidationError,
 )
@@ -57,13 +66,25 @@ ATTEMPTS_MAX = 50  # per command, on optimistic-concurrency conflicts
 BACKOFF_MS_MAX = 20
 
 
+@dataclass(frozen=True)
+class _Once:
+    """The aggregate a command creates, by which a repeat of it is answered."""
+
+    cls: type
+    aggregate_id: UUID
+    request: str
+    what: str
+    answer: Callable[[Any, int | None], Any]  # (the stored aggregate, its position) -> the command's result
+
+
 @dataclass
 class CommandStats:
     """Counters a test or /metrics can read."""
 
     commands: int = 0
     repeats: int = 0  # idempotent repeats answered from the first outcome
-    conflicts: int = 0  # optimistic-concurrency conflicts retried
+    conflicts: int = 0  # saves that lost to a concurrent writer (or met their own first outcome), retried
+    rechecks: int = 0  # refusals checked again on fresh state before being returned
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -73,7 +94,8 @@ class CommandStats:
 
 class FundCenter(Application[UUID]):
     name = "fundcenter"
-    env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    # The cache is not fast-forwarded on each get: the commands' retry loop makes it safe (see above).
+    env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
     snapshotting_intervals = {Account: 500}
 
     def __init__(
@@ -90,6 +112,7 @@ class FundCenter(Application[UUID]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.stats = CommandStats()
         self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
+        self._reads = threading.local()  # ids of the aggregates the current attempt has read
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
 
     # -- accounts ------------------------------------------------------------------
@@ -110,23 +133,20 @@ class FundCenter(Application[UUID]):
         request = ids.fingerprint(kind=kind, currency=currency, name=name, channel=channel)
 
         def attempt() -> AccountView:
-            existing = self._find(Account, account_id)
-            if existing is not None:
-                position = self._repeat(existing, request, f"account {business_id}/{external_ref}")
-                return AccountView.of(existing, self.clock(), position)
             account = Account(
                 id=account_id, kind=kind, business_id=business_id, external_ref=external_ref,
                 currency=currency, name=name, request_hash=request, channel=channel,
             )
             return AccountView.of(account, self.clock(), self._save(account))
 
-        return self._run(attempt)
+        answer = lambda account, position: AccountView.of(account, self.clock(), position)  # noqa: E731
+        return self._run(attempt, _Once(Account, account_id, request, f"account {business_id}/{external_ref}", answer))
 
     def set_account_status(self, account: UUID, status: str) -> AccountView:
         """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op."""
 
         def attempt() -> AccountView:
-            acct = self._customer_account(account)
+            acct = self._fresh(self._customer_account(account))  # a no-op answer must not come from a stale cache
             now = self.clock()
             if acct.change_status(status, now):
                 return AccountView.of(acct, now, self._save(acct))
@@ -136,7 +156,7 @@ class FundCenter(Application[UUID]):
 
     def get_account(self, account: UUID) -> AccountView:
         """The account with its balances, as of now (strongly consistent)."""
-        return AccountView.of(self._account(account), self.clock())
+        return AccountView.of(self._fresh(self._account(account)), self.clock())
 
     # -- transfers -----------------------------------------------------------------
 
@@ -162,7 +182,7 @@ class FundCenter(Application[UUID]):
                 memo=memo, customers=(from_account, to_account),
             )
 
-        return self._run(attempt)
+        return self._run(attempt, self._once_transfer(transfer_id, request, "transfer key"))
 
     def book_recharge(
         self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str
@@ -183,7 +203,7 @@ class FundCenter(Application[UUID]):
                 references={"channel": channel}, customers=(account,), new_accounts=new,
             )
 
-        return self._run(attempt)
+        return self._run(attempt, self._once_transfer(transfer_id, request, "recharge key"))
 
     def adjust(
         self, account: UUID, amount: int, currency: str, direction: str, reason: str, idempotency_key: str
@@ -207,7 +227,7 @@ class FundCenter(Application[UUID]):
                 memo=reason, references={"direction": direction}, customers=(account,), new_accounts=new,
             )
 
-        return self._run(attempt)
+        return self._run(attempt, self._once_transfer(transfer_id, request, "adjustment key"))
 
     def reverse_transfer(self, transfer_id: UUID, idempotency_key: str, reason: str) -> TransferView:
         """Post the transfer's postings again with the sides swapped; once per transfer."""
@@ -218,18 +238,16 @@ class FundCenter(Application[UUID]):
 
         def attempt() -> TransferView:
             original = self._get(Transfer, transfer_id, TransferNotFound, "transfer")
-            if (existing := self._find(Transfer, reversal_id)) is not None:
-                return TransferView.of(existing, self._repeat(existing, request, "reversal"))
             original.mark_reversed(reversal_id)
             return self._post_new(
                 reversal_id, request, TransferKind.REVERSAL, original.currency, reversed_postings(original.postings),
                 memo=reason, references={"reverses": str(original.id)}, also_save=(original,),
             )
 
-        return self._run(attempt)
+        return self._run(attempt, self._once_transfer(reversal_id, request, "reversal key"))
 
     def get_transfer(self, transfer_id: UUID) -> TransferView:
-        return TransferView.of(self._get(Transfer, transfer_id, TransferNotFound, "transfer"))
+        return TransferView.of(self._fresh(self._get(Transfer, transfer_id, TransferNotFound, "transfer")))
 
     # -- holds (freeze, unfreeze, capture) -------------------------------------------
 
@@ -246,8 +264,6 @@ class FundCenter(Application[UUID]):
 
         def attempt() -> HoldView:
             now = self.clock()
-            if (existing := self._find(Hold, hold_id)) is not None:
-                return HoldView.of(existing, now, self._repeat(existing, request, "hold"))
             acct = self._customer_account(account)
             acct.expire_holds(now)
             acct.place_hold(hold_id, amount, expires_at, now)
@@ -257,7 +273,8 @@ class FundCenter(Application[UUID]):
             )
             return HoldView.of(hold, now, self._save(acct, hold))
 
-        return self._run(attempt)
+        answer = lambda hold, position: HoldView.of(hold, self.clock(), position)  # noqa: E731
+        return self._run(attempt, _Once(Hold, hold_id, request, "hold key", answer))
 
     def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
         """Unfreeze all (amount None) or part of what a hold still holds."""
@@ -312,7 +329,7 @@ class FundCenter(Application[UUID]):
         return self._run(attempt)
 
     def get_hold(self, hold_id: UUID) -> HoldView:
-        return HoldView.of(self._get(Hold, hold_id, HoldNotFound, "hold"), self.clock())
+        return HoldView.of(self._fresh(self._get(Hold, hold_id, HoldNotFound, "hold")), self.clock())
 
     # -- the event log -----------------------------------------------------------------
 
@@ -342,14 +359,13 @@ class FundCenter(Application[UUID]):
         capture: Hold | None = None,
         also_save: Iterable[Aggregate] = (),
     ) -> TransferView:
-        """Post a new transfer, or answer a repeat of it; save it with every account it changes.
+        """Post a new transfer; save it with every account it changes.
 
-        Checks run in this order: idempotent repeat; accounts exist (those in
-        `customers` must be customer accounts); currencies match; then each
-        account's own checks (status, funds, holds) as its postings apply.
+        Checks run in this order: accounts exist (those in `customers` must be
+        customer accounts); currencies match; then each account's own checks
+        (status, funds, holds) as its postings apply. (A repeat is answered by
+        `_run`, before any of these, once the first attempt has failed.)
         """
-        if (existing := self._find(Transfer, transfer_id)) is not None:
-            return TransferView.of(existing, self._repeat(existing, request, f"{kind.value} key"))
         now = self.clock()
         transfer = Transfer.post(
             transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references
@@ -400,20 +416,49 @@ class FundCenter(Application[UUID]):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _run(self, attempt: Callable[[], T]) -> T:
-        """Run a command's attempt; on an optimistic-concurrency conflict, run it again."""
+    def _run(self, attempt: Callable[[], T], once: _Once | None = None) -> T:
+        """Run a command's attempt: optimistically first, then on fresh state (see the module's docstring)."""
+        fresh = False
         for n in range(1, ATTEMPTS_MAX + 1):
+            self._reads.ids = []
             try:
-                result = attempt()
+                if fresh and once is not None and (existing := self._find(once.cls, once.aggregate_id)) is not None:
+                    result = once.answer(existing, self._repeat(existing, once.request, once.what))
+                else:
+                    result = attempt()
             except IntegrityError:
                 self.stats.add("conflicts")
+                self._evict(self._reads.ids)
                 if n == ATTEMPTS_MAX:
                     raise Contention(f"gave up after {n} conflicting attempts; try again") from None
-                time.sleep(random.uniform(0, min(BACKOFF_MS_MAX, 0.5 * 2**n)) / 1000)
+                if fresh:
+                    time.sleep(random.uniform(0, min(BACKOFF_MS_MAX, 0.5 * 2**n)) / 1000)
+                fresh = True
+            except LedgerError:
+                if fresh:
+                    raise
+                self.stats.add("rechecks")
+                self._evict(self._reads.ids)
+                fresh = True
             else:
                 self.stats.add("commands")
                 return result
         raise AssertionError("unreachable")
+
+    def _once_transfer(self, transfer_id: UUID, request: str, what: str) -> _Once:
+        return _Once(Transfer, transfer_id, request, what, TransferView.of)
+
+    def _evict(self, aggregate_ids: Iterable[UUID]) -> None:
+        for aggregate_id in aggregate_ids:
+            try:
+                self.repository.cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
+
+    def _fresh(self, aggregate: A) -> A:
+        """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
+        newer = self.events.get(originator_id=aggregate.id, gt=aggregate.version)
+        return project_aggregate(aggregate, newer)
 
     def _save(self, *aggregates: Aggregate) -> int:
         """Save in one transaction; the command's own aggregate comes last, so the
@@ -443,6 +488,8 @@ class FundCenter(Application[UUID]):
         return f"{kind}:{check_key(idempotency_key) if idempotency_key is not None else uuid4()}"
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        if hasattr(self._reads, "ids"):
+            self._reads.ids.append(aggregate_id)
         try:
             aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:

@@ -222,3 +222,26 @@ def test_the_log_is_in_order_and_survives_a_restart(store_url):
         assert [p for p, _ in reopened.read_log(after=positions[1], limit=2)] == positions[2:4]
     finally:
         reopened.close()
+
+
+def test_two_processes_never_answer_from_a_stale_cache(store_url):
+    """Each process caches aggregates; a write by the other must never lead to a wrong answer."""
+    one, two = FundCenter(store_url), FundCenter(store_url)
+    try:
+        alice, bob = funded(one, "alice", 100), open_member(one, "bob")
+        assert one.get_account(alice.id).posted == 100  # now cached in `one`
+        two.adjust(alice.id, 900, "CNY", "credit", "top-up", "top-up")
+        assert one.get_account(alice.id).posted == 1_000  # reads are fresh
+        one.transfer(alice.id, bob.id, 700, "CNY", "t1")  # refused on the stale cache, then rechecked
+        assert one.stats.rechecks == 1
+        two.set_account_status(alice.id, "frozen")
+        with pytest.raises(errors.AccountFrozen):
+            one.transfer(alice.id, bob.id, 1, "CNY", "t2")
+        assert one.set_account_status(alice.id, "frozen").status == "frozen"
+        version = two.set_account_status(alice.id, "active").version
+        assert one.set_account_status(alice.id, "frozen").version == version + 1  # no no-op on a stale status
+        first = one.get_transfer(two.transfer(alice.id, bob.id, 700, "CNY", "t1").id)
+        assert first.amount == 700 and two.stats.repeats == 1  # a repeat of what `one` did
+    finally:
+        one.close()
+        two.close()

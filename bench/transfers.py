@@ -1,0 +1,75 @@
+"""Transfers per second through FundCenter on PostgreSQL, one command per transfer,
+next to raw single-row INSERT commits per second on the same server in the same run.
+
+    python bench/transfers.py [--transfers N] [--accounts K] [--pg-url URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+
+import psycopg
+from common import Timer, fresh_database, machine, postgres
+
+from ledger import FundCenter
+
+
+def raw_inserts(url: str, count: int) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, account uuid, amount bigint,"
+            " created_at timestamptz DEFAULT now())"
+        )
+        for _ in range(200):  # warm-up
+            conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), 1)")
+        with Timer() as timer:
+            for n in range(count):
+                conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (n,))
+    return count / timer.seconds
+
+
+def ledger_transfers(url: str, count: int, accounts: int) -> float:
+    fc = FundCenter(url)
+    try:
+        ids = []
+        for n in range(accounts):
+            account = fc.open_account("member", "bench", f"m{n}", "CNY")
+            fc.adjust(account.id, 10**12, "CNY", "credit", "bench funding", f"fund-{n}")
+            ids.append(account.id)
+        rng = random.Random(1)
+        for n in range(200):  # warm-up: caches, prepared statements
+            a, b = rng.sample(ids, 2)
+            fc.transfer(a, b, 1, "CNY", f"warm-{n}")
+        with Timer() as timer:
+            for n in range(count):
+                a, b = rng.sample(ids, 2)
+                fc.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{n}", memo="bench")
+        return count / timer.seconds
+    finally:
+        fc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transfers", type=int, default=2000)
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--pg-url", help="an existing server's database (default: start a throwaway one)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with postgres(args.pg_url) as server:
+        raw = raw_inserts(fresh_database(server, args.pg_url), args.transfers)
+        ledger = ledger_transfers(fresh_database(server, args.pg_url), args.transfers, args.accounts)
+    result = {"raw_insert_commits_per_s": round(raw), "transfers_per_s": round(ledger), "ratio": round(ledger / raw, 3)}
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"PostgreSQL 15, durable defaults (fsync on, synchronous_commit on); {machine()}")
+    print(f"{'raw single-row INSERT commits/s':<36}{result['raw_insert_commits_per_s']:>10,}")
+    print(f"{'FundCenter.transfer commands/s':<36}{result['transfers_per_s']:>10,}")
+    print(f"{'ratio (FundCenter / raw)':<36}{result['ratio']:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
