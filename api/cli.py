@@ -54,6 +54,49 @@ def demo(db: DbOption = None) -> None:
         fc.close()
 
 
+keys = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="admin, operator, finance, auditor or business.")],
+    business: Annotated[str | None, typer.Option("--business", help="The business a business key is bound to.")] = None,
+    name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create an API key and print it, this once (only its hash is kept)."""
+    fc = FundCenter(db)
+    try:
+        view, token = fc.create_api_key(role, business, name, created_by="cli")
+    finally:
+        fc.close()
+    typer.echo(token)
+    typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    projections: Annotated[
+        bool, typer.Option("--projections/--no-projections", help="Follow the log in this process.")
+    ] = True,
+) -> None:
+    """Serve the HTTP API (and run the projections) on one process."""
+    import uvicorn
+
+    from .app import create_app
+    from .settings import Settings
+
+    url = resolve_url(db)
+    Database.from_url(url)  # a bad URL fails here, in one line
+    settings = Settings(database_url=url, run_projections=projections)
+    typer.echo(f"Fund Center API on http://{host}:{port} (database {url}); OpenAPI at /docs", err=True)
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
+
+
 @app.command()
 def project(
     db: DbOption = None,

@@ -22,10 +22,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
@@ -57,12 +57,23 @@ from .domain.holds import Hold
 from .domain.inputs import check_code, check_expiry, check_key, check_ref, check_text
 from .domain.money import check_amount, check_currency
 from .domain.transfers import Side, Transfer, TransferKind, posting, reversed_postings
+from .keys import KeyCommands
 from .views import AccountView, HoldView, TransferView
 
 T = TypeVar("T")
+
+
+class TransferRequest(TypedDict, total=False):
+    from_account: UUID
+    to_account: UUID
+    amount: int
+    currency: str
+    idempotency_key: str
+    memo: str
 A = TypeVar("A", bound=Aggregate)
 
 ATTEMPTS_MAX = 50  # per command, on optimistic-concurrency conflicts
+BATCH_SIZE_MAX = 1000
 BACKOFF_MS_MAX = 20
 
 
@@ -92,7 +103,7 @@ class CommandStats:
             setattr(self, name, getattr(self, name) + n)
 
 
-class FundCenter(Application[UUID]):
+class FundCenter(KeyCommands, Application[UUID]):
     name = "fundcenter"
     # The cache is not fast-forwarded on each get: the commands' retry loop makes it safe (see above).
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
@@ -154,6 +165,14 @@ class FundCenter(Application[UUID]):
 
         return self._run(attempt)
 
+    def account_business(self, account: UUID) -> str:
+        """The business an account belongs to (it never changes, so the cache answers)."""
+        return self._account(account).business_id
+
+    def hold_account(self, hold_id: UUID) -> UUID:
+        """The account a hold is on (it never changes, so the cache answers)."""
+        return self._get(Hold, hold_id, HoldNotFound, "hold").account_id
+
     def get_account(self, account: UUID) -> AccountView:
         """The account with its balances, as of now (strongly consistent)."""
         return AccountView.of(self._fresh(self._account(account)), self.clock())
@@ -164,25 +183,72 @@ class FundCenter(Application[UUID]):
         self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
     ) -> TransferView:
         """Move money between two customer accounts of one currency."""
-        check_amount(amount)
-        check_currency(currency)
-        check_key(idempotency_key)
-        check_text(memo, "memo")
-        if from_account == to_account:
-            raise AccountsMustBeDifferent("from_account and to_account must be different accounts")
-        transfer_id = ids.command_id("transfer", idempotency_key)
-        request = ids.fingerprint(
-            from_account=from_account, to_account=to_account, amount=amount, currency=currency, memo=memo
-        )
+        transfer_id, request, postings = self._transfer_request(from_account, to_account, amount, currency, idempotency_key, memo)
 
         def attempt() -> TransferView:
-            postings = [posting(from_account, Side.DEBIT, amount), posting(to_account, Side.CREDIT, amount)]
             return self._post_new(
                 transfer_id, request, TransferKind.TRANSFER, currency, postings,
                 memo=memo, customers=(from_account, to_account),
             )
 
         return self._run(attempt, self._once_transfer(transfer_id, request, "transfer key"))
+
+    def transfer_many(self, items: Sequence[TransferRequest]) -> list[TransferView | LedgerError]:
+        """Many transfers, in order, each idempotent by its own key; one result per item.
+
+        Group commit: all of them are applied in memory and saved in one
+        transaction. If any is refused, repeated or meets a concurrent writer,
+        that attempt is dropped whole and each item runs as its own command,
+        in order, so the results are exactly those of sequential transfers.
+        """
+        if len(items) > BATCH_SIZE_MAX:
+            raise ValidationError(f"a batch holds at most {BATCH_SIZE_MAX} transfers, got {len(items)}")
+        prepared: list[tuple[TransferRequest, Transfer] | LedgerError] = []
+        for item in items:
+            try:
+                transfer_id, request, postings = self._transfer_request(**item)
+                prepared.append((item, Transfer.post(
+                    transfer_id, TransferKind.TRANSFER, item["currency"], postings,
+                    request_hash=request, memo=item.get("memo", ""),
+                )))
+            except LedgerError as error:
+                prepared.append(error)
+        self._reads.ids = []
+        accounts: dict[UUID, Account] = {}
+        try:
+            transfers = [p[1] for p in prepared if isinstance(p, tuple)]
+            for transfer in transfers:
+                self._apply(transfer, accounts, (transfer.postings[0]["account"], transfer.postings[1]["account"]))
+            recordings = self.save(*accounts.values(), *transfers)
+        except (LedgerError, IntegrityError):
+            self._evict(self._reads.ids)
+            return [p if isinstance(p, LedgerError) else self._try(lambda item=p[0]: self.transfer(**item)) for p in prepared]
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        self.stats.add("commands", len(transfers))
+        return [p if isinstance(p, LedgerError) else TransferView.of(p[1], positions[p[1].id]) for p in prepared]
+
+    @staticmethod
+    def _try(command: Callable[[], T]) -> T | LedgerError:
+        try:
+            return command()
+        except LedgerError as error:
+            return error
+
+    def _transfer_request(
+        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
+    ) -> tuple[UUID, str, list[dict[str, Any]]]:
+        """Check a transfer's input; return its id, request fingerprint and postings."""
+        check_amount(amount)
+        check_currency(currency)
+        check_key(idempotency_key)
+        check_text(memo, "memo")
+        if from_account == to_account:
+            raise AccountsMustBeDifferent("from_account and to_account must be different accounts")
+        request = ids.fingerprint(
+            from_account=from_account, to_account=to_account, amount=amount, currency=currency, memo=memo
+        )
+        postings = [posting(from_account, Side.DEBIT, amount), posting(to_account, Side.CREDIT, amount)]
+        return ids.command_id("transfer", idempotency_key), request, postings
 
     def book_recharge(
         self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str
@@ -366,13 +432,26 @@ class FundCenter(Application[UUID]):
         (status, funds, holds) as its postings apply. (A repeat is answered by
         `_run`, before any of these, once the first attempt has failed.)
         """
-        now = self.clock()
         transfer = Transfer.post(
             transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references
         )
-        new_ids = {a.id for a in new_accounts}
-        accounts = {aid: self._customer_account(aid) for aid in customers}
-        for p in postings:
+        accounts: dict[UUID, Account] = {}
+        self._apply(transfer, accounts, customers, {a.id for a in new_accounts}, capture)
+        position = self._save(*accounts.values(), *new_accounts, *also_save, transfer)
+        self._system_account_ids.update(a.id for a in new_accounts)
+        return TransferView.of(transfer, position)
+
+    def _apply(
+        self, transfer: Transfer, accounts: dict[UUID, Account], customers: Iterable[UUID] = (),
+        new_ids: set[UUID] = frozenset(), capture: Hold | None = None,
+    ) -> None:
+        """Apply a transfer's postings to the customer accounts it touches, loading
+        into `accounts` those not there yet (a batch shares one dict)."""
+        now = self.clock()
+        for aid in customers:
+            if aid not in accounts:
+                accounts[aid] = self._customer_account(aid)
+        for p in transfer.postings:
             aid = p["account"]
             if aid in accounts or aid in new_ids or aid in self._system_account_ids:
                 continue
@@ -381,23 +460,23 @@ class FundCenter(Application[UUID]):
                 accounts[aid] = account
             else:
                 self._system_account_ids.add(aid)
-        for account in accounts.values():
-            if account.currency != currency:
-                raise CurrencyMismatch(f"account {account.id} holds {account.currency}, the transfer is in {currency}")
+        touched = [accounts[p["account"]] for p in transfer.postings if p["account"] in accounts]
+        for account in touched:
+            if account.currency != transfer.currency:
+                raise CurrencyMismatch(
+                    f"account {account.id} holds {account.currency}, the transfer is in {transfer.currency}"
+                )
             account.expire_holds(now)
-        for p in postings:
+        for p in transfer.postings:
             account = accounts.get(p["account"])
             if account is None:
                 continue  # a system account: its postings live in the transfer only
             if p["side"] == Side.CREDIT:
-                account.credit(transfer_id, p["amount"])
+                account.credit(transfer.id, p["amount"])
             elif capture is not None and account.id == capture.account_id:
-                account.capture_hold(capture.id, transfer_id, p["amount"], now)
+                account.capture_hold(capture.id, transfer.id, p["amount"], now)
             else:
-                account.debit(transfer_id, p["amount"], now)
-        position = self._save(*accounts.values(), *new_accounts, *also_save, transfer)
-        self._system_account_ids.update(new_ids)
-        return TransferView.of(transfer, position)
+                account.debit(transfer.id, p["amount"], now)
 
     def _system_account(self, role: SystemRole, currency: str, channel: str | None = None) -> tuple[UUID, list[Account]]:
         """The id of a system account, and the account itself if it must be opened in this save."""

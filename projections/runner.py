@@ -21,6 +21,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger import FundCenter
 
+from .api_keys import ApiKeysView
 from .balances import BalancesView
 from .statements import StatementsView
 from .store import ViewStore
@@ -30,7 +31,7 @@ from .transactions import TransactionsView
 log = logging.getLogger(__name__)
 
 # Balances first: the other views read account metadata from its table.
-VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView())
+VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView())
 BATCH_SIZE = 1000
 
 

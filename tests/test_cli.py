@@ -33,14 +33,14 @@ def test_demo_runs_on_the_embedded_default_and_repeats_identically(tmp_path):
 
 def test_migrate_applies_each_migration_once(store_url):
     database = Database.from_url(store_url)
-    assert migrate(database) == ["0001_event_store", "0002_views"]
+    assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys"]
     assert migrate(database) == []
 
 
 def test_migrate_command_and_database_url_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path}/cli.db"
     result = fundcenter("migrate", env={"FUNDCENTER_DATABASE_URL": url})
-    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views")
+    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys")
     assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
 
 

@@ -245,3 +245,33 @@ def test_two_processes_never_answer_from_a_stale_cache(store_url):
     finally:
         one.close()
         two.close()
+
+
+def test_a_batch_is_one_transaction_and_reads_like_sequential_transfers(fund_center):
+    alice, bob, carol = funded(fund_center, "alice", 1_000), open_member(fund_center, "bob"), open_member(fund_center, "carol")
+    items = [
+        dict(from_account=alice.id, to_account=bob.id, amount=600, currency="CNY", idempotency_key="b-1"),
+        dict(from_account=bob.id, to_account=carol.id, amount=500, currency="CNY", idempotency_key="b-2"),  # needs b-1
+        dict(from_account=carol.id, to_account=alice.id, amount=100, currency="CNY", idempotency_key="b-3", memo="back"),
+    ]
+    head = fund_center.head()
+    results = fund_center.transfer_many(items)
+    assert [r.amount for r in results] == [600, 500, 100]
+    assert fund_center.head() == head + 3 + 6  # three transfers, six account events, one save
+    assert fund_center.transfer_many(items) == results  # a retry: every item repeats its first outcome
+    assert fund_center.head() == head + 9
+    assert [fund_center.get_account(a.id).posted for a in (alice, bob, carol)] == [500, 100, 400]
+
+
+def test_a_refused_item_refuses_only_itself(fund_center):
+    alice, bob = funded(fund_center, "alice", 1_000), open_member(fund_center, "bob")
+    results = fund_center.transfer_many([
+        dict(from_account=alice.id, to_account=bob.id, amount=700, currency="CNY", idempotency_key="r-1"),
+        dict(from_account=alice.id, to_account=bob.id, amount=700, currency="CNY", idempotency_key="r-2"),
+        dict(from_account=alice.id, to_account=bob.id, amount=0, currency="CNY", idempotency_key="r-3"),
+        dict(from_account=alice.id, to_account=bob.id, amount=300, currency="CNY", idempotency_key="r-4"),
+    ])
+    assert [type(r).__name__ for r in results] == ["TransferView", "InsufficientFunds", "InvalidAmount", "TransferView"]
+    assert fund_center.get_account(alice.id).posted == 0
+    with pytest.raises(errors.ValidationError):
+        fund_center.transfer_many([results[0]] * 1001)

@@ -1,0 +1,86 @@
+"""What routes depend on: the services, the caller, its permission, its key, its wait."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from ledger import FundCenter
+from ledger.domain.access import Permission, Principal
+from ledger.domain.inputs import KEY_LENGTH_MAX
+from projections import ProjectionRunner, ViewStore
+
+from .metrics import Metrics
+from .problems import ApiProblem, forbidden, unauthorized
+from .settings import Settings
+
+
+@dataclass
+class Services:
+    ledger: FundCenter
+    views: ViewStore
+    runner: ProjectionRunner
+    metrics: Metrics
+    settings: Settings
+
+    def wait_for(self, position: int | None) -> None:
+        """Read-your-writes: block until the views include `position`."""
+        if position is None:
+            return
+        head = self.ledger.head()
+        if position > head:
+            raise ApiProblem(422, "validation-error", f"min_position {position} is past the end of the log ({head})")
+        try:
+            self.runner.wait(position, timeout=self.settings.wait_timeout_s)
+        except TimeoutError:
+            raise ApiProblem(
+                503, "views-lagging",
+                f"the read models have not reached position {position} within {self.settings.wait_timeout_s}s;"
+                " retry shortly",
+                {"Retry-After": "1"},
+            ) from None
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def principal(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization:
+        raise unauthorized("send an API key as `Authorization: Bearer <key>`")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("send an API key as `Authorization: Bearer <key>`")
+    found = services.ledger.authenticate(token.strip())
+    if found is None:
+        raise unauthorized("the API key is unknown, malformed or revoked")
+    return found
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def allowed(permission: Permission):  # noqa: ANN201 - a dependency factory
+    def check(who: PrincipalDep) -> Principal:
+        if not who.can(permission):
+            raise forbidden(f"the {who.role.value} role may not do this (needs {permission.value})")
+        return who
+
+    return Depends(check)
+
+
+def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+    if key is None or not key.strip():
+        raise ApiProblem(400, "idempotency-key-required", "commands that change state need an Idempotency-Key header")
+    if len(key) > KEY_LENGTH_MAX:
+        raise ApiProblem(400, "validation-error", f"Idempotency-Key is longer than {KEY_LENGTH_MAX} characters")
+    return key
+
+
+IdempotencyKeyDep = Annotated[str, Depends(idempotency_key)]
+MinPositionQuery = Annotated[int | None, Query(ge=0, description="Wait until the read models include this log position.")]

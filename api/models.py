@@ -1,0 +1,279 @@
+"""Request and response bodies (pydantic v2). Amounts are strict integers of minor units."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from ledger.domain.money import AMOUNT_MINOR_MAX
+
+Amount = Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX, description="Integer minor units: 10050 is 100.50.")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code.", examples=["CNY"])]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Text = Annotated[str, StringConstraints(max_length=500)]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- accounts --------------------------------------------------------------------------
+
+
+class OpenAccount(Body):
+    kind: Literal["institution", "settlement", "member"]
+    business_id: Code | None = Field(None, description="Defaults to the caller's business for business keys.")
+    external_ref: Ref
+    currency: Currency
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    channel: Code | None = None
+
+
+class AccountOut(Out):
+    id: UUID
+    kind: str
+    business_id: str
+    external_ref: str
+    currency: str
+    name: str
+    status: str
+    role: str | None
+    channel: str | None
+    posted: int
+    pending_debits: int
+    frozen: int
+    available: int
+    position: int | None = None
+
+
+class SetStatus(Body):
+    status: Literal["active", "frozen", "closed"]
+
+
+class BalanceOut(Out):
+    account_id: UUID
+    currency: str
+    as_of: datetime
+    posted: int
+
+
+class EntryOut(Out):
+    position: int
+    seq: int
+    transfer_id: UUID
+    kind: str
+    side: str
+    amount: int
+    balance_after: int
+    counterparty_id: UUID | None
+    memo: str
+    created_at: datetime
+
+
+class StatementOut(Out):
+    account_id: UUID
+    currency: str
+    entries: list[EntryOut]
+    next_cursor: str | None
+
+
+# -- money -----------------------------------------------------------------------------
+
+
+class TransferIn(Body):
+    from_account: UUID
+    to_account: UUID
+    amount: Amount
+    currency: Currency
+    memo: Text = ""
+
+
+class PostingOut(Out):
+    account: UUID
+    side: str
+    amount: int
+
+
+class TransferOut(Out):
+    id: UUID
+    kind: str
+    currency: str
+    amount: int
+    postings: list[PostingOut]
+    memo: str
+    references: dict[str, str]
+    reversed_by: UUID | None
+    created_at: datetime
+    position: int | None = None
+
+
+class BatchItemIn(TransferIn):
+    idempotency_key: Ref | None = Field(None, description="Defaults to the batch's Idempotency-Key and the item's index.")
+
+
+class BatchIn(Body):
+    transfers: Annotated[list[BatchItemIn], Field(min_length=1, max_length=1000)]
+
+
+class BatchItemOut(Out):
+    index: int
+    status: int
+    transfer: TransferOut | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchOut(Out):
+    results: list[BatchItemOut]
+    position: int | None
+
+
+class HoldIn(Body):
+    account: UUID
+    amount: Amount
+    reason: Text = ""
+    expires_at: AwareDatetime | None = None
+
+
+class ReleaseIn(Body):
+    amount: Amount | None = None
+
+
+class CaptureIn(Body):
+    to_account: UUID
+    amount: Amount | None = None
+    memo: Text = ""
+
+
+class HoldOut(Out):
+    id: UUID
+    account_id: UUID
+    currency: str
+    amount: int
+    remaining: int
+    released: int
+    captured: int
+    status: str
+    reason: str
+    expires_at: datetime | None
+    capture_transfer_ids: list[UUID]
+    position: int | None = None
+
+
+class AdjustmentIn(Body):
+    account: UUID
+    amount: Amount
+    currency: Currency
+    direction: Literal["credit", "debit"]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+# -- queries ---------------------------------------------------------------------------
+
+
+class TransactionOut(Out):
+    id: str
+    position: int
+    kind: str
+    status: str
+    business_id: str | None
+    account_id: UUID | None
+    counterparty_id: UUID | None
+    counterparty_business_id: str | None
+    channel: str | None
+    currency: str
+    amount: int
+    memo: str
+    created_at: datetime
+
+
+class TransactionsOut(Out):
+    items: list[TransactionOut]
+    next_cursor: str | None
+
+
+class TrialBalanceRow(Out):
+    currency: str
+    debits: int
+    credits: int
+    net: int
+    accounts: int
+    balanced: bool
+
+
+class TrialBalanceOut(Out):
+    position: int
+    currencies: list[TrialBalanceRow]
+
+
+class SuspenseRow(Out):
+    day: str
+    channel: str
+    currency: str
+    pending: int
+    reconciled: int
+
+
+class SuspenseOut(Out):
+    position: int
+    days: list[SuspenseRow]
+
+
+class EventOut(Out):
+    position: int
+    topic: str
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class EventsOut(Out):
+    events: list[EventOut]
+    next_after: int | None
+
+
+# -- access ----------------------------------------------------------------------------
+
+
+class KeyIn(Body):
+    role: Literal["admin", "operator", "finance", "auditor", "business"]
+    business_id: Code | None = None
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class GrantIn(Body):
+    role: Literal["admin", "operator", "finance", "auditor", "business"]
+    business_id: Code | None = None
+
+
+class KeyOut(Out):
+    id: UUID
+    name: str
+    role: str
+    business_id: str | None
+    created_by: str
+    revoked: bool
+    created_at: datetime
+    position: int | None = None
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The bearer token. Shown this once; only its hash is kept.")
+
+
+class KeyListOut(Out):
+    items: list[KeyOut]
+    next_cursor: str | None
+
+
+class RoleOut(Out):
+    role: str
+    permissions: list[str]

@@ -1,0 +1,109 @@
+"""RFC 9457 problem+json for every error, with a stable `type` slug.
+
+One table maps errors to responses: the ledger's own errors carry their slug
+and status; the API adds the few that only HTTP has. Nothing leaves as a bare
+500 traceback: an unexpected error is logged and answered as `internal-error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.domain.errors import LedgerError
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "A stable slug: insufficient-funds, not-found, ..."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_DESCRIPTIONS = {
+    400: "Malformed request, or a missing Idempotency-Key",
+    401: "No valid API key",
+    403: "The key's role may not do this",
+    404: "No such resource (or not this business's)",
+    409: "Refused: insufficient funds, frozen or closed account, idempotency conflict, ...",
+    422: "Invalid input",
+    503: "The read models have not reached ?min_position yet; retry",
+}
+# Every route's OpenAPI lists these, as application/problem+json.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
+    for status, description in _DESCRIPTIONS.items()
+}
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+
+def unauthorized(detail: str) -> ApiProblem:
+    return ApiProblem(401, "unauthorized", detail, {"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str) -> ApiProblem:
+    return ApiProblem(403, "forbidden", detail)
+
+
+def problem_body(status: int, code: str, detail: str, request: Request, **extra: Any) -> dict[str, Any]:
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.metrics.problem(code)
+    title = code.replace("-", " ").capitalize()
+    return {"type": code, "title": title, "status": status, "detail": detail, "instance": request.url.path, **extra}
+
+
+def problem(status: int, code: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body = problem_body(status, code, detail, request, **extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+        return problem(error.status, error.code, error.detail, request)
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, error: ApiProblem) -> JSONResponse:
+        response = problem(error.status, error.code, error.detail, request)
+        response.headers.update(error.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": ".".join(str(part) for part in e["loc"]), "message": e["msg"], "kind": e["type"]}
+            for e in error.errors()
+        ]
+        if any(e["kind"] == "json_invalid" for e in errors):
+            return problem(400, "malformed-request", "the body is not valid JSON", request, errors=errors)
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+        return problem(422, "validation-error", detail, request, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        return problem(error.status_code, code, str(error.detail), request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal-error", "an unexpected error occurred; it has been logged", request)

@@ -1,0 +1,1 @@
+"""Route modules: each route translates HTTP to one Gateway call and back."""

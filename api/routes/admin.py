@@ -1,0 +1,47 @@
+"""/v1/admin/api-keys and /v1/admin/roles: who may do what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from ledger.domain.access import Permission as P
+
+from ..deps import IdempotencyKeyDep, MinPositionQuery
+from ..models import GrantIn, KeyIn, KeyListOut, KeyOut, NewKeyOut, RoleOut
+from ..service import Gateway, gateway
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Admin = Annotated[Gateway, gateway(P.KEYS_MANAGE)]
+
+
+@router.post("/api-keys", status_code=201, response_model=NewKeyOut)
+def create_key(body: KeyIn, _: IdempotencyKeyDep, api: Admin):
+    """A new API key. The response holds the key itself, this once; only its hash is kept."""
+    return api.create_key(body)
+
+
+@router.get("/api-keys", response_model=KeyListOut)
+def list_keys(api: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+              min_position: MinPositionQuery = None):
+    return api.keys(limit, cursor, min_position)
+
+
+@router.delete("/api-keys/{key_id}", response_model=KeyOut)
+def revoke_key(key_id: UUID, api: Admin):
+    """Revoke a key: it stops working at once, in every process."""
+    return api.revoke_key(key_id)
+
+
+@router.post("/api-keys/{key_id}/role", response_model=KeyOut)
+def grant_role(key_id: UUID, body: GrantIn, _: IdempotencyKeyDep, api: Admin):
+    """Give a key another role (and, for a business key, its business)."""
+    return api.grant(key_id, body)
+
+
+@router.get("/roles", response_model=list[RoleOut])
+def roles(api: Admin):
+    """The roles and what each may do."""
+    return api.roles()

@@ -1,0 +1,71 @@
+"""/v1/transfers, /v1/holds and /v1/admin/adjustments: the commands that move money."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+
+from ledger import LedgerError
+from ledger.domain.access import Permission as P
+
+from ..deps import IdempotencyKeyDep
+from ..models import (
+    AdjustmentIn, BatchIn, BatchOut, CaptureIn, HoldIn, HoldOut, ReleaseIn, TransferIn, TransferOut,
+)
+from ..problems import problem_body
+from ..service import Gateway, gateway
+
+router = APIRouter(tags=["money"])
+Mover = Annotated[Gateway, gateway(P.MONEY_MOVE)]
+
+
+@router.post("/v1/transfers", status_code=201, response_model=TransferOut)
+def transfer(body: TransferIn, key: IdempotencyKeyDep, api: Mover):
+    """An internal transfer between two customer accounts of one currency."""
+    return api.transfer(body, key)
+
+
+@router.post("/v1/transfers/batch", status_code=200, response_model=BatchOut)
+def transfer_batch(body: BatchIn, key: IdempotencyKeyDep, api: Mover, request: Request):
+    """Up to 1000 transfers applied in order, each idempotent (its own key, or the batch key and its index).
+    Saved in one transaction when all go through; a refused item refuses only itself."""
+    results, position = [], None
+    for index, outcome in enumerate(api.batch(body, key)):
+        if isinstance(outcome, LedgerError):
+            body_ = problem_body(outcome.status, outcome.code, outcome.detail, request)
+            results.append({"index": index, "status": outcome.status, "problem": body_})
+        else:
+            results.append({"index": index, "status": 201, "transfer": outcome})
+            position = max(position or 0, outcome.position or 0)
+    return {"results": results, "position": position}
+
+
+@router.post("/v1/holds", status_code=201, response_model=HoldOut)
+def place_hold(body: HoldIn, key: IdempotencyKeyDep, api: Mover):
+    """Freeze part of an account's balance, optionally until `expires_at`."""
+    return api.place_hold(body, key)
+
+
+@router.get("/v1/holds/{hold_id}", response_model=HoldOut)
+def get_hold(hold_id: UUID, api: Annotated[Gateway, gateway(P.ACCOUNTS_READ)]):
+    return api.hold(hold_id)
+
+
+@router.post("/v1/holds/{hold_id}/release", response_model=HoldOut)
+def release_hold(hold_id: UUID, body: ReleaseIn, key: IdempotencyKeyDep, api: Mover):
+    """Unfreeze all that remains (no amount) or part of it."""
+    return api.release_hold(hold_id, body, key)
+
+
+@router.post("/v1/holds/{hold_id}/capture", status_code=201, response_model=TransferOut)
+def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mover):
+    """Post all that remains (no amount) or part of a hold to another account."""
+    return api.capture_hold(hold_id, body, key)
+
+
+@router.post("/v1/admin/adjustments", status_code=201, response_model=TransferOut, tags=["admin"])
+def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Gateway, gateway(P.ADJUSTMENTS)]):
+    """An operator's manual adjustment against the `difference` system account."""
+    return api.adjust(body, key)

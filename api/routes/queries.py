@@ -1,0 +1,62 @@
+"""/v1/transactions, /v1/reports and /v1/events: what finance, businesses and auditors read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from ledger.domain.access import Permission as P
+
+from ..deps import MinPositionQuery
+from ..models import Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
+from ..service import Gateway, gateway
+
+router = APIRouter(tags=["queries"])
+Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconciliation", "adjustment",
+               "reversal", "freeze", "unfreeze", "verification"]
+
+
+@router.get("/v1/transactions", response_model=TransactionsOut)
+def transactions(
+    api: Annotated[Gateway, gateway(P.TRANSACTIONS_READ)],
+    business_id: Code | None = None, account_id: UUID | None = None, kind: Kind | None = None,
+    status: Literal["posted", "reversed", "pending", "failed"] | None = None,
+    channel: Code | None = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+    min_position: MinPositionQuery = None,
+):
+    """Internal and external transactions, newest first; a business sees its own."""
+    return api.transactions(
+        min_position, business_id=business_id, account_id=account_id, kind=kind, status=status, channel=channel,
+        currency=currency, start=start, end=end, limit=limit, cursor=cursor,
+    )
+
+
+@router.get("/v1/reports/trial-balance", response_model=TrialBalanceOut)
+def trial_balance(api: Annotated[Gateway, gateway(P.REPORTS_READ)], min_position: MinPositionQuery = None):
+    """Per currency, total debits and credits over every account: equal, or the ledger is broken."""
+    return api.trial_balance(min_position)
+
+
+@router.get("/v1/reports/suspense", response_model=SuspenseOut)
+def suspense(
+    api: Annotated[Gateway, gateway(P.REPORTS_READ)], channel: Code | None = None,
+    day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None, min_position: MinPositionQuery = None,
+):
+    """Per channel, currency and day: pending reconciliation versus reconciled."""
+    return api.suspense(channel, day, min_position)
+
+
+@router.get("/v1/events", response_model=EventsOut)
+def events(
+    api: Annotated[Gateway, gateway(P.EVENTS_READ)],
+    after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+):
+    """The event log in order, after a position (auditors)."""
+    return api.events(after, limit)

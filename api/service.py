@@ -1,0 +1,196 @@
+"""The API's one call per route: what this caller may do, as ledger commands and view queries.
+
+Business keys are bound to one business: every account they name must be that
+business's, or it is "not found" (never "forbidden": another business's
+accounts do not exist for them). Idempotency keys are scoped to the caller's
+business (staff keys share one scope), so two businesses can use the same key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from ledger import AccountView, HoldView, TransferView
+from ledger.domain.access import Permission, Principal, Role, ROLE_PERMISSIONS
+from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, ValidationError
+from projections.api_keys import list_api_keys
+from projections.balances import account_balance
+from projections.statements import balance_as_of, statement
+from projections.suspense import suspense
+from projections.transactions import list_transactions
+from projections.trial_balance import trial_balance
+
+from fastapi import Depends
+
+from . import models
+from .deps import Services, ServicesDep, allowed
+from .problems import forbidden
+
+EVENT_FIELDS_HIDDEN = {"secret_hash"}
+
+
+class Gateway:
+    def __init__(self, services: Services, who: Principal) -> None:
+        self.services, self.ledger, self.views, self.who = services, services.ledger, services.views, who
+
+    # -- scope -----------------------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        return f"{self.who.idempotency_scope}/{key}"
+
+    def _own(self, account_id: UUID) -> UUID:
+        if self.who.business_id is not None and self.ledger.account_business(account_id) != self.who.business_id:
+            raise AccountNotFound(f"account {account_id} not found")
+        return account_id
+
+    def _own_hold(self, hold_id: UUID) -> UUID:
+        try:
+            self._own(self.ledger.hold_account(hold_id))
+        except AccountNotFound:
+            raise HoldNotFound(f"hold {hold_id} not found") from None
+        return hold_id
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def open_account(self, body: models.OpenAccount) -> AccountView:
+        business_id = body.business_id or self.who.business_id
+        if business_id is None:
+            raise ValidationError("business_id is required")
+        if self.who.business_id is not None and business_id != self.who.business_id:
+            raise forbidden("a business key opens accounts for its own business only")
+        if body.kind != "member" and not self.who.can(Permission.ACCOUNTS_OPEN_ANY):
+            raise forbidden(f"the {self.who.role.value} role opens member accounts only")
+        return self.ledger.open_account(
+            body.kind, business_id, body.external_ref, body.currency, body.name, channel=body.channel
+        )
+
+    def account(self, account_id: UUID) -> AccountView | dict[str, Any]:
+        view = self.ledger.get_account(self._own(account_id))
+        if view.kind != "system":
+            return view
+        return {**account_balance(self.views, account_id, datetime.now(UTC)), "id": account_id}
+
+    def set_status(self, account_id: UUID, status: str) -> AccountView:
+        return self.ledger.set_account_status(self._own(account_id), status)
+
+    def statement(self, account_id: UUID, start: datetime | None, end: datetime | None, limit: int,
+                  cursor: str | None, min_position: int | None) -> dict[str, Any]:
+        view = self.ledger.get_account(self._own(account_id))
+        self.services.wait_for(min_position)
+        entries, following = statement(self.views, account_id, start=start, end=end, limit=limit, cursor=cursor)
+        return {"account_id": account_id, "currency": view.currency, "entries": entries, "next_cursor": following}
+
+    def balance(self, account_id: UUID, as_of: datetime | None, min_position: int | None) -> dict[str, Any]:
+        view = self.ledger.get_account(self._own(account_id))
+        self.services.wait_for(min_position)
+        moment = as_of or datetime.now(UTC)
+        return {"account_id": account_id, "currency": view.currency, "as_of": moment,
+                "posted": balance_as_of(self.views, account_id, moment)}
+
+    # -- money --------------------------------------------------------------------------------
+
+    def transfer(self, body: models.TransferIn, key: str) -> TransferView:
+        self._own(body.from_account), self._own(body.to_account)
+        return self.ledger.transfer(
+            body.from_account, body.to_account, body.amount, body.currency, self._key(key), memo=body.memo
+        )
+
+    def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
+        items, refused = [], {}
+        for index, item in enumerate(body.transfers):
+            try:
+                self._own(item.from_account), self._own(item.to_account)
+            except LedgerError as error:
+                refused[index] = error
+                continue
+            items.append({
+                "from_account": item.from_account, "to_account": item.to_account, "amount": item.amount,
+                "currency": item.currency, "memo": item.memo,
+                "idempotency_key": self._key(item.idempotency_key or f"{key}/{index}"),
+            })
+        done = iter(self.ledger.transfer_many(items))
+        return [refused[i] if i in refused else next(done) for i in range(len(body.transfers))]
+
+    def place_hold(self, body: models.HoldIn, key: str) -> HoldView:
+        return self.ledger.place_hold(self._own(body.account), body.amount, self._key(key), body.reason, body.expires_at)
+
+    def release_hold(self, hold_id: UUID, body: models.ReleaseIn, key: str) -> HoldView:
+        return self.ledger.release_hold(self._own_hold(hold_id), body.amount, idempotency_key=self._key(key))
+
+    def capture_hold(self, hold_id: UUID, body: models.CaptureIn, key: str) -> TransferView:
+        self._own_hold(hold_id), self._own(body.to_account)
+        return self.ledger.capture_hold(hold_id, body.to_account, body.amount, idempotency_key=self._key(key), memo=body.memo)
+
+    def hold(self, hold_id: UUID) -> HoldView:
+        return self.ledger.get_hold(self._own_hold(hold_id))
+
+    def adjust(self, body: models.AdjustmentIn, key: str) -> TransferView:
+        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key))
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def transactions(self, min_position: int | None, **filters: Any) -> dict[str, Any]:
+        if self.who.business_id is not None:
+            if filters.get("business_id") not in (None, self.who.business_id):
+                return {"items": [], "next_cursor": None}
+            filters["business_id"] = self.who.business_id
+        if filters.get("account_id") is not None:
+            self._own(filters["account_id"])
+        self.services.wait_for(min_position)
+        items, following = list_transactions(self.views, **filters)
+        return {"items": items, "next_cursor": following}
+
+    def trial_balance(self, min_position: int | None) -> dict[str, Any]:
+        self.services.wait_for(min_position)
+        return {"position": self.services.runner.position, "currencies": trial_balance(self.views)}
+
+    def suspense(self, channel: str | None, day: str | None, min_position: int | None) -> dict[str, Any]:
+        self.services.wait_for(min_position)
+        return {"position": self.services.runner.position, "days": suspense(self.views, channel=channel, day=day)}
+
+    def events(self, after: int, limit: int) -> dict[str, Any]:
+        events = [
+            {
+                "position": position, "topic": get_topic(type(event)), "originator_id": event.originator_id,
+                "originator_version": event.originator_version, "timestamp": event.timestamp,
+                "data": {k: v for k, v in vars(event).items()
+                         if k not in EVENT_FIELDS_HIDDEN and not k.startswith("originator_") and k != "timestamp"},
+            }
+            for position, event in self.ledger.read_log(after=after, limit=limit)
+        ]
+        return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
+
+    # -- access --------------------------------------------------------------------------------
+
+    def create_key(self, body: models.KeyIn) -> dict[str, Any]:
+        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=str(self.who.key_id))
+        return {**vars(view), "key": token}
+
+    def revoke_key(self, key_id: UUID) -> Any:
+        return self.ledger.revoke_api_key(key_id, by=str(self.who.key_id))
+
+    def grant(self, key_id: UUID, body: models.GrantIn) -> Any:
+        return self.ledger.grant_role(key_id, body.role, body.business_id, by=str(self.who.key_id))
+
+    def keys(self, limit: int, cursor: str | None, min_position: int | None) -> dict[str, Any]:
+        self.services.wait_for(min_position)
+        items, following = list_api_keys(self.views, limit=limit, cursor=cursor)
+        return {"items": [{**i, "id": i["key_id"], "revoked": i["revoked_by"] is not None} for i in items],
+                "next_cursor": following}
+
+    @staticmethod
+    def roles() -> list[dict[str, Any]]:
+        return [{"role": role.value, "permissions": sorted(p.value for p in ROLE_PERMISSIONS[role])} for role in Role]
+
+
+def gateway(permission: Permission):  # noqa: ANN201 - a dependency factory
+    """A route's dependency: the caller, allowed `permission`, as a Gateway."""
+
+    def make(services: ServicesDep, who: Principal = allowed(permission)) -> Gateway:
+        return Gateway(services, who)
+
+    return Depends(make)

@@ -1,0 +1,15 @@
+"""Settings from the environment (FUNDCENTER_*), or given to create_app()."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.store import DEFAULT_URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FUNDCENTER_")
+
+    database_url: str = DEFAULT_URL
+    run_projections: bool = True  # follow the log in this process (`serve`), or leave it to `fundcenter project`
+    wait_timeout_s: float = 5.0  # how long a query with ?min_position= waits for the views

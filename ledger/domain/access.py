@@ -1,0 +1,145 @@
+"""Who may do what: roles, their permissions, and API keys.
+
+A key's secret is shown once, when it is created; the ledger keeps only its
+SHA-256 hash. Creating and revoking keys and granting roles are events, so the
+log says who could do what, and when. A `business` key is bound to one
+business line (institution) and sees only that business's accounts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import Conflict, ValidationError
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    FINANCE = "finance"
+    AUDITOR = "auditor"
+    BUSINESS = "business"
+
+
+class Permission(StrEnum):
+    ACCOUNTS_READ = "accounts:read"
+    ACCOUNTS_OPEN_MEMBER = "accounts:open-member"
+    ACCOUNTS_OPEN_ANY = "accounts:open-any"
+    ACCOUNTS_STATUS = "accounts:status"
+    MONEY_MOVE = "money:move"  # transfers and holds
+    ADJUSTMENTS = "adjustments:create"
+    TRANSACTIONS_READ = "transactions:read"
+    REPORTS_READ = "reports:read"
+    EVENTS_READ = "events:read"
+    KEYS_MANAGE = "keys:manage"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.OPERATOR: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_OPEN_ANY, P.ACCOUNTS_STATUS,
+                              P.TRANSACTIONS_READ}),
+    Role.FINANCE: frozenset({P.ACCOUNTS_READ, P.ADJUSTMENTS, P.TRANSACTIONS_READ, P.REPORTS_READ}),
+    Role.AUDITOR: frozenset({P.ACCOUNTS_READ, P.TRANSACTIONS_READ, P.REPORTS_READ, P.EVENTS_READ}),
+    Role.BUSINESS: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_STATUS, P.MONEY_MOVE,
+                              P.TRANSACTIONS_READ}),
+}
+
+KEY_PREFIX = "fc"
+
+
+class KeyRevoked(Conflict):
+    code = "key-revoked"
+
+
+def check_role(role: object, business_id: str | None) -> Role:
+    if role not in Role.__members__.values():
+        raise ValidationError(f"role must be one of {', '.join(Role)}; got {role!r}")
+    if (role == Role.BUSINESS) != (business_id is not None):
+        raise ValidationError("a business key needs a business_id, and only a business key takes one")
+    return Role(role)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def format_key(key_id: UUID, secret: str) -> str:
+    """What the holder presents as `Authorization: Bearer ...`."""
+    return f"{KEY_PREFIX}_{key_id.hex}_{secret}"
+
+
+def parse_key(token: str) -> tuple[UUID, str] | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    try:
+        return UUID(hex=parts[1]), parts[2]
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The holder of a valid key, as the API sees it."""
+
+    key_id: UUID
+    role: Role
+    business_id: str | None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def idempotency_scope(self) -> str:
+        """Keys of one business share a scope; staff keys share theirs."""
+        return f"business/{self.business_id}" if self.business_id else "staff"
+
+
+class ApiKey(Aggregate):
+    id: UUID
+
+    @event("Created")
+    def __init__(self, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
+        self.name = name
+        self.role = role
+        self.business_id = business_id
+        self.secret_hash = secret_hash
+        self.created_by = created_by
+        self.revoked_by: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_by is not None
+
+    def matches(self, secret: str) -> bool:
+        return not self.revoked and hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+    def revoke(self, by: str) -> None:
+        self._revoked(by)
+
+    def grant(self, role: str, business_id: str | None, by: str) -> None:
+        if self.revoked:
+            raise KeyRevoked(f"api key {self.id} is revoked")
+        check_role(role, business_id)
+        self._role_granted(role, business_id, by)
+
+    @event("Revoked")
+    def _revoked(self, by: str) -> None:
+        self.revoked_by = by
+
+    @event("RoleGranted")
+    def _role_granted(self, role: str, business_id: str | None, by: str) -> None:
+        self.role = role
+        self.business_id = business_id
