@@ -11,7 +11,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from typing import Any
+
+from fastapi import FastAPI
 
 from ledger import FundCenter
 from projections import ProjectionRunner, ViewStore
@@ -51,17 +53,34 @@ def create_app(database_url: str | None = None, *, settings: Settings | None = N
     )
     problems.install(app)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):  # noqa: ANN001, ANN202
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        services = getattr(request.app.state, "services", None)
-        if services is not None:
-            services.metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
-        return response
-
+    app.add_middleware(_Measure)
     for module in (accounts, money, queries, admin):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
     return app
+
+
+class _Measure:
+    """Pure ASGI middleware: count each request and time it, by route template."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            services = getattr(scope["app"].state, "services", None)
+            if services is not None:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                services.metrics.observe(scope["method"], route, status[0], time.perf_counter() - started)

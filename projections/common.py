@@ -45,16 +45,24 @@ def check_limit(limit: int) -> int:
     return limit
 
 
+_METADATA: dict[str, dict[str, Any]] = {}
+_METADATA_SIZE_MAX = 200_000
+
+
 def account_metadata(cur: Any, account_ids: set[str]) -> dict[str, dict[str, Any]]:
-    """Kind, business, role, channel and currency of accounts, from the balances view."""
-    found: dict[str, dict[str, Any]] = {}
-    ids = sorted(account_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    """Kind, business, role, channel and currency of accounts, from the balances view.
+
+    These never change once an account is opened, so they are cached in the process.
+    """
+    missing = sorted(a for a in account_ids if a not in _METADATA)
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
         rows = cur.execute(
             "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances"
             f" WHERE account_id IN ({','.join('?' * len(chunk))})",
             chunk,
         )
-        found.update({row["account_id"]: row for row in rows})
-    return found
+        if len(_METADATA) > _METADATA_SIZE_MAX:
+            _METADATA.clear()
+        _METADATA.update({row["account_id"]: row for row in rows})
+    return {a: _METADATA[a] for a in account_ids if a in _METADATA}

@@ -62,20 +62,30 @@ class ProjectionRunner:
                 break
             batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
             with self.store.transaction() as cur:
-                for view in self.views:
-                    view.apply(cur, batch)
-                self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
+                claimed = self.store.claim(cur, self.application_name)
+                if claimed == position:
+                    for view in self.views:
+                        view.apply(cur, batch)
+                    self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
+            if claimed != position:  # another runner (another `serve` process) got there first
+                position = claimed
+                continue
             position, applied = batch[-1][0], applied + len(batch)
             if on_batch is not None:
                 on_batch(position, head)
         return applied
 
-    def follow(self, idle_wait: float = 0.1) -> None:
-        """Catch up, then keep applying new events until stop() is called."""
+    def follow(self, idle_wait: float = 0.1, linger: float = 0.02) -> None:
+        """Catch up, then keep applying new events until stop() is called.
+
+        After a wake-up it lingers a moment, so that a busy log is applied in
+        batches of many commands rather than a transaction per command.
+        """
         with self._waker() as wait:
             while not self._stop.is_set():
                 if self.catch_up() == 0:
                     wait(idle_wait)
+                    self._stop.wait(linger)
 
     def start(self) -> ProjectionRunner:
         """Follow the log in a background thread."""

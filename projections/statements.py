@@ -3,7 +3,8 @@
 Table `statement_entries`: one row per posting, keyed by (account, log position,
 posting number), with the transfer, its kind, the counterparty (the other account
 of a two-posting transfer), the memo and the balance after it (credit-normal).
-Point-in-time balances read the last entry at or before the instant.
+Point-in-time balances read the last entry at or before the instant. Applies
+after the balances view, whose posted balance it starts each batch from.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class StatementsView:
             self.collect(event, position, entries)
         if not entries:
             return
-        balances = _last_balances(cur, {e["account_id"] for e in entries})
+        balances = _balances_before(cur, entries)
         rows = []
         for e in entries:
             delta = e["amount"] if e["side"] == "credit" else -e["amount"]
@@ -60,14 +61,19 @@ class StatementsView:
             })
 
 
-def _last_balances(cur: Any, account_ids: set[str]) -> dict[str, int]:
-    balances = {}
-    for account_id in account_ids:
+def _balances_before(cur: Any, entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Each account's balance before this batch: the balances view (which applies the
+    batch first, in the same transaction) less this batch's entries."""
+    ids = sorted({e["account_id"] for e in entries})
+    balances: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
         rows = cur.execute(
-            "SELECT balance_after FROM statement_entries WHERE account_id = ? ORDER BY position DESC, seq DESC LIMIT 1",
-            (account_id,),
+            f"SELECT account_id, posted FROM account_balances WHERE account_id IN ({','.join('?' * len(chunk))})", chunk
         )
-        balances[account_id] = rows[0]["balance_after"] if rows else 0
+        balances.update({row["account_id"]: row["posted"] for row in rows})
+    for e in entries:
+        balances[e["account_id"]] -= e["amount"] if e["side"] == "credit" else -e["amount"]
     return balances
 
 

@@ -140,6 +140,20 @@ class ViewStore(TrackingRecorder):
         with self.transaction() as cur:
             self.record_tracking(cur, tracking)
 
+    def claim(self, cur: Cursor, application_name: str) -> int:
+        """Lock the tracking record for this transaction and return its position, so
+        that of two runners one applies a batch and the other sees it applied."""
+        cur.execute(
+            "INSERT INTO projection_tracking (application_name, notification_id) VALUES (?, 0)"
+            " ON CONFLICT (application_name) DO NOTHING",
+            (application_name,),
+        )
+        lock = " FOR UPDATE" if self.kind == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE already serialises
+        rows = cur.execute(
+            f"SELECT notification_id FROM projection_tracking WHERE application_name = ?{lock}", (application_name,)
+        )
+        return rows[0]["notification_id"]
+
     def record_tracking(self, cur: Cursor, tracking: Tracking) -> None:
         """Move the tracking position forward inside the caller's transaction, or fail."""
         moved = cur.execute(

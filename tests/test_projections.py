@@ -1,6 +1,7 @@
 """Projections: the read models equal what the commands did, on SQLite and PostgreSQL."""
 
 import random
+import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -252,6 +253,26 @@ def test_a_second_runner_cannot_apply_the_same_events_twice(fund_center, views):
     with pytest.raises(IntegrityError), views.transaction() as cur:
         views.record_tracking(cur, Tracking(fund_center.name, first.position))
     assert replay_and_verify(fund_center, views).ok
+
+
+def test_two_runners_on_one_log_apply_each_event_once(fund_center, views):
+    busy_day(fund_center, transfers=30)
+    other_views = ViewStore(fund_center.database)
+    try:
+        first = ProjectionRunner(fund_center, views, batch_size=25)
+        second = ProjectionRunner(fund_center, other_views, batch_size=25)
+        first.catch_up(until=50)
+        second.catch_up(until=50)  # loses every race up to 50, then has nothing to do
+        assert second.position == 50
+        threads = [threading.Thread(target=r.catch_up) for r in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert first.position == second.position == fund_center.head()
+        assert replay_and_verify(fund_center, views).ok
+    finally:
+        other_views.close()
 
 
 def test_views_survive_a_restart_of_the_process(store_url):
