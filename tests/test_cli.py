@@ -60,3 +60,32 @@ def test_failures_are_one_line_and_exit_2(url, message):
 
 def test_the_console_script_is_installed():
     assert shutil.which("fundcenter", path=str(Path(sys.executable).parent)) is not None
+
+
+def test_project_once_then_replay_verify_and_a_tampered_view(store_url, tmp_path):
+    assert fundcenter("demo", "--db", store_url).returncode == 0
+    lagging = fundcenter("replay", "--verify", "--no-catch-up", "--db", store_url)
+    assert lagging.returncode == 1 and "the live views lag" in lagging.stderr
+    projected = fundcenter("project", "--once", "--db", store_url)
+    assert projected.returncode == 0 and projected.stdout.startswith("applied ")
+    verified = fundcenter("replay", "--verify", "--db", store_url)
+    assert verified.returncode == 0, verified.stderr
+    assert "verified: views equal a clean replay" in verified.stdout
+    from projections import ViewStore
+
+    views = ViewStore(Database.from_url(store_url))
+    with views.transaction() as cur:
+        cur.execute("UPDATE account_balances SET posted = posted + 1 WHERE external_ref = 'bob'")
+    views.close()
+    tampered = fundcenter("replay", "--verify", "--db", store_url)
+    assert tampered.returncode == 1
+    assert "MISMATCH account_balances: row (" in tampered.stderr and "column posted" in tampered.stderr
+
+
+def test_keys_create_prints_the_key_once(tmp_path):
+    url = f"sqlite:///{tmp_path}/keys.db"
+    result = fundcenter("keys", "create", "--role", "business", "--business", "mall", "--db", url)
+    assert result.returncode == 0 and result.stdout.startswith("fc_") and len(result.stdout.strip().splitlines()) == 1
+    assert "role business, business mall" in result.stderr
+    refused = fundcenter("keys", "create", "--role", "business", "--db", url)
+    assert refused.returncode == 2 and "business key needs a business_id" in refused.stderr
