@@ -16,16 +16,24 @@ from typing import Any
 from fastapi import FastAPI
 
 from ledger import FundCenter
+from ledger.channels.gateway import GatewayRegistry
+from ledger.channels.service import Payments
+from ledger.channels.registry import SimulatorRegistry
 from projections import ProjectionRunner, ViewStore
+from projections.payments import channel_activity
 
 from . import problems
 from .deps import Services
 from .metrics import Metrics
-from .routes import accounts, admin, money, ops, queries
+from .routes import accounts, admin, channels, money, ops, payments as payment_routes, queries
 from .settings import Settings
 
 
-def create_app(database_url: str | None = None, *, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    database_url: str | None = None, *, settings: Settings | None = None, gateways: GatewayRegistry | None = None
+) -> FastAPI:
+    """The app. Channels reach it through `gateways`; by default the built-in
+    simulator plays every channel in the catalog."""
     settings = settings or Settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
@@ -37,7 +45,12 @@ def create_app(database_url: str | None = None, *, settings: Settings | None = N
         runner = ProjectionRunner(ledger, views)
         if settings.run_projections:
             runner.start()
-        app.state.services = Services(ledger, views, runner, Metrics(), settings)
+        payments = Payments(
+            ledger, gateways or SimulatorRegistry(ledger, settings.simulator_seed),
+            activity=lambda business, method, bank, day: channel_activity(views, method, bank, day),
+            card_key=settings.card_token_key.encode(),
+        )
+        app.state.services = Services(ledger, views, runner, Metrics(), settings, payments)
         try:
             yield
         finally:
@@ -54,8 +67,9 @@ def create_app(database_url: str | None = None, *, settings: Settings | None = N
     problems.install(app)
 
     app.add_middleware(_Measure)
-    for module in (accounts, money, queries, admin):
+    for module in (accounts, money, payment_routes, queries, admin, channels):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
+    app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
     return app
 

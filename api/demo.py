@@ -1,4 +1,4 @@
-"""`fundcenter demo`: a short day of business on the ledger, then its balances.
+"""`fundcenter demo`: a day of business through two simulated channels, then the books.
 
 Every command carries a fixed idempotency key, so running the demo again on the
 same database repeats the first outcomes and prints the same day.
@@ -6,75 +6,140 @@ same database repeats the first outcomes and prints the same day.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from ledger import FundCenter
+from ledger.channels.gateway import GatewayRegistry
+from ledger.channels.service import Payments
+from ledger.channels.simulator import SimulatedChannel
+from ledger.domain.fees import FeeRule
 from ledger.domain.money import format_amount
+from projections import ProjectionRunner, ViewStore
+from projections.balances import account_balance
+from projections.payments import channel_activity
+from projections.suspense import suspense
+from projections.trial_balance import trial_balance
 
 CNY = "CNY"
+FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=100)}
+METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
+CARD_KEY = b"fundcenter-demo-card-token-key"
 
 
 def run_demo(fc: FundCenter, say: Callable[[str], None] = print) -> None:
+    views = ViewStore(fc.database)
+    runner = ProjectionRunner(fc, views)
+    try:
+        _day(fc, views, runner, say)
+    finally:
+        views.close()
+
+
+def _day(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, say: Callable[[str], None]) -> None:
+    unionpay = SimulatedChannel("unionpay", seed=7, fee_rule=lambda method, amount: FEES["unionpay"].fee(amount))
+    alipay = SimulatedChannel("alipay", seed=7, bank_success_rates={"icbc": 0.0},
+                              fee_rule=lambda method, amount: FEES["alipay"].fee(amount))
+    gateways = GatewayRegistry()
+    gateways.add(unionpay)
+    gateways.add(alipay)
+
+    def activity(business: str, method: str, bank: str, day: str) -> tuple[dict[str, int], dict[str, int]]:
+        runner.catch_up()
+        return channel_activity(views, method, bank, day)
+
+    payments = Payments(fc, gateways, activity, CARD_KEY)
+    _configure(fc)
+    say("Configured banks ICBC and CCB, channels unionpay (0.60%) and alipay (0.40%, at least 1.00), and the Mall's routes.")
+
     mall = fc.open_account("institution", "mall", "main", CNY, name="Mall (business line)")
     alice = fc.open_account("member", "mall", "alice", CNY, name="Alice")
     bob = fc.open_account("member", "mall", "bob", CNY, name="Bob")
-    say("Opened the Mall's institution account and two members, Alice and Bob.")
+    alice_card = payments.bind_card(alice.id, "icbc", "Alice Li", "110101199003077777", "6222020200112233446", "13812345678", "demo-bind-alice")
+    bob_card = payments.bind_card(bob.id, "ccb", "Bob Wang", "320102198505051234", "6217000010001234569", "13998765432", "demo-bind-bob")
+    say(f"Opened the Mall's account and members Alice and Bob; bound cards {alice_card.card_masked} and {bob_card.card_masked}.")
 
-    fc.book_recharge(alice.id, 50_000, CNY, "unionpay", "demo-recharge-alice")
-    fc.book_recharge(bob.id, 20_000, CNY, "alipay", "demo-recharge-bob")
-    say("Alice recharged 500.00 through unionpay, Bob 200.00 through alipay.")
+    done = payments.recharge(alice.id, 50_000, CNY, "withholding", "demo-rc-alice", binding_id=alice_card.id)
+    say(f"Alice recharged 500.00 by withholding: {done.status} through {done.channel}, fee {_fmt(done.fee)}.")
+    waiting = payments.recharge(bob.id, 20_000, CNY, "auth_pay", "demo-rc-bob", binding_id=bob_card.id)
+    if waiting.status == "awaiting_confirmation":
+        waiting = payments.confirm(waiting.id, alipay.sms_code(str(waiting.id)))
+    say(f"Bob recharged 200.00 by auth_pay, confirming the SMS code: {waiting.status} through {waiting.channel}.")
+    redirected = payments.recharge(alice.id, 10_000, CNY, "personal_ebank", "demo-rc-ebank", bank="icbc")
+    unionpay.complete_redirects()
+    for body, headers in unionpay.pending_callbacks():
+        redirected = payments.notify("unionpay", body, headers)
+    say(f"Alice paid 100.00 on her bank's site (personal e-banking); the callback said {redirected.status}.")
+    company = payments.recharge(mall.id, 100_000, CNY, "enterprise_ebank", "demo-rc-company", bank="ccb")
+    unionpay.complete_redirects()
+    for body, headers in unionpay.pending_callbacks():
+        company = payments.notify("unionpay", body, headers)
+    say(f"The Mall paid in 1,000.00 by enterprise e-banking: {company.status}.")
 
     fc.transfer(alice.id, bob.id, 12_000, CNY, "demo-dinner", memo="dinner")
-    say("Alice sent Bob 120.00 for dinner.")
-
     hold = fc.place_hold(alice.id, 10_000, "demo-order-1", reason="order 1")
-    say(f"Froze 100.00 of Alice's balance for order 1 (hold {hold.id}).")
     fc.capture_hold(hold.id, mall.id, 6_000, idempotency_key="demo-order-1-capture", memo="order 1 shipped")
     fc.release_hold(hold.id, idempotency_key="demo-order-1-release")
-    say("Order 1 shipped for 60.00: captured to the Mall, the other 40.00 unfrozen.")
+    say("Alice sent Bob 120.00; froze 100.00 for order 1, paid the Mall 60.00 of it and unfroze the rest.")
 
-    fc.adjust(bob.id, 100, CNY, "credit", "goodwill for a late delivery", "demo-goodwill")
-    say("Finance credited Bob 1.00 of goodwill (against the difference account).")
+    paid = payments.withdraw(bob.id, 5_000, CNY, bob_card.id, "demo-wd-bob")
+    if paid.status == "succeeded":
+        unionpay.return_payout(str(paid.id))
+        for body, headers in unionpay.pending_callbacks():
+            paid = payments.notify("unionpay", body, headers)
+    say(f"Bob withdrew 50.00 through {paid.channel}; the bank returned it (退票): {paid.status}, refunded to Bob.")
+    declined = payments.withdraw(alice.id, 8_000, CNY, alice_card.id, "demo-wd-alice")
+    say(f"Alice withdrew 80.00: above unionpay's single limit, so {declined.channel} took it; {declined.status}, funds unfrozen.")
 
+    runner.catch_up()
+    _print_books(fc, views, (mall, alice, bob), say)
+
+
+def _configure(fc: FundCenter) -> None:
+    for code, name in (("icbc", "Industrial and Commercial Bank of China"), ("ccb", "China Construction Bank")):
+        fc.register_bank(code, name)
+    for code, name in (("unionpay", "UnionPay"), ("alipay", "Alipay")):
+        fc.register_channel(code, name, f"https://example.com/logos/{code}.png")
+        for method in METHODS:
+            limit = {"limit_per_transaction": 5_000} if (code, method) == ("unionpay", "payout") else {}
+            fc.configure_product(code, method, FEES[code].as_dict(),
+                                 {"icbc": {"enabled": True, **limit}, "ccb": {"enabled": True, **limit}})
+    routes = {
+        "withholding": ["unionpay", "alipay"], "auth_pay": ["alipay", "unionpay"], "personal_ebank": ["unionpay"],
+        "enterprise_ebank": ["unionpay"], "payout": ["unionpay", "alipay"],
+    }
+    for method, channels in routes.items():
+        fc.set_route("mall", method, [{"channel": c, "priority": n} for n, c in enumerate(channels, start=1)])
+
+
+def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str], None]) -> None:  # noqa: ANN001
     say("")
     say(f"{'customer account (credit balance)':<40}{'kind':<13}{'posted':>10}{'frozen':>10}{'available':>11}")
-    for account in (mall, alice, bob):
+    for account in accounts:
         view = fc.get_account(account.id)
         say(f"{view.name:<40}{view.kind:<13}{_fmt(view.posted):>10}{_fmt(view.frozen):>10}{_fmt(view.available):>11}")
     say("")
     say(f"{'system account (debit balance)':<40}{'':<13}{'posted':>10}")
-    for name, balance in _system_balances(fc).items():
-        say(f"{name:<40}{'system':<13}{_fmt(balance):>10}")
-    debits, credits = _trial_balance(fc)
+    rows = views.query("SELECT account_id, name FROM account_balances WHERE kind = 'system' ORDER BY name")
+    for row in rows:
+        balance = account_balance(views, row["account_id"], datetime.now(UTC))["posted"]
+        say(f"{row['name']:<40}{'system':<13}{_fmt(-balance):>10}")
     say("")
-    say(f"Trial balance {CNY}: debits {_fmt(debits)} = credits {_fmt(credits)}: {'balanced' if debits == credits else 'NOT BALANCED'}")
+    say("The day's channel totals (pending reconciliation: what each channel owes us, net of fees and payouts):")
+    totals = views.query(
+        "SELECT channel, kind, status, COUNT(*) AS n, SUM(amount) AS amount, SUM(fee) AS fee FROM payments"
+        " GROUP BY channel, kind, status ORDER BY channel, kind, status"
+    )
+    for row in totals:
+        amount, fee = int(row["amount"]), int(row["fee"])  # PostgreSQL sums are numeric
+        say(f"  {row['channel'] or '-':<10}{row['kind']:<12}{row['status']:<11}{row['n']:>3} x  {_fmt(amount):>10}"
+            f"  fees {_fmt(fee):>6}")
+    for day in suspense(views):
+        say(f"  {day['channel']:<10}pending reconciliation {_fmt(day['pending']):>10}  reconciled {_fmt(day['reconciled'])}")
+    for row in trial_balance(views):
+        verdict = "balanced" if row["balanced"] else "NOT BALANCED"
+        say(f"Trial balance {row['currency']}: debits {_fmt(row['debits'])} = credits {_fmt(row['credits'])}: {verdict}")
 
 
 def _fmt(amount: int | None) -> str:
     return "-" if amount is None else format_amount(amount, CNY)
-
-
-def _postings(fc: FundCenter):
-    after = 0
-    while batch := fc.read_log(after=after, limit=1000):
-        for after, event in batch:
-            if type(event).__qualname__ == "Transfer.Posted":
-                yield from event.postings
-
-
-def _system_balances(fc: FundCenter) -> dict[str, int]:
-    """Debit balances of the system accounts (what channels owe us, what we spent), from the log."""
-    balances: dict[str, int] = defaultdict(int)
-    for p in _postings(fc):
-        account = fc.get_account(p["account"])
-        if account.kind == "system":
-            balances[account.name] += p["amount"] if p["side"] == "debit" else -p["amount"]
-    return dict(sorted(balances.items()))
-
-
-def _trial_balance(fc: FundCenter) -> tuple[int, int]:
-    totals = {"debit": 0, "credit": 0}
-    for p in _postings(fc):
-        totals[p["side"]] += p["amount"]
-    return totals["debit"], totals["credit"]

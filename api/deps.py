@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from ledger import FundCenter
+from ledger.channels.service import Payments
 from ledger.domain.access import Permission, Principal
 from ledger.domain.inputs import KEY_LENGTH_MAX
 from projections import ProjectionRunner, ViewStore
@@ -24,6 +25,7 @@ class Services:
     runner: ProjectionRunner
     metrics: Metrics
     settings: Settings
+    payments: Payments
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: block until the views include `position`."""

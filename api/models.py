@@ -277,3 +277,131 @@ class KeyListOut(Out):
 class RoleOut(Out):
     role: str
     permissions: list[str]
+
+
+# -- channels and payments --------------------------------------------------------------
+
+
+class BankIn(Body):
+    code: Code
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ChannelIn(Body):
+    code: Code
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    logo_url: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class ChannelStatusIn(Body):
+    status: Literal["open", "closed"]
+
+
+class FeeIn(Body):
+    rate_bps: Annotated[StrictInt, Field(ge=0, le=10_000)] = 0
+    fixed: Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX)] = 0
+    minimum: Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX)] = 0
+    maximum: Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX)] | None = None
+
+
+class BankSettingIn(Body):
+    enabled: bool = True
+    limit_per_transaction: Amount | None = None
+    limit_per_day: Amount | None = None
+
+
+Method = Literal["withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout"]
+
+
+class ProductIn(Body):
+    fee: FeeIn = FeeIn()
+    banks: Annotated[dict[Code, BankSettingIn], Field(max_length=500)]
+
+
+class RouteEntryIn(Body):
+    channel: Code
+    priority: Annotated[StrictInt, Field(ge=0, le=1000)]
+
+
+class RouteIn(Body):
+    business_id: Code
+    method: Method
+    channels: Annotated[list[RouteEntryIn], Field(min_length=1, max_length=20)]
+
+
+class CatalogOut(Out):
+    banks: dict[str, str]
+    channels: dict[str, dict[str, Any]]
+    routes: dict[str, list[dict[str, Any]]]
+
+
+class SweepIn(Body):
+    older_than_s: Annotated[StrictInt, Field(ge=0, le=86_400 * 30)] = 60
+
+
+Digits = Annotated[str, StringConstraints(pattern=r"^[0-9]{6,32}$")]
+
+
+class BindingIn(Body):
+    account: UUID
+    bank: Code
+    holder_name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    id_number: Annotated[str, StringConstraints(pattern=r"^[0-9]{17}[0-9Xx]$")]
+    card_number: Annotated[str, StringConstraints(pattern=r"^[0-9]{12,19}$")]
+    phone: Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
+
+
+class BindingOut(Out):
+    id: UUID
+    account_id: UUID
+    bank: str
+    card_masked: str
+    holder_masked: str
+    id_number_masked: str
+    phone_masked: str
+    channels: list[str]
+    status: str
+    created_at: datetime
+    position: int | None = None
+    failures: dict[str, str] = {}
+
+
+class RechargeIn(Body):
+    account: UUID
+    amount: Amount
+    currency: Currency
+    method: Literal["withholding", "auth_pay", "personal_ebank", "enterprise_ebank"]
+    binding_id: UUID | None = Field(None, description="For withholding and auth_pay: the bound card.")
+    bank: Code | None = Field(None, description="For e-banking: the payer's bank.")
+
+
+class ConfirmIn(Body):
+    sms_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
+
+
+class WithdrawalIn(Body):
+    account: UUID
+    amount: Amount
+    currency: Currency
+    binding_id: UUID
+
+
+class PaymentOut(Out):
+    id: UUID
+    kind: str
+    account_id: UUID
+    amount: int
+    currency: str
+    method: str
+    bank: str
+    binding_id: UUID | None
+    status: str
+    channel: str | None
+    channel_txn_id: str | None
+    redirect_url: str | None
+    fee: int
+    failure: str | None
+    decisions: list[dict[str, Any]]
+    transfer_ids: list[UUID]
+    created_at: datetime
+    position: int | None = None

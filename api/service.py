@@ -8,7 +8,7 @@ business (staff keys share one scope), so two businesses can use the same key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +16,10 @@ from eventsourcing.utils import get_topic
 
 from ledger import AccountView, HoldView, TransferView
 from ledger.domain.access import Permission, Principal, Role, ROLE_PERMISSIONS
-from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, ValidationError
+from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, NotFound, ValidationError
+from ledger.payments import BindingView, PaymentView
 from projections.api_keys import list_api_keys
+from projections.payments import open_payments
 from projections.balances import account_balance
 from projections.statements import balance_as_of, statement
 from projections.suspense import suspense
@@ -192,5 +194,74 @@ def gateway(permission: Permission):  # noqa: ANN201 - a dependency factory
 
     def make(services: ServicesDep, who: Principal = allowed(permission)) -> Gateway:
         return Gateway(services, who)
+
+    return Depends(make)
+
+
+class PaymentsGateway(Gateway):
+    """Channels, bindings, recharges and withdrawals, for the caller."""
+
+    def catalog(self) -> dict[str, Any]:
+        catalog = self.ledger.catalog()
+        return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
+
+    def change_catalog(self, command: str, *args: Any) -> dict[str, Any]:
+        getattr(self.ledger, command)(*args)
+        return self.catalog()
+
+    def _own_binding(self, binding_id: UUID) -> UUID:
+        try:
+            self._own(self.ledger.get_binding(binding_id).account_id)
+        except AccountNotFound:
+            raise NotFound(f"card binding {binding_id} not found") from None
+        return binding_id
+
+    def _own_payment(self, payment_id: UUID) -> Any:
+        payment = self.ledger.get_payment(payment_id)
+        try:
+            self._own(payment.account_id)
+        except AccountNotFound:
+            raise NotFound(f"payment {payment_id} not found") from None
+        return payment
+
+    def bind(self, body: models.BindingIn, key: str) -> Any:
+        return self.services.payments.bind_card(
+            self._own(body.account), body.bank, body.holder_name, body.id_number, body.card_number, body.phone,
+            self._key(key),
+        )
+
+    def binding(self, binding_id: UUID) -> Any:
+        return BindingView.of(self.ledger.get_binding(self._own_binding(binding_id)))
+
+    def unbind(self, binding_id: UUID) -> Any:
+        return self.ledger.unbind_card(self._own_binding(binding_id))
+
+    def recharge(self, body: models.RechargeIn, key: str) -> Any:
+        return self.services.payments.recharge(
+            self._own(body.account), body.amount, body.currency, body.method, self._key(key),
+            binding_id=body.binding_id, bank=body.bank,
+        )
+
+    def confirm(self, recharge_id: UUID, body: models.ConfirmIn) -> Any:
+        self._own_payment(recharge_id)
+        return self.services.payments.confirm(recharge_id, body.sms_code)
+
+    def withdraw(self, body: models.WithdrawalIn, key: str) -> Any:
+        return self.services.payments.withdraw(self._own(body.account), body.amount, body.currency, body.binding_id, self._key(key))
+
+    def payment(self, payment_id: UUID, kind: str) -> Any:
+        payment = self._own_payment(payment_id)
+        if type(payment).__name__.lower() != kind:
+            raise NotFound(f"{kind} {payment_id} not found")
+        return PaymentView.of(payment, self.ledger.latest_position(payment))
+
+    def sweep(self, older_than_s: int) -> list[Any]:
+        pending = [UUID(row["id"]) for row in open_payments(self.views, timedelta(seconds=older_than_s))]
+        return self.services.payments.sweep(pending)
+
+
+def payments_gateway(permission: Permission):  # noqa: ANN201 - a dependency factory
+    def make(services: ServicesDep, who: Principal = allowed(permission)) -> PaymentsGateway:
+        return PaymentsGateway(services, who)
 
     return Depends(make)

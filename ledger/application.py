@@ -58,6 +58,8 @@ from .domain.inputs import check_code, check_expiry, check_key, check_ref, check
 from .domain.money import check_amount, check_currency
 from .domain.transfers import Side, Transfer, TransferKind, posting, reversed_postings
 from .keys import KeyCommands
+from .once import Once
+from .payments import PaymentCommands
 from .views import AccountView, HoldView, TransferView
 
 T = TypeVar("T")
@@ -77,17 +79,6 @@ BATCH_SIZE_MAX = 1000
 BACKOFF_MS_MAX = 20
 
 
-@dataclass(frozen=True)
-class _Once:
-    """The aggregate a command creates, by which a repeat of it is answered."""
-
-    cls: type
-    aggregate_id: UUID
-    request: str
-    what: str
-    answer: Callable[[Any, int | None], Any]  # (the stored aggregate, its position) -> the command's result
-
-
 @dataclass
 class CommandStats:
     """Counters a test or /metrics can read."""
@@ -103,7 +94,7 @@ class CommandStats:
             setattr(self, name, getattr(self, name) + n)
 
 
-class FundCenter(KeyCommands, Application[UUID]):
+class FundCenter(KeyCommands, PaymentCommands, Application[UUID]):
     name = "fundcenter"
     # The cache is not fast-forwarded on each get: the commands' retry loop makes it safe (see above).
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
@@ -151,7 +142,7 @@ class FundCenter(KeyCommands, Application[UUID]):
             return AccountView.of(account, self.clock(), self._save(account))
 
         answer = lambda account, position: AccountView.of(account, self.clock(), position)  # noqa: E731
-        return self._run(attempt, _Once(Account, account_id, request, f"account {business_id}/{external_ref}", answer))
+        return self._run(attempt, Once(Account, account_id, request, f"account {business_id}/{external_ref}", answer))
 
     def set_account_status(self, account: UUID, status: str) -> AccountView:
         """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op."""
@@ -164,6 +155,10 @@ class FundCenter(KeyCommands, Application[UUID]):
             return AccountView.of(acct, now, self._position(acct.id, acct.version))
 
         return self._run(attempt)
+
+    def latest_position(self, aggregate: Aggregate) -> int | None:
+        """The log position of the aggregate's latest event."""
+        return self._position(aggregate.id, aggregate.version)
 
     def account_business(self, account: UUID) -> str:
         """The business an account belongs to (it never changes, so the cache answers)."""
@@ -340,7 +335,7 @@ class FundCenter(KeyCommands, Application[UUID]):
             return HoldView.of(hold, now, self._save(acct, hold))
 
         answer = lambda hold, position: HoldView.of(hold, self.clock(), position)  # noqa: E731
-        return self._run(attempt, _Once(Hold, hold_id, request, "hold key", answer))
+        return self._run(attempt, Once(Hold, hold_id, request, "hold key", answer))
 
     def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
         """Unfreeze all (amount None) or part of what a hold still holds."""
@@ -495,7 +490,7 @@ class FundCenter(KeyCommands, Application[UUID]):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _run(self, attempt: Callable[[], T], once: _Once | None = None) -> T:
+    def _run(self, attempt: Callable[[], T], once: Once | None = None) -> T:
         """Run a command's attempt: optimistically first, then on fresh state (see the module's docstring)."""
         fresh = False
         for n in range(1, ATTEMPTS_MAX + 1):
@@ -524,8 +519,8 @@ class FundCenter(KeyCommands, Application[UUID]):
                 return result
         raise AssertionError("unreachable")
 
-    def _once_transfer(self, transfer_id: UUID, request: str, what: str) -> _Once:
-        return _Once(Transfer, transfer_id, request, what, TransferView.of)
+    def _once_transfer(self, transfer_id: UUID, request: str, what: str) -> Once:
+        return Once(Transfer, transfer_id, request, what, TransferView.of)
 
     def _evict(self, aggregate_ids: Iterable[UUID]) -> None:
         for aggregate_id in aggregate_ids:

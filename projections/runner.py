@@ -23,6 +23,7 @@ from ledger import FundCenter
 
 from .api_keys import ApiKeysView
 from .balances import BalancesView
+from .payments import PaymentsView
 from .statements import StatementsView
 from .store import ViewStore
 from .suspense import SuspenseView
@@ -31,7 +32,7 @@ from .transactions import TransactionsView
 log = logging.getLogger(__name__)
 
 # Balances first: the other views read account metadata from its table.
-VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView())
+VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView())
 BATCH_SIZE = 1000
 
 

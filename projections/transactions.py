@@ -1,10 +1,12 @@
 """Transactions: the list finance and businesses search.
 
 Table `transactions`, one row per transaction: internal ones (transfer, freeze,
-unfreeze, capture, adjustment, reversal) and external ones (recharge; withdrawal
-and verification once channels exist). `account_id` is the debited side and
-`counterparty_id` the credited side of a two-posting transfer; each carries its
-business, so a business sees a transaction whichever side it is on.
+unfreeze, capture, adjustment, reversal, fee) and external ones through channels
+(recharge, withdrawal, verification of a card), whose status follows their
+lifecycle (pending, then succeeded, failed or returned). `account_id` is the
+debited side and `counterparty_id` the credited side of a two-posting transfer;
+each carries its business, so a business sees a transaction whichever side it is
+on. The transfers a channel payment posts belong to its row, not rows of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
 
+from ledger.domain.cards import CardBinding
 from ledger.domain.holds import Hold
+from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.transfers import Transfer
 
 from .common import Batch, account_metadata, check_limit, decode_cursor, encode_cursor, iso
@@ -30,10 +34,15 @@ class TransactionsView:
 
     def apply(self, cur: Any, batch: Batch) -> None:
         rows: list[dict[str, Any]] = []
-        reversed_ids: list[str] = []
+        updates: list[tuple[str | None, str | None, str]] = []  # (status, channel, id), in log order
         for position, event in batch:
             if isinstance(event, Transfer.Reversed):
-                reversed_ids.append(str(event.originator_id))
+                updates.append(("reversed", None, str(event.originator_id)))
+            elif isinstance(event, Payment.Routed):
+                updates.append((None, event.channel, str(event.originator_id)))
+            elif isinstance(event, Payment.Succeeded | Payment.Failed | Withdrawal.Returned):
+                status = {Payment.Succeeded: "succeeded", Payment.Failed: "failed"}.get(type(event), "returned")
+                updates.append((status, None, str(event.originator_id)))
             else:
                 self.collect(event, position, rows)
         _fill_unfreezes(cur, [r for r in rows if r["kind"] == "unfreeze"])
@@ -42,11 +51,12 @@ class TransactionsView:
             for r in rows:
                 r["business_id"] = accounts.get(r["account_id"], {}).get("business_id")
                 r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")
+                r["currency"] = r["currency"] or accounts.get(r["account_id"], {}).get("currency", "")
             cur.executemany(
                 f"INSERT INTO transactions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                 [tuple(r[c] for c in COLUMNS) for r in rows],
             )
-        cur.executemany("UPDATE transactions SET status = 'reversed' WHERE id = ?", [(i,) for i in reversed_ids])
+        cur.executemany("UPDATE transactions SET status = COALESCE(?, status), channel = COALESCE(?, channel) WHERE id = ?", updates)
 
     @singledispatchmethod
     def collect(self, event: Any, position: int, rows: list[dict[str, Any]]) -> None:
@@ -54,6 +64,8 @@ class TransactionsView:
 
     @collect.register
     def _(self, event: Transfer.Posted, position: int, rows: list[dict[str, Any]]) -> None:
+        if "recharge" in event.references or "withdrawal" in event.references:
+            return  # part of a channel payment: its row tells it
         debits = [str(p["account"]) for p in event.postings if p["side"] == "debit"]
         credits = [str(p["account"]) for p in event.postings if p["side"] == "credit"]
         rows.append(_row(
@@ -76,6 +88,23 @@ class TransactionsView:
             f"{event.originator_id}/{event.originator_version}", position, "unfreeze", "posted", None,
             None, "", event.amount, "", event.timestamp, hold_id=str(event.originator_id),
         ))
+
+
+    @collect.register
+    def _(self, event: Recharge.Requested, position: int, rows: list[dict[str, Any]]) -> None:
+        rows.append(_row(str(event.originator_id), position, "recharge", "pending", None, str(event.account_id),
+                         event.currency, event.amount, f"{event.method} via {event.bank}", event.timestamp))
+
+    @collect.register
+    def _(self, event: Withdrawal.Requested, position: int, rows: list[dict[str, Any]]) -> None:
+        rows.append(_row(str(event.originator_id), position, "withdrawal", "pending", str(event.account_id), None,
+                         event.currency, event.amount, f"payout to {event.bank}", event.timestamp))
+
+    @collect.register
+    def _(self, event: CardBinding.Bound, position: int, rows: list[dict[str, Any]]) -> None:
+        status = "succeeded" if event.agreements else "failed"
+        rows.append(_row(str(event.originator_id), position, "verification", status, str(event.account_id), None,
+                         "", 0, f"{event.bank} {event.card_masked}", event.timestamp))
 
 
 def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:

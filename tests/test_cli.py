@@ -25,22 +25,24 @@ def test_demo_runs_on_the_embedded_default_and_repeats_identically(tmp_path):
     first = fundcenter("demo", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "fundcenter.db").exists()
-    assert "debits 881.00 = credits 881.00: balanced" in first.stdout
-    assert "Alice" in first.stdout and "320.00" in first.stdout
+    assert "Trial balance CNY: debits 2,090.90 = credits 2,090.90: balanced" in first.stdout
+    assert "returned, refunded to Bob" in first.stdout and "failed, funds unfrozen" in first.stdout
+    alice = next(line for line in first.stdout.splitlines() if line.startswith("Alice ") and "member" in line)
+    assert alice.split()[-3:] == ["420.00", "0.00", "420.00"]
     second = fundcenter("demo", cwd=tmp_path, env=env)
     assert second.stdout == first.stdout
 
 
 def test_migrate_applies_each_migration_once(store_url):
     database = Database.from_url(store_url)
-    assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys"]
+    assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys", "0004_payments"]
     assert migrate(database) == []
 
 
 def test_migrate_command_and_database_url_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path}/cli.db"
     result = fundcenter("migrate", env={"FUNDCENTER_DATABASE_URL": url})
-    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys")
+    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys, 0004_payments")
     assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
 
 
@@ -63,7 +65,8 @@ def test_the_console_script_is_installed():
 
 
 def test_project_once_then_replay_verify_and_a_tampered_view(store_url, tmp_path):
-    assert fundcenter("demo", "--db", store_url).returncode == 0
+    assert fundcenter("demo", "--db", store_url).returncode == 0  # the demo brings the views up to date
+    assert fundcenter("keys", "create", "--role", "auditor", "--db", store_url).returncode == 0  # one more event
     lagging = fundcenter("replay", "--verify", "--no-catch-up", "--db", store_url)
     assert lagging.returncode == 1 and "the live views lag" in lagging.stderr
     projected = fundcenter("project", "--once", "--db", store_url)

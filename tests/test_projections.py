@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.demo import run_demo
 from ledger import FundCenter
 from ledger.domain.ids import system_account_id
 from projections import ProjectionRunner, ViewStore
@@ -33,8 +32,18 @@ def runner(fund_center, views):
 
 
 def busy_day(fc, transfers=200, seed=7):
-    """The demo, then random transfers, holds and releases among a few members."""
-    run_demo(fc, say=lambda _: None)
+    """A morning (accounts, recharges, a freeze and capture, an adjustment), then random
+    transfers, holds and releases among a few members."""
+    mall = fc.open_account("institution", "mall", "main", "CNY", name="Mall")
+    alice = fc.open_account("member", "mall", "alice", "CNY", name="Alice")
+    bob = fc.open_account("member", "mall", "bob", "CNY", name="Bob")
+    fc.book_recharge(alice.id, 50_000, "CNY", "unionpay", "busy-alice")
+    fc.book_recharge(bob.id, 20_000, "CNY", "alipay", "busy-bob")
+    fc.transfer(alice.id, bob.id, 12_000, "CNY", "busy-dinner", memo="dinner")
+    hold = fc.place_hold(alice.id, 10_000, "busy-order", reason="order 1")
+    fc.capture_hold(hold.id, mall.id, 6_000)
+    fc.release_hold(hold.id)
+    fc.adjust(bob.id, 100, "CNY", "credit", "goodwill", "busy-goodwill")
     rng = random.Random(seed)
     members = [fc.open_account("member", "shop", f"m{n}", "CNY").id for n in range(6)]
     for n, member in enumerate(members):

@@ -23,7 +23,7 @@ Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconcil
 def transactions(
     api: Annotated[Gateway, gateway(P.TRANSACTIONS_READ)],
     business_id: Code | None = None, account_id: UUID | None = None, kind: Kind | None = None,
-    status: Literal["posted", "reversed", "pending", "failed"] | None = None,
+    status: Literal["posted", "reversed", "pending", "succeeded", "failed", "returned"] | None = None,
     channel: Code | None = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     start: Annotated[datetime | None, Query(alias="from")] = None,

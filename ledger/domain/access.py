@@ -39,13 +39,14 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     EVENTS_READ = "events:read"
     KEYS_MANAGE = "keys:manage"
+    CHANNELS_MANAGE = "channels:manage"  # banks, channels, products, routes, settling by query
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPERATOR: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_OPEN_ANY, P.ACCOUNTS_STATUS,
-                              P.TRANSACTIONS_READ}),
+                              P.TRANSACTIONS_READ, P.CHANNELS_MANAGE}),
     Role.FINANCE: frozenset({P.ACCOUNTS_READ, P.ADJUSTMENTS, P.TRANSACTIONS_READ, P.REPORTS_READ}),
     Role.AUDITOR: frozenset({P.ACCOUNTS_READ, P.TRANSACTIONS_READ, P.REPORTS_READ, P.EVENTS_READ}),
     Role.BUSINESS: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_STATUS, P.MONEY_MOVE,

@@ -1,0 +1,188 @@
+"""The channel catalog: banks, payment channels with their products, and routes.
+
+A channel offers products, one per method, each with a fee rule and, per bank, a
+switch (on or off) and limits (per transaction, per day). A route lists, for one
+business and method, the channels to try and their priorities. Configuration
+changes are rare and read together (routing needs all of it), so the whole
+catalog is one aggregate: every change is an event on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import Conflict, NotFound, ValidationError
+from .fees import FeeRule
+from .inputs import check_code, check_text
+from .routing import Candidate
+
+METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
+CARD_METHODS = ("withholding", "auth_pay", "payout")  # need a bound card
+RECHARGE_METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank")
+ROUTE_LENGTH_MAX = 20
+
+
+class ChannelNotFound(NotFound):
+    pass
+
+
+class NoChannelAvailable(Conflict):
+    code = "no-channel-available"
+
+
+def check_method(method: object, allowed: tuple[str, ...] = METHODS) -> str:
+    if method not in allowed:
+        raise ValidationError(f"method must be one of {', '.join(allowed)}; got {method!r}")
+    return method  # type: ignore[return-value]
+
+
+def _limit(value: object, name: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ValidationError(f"{name} must be a positive integer or null, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_route(entries: object) -> list[dict[str, Any]]:
+    """[{channel, priority}], 1 to 20 of them, each channel once."""
+    if not isinstance(entries, list) or not 1 <= len(entries) <= ROUTE_LENGTH_MAX:
+        raise ValidationError(f"a route lists 1 to {ROUTE_LENGTH_MAX} channels")
+    checked, seen = [], set()
+    for entry in entries:
+        channel = check_code(entry.get("channel"), "channel")
+        priority = entry.get("priority")
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000:
+            raise ValidationError(f"priority must be an integer from 0 to 1000, got {priority!r}")
+        if channel in seen:
+            raise ValidationError(f"channel {channel} appears twice in the route")
+        seen.add(channel)
+        checked.append({"channel": channel, "priority": priority})
+    return checked
+
+
+class Catalog(Aggregate):
+    id: UUID
+
+    @event("Started")
+    def __init__(self) -> None:
+        self.banks: dict[str, str] = {}  # code -> name
+        self.channels: dict[str, dict[str, Any]] = {}  # code -> {name, logo_url, status, products}
+        self.routes: dict[str, list[dict[str, Any]]] = {}  # "business/method" -> [{channel, priority}]
+
+    # -- changes --------------------------------------------------------------------------
+
+    def register_bank(self, code: str, name: str) -> bool:
+        check_code(code, "bank code")
+        check_text(name, "name", required=True, length_max=200)
+        if self.banks.get(code) == name:
+            return False
+        self._bank_registered(code, name)
+        return True
+
+    def register_channel(self, code: str, name: str, logo_url: str) -> bool:
+        check_code(code, "channel code")
+        check_text(name, "name", required=True, length_max=200)
+        check_text(logo_url, "logo_url", length_max=500)
+        known = self.channels.get(code)
+        if known and (known["name"], known["logo_url"]) == (name, logo_url):
+            return False
+        self._channel_registered(code, name, logo_url)
+        return True
+
+    def set_channel_status(self, code: str, status: str) -> bool:
+        channel = self.channel(code)
+        if status not in ("open", "closed"):
+            raise ValidationError(f"a channel is 'open' or 'closed', not {status!r}")
+        if channel["status"] == status:
+            return False
+        self._channel_status_changed(code, status)
+        return True
+
+    def configure_product(self, code: str, method: str, fee: FeeRule, banks: dict[str, dict[str, Any]]) -> None:
+        self.channel(code)
+        check_method(method)
+        checked = {}
+        for bank, setting in banks.items():
+            if bank not in self.banks:
+                raise ValidationError(f"bank {bank!r} is not registered")
+            checked[bank] = {
+                "enabled": bool(setting.get("enabled", True)),
+                "limit_per_transaction": _limit(setting.get("limit_per_transaction"), "limit_per_transaction"),
+                "limit_per_day": _limit(setting.get("limit_per_day"), "limit_per_day"),
+            }
+        self._product_configured(code, method, fee.as_dict(), checked)
+
+    def set_route(self, business_id: str, method: str, entries: list[dict[str, Any]]) -> bool:
+        check_code(business_id, "business_id")
+        check_method(method)
+        entries = check_route(entries)
+        for entry in entries:
+            self.channel(entry["channel"])
+        if self.routes.get(f"{business_id}/{method}") == entries:
+            return False
+        self._route_set(business_id, method, entries)
+        return True
+
+    # -- queries --------------------------------------------------------------------------
+
+    def channel(self, code: str) -> dict[str, Any]:
+        if code not in self.channels:
+            raise ChannelNotFound(f"channel {code!r} not found")
+        return self.channels[code]
+
+    def candidates(
+        self, business_id: str, method: str, bank: str, usage: dict[str, int], success_bps: dict[str, int],
+        only: set[str] | None = None,
+    ) -> tuple[list[Candidate], list[dict[str, str]]]:
+        """The route's channels as routing candidates; those that cannot be candidates at all, with why."""
+        route = self.routes.get(f"{business_id}/{method}")
+        if not route:
+            raise NoChannelAvailable(f"no route for business {business_id} and method {method}")
+        candidates, skipped = [], []
+        for entry in route:
+            code = entry["channel"]
+            channel = self.channels[code]
+            product = channel["products"].get(method)
+            if product is None:
+                skipped.append({"channel": code, "reason": f"no {method} product"})
+                continue
+            if only is not None and code not in only:
+                skipped.append({"channel": code, "reason": "card not bound at this channel"})
+                continue
+            setting = product["banks"].get(bank, {"enabled": False})
+            candidates.append(Candidate(
+                channel=code, priority=entry["priority"], channel_open=channel["status"] == "open",
+                bank_enabled=setting["enabled"], fee_rule=FeeRule(**product["fee"]),
+                limit_per_transaction=setting.get("limit_per_transaction"), limit_per_day=setting.get("limit_per_day"),
+                used_today=usage.get(code, 0), success_rate_bps=success_bps.get(code, 10_000),
+            ))
+        return candidates, skipped
+
+    def fee(self, code: str, method: str, amount: int) -> int:
+        product = self.channel(code)["products"].get(method)
+        return FeeRule(**product["fee"]).fee(amount) if product else 0
+
+    # -- events ---------------------------------------------------------------------------
+
+    @event("BankRegistered")
+    def _bank_registered(self, code: str, name: str) -> None:
+        self.banks[code] = name
+
+    @event("ChannelRegistered")
+    def _channel_registered(self, code: str, name: str, logo_url: str) -> None:
+        known = self.channels.get(code, {"status": "open", "products": {}})
+        self.channels[code] = {**known, "name": name, "logo_url": logo_url}
+
+    @event("ChannelStatusChanged")
+    def _channel_status_changed(self, code: str, status: str) -> None:
+        self.channels[code]["status"] = status
+
+    @event("ProductConfigured")
+    def _product_configured(self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]]) -> None:
+        self.channels[code]["products"][method] = {"fee": fee, "banks": banks}
+
+    @event("RouteSet")
+    def _route_set(self, business_id: str, method: str, entries: list[dict[str, Any]]) -> None:
+        self.routes[f"{business_id}/{method}"] = entries
