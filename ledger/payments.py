@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .application import FundCenter
 
 CATALOG_ID = ids.command_id("catalog", "main")
+Route = tuple[str, str, list[dict[str, str]]]  # (channel, why, the channels skipped and why)
 
 
 class PaymentNotFound(NotFound):
@@ -151,9 +152,10 @@ class PaymentCommands:
 
     def request_recharge(
         self: FundCenter, recharge_id: UUID, request: str, account: UUID, amount: int, currency: str,
-        method: str, bank: str, binding_id: UUID | None,
+        method: str, bank: str, binding_id: UUID | None, route: Route | None = None,
     ) -> tuple[Recharge, bool]:
-        """The recharge, and whether this call created it (False: a repeat)."""
+        """The recharge (routed to `route`'s channel, in the same save), and whether
+        this call created it (False: a repeat)."""
         check_amount(amount)
         check_currency(currency)
 
@@ -161,6 +163,8 @@ class PaymentCommands:
             acct = self._payment_account(account, currency)
             recharge = Recharge(id=recharge_id, account_id=acct.id, business_id=acct.business_id, amount=amount,
                                 currency=currency, method=method, bank=bank, binding_id=binding_id, request_hash=request)
+            if route is not None:
+                recharge.route(*route)
             self._save(recharge)
             return recharge, True
 
@@ -169,7 +173,7 @@ class PaymentCommands:
 
     def request_withdrawal(
         self: FundCenter, withdrawal_id: UUID, request: str, account: UUID, amount: int, currency: str,
-        bank: str, binding_id: UUID,
+        bank: str, binding_id: UUID, route: Route | None = None,
     ) -> tuple[Withdrawal, bool]:
         """The withdrawal, with its amount held on the account (in the same save)."""
         check_amount(amount)
@@ -187,6 +191,8 @@ class PaymentCommands:
                 id=withdrawal_id, account_id=acct.id, business_id=acct.business_id, amount=amount, currency=currency,
                 method="payout", bank=bank, binding_id=binding_id, request_hash=request, hold_id=hold_id,
             )
+            if route is not None:
+                withdrawal.route(*route)
             self._save(acct, hold, withdrawal)
             return withdrawal, True
 
@@ -194,7 +200,11 @@ class PaymentCommands:
         return self._run(attempt, Once(Withdrawal, withdrawal_id, request, "withdrawal key", answer))
 
     def get_payment(self: FundCenter, payment_id: UUID) -> Payment:
-        return self._fresh(self._get(Payment, payment_id, PaymentNotFound, "recharge or withdrawal"))
+        return self._fresh(self._payment(payment_id))
+
+    def _payment(self: FundCenter, payment_id: UUID) -> Payment:
+        """From the cache, for a decision that saves: a stale copy fails the save and is read again."""
+        return self._get(Payment, payment_id, PaymentNotFound, "recharge or withdrawal")
 
     def record_route(self: FundCenter, payment_id: UUID, channel: str, reason: str, skipped: list[dict[str, str]]) -> Payment:
         return self._change_payment(payment_id, lambda p: p.route(channel, reason, skipped))
@@ -219,16 +229,16 @@ class PaymentCommands:
         A repeat of the outcome (or of the same notification) changes nothing."""
 
         def attempt() -> Payment:
-            payment = self.get_payment(payment_id)
+            payment = self._payment(payment_id)
             if notification is not None and notification in payment.notifications:
-                return payment
+                return self._fresh(payment)  # answers that save nothing come from fresh state
             if outcome == "returned":
                 if not isinstance(payment, Withdrawal) or not payment.check_returnable():
-                    return payment
+                    return self._fresh(payment)
                 self._returned(payment, notification)
                 return payment
             if not payment.check_can_settle(outcome):
-                return payment
+                return self._fresh(payment)
             if outcome == "succeeded":
                 self._succeeded(payment, channel_txn_id, fee, notification)
             else:
@@ -308,15 +318,10 @@ class PaymentCommands:
 
     def _change_payment(self: FundCenter, payment_id: UUID, change: Any) -> Payment:
         def attempt() -> Payment:
-            payment = self.get_payment(payment_id)
+            payment = self._payment(payment_id)
             change(payment)
             if payment.pending_events:
                 self._save(payment)
             return payment
 
         return self._run(attempt)
-
-
-
-def check_payment_method(method: object) -> str:
-    return check_method(method)

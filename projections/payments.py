@@ -124,8 +124,3 @@ def open_payments(store: Any, older_than: timedelta, limit: int = 1000) -> list[
         f"SELECT * FROM payments WHERE status IN ({marks}) AND created_at <= ? ORDER BY created_at LIMIT ?",
         (*OPEN, cutoff, limit),
     )
-
-
-def get_payment_row(store: Any, payment_id: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM payments WHERE id = ?", (payment_id,))
-    return rows[0] if rows else None

@@ -118,18 +118,22 @@ class Payments:
         bank = binding.bank if binding is not None else check_code(bank, "bank")
         recharge_id = ids.command_id("recharge", idempotency_key)
         request = ids.fingerprint(account=account, amount=amount, currency=currency, method=method, binding=binding_id, bank=bank)
-        recharge, new = self.ledger.request_recharge(recharge_id, request, account, amount, currency, method, bank, binding_id)
-        return self._submit(recharge, new, binding)
+        choices, skipped = self._route(account, method, bank, amount, binding)
+        recharge, new = self.ledger.request_recharge(
+            recharge_id, request, account, amount, currency, method, bank, binding_id, _first(choices, skipped)
+        )
+        return self._submit(recharge, new, binding, choices, skipped)
 
     def withdraw(self, account: UUID, amount: int, currency: str, binding_id: UUID, idempotency_key: str) -> PaymentView:
         check_key(idempotency_key)
         binding = self._binding_for(account, "payout", binding_id)
         withdrawal_id = ids.command_id("withdrawal", idempotency_key)
         request = ids.fingerprint(account=account, amount=amount, currency=currency, binding=binding_id)
+        choices, skipped = self._route(account, "payout", binding.bank, amount, binding)
         withdrawal, new = self.ledger.request_withdrawal(
-            withdrawal_id, request, account, amount, currency, binding.bank, binding_id
+            withdrawal_id, request, account, amount, currency, binding.bank, binding_id, _first(choices, skipped)
         )
-        return self._submit(withdrawal, new, binding)
+        return self._submit(withdrawal, new, binding, choices, skipped)
 
     def confirm(self, recharge_id: UUID, sms_code: str) -> PaymentView:
         """auth_pay: pass the payer's SMS code to the channel."""
@@ -179,14 +183,15 @@ class Payments:
 
     # -- the route, the channel, the record ----------------------------------------------------------
 
-    def _submit(self, payment: Payment, new: bool, binding: Any) -> PaymentView:
+    def _submit(self, payment: Payment, new: bool, binding: Any, choices: list, skipped: list[dict[str, str]]) -> PaymentView:
+        """Submit through the first choice (already recorded with the request), falling over on refusals."""
         if not new and payment.status != "requested":
             if payment.status == "failed" and (payment.failure or "").startswith("no channel available"):
                 raise NoChannelAvailable(payment.failure)
             return self._view(payment)
-        choices, skipped = self._route(payment, binding)
-        for choice in choices:
-            self.ledger.record_route(payment.id, choice.channel, choice.reason, skipped)
+        for n, choice in enumerate(choices):
+            if n > 0 or payment.channel != choice.channel:
+                self.ledger.record_route(payment.id, choice.channel, choice.reason, skipped)
             agreement = binding.agreements.get(choice.channel) if binding is not None else None
             submission = Submission(str(payment.id), Method(payment.method), payment.amount, payment.currency,
                                     payment.bank, agreement)
@@ -203,16 +208,15 @@ class Payments:
         self.ledger.settle_payment(payment.id, "failed", reason=f"no channel available ({reasons})")
         raise NoChannelAvailable(f"no channel available ({reasons})")
 
-    def _route(self, payment: Payment, binding: Any) -> tuple[list, list[dict[str, str]]]:
+    def _route(self, account: UUID, method: str, bank: str, amount: int, binding: Any) -> tuple[list, list[dict[str, str]]]:
+        business = self.ledger.account_business(account)
         day = datetime.now(UTC).date().isoformat()
-        usage, success = self.activity(payment.business_id, payment.method, payment.bank, day)
+        usage, success = self.activity(business, method, bank, day)
         only = set(binding.agreements) if binding is not None else None
-        candidates, skipped = self.ledger.catalog().candidates(
-            payment.business_id, payment.method, payment.bank, usage, success, only
-        )
+        candidates, skipped = self.ledger.catalog().candidates(business, method, bank, usage, success, only)
         connected = [c for c in candidates if self.gateways.get(c.channel) is not None]
         skipped += [{"channel": c.channel, "reason": "not connected"} for c in candidates if c not in connected]
-        choices, rejected = rank(connected, payment.amount)
+        choices, rejected = rank(connected, amount)
         return choices, skipped + [{"channel": r.channel, "reason": r.reason} for r in rejected]
 
     def _record(self, payment_id: UUID, result: Result) -> Payment:
@@ -249,3 +253,7 @@ class Payments:
             raise GatewayMissing(f"channel {channel!r} is not connected to this process")
         return gateway
 
+
+
+def _first(choices: list, skipped: list[dict[str, str]]) -> tuple[str, str, list[dict[str, str]]] | None:
+    return (choices[0].channel, choices[0].reason, skipped) if choices else None
