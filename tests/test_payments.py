@@ -205,10 +205,11 @@ def test_auth_pay_waits_for_the_sms_code(shop):
     assert shop.ok("GET", f"/v1/recharges/{recharge['id']}")["status"] == "succeeded"
 
 
-def test_ebank_redirects_then_a_signed_callback_settles_it_once(shop):
-    configure(shop, {"personal_ebank": UNIONPAY_FIRST})
+@pytest.mark.parametrize("method", ["personal_ebank", "enterprise_ebank"])
+def test_ebank_redirects_then_a_signed_callback_settles_it_once(shop, method):
+    configure(shop, {method: UNIONPAY_FIRST})
     alice = shop.account("alice")
-    recharge = shop.recharge(alice, 3_000, method="personal_ebank", bank="ccb").json()
+    recharge = shop.recharge(alice, 3_000, method=method, bank="ccb").json()
     assert recharge["status"] == "redirected" and recharge["redirect_url"].startswith("https://")
     shop.channels["unionpay"].complete_redirects()
     callbacks = shop.channels["unionpay"].pending_callbacks()
@@ -283,3 +284,20 @@ def test_payments_of_another_business_do_not_exist(shop):
     assert shop.call("GET", f"/v1/recharges/{recharge['id']}", who="other").status_code == 404
     assert shop.call("POST", "/v1/recharges", {"account": alice, "amount": 1, "currency": "CNY", "method": "withholding",
                                                "binding_id": binding}, who="other").status_code == 404
+
+
+def test_recent_success_rates_break_routing_ties(shop):
+    tied = [{"channel": "flaky", "priority": 1}, {"channel": "unionpay", "priority": 1}]
+    configure(shop, {"withholding": tied})
+    # flaky (fee 10 bps) is cheaper than unionpay (60 bps), so it goes first... until its failures show.
+    for code in ("flaky", "unionpay"):
+        shop.ok("POST", f"/v1/admin/channels/{code}/products/withholding",
+                {"fee": {"rate_bps": 30}, "banks": {"icbc": {"enabled": True}}}, who="operator")
+    alice = shop.account("alice")
+    binding = shop.bind(alice)["id"]
+    first = shop.recharge(alice, 1_000, binding_id=binding).json()
+    assert (first["channel"], first["status"]) == ("flaky", "failed")  # same priority and fee: by code
+    shop.ok("GET", "/v1/transactions", params={"min_position": first["position"]})
+    second = shop.recharge(alice, 1_000, binding_id=binding).json()
+    assert (second["channel"], second["status"]) == ("unionpay", "succeeded")
+    assert "success rate 100.00%" in second["decisions"][0]["reason"]
