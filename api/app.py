@@ -7,9 +7,10 @@ metrics) is built in the lifespan, never at import time. Endpoints are plain
 
 from __future__ import annotations
 
-import time
+import time as clock
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import time
 
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
 from ledger.channels.service import Payments
+from ledger.reconciliation import AccountingDay, Reconciler
 from ledger.channels.registry import SimulatorRegistry
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
@@ -25,7 +27,7 @@ from projections.payments import channel_activity
 from . import problems
 from .deps import Services
 from .metrics import Metrics
-from .routes import accounts, admin, channels, money, ops, payments as payment_routes, queries
+from .routes import accounts, admin, channels, money, ops, payments as payment_routes, queries, reconciliations
 from .settings import Settings
 
 
@@ -50,7 +52,9 @@ def create_app(
             activity=lambda business, method, bank, day: channel_activity(views, method, bank, day),
             card_key=settings.card_token_key.encode(),
         )
-        app.state.services = Services(ledger, views, runner, Metrics(), settings, payments)
+        day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
+        reconciler = Reconciler(ledger, views, day, catch_up=runner.catch_up)
+        app.state.services = Services(ledger, views, runner, Metrics(), settings, payments, reconciler)
         try:
             yield
         finally:
@@ -67,7 +71,7 @@ def create_app(
     problems.install(app)
 
     app.add_middleware(_Measure)
-    for module in (accounts, money, payment_routes, queries, admin, channels):
+    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
@@ -84,7 +88,7 @@ class _Measure:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), [500]
+        started, status = clock.perf_counter(), [500]
 
         async def sending(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -97,4 +101,4 @@ class _Measure:
             services = getattr(scope["app"].state, "services", None)
             if services is not None:
                 route = getattr(scope.get("route"), "path", "unmatched")
-                services.metrics.observe(scope["method"], route, status[0], time.perf_counter() - started)
+                services.metrics.observe(scope["method"], route, status[0], clock.perf_counter() - started)

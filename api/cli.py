@@ -7,6 +7,7 @@ sqlite:///./fundcenter.db. Failures print one line to stderr and exit 2.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -73,6 +74,43 @@ def keys_create(
         fc.close()
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
+
+
+reconcile = typer.Typer(help="Reconciliation (对账).", no_args_is_help=True)
+app.add_typer(reconcile, name="reconcile")
+
+
+@reconcile.command("import")
+def reconcile_import(
+    file: Annotated[Path, typer.Argument(help="The channel's statement CSV.", exists=True, dir_okay=False)],
+    channel: Annotated[str, typer.Option("--channel", help="The channel's code.")],
+    date: Annotated[str, typer.Option("--date", help="The accounting day, YYYY-MM-DD.")],
+    currency: Annotated[str, typer.Option(help="The channel's currency.")] = "CNY",
+    db: DbOption = None,
+) -> None:
+    """Import a statement file for a channel and day, match it, and print the summary."""
+    from datetime import date as date_type
+
+    from ledger.reconciliation import Reconciler
+    from projections import ProjectionRunner, ViewStore
+
+    try:
+        day = date_type.fromisoformat(date)
+    except ValueError:
+        raise typer.BadParameter(f"--date {date!r} is not YYYY-MM-DD") from None
+    fc = FundCenter(db)
+    views = ViewStore(fc.database)
+    try:
+        reconciler = Reconciler(fc, views, catch_up=ProjectionRunner(fc, views).catch_up)
+        with file.open("rb") as statement:
+            result = reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
+    finally:
+        views.close()
+        fc.close()
+    typer.echo(f"reconciliation {result.id}: {channel} {result.day}, {result.lines} lines, {result.ours} of ours")
+    for name, row in sorted(result.summary.items()):
+        typer.echo(f"  {name:<20}{row['count']:>9}  ours {row['our_amount']:>14}  theirs {row['their_amount']:>14}")
+    typer.echo(f"{result.open_differences} differences to resolve")
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`fundcenter demo`: a day of business through two simulated channels, then the books.
+"""`fundcenter demo`: a day of business through two simulated channels, the books,
+then the next morning's reconciliation of one channel's statement.
 
 Every command carries a fixed idempotency key, so running the demo again on the
 same database repeats the first outcomes and prints the same day.
@@ -6,6 +7,8 @@ same database repeats the first outcomes and prints the same day.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,6 +18,7 @@ from ledger.channels.service import Payments
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
 from ledger.domain.money import format_amount
+from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
 from projections.payments import channel_activity
@@ -91,6 +95,7 @@ def _day(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, say: Callab
     declined = payments.withdraw(alice.id, 8_000, CNY, alice_card.id, "demo-wd-alice")
     say(f"Alice withdrew 80.00: above unionpay's single limit, so {declined.channel} took it; {declined.status}, funds unfrozen.")
 
+    _reconcile(fc, views, runner, unionpay, say)
     runner.catch_up()
     _print_books(fc, views, (mall, alice, bob), say)
 
@@ -125,7 +130,7 @@ def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str]
         balance = account_balance(views, row["account_id"], datetime.now(UTC))["posted"]
         say(f"{row['name']:<40}{'system':<13}{_fmt(-balance):>10}")
     say("")
-    say("The day's channel totals (pending reconciliation: what each channel owes us, net of fees and payouts):")
+    say("The day's channel totals, and what each channel still owes us (pending) or has reconciled:")
     totals = views.query(
         "SELECT channel, kind, status, COUNT(*) AS n, SUM(amount) AS amount, SUM(fee) AS fee FROM payments"
         " GROUP BY channel, kind, status ORDER BY channel, kind, status"
@@ -139,6 +144,46 @@ def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str]
     for row in trial_balance(views):
         verdict = "balanced" if row["balanced"] else "NOT BALANCED"
         say(f"Trial balance {row['currency']}: debits {_fmt(row['debits'])} = credits {_fmt(row['credits'])}: {verdict}")
+
+
+RESOLUTIONS = {
+    "missing_in_ledger": ("write_off", "an unknown payment the channel will settle to us: to difference"),
+    "missing_in_channel": ("wait", "the channel's file is late: wait for tomorrow's (T+2)"),
+    "amount_mismatch": ("book_difference", "the channel settles its own figure: book the gap"),
+    "status_mismatch": ("book_difference", "the channel's status stands: book the gap"),
+    "fee_mismatch": ("book_difference", "the channel charged a different fee: book the gap"),
+}
+
+
+def _reconcile(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, channel: SimulatedChannel,
+               say: Callable[[str], None]) -> None:
+    """T+1: import unionpay's statement (with injected differences), resolve them, close the day."""
+    day = datetime.now(UTC).date()
+    reconciler = Reconciler(fc, views, catch_up=runner.catch_up)
+    closed = fc.reconciled_day("unionpay", day.isoformat())
+    if closed is not None:  # the demo ran before today: show that reconciliation again
+        result = fc.get_reconciliation(closed.reconciliation_id)
+    else:
+        statement = channel.statement(day, drop=1, extra=1, change_fee=1)
+        result = reconciler.import_statement("unionpay", day, io.BytesIO(statement.encode()), by="demo-finance")
+    say("")
+    say(f"Reconciliation of unionpay for {result.day}: {result.lines} statement lines, {result.ours} of ours.")
+    if result.closed_by is None:
+        for line in reconciler.lines(result.id, differences_only=True):
+            action, reason = RESOLUTIONS[line["class"]]
+            if str(line["seq"]) not in result.resolutions:
+                reconciler.resolve(result.id, line["seq"], action, "demo-finance", reason)
+        result = reconciler.close(result.id, "demo-finance")
+    for line in reconciler.lines(result.id, differences_only=True):
+        resolution = result.resolutions[str(line["seq"])]
+        say(f"  difference {line['seq']}: {line['class']} ({line['reference']}) -> {resolution['action']}: {resolution['reason']}")
+    for kind, field in (("fund", "amount"), ("fee", "fee")):
+        say(f"{kind.capitalize()} reconciliation:")
+        for row in csv.DictReader(io.StringIO("".join(reconciler.csv_report(result.id, kind, "summary")))):
+            if row["count"] != "0":
+                ours, theirs = _fmt(int(row[f"our_{field}"])), _fmt(int(row[f"their_{field}"]))
+                say(f"  {row['class']:<20}{row['count']:>4}   ours {ours:>10}   channel's {theirs:>10}")
+    say(f"Closed the day: {_fmt(result.moved)} moved from unionpay's pending reconciliation to reconciled.")
 
 
 def _fmt(amount: int | None) -> str:

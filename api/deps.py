@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Query, Request
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
+from ledger.reconciliation import Reconciler
 from ledger.domain.access import Permission, Principal
 from ledger.domain.inputs import KEY_LENGTH_MAX
 from projections import ProjectionRunner, ViewStore
@@ -26,6 +27,7 @@ class Services:
     metrics: Metrics
     settings: Settings
     payments: Payments
+    reconciler: Reconciler
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: block until the views include `position`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date as date_type, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -405,3 +405,57 @@ class PaymentOut(Out):
     transfer_ids: list[UUID]
     created_at: datetime
     position: int | None = None
+
+
+# -- reconciliation -------------------------------------------------------------------------
+
+
+class ImportIn(Body):
+    channel: Code
+    date: date_type
+    file: Annotated[str, StringConstraints(min_length=1, max_length=64 * 1024 * 1024)] = Field(
+        description="The statement CSV: channel_txn_id,reference,kind,amount,fee,status,time")
+    currency: Currency = "CNY"
+
+
+class ResolveIn(Body):
+    action: Literal["complete", "reverse", "book_difference", "write_off", "wait"]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class ReconciliationOut(Out):
+    id: UUID
+    channel: str
+    day: str
+    file_hash: str
+    lines: int
+    ours: int
+    summary: dict[str, dict[str, int]]
+    differences: int
+    open_differences: int
+    resolutions: dict[str, dict[str, Any]]
+    closed_by: str | None
+    moved: int
+    position: int | None = None
+
+
+class ReconciliationLineOut(Out):
+    seq: int
+    line_class: str = Field(alias="class")
+    payment_id: str | None
+    reference: str | None
+    channel_txn_id: str | None
+    kind: str | None
+    our_amount: int | None
+    our_fee: int | None
+    our_status: str | None
+    their_amount: int | None
+    their_fee: int | None
+    their_status: str | None
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True, serialize_by_alias=True)
+
+
+class ReconciliationLinesOut(Out):
+    items: list[ReconciliationLineOut]
+    next_cursor: str | None

@@ -15,4 +15,6 @@ class Settings(BaseSettings):
     wait_timeout_s: float = 5.0  # how long a query with ?min_position= waits for the views
     # The key of the HMAC that tokenises card numbers: set a secret one in production.
     card_token_key: str = "fundcenter-development-card-token-key"
-    simulator_seed: int = 0  # channels without an adapter of their own are played by the simulator
+    simulator_seed: int = 0
+    accounting_timezone: str = "UTC"  # the accounting day (日切) runs from the cut-off to the next,
+    accounting_cutoff: str = "00:00"  # in this time zone  # channels without an adapter of their own are played by the simulator

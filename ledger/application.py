@@ -60,6 +60,7 @@ from .domain.transfers import Side, Transfer, TransferKind, posting, reversed_po
 from .keys import KeyCommands
 from .once import Once
 from .payments import PaymentCommands
+from .reconciliation_commands import ReconciliationCommands
 from .views import AccountView, HoldView, TransferView
 
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class CommandStats:
             setattr(self, name, getattr(self, name) + n)
 
 
-class FundCenter(KeyCommands, PaymentCommands, Application[UUID]):
+class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Application[UUID]):
     name = "fundcenter"
     # The cache is not fast-forwarded on each get: the commands' retry loop makes it safe (see above).
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}

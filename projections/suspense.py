@@ -3,9 +3,9 @@
 
 Table `suspense_days`: debits and credits per (channel, currency, day, role).
 A recharge debits pending_reconciliation (the channel owes us); reconciliation
-(issue 6) moves the matched total to `reconciled`. The accounting day is the UTC
-date of the posting for now; the configurable cut-off (日切) comes with
-reconciliation.
+moves the matched total to `reconciled`, booked on the day it reconciles. Other
+postings count on their UTC date, which is the accounting day under the default
+cut-off (midnight UTC).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class SuspenseView:
 
     @collect.register
     def _(self, event: Transfer.Posted, postings: list) -> None:
-        day = iso(event.timestamp)[:10]
+        day = event.references.get("day") or iso(event.timestamp)[:10]  # a reconciliation names its day
         postings.extend((str(p["account"]), day, p) for p in event.postings)
 
 

@@ -25,7 +25,8 @@ def test_demo_runs_on_the_embedded_default_and_repeats_identically(tmp_path):
     first = fundcenter("demo", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "fundcenter.db").exists()
-    assert "Trial balance CNY: debits 2,090.90 = credits 2,090.90: balanced" in first.stdout
+    assert "Trial balance CNY: debits 2,707.02 = credits 2,707.02: balanced" in first.stdout
+    assert "Closed the day: 606.10 moved" in first.stdout
     assert "returned, refunded to Bob" in first.stdout and "failed, funds unfrozen" in first.stdout
     alice = next(line for line in first.stdout.splitlines() if line.startswith("Alice ") and "member" in line)
     assert alice.split()[-3:] == ["420.00", "0.00", "420.00"]
@@ -35,14 +36,14 @@ def test_demo_runs_on_the_embedded_default_and_repeats_identically(tmp_path):
 
 def test_migrate_applies_each_migration_once(store_url):
     database = Database.from_url(store_url)
-    assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys", "0004_payments"]
+    assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys", "0004_payments", "0005_reconciliation"]
     assert migrate(database) == []
 
 
 def test_migrate_command_and_database_url_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path}/cli.db"
     result = fundcenter("migrate", env={"FUNDCENTER_DATABASE_URL": url})
-    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys, 0004_payments")
+    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys, 0004_payments, 0005_reconciliation")
     assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
 
 

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     EVENTS_READ = "events:read"
     KEYS_MANAGE = "keys:manage"
     CHANNELS_MANAGE = "channels:manage"  # banks, channels, products, routes, settling by query
+    RECONCILE = "reconciliation:write"  # import statements, resolve differences, close days
 
 
 P = Permission
@@ -47,7 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPERATOR: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_OPEN_ANY, P.ACCOUNTS_STATUS,
                               P.TRANSACTIONS_READ, P.CHANNELS_MANAGE}),
-    Role.FINANCE: frozenset({P.ACCOUNTS_READ, P.ADJUSTMENTS, P.TRANSACTIONS_READ, P.REPORTS_READ}),
+    Role.FINANCE: frozenset({P.ACCOUNTS_READ, P.ADJUSTMENTS, P.TRANSACTIONS_READ, P.REPORTS_READ, P.RECONCILE}),
     Role.AUDITOR: frozenset({P.ACCOUNTS_READ, P.TRANSACTIONS_READ, P.REPORTS_READ, P.EVENTS_READ}),
     Role.BUSINESS: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_STATUS, P.MONEY_MOVE,
                               P.TRANSACTIONS_READ}),

@@ -1,0 +1,95 @@
+"""/v1/reconciliations: import a channel's statement for a day, see the differences,
+resolve them, close the day; fund and fee reports, summary and detail, as JSON or CSV."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from ledger.domain.access import Permission as P
+from ledger.domain.errors import ValidationError
+
+from ..deps import IdempotencyKeyDep
+from ..models import ImportIn, ReconciliationLinesOut, ReconciliationOut, ResolveIn
+from ..service import PaymentsGateway, payments_gateway
+
+router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
+Writer = Annotated[PaymentsGateway, payments_gateway(P.RECONCILE)]
+Reader = Annotated[PaymentsGateway, payments_gateway(P.REPORTS_READ)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def out(gateway: PaymentsGateway, reconciliation) -> dict:  # noqa: ANN001
+    return {**vars(reconciliation), "id": reconciliation.id, "differences": reconciliation.differences,
+            "open_differences": reconciliation.open_differences,
+            "position": gateway.ledger.latest_position(reconciliation)}
+
+
+@router.post("", status_code=201, response_model=ReconciliationOut)
+def import_statement(body: ImportIn, _: IdempotencyKeyDep, api: Writer):
+    """Import the channel's statement for a day and match it line by line. The same file
+    again changes nothing; a malformed file is rejected whole, naming the line."""
+    statement = io.BytesIO(body.file.encode())
+    reconciliation = api.services.reconciler.import_statement(body.channel, body.date, statement, str(api.who.key_id), body.currency)
+    return out(api, reconciliation)
+
+
+@router.get("/{reconciliation_id}", response_model=ReconciliationOut)
+def get_reconciliation(reconciliation_id: UUID, api: Reader):
+    """The summary: counts and totals per class, ours against the channel's; resolutions; whether closed."""
+    return out(api, api.ledger.get_reconciliation(reconciliation_id))
+
+
+@router.get("/{reconciliation_id}/lines", response_model=ReconciliationLinesOut)
+def lines(reconciliation_id: UUID, api: Reader, limit: Limit = 100, cursor: str | None = None):
+    """Every line, matched or not, with both sides' figures (the detail report)."""
+    return _page(api, reconciliation_id, False, limit, cursor)
+
+
+@router.get("/{reconciliation_id}/differences", response_model=ReconciliationLinesOut)
+def differences(reconciliation_id: UUID, api: Reader, limit: Limit = 100, cursor: str | None = None):
+    """The lines that did not match, with both sides' data."""
+    return _page(api, reconciliation_id, True, limit, cursor)
+
+
+@router.post("/{reconciliation_id}/differences/{seq}/resolve", response_model=ReconciliationOut)
+def resolve(reconciliation_id: UUID, seq: int, body: ResolveIn, _: IdempotencyKeyDep, api: Writer):
+    """Resolve a difference once: complete, reverse, book_difference, write_off or wait (T+2)."""
+    reconciliation = api.ledger.get_reconciliation(reconciliation_id)
+    return out(api, api.services.reconciler.resolve(reconciliation.id, seq, body.action, str(api.who.key_id), body.reason))
+
+
+@router.post("/{reconciliation_id}/close", response_model=ReconciliationOut)
+def close(reconciliation_id: UUID, _: IdempotencyKeyDep, api: Writer):
+    """When nothing is open: move the matched total from pending_reconciliation to reconciled."""
+    return out(api, api.services.reconciler.close(reconciliation_id, str(api.who.key_id)))
+
+
+@router.get("/{reconciliation_id}/report.csv", response_class=StreamingResponse)
+def report(reconciliation_id: UUID, api: Reader, kind: Literal["fund", "fee"] = "fund",
+           part: Literal["summary", "detail"] = "summary"):
+    """Fund or fee reconciliation, summary or detail, as CSV."""
+    rows = api.services.reconciler.csv_report(reconciliation_id, kind, part)
+    first = next(rows)  # a missing reconciliation fails here, before the response starts
+    name = f"reconciliation-{reconciliation_id}-{kind}-{part}.csv"
+    return StreamingResponse(_chain(first, rows), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _chain(first: str, rest):  # noqa: ANN001, ANN202
+    yield first
+    yield from rest
+
+
+def _page(api: PaymentsGateway, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:
+    api.ledger.get_reconciliation(reconciliation_id)
+    if cursor is not None and not cursor.isdigit():
+        raise ValidationError(f"cursor {cursor!r} is not one this service gave out")
+    after = int(cursor) if cursor else 0
+    items = api.services.reconciler.lines(reconciliation_id, differences_only=differences_only, after=after, limit=limit + 1)
+    following = str(items[limit - 1]["seq"]) if len(items) > limit else None
+    return {"items": items[:limit], "next_cursor": following}
