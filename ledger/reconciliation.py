@@ -93,10 +93,8 @@ class Reconciler:
             cur.execute("DELETE FROM reconciliation_lines WHERE reconciliation_id = ?", (rid,))
             lines = 0
             for chunk in _chunks(_parse(statement), CHUNK_LINES):
-                cur.executemany(
-                    "INSERT INTO statement_lines (reconciliation_id, line_no, channel_txn_id, reference, kind, amount,"
-                    " fee, status, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(rid, *row) for row in chunk],
-                )
+                cur.copy("statement_lines", ("reconciliation_id", "line_no", "channel_txn_id", "reference", "kind",
+                                             "amount", "fee", "status", "time"), [(rid, *row) for row in chunk])
                 lines += len(chunk)
             _match(cur, rid, channel, start, end)
             summary = _summary(cur, rid)
