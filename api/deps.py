@@ -87,4 +87,7 @@ def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] 
 
 
 IdempotencyKeyDep = Annotated[str, Depends(idempotency_key)]
-MinPositionQuery = Annotated[int | None, Query(ge=0, description="Wait until the read models include this log position.")]
+POSITION_MAX = 2**63 - 1  # a log position is a bigint
+MinPositionQuery = Annotated[
+    int | None, Query(ge=0, le=POSITION_MAX, description="Wait until the read models include this log position.")
+]

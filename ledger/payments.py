@@ -16,7 +16,7 @@ from uuid import UUID
 from .domain import ids
 from .domain.accounts import Account, SystemRole
 from .domain.cards import CardBinding
-from .domain.channels import Catalog, check_method
+from .domain.channels import Catalog
 from .domain.errors import CurrencyMismatch, NotFound, ValidationError
 from .domain.fees import FeeRule
 from .domain.holds import Hold

@@ -39,6 +39,13 @@ def decode_cursor(cursor: str, count: int) -> list[str]:
     return parts
 
 
+def cursor_int(text: str, cursor: str) -> int:
+    """A number from a cursor, within a bigint, or the cursor is not one of ours."""
+    if not text.isdigit() or int(text) >= 2**63:
+        raise ValidationError(f"cursor {cursor!r} is not one this service gave out")
+    return int(text)
+
+
 def check_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
         raise ValidationError(f"limit must be an integer from 1 to {PAGE_SIZE_MAX}, got {limit!r}")

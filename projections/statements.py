@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, check_limit, decode_cursor, encode_cursor, iso
+from .common import Batch, check_limit, cursor_int, decode_cursor, encode_cursor, iso
 
 
 class StatementsView:
@@ -95,7 +95,7 @@ def statement(
         sql += " AND created_at < ?"
         params.append(iso(end))
     if cursor is not None:
-        position, seq = (int(x) for x in decode_cursor(cursor, 2))
+        position, seq = (cursor_int(x, cursor) for x in decode_cursor(cursor, 2))
         sql += " AND (position > ? OR (position = ? AND seq > ?))"
         params += [position, position, seq]
     rows = store.query(sql + " ORDER BY position, seq LIMIT ?", (*params, limit + 1))

@@ -20,7 +20,7 @@ from ledger.domain.holds import Hold
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, account_metadata, check_limit, decode_cursor, encode_cursor, iso
+from .common import Batch, account_metadata, check_limit, cursor_int, decode_cursor, encode_cursor, iso
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
@@ -154,9 +154,10 @@ def list_transactions(
         sql += " AND created_at < ?"
         params.append(iso(end))
     if cursor is not None:
-        position, last_id = decode_cursor(cursor, 2)
+        text, last_id = decode_cursor(cursor, 2)
+        position = cursor_int(text, cursor)
         sql += " AND (position < ? OR (position = ? AND id < ?))"
-        params += [int(position), int(position), last_id]
+        params += [position, position, last_id]
     rows = store.query(sql + " ORDER BY position DESC, id DESC LIMIT ?", (*params, limit + 1))
     following = encode_cursor(rows[limit - 1]["position"], rows[limit - 1]["id"]) if len(rows) > limit else None
     return rows[:limit], following

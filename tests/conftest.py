@@ -36,3 +36,12 @@ def fund_center(store_url):
     fc = FundCenter(store_url)
     yield fc
     fc.close()
+
+
+@pytest.fixture
+def shop(store_url):
+    """The API with simulated channels (tests/shop.py)."""
+    from tests.shop import open_shop
+
+    with open_shop(store_url) as opened:
+        yield opened

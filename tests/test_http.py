@@ -256,7 +256,7 @@ def test_batch_transfers(api):
 
 
 def test_reports_events_health_and_metrics(api):
-    alice, bob = api.open("alice"), api.open("bob")
+    alice, _ = api.open("alice"), api.open("bob")
     position = api.fund(alice, 1_000)["position"]
     trial = api.get("/v1/reports/trial-balance", who="finance", params={"min_position": position}).json()
     assert trial["currencies"] == [{"currency": "CNY", "debits": 1_000, "credits": 1_000, "net": 0, "accounts": 3, "balanced": True}]
@@ -271,3 +271,14 @@ def test_reports_events_health_and_metrics(api):
     assert 'fundcenter_http_requests_total{method="POST",route="/v1/accounts",status="201"} 2' in metrics
     assert "fundcenter_projection_lag_events" in metrics and 'fundcenter_commands_total{outcome="done"}' in metrics
     assert api.get("/openapi.json", who=None).json()["info"]["title"] == "Fund Center"
+
+
+def test_positions_and_cursors_out_of_range_are_problems(api):
+    alice = api.open("alice")
+    for path, params in [
+        ("/v1/events", {"after": 2**63}),
+        ("/v1/transactions", {"min_position": 2**63}),
+        (f"/v1/accounts/{alice}/statement", {"cursor": "OTk5OTk5OTk5OTk5OTk5OTk5OTk5fDA"}),
+        ("/v1/transactions", {"cursor": "bm90LWEtY3Vyc29y"}),
+    ]:
+        problem_of(api.get(path, who="admin", params=params), 422, "validation-error")

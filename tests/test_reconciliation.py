@@ -5,15 +5,14 @@ balances; malformed files rejected whole; a 200,000-line day in bounded memory."
 import csv
 import io
 import tracemalloc
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
 from ledger import FundCenter
-from ledger.domain.ids import system_account_id
-from ledger.reconciliation import Reconciler, StatementRejected
+from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
-from tests.test_payments import UNIONPAY_FIRST, configure, shop  # noqa: F401  (the fixture)
+from tests.shop import UNIONPAY_FIRST, configure
 
 DAY = date(2026, 11, 25)
 ACTIONS = {"missing_in_ledger": "write_off", "missing_in_channel": "write_off", "amount_mismatch": "book_difference",

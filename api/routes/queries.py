@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from ledger.domain.access import Permission as P
 
-from ..deps import MinPositionQuery
+from ..deps import POSITION_MAX, MinPositionQuery
 from ..models import Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
 from ..service import Gateway, gateway
 
@@ -56,7 +56,7 @@ def suspense(
 @router.get("/v1/events", response_model=EventsOut)
 def events(
     api: Annotated[Gateway, gateway(P.EVENTS_READ)],
-    after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
     """The event log in order, after a position (auditors)."""
     return api.events(after, limit)

@@ -7,13 +7,13 @@ import io
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
 from ledger.domain.errors import ValidationError
 
-from ..deps import IdempotencyKeyDep
+from ..deps import POSITION_MAX, IdempotencyKeyDep
 from ..models import ImportIn, ReconciliationLinesOut, ReconciliationOut, ResolveIn
 from ..service import PaymentsGateway, payments_gateway
 
@@ -57,7 +57,7 @@ def differences(reconciliation_id: UUID, api: Reader, limit: Limit = 100, cursor
 
 
 @router.post("/{reconciliation_id}/differences/{seq}/resolve", response_model=ReconciliationOut)
-def resolve(reconciliation_id: UUID, seq: int, body: ResolveIn, _: IdempotencyKeyDep, api: Writer):
+def resolve(reconciliation_id: UUID, seq: Annotated[int, Path(ge=1, le=POSITION_MAX)], body: ResolveIn, _: IdempotencyKeyDep, api: Writer):
     """Resolve a difference once: complete, reverse, book_difference, write_off or wait (T+2)."""
     reconciliation = api.ledger.get_reconciliation(reconciliation_id)
     return out(api, api.services.reconciler.resolve(reconciliation.id, seq, body.action, str(api.who.key_id), body.reason))
@@ -87,7 +87,7 @@ def _chain(first: str, rest):  # noqa: ANN001, ANN202
 
 def _page(api: PaymentsGateway, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:
     api.ledger.get_reconciliation(reconciliation_id)
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and (not cursor.isdigit() or int(cursor) > POSITION_MAX):
         raise ValidationError(f"cursor {cursor!r} is not one this service gave out")
     after = int(cursor) if cursor else 0
     items = api.services.reconciler.lines(reconciliation_id, differences_only=differences_only, after=after, limit=limit + 1)

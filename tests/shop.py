@@ -1,0 +1,107 @@
+"""The shop the channel tests run: the API with simulated channels, keys, and helpers."""
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger import FundCenter
+from ledger.channels.gateway import ChannelRefused, GatewayRegistry
+from ledger.channels.simulator import SimulatedChannel
+from ledger.domain.fees import FeeRule
+
+CARD, ID_NUMBER, PHONE = "6222020200112233446", "110101199003077777", "13812345678"
+FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=5), "flaky": FeeRule(rate_bps=10)}
+
+
+def luhn_ok(number):
+    digits = [int(d) for d in number][::-1]
+    return sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits)) % 10 == 0
+
+
+class Refusing(SimulatedChannel):
+    def submit(self, request):
+        raise ChannelRefused("down for maintenance")
+
+
+class Shop:
+    """The API, a business key, an operator key, and the simulated channels."""
+
+    def __init__(self, client, keys, channels):
+        self.client, self.keys, self.channels, self.n = client, keys, channels, 0
+
+    def call(self, method, path, body=None, who="mall", **kwargs):
+        self.n += 1
+        headers = {"Authorization": f"Bearer {self.keys[who]}", "Idempotency-Key": kwargs.pop("key", f"k{self.n}")}
+        response = self.client.request(method, path, json=body, headers=headers, **kwargs)
+        assert response.status_code < 500, response.text
+        return response
+
+    def ok(self, method, path, body=None, **kwargs):
+        response = self.call(method, path, body, **kwargs)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def account(self, ref):
+        return self.ok("POST", "/v1/accounts", {"kind": "member", "external_ref": ref, "currency": "CNY"})["id"]
+
+    def balance(self, account):
+        return self.ok("GET", f"/v1/accounts/{account}")
+
+    def bind(self, account, bank="icbc", card=CARD):
+        return self.ok("POST", "/v1/bindings", {"account": account, "bank": bank, "holder_name": "张三",
+                                                "id_number": ID_NUMBER, "card_number": card, "phone": PHONE})
+
+    def recharge(self, account, amount, method="withholding", key=None, **extra):
+        body = {"account": account, "amount": amount, "currency": "CNY", "method": method, **extra}
+        return self.call("POST", "/v1/recharges", body, **({"key": key} if key else {}))
+
+    def deliver(self, channel):
+        results = []
+        for body, headers in self.channels[channel].pending_callbacks():
+            results.append(self.client.post(f"/v1/channels/{channel}/notifications", content=body, headers=headers))
+        return results
+
+
+def configure(shop, routes):
+    op = "operator"
+    for code, name in (("icbc", "ICBC"), ("ccb", "CCB")):
+        shop.ok("POST", "/v1/admin/banks", {"code": code, "name": name}, who=op)
+    for code in ("unionpay", "alipay", "flaky", "refusing", "slow"):
+        shop.ok("POST", "/v1/admin/channels", {"code": code, "name": code.title(), "logo_url": f"https://x/{code}.png"}, who=op)
+        fee = FEES.get(code, FeeRule())
+        for method in ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout"):
+            shop.ok("POST", f"/v1/admin/channels/{code}/products/{method}",
+                    {"fee": fee.as_dict(), "banks": {"icbc": {"enabled": True}, "ccb": {"enabled": code != "alipay"}}}, who=op)
+    for method, entries in routes.items():
+        shop.ok("POST", "/v1/admin/routes", {"business_id": "mall", "method": method, "channels": entries}, who=op)
+
+
+UNIONPAY_FIRST = [{"channel": "unionpay", "priority": 1}, {"channel": "alipay", "priority": 2}]
+
+
+@contextmanager
+def open_shop(store_url):
+    """The app on `store_url` with five simulated channels, and keys for a business, an operator and an admin."""
+    clock = lambda: datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # noqa: E731
+    fee = lambda code: (lambda method, amount: FEES.get(code, FeeRule()).fee(amount))  # noqa: E731
+    channels = {
+        "unionpay": SimulatedChannel("unionpay", seed=1, fee_rule=fee("unionpay"), clock=clock),
+        "alipay": SimulatedChannel("alipay", seed=2, fee_rule=fee("alipay"), clock=clock),
+        "flaky": SimulatedChannel("flaky", seed=3, success_rate=0.0, fee_rule=fee("flaky"), clock=clock),
+        "refusing": Refusing("refusing", seed=4, clock=clock),
+        "slow": SimulatedChannel("slow", seed=5, timeout_rate=1.0, clock=clock),
+    }
+    registry = GatewayRegistry()
+    for channel in channels.values():
+        registry.add(channel)
+    fc = FundCenter(store_url)
+    keys = {name: fc.create_api_key(role, business, name=name)[1] for name, role, business in
+            [("mall", "business", "mall"), ("operator", "operator", None), ("admin", "admin", None),
+             ("other", "business", "other")]}
+    fc.close()
+    with TestClient(create_app(store_url, gateways=registry)) as client:
+        shop = Shop(client, keys, channels)
+        shop.url = store_url
+        yield shop
