@@ -5,12 +5,15 @@ balances; malformed files rejected whole; a 200,000-line day in bounded memory."
 import csv
 import io
 import tracemalloc
-from datetime import date
+from datetime import date, time
+from uuid import UUID
 
 import pytest
 
 from ledger import FundCenter
-from ledger.reconciliation import Reconciler
+from ledger.domain.ids import system_account_id
+from ledger.domain.reconciliation import net
+from ledger.reconciliation import AccountingDay, Reconciler
 from projections import ProjectionRunner, ViewStore
 from tests.shop import UNIONPAY_FIRST, configure
 
@@ -32,6 +35,28 @@ def busy_channel_day(shop):
     assert pending["status"] == "pending"
     shop.channels["slow"].query(pending["id"])
     return members, pending
+
+
+def check_postings(shop, differences, resolutions):
+    """Each action posted what it should: the gap to `difference`, or the reversal of our recharge."""
+    ledger = shop.client.app.state.services.ledger
+    suspense = system_account_id("pending_reconciliation", "CNY", "unionpay")
+    difference = system_account_id("difference", "CNY")
+    for d in differences:
+        resolution = resolutions[str(d["seq"])]
+        transfers = [ledger.get_transfer(UUID(t)) for t in resolution["transfer_ids"]]
+        gap = net(d["kind"], d["their_amount"], d["their_fee"], d["their_status"]) - net(
+            d["kind"], d["our_amount"], d["our_fee"], d["our_status"])
+        if resolution["action"] in ("book_difference", "write_off"):
+            [transfer] = transfers
+            sides = {(p["account"], p["side"]): p["amount"] for p in transfer.postings}
+            expected = {(suspense, "debit"): abs(gap), (difference, "credit"): abs(gap)} if gap > 0 else {
+                (difference, "debit"): abs(gap), (suspense, "credit"): abs(gap)}
+            assert sides == expected, (d["class"], sides)
+        elif resolution["action"] == "reverse":  # every transfer the recharge posted (it and its fee), reversed
+            payment = ledger.get_payment(UUID(d["payment_id"]))
+            assert {t.kind for t in transfers} == {"reversal"}
+            assert {t.references["reverses"] for t in transfers} == {str(t) for t in payment.transfer_ids}
 
 
 def import_(shop, channel, text, key):
@@ -68,6 +93,7 @@ def test_every_difference_class_is_found_resolved_and_the_day_closed(shop):
     resolved = shop.ok("GET", f"/v1/reconciliations/{rec['id']}", who="admin")
     assert resolved["open_differences"] == 0
     assert all(r["by"] and r["reason"] for r in resolved["resolutions"].values())
+    check_postings(shop, differences, resolved["resolutions"])
     closed = shop.ok("POST", f"/v1/reconciliations/{rec['id']}/close", who="admin")
     assert closed["closed_by"] and closed["moved"] > 0
     after = shop.ok("GET", "/v1/reports/suspense", who="admin", params={"min_position": closed["position"]})["days"]
@@ -180,3 +206,10 @@ def test_reconcile_import_on_the_command_line(tmp_path):
     statement.write_text("nonsense\n")
     rejected = fundcenter("reconcile", "import", str(statement), "--channel", "unionpay", "--date", "2026-11-25", "--db", url)
     assert rejected.returncode == 2 and "line 1" in rejected.stderr
+
+
+def test_the_accounting_day_follows_the_cut_off_and_time_zone():
+    assert AccountingDay().window(DAY) == ("2026-11-25T00:00:00.000000Z", "2026-11-26T00:00:00.000000Z")
+    assert AccountingDay("Asia/Shanghai").window(DAY) == ("2026-11-24T16:00:00.000000Z", "2026-11-25T16:00:00.000000Z")
+    assert AccountingDay("Asia/Shanghai", time(23, 0)).window(DAY) == (
+        "2026-11-25T15:00:00.000000Z", "2026-11-26T15:00:00.000000Z")
