@@ -35,7 +35,9 @@ from .problems import forbidden
 EVENT_FIELDS_HIDDEN = {"secret_hash"}
 
 
-class Gateway:
+class Caller:
+    """One API caller: each route makes one call on it."""
+
     def __init__(self, services: Services, who: Principal) -> None:
         self.services, self.ledger, self.views, self.who = services, services.ledger, services.views, who
 
@@ -166,7 +168,7 @@ class Gateway:
         ]
         return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
 
-    # -- access --------------------------------------------------------------------------------
+    # -- access ----------------------------------------------------------------------------------
 
     def create_key(self, body: models.KeyIn) -> dict[str, Any]:
         view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=str(self.who.key_id))
@@ -189,17 +191,8 @@ class Gateway:
         return [{"role": role.value, "permissions": sorted(p.value for p in ROLE_PERMISSIONS[role])} for role in Role]
 
 
-def gateway(permission: Permission):  # noqa: ANN201 - a dependency factory
-    """A route's dependency: the caller, allowed `permission`, as a Gateway."""
 
-    def make(services: ServicesDep, who: Principal = allowed(permission)) -> Gateway:
-        return Gateway(services, who)
-
-    return Depends(make)
-
-
-class PaymentsGateway(Gateway):
-    """Channels, bindings, recharges and withdrawals, for the caller."""
+    # -- channels and payments ----------------------------------------------------------------
 
     def catalog(self) -> dict[str, Any]:
         catalog = self.ledger.catalog()
@@ -260,8 +253,10 @@ class PaymentsGateway(Gateway):
         return self.services.payments.sweep(pending)
 
 
-def payments_gateway(permission: Permission):  # noqa: ANN201 - a dependency factory
-    def make(services: ServicesDep, who: Principal = allowed(permission)) -> PaymentsGateway:
-        return PaymentsGateway(services, who)
+def acting(permission: Permission):  # noqa: ANN201 - a dependency factory
+    """A route's dependency: the caller, allowed `permission`, as a Caller."""
+
+    def make(services: ServicesDep, who: Principal = allowed(permission)) -> Caller:
+        return Caller(services, who)
 
     return Depends(make)

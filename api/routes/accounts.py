@@ -12,27 +12,27 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import AccountOut, BalanceOut, OpenAccount, SetStatus, StatementOut
-from ..service import Gateway, gateway
+from ..service import Caller, acting
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def open_account(body: OpenAccount, _: IdempotencyKeyDep, api: Annotated[Gateway, gateway(P.ACCOUNTS_OPEN_MEMBER)]):
+def open_account(body: OpenAccount, _: IdempotencyKeyDep, api: Annotated[Caller, acting(P.ACCOUNTS_OPEN_MEMBER)]):
     """Open an account; the same (business_id, external_ref) again returns the same account."""
     return api.open_account(body)
 
 
 @router.get("/{account_id}", response_model=AccountOut)
-def get_account(account_id: UUID, api: Annotated[Gateway, gateway(P.ACCOUNTS_READ)]):
+def get_account(account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)]):
     """The account with its balances: strongly consistent for customer accounts."""
     return api.account(account_id)
 
 
 @router.get("/{account_id}/statement", response_model=StatementOut)
 def get_statement(
-    account_id: UUID, api: Annotated[Gateway, gateway(P.ACCOUNTS_READ)],
+    account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Limit = 100, cursor: str | None = None, min_position: MinPositionQuery = None,
@@ -43,7 +43,7 @@ def get_statement(
 
 @router.get("/{account_id}/balance", response_model=BalanceOut)
 def get_balance(
-    account_id: UUID, api: Annotated[Gateway, gateway(P.ACCOUNTS_READ)],
+    account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
     as_of: datetime | None = None, min_position: MinPositionQuery = None,
 ):
     """The posted balance at an instant (default: now), from the statement."""
@@ -52,6 +52,6 @@ def get_balance(
 
 @router.post("/{account_id}/status", response_model=AccountOut)
 def set_status(account_id: UUID, body: SetStatus, _: IdempotencyKeyDep,
-               api: Annotated[Gateway, gateway(P.ACCOUNTS_STATUS)]):
+               api: Annotated[Caller, acting(P.ACCOUNTS_STATUS)]):
     """Freeze (no debits), unfreeze or close (final, only when empty) the whole account."""
     return api.set_status(account_id, body.status)

@@ -11,10 +11,10 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import GrantIn, KeyIn, KeyListOut, KeyOut, NewKeyOut, RoleOut
-from ..service import Gateway, gateway
+from ..service import Caller, acting
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-Admin = Annotated[Gateway, gateway(P.KEYS_MANAGE)]
+Admin = Annotated[Caller, acting(P.KEYS_MANAGE)]
 
 
 @router.post("/api-keys", status_code=201, response_model=NewKeyOut)

@@ -12,11 +12,11 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep, ServicesDep
 from ..models import BankIn, CatalogOut, ChannelIn, ChannelStatusIn, Code, Method, PaymentOut, ProductIn, RouteIn, SweepIn
-from ..service import PaymentsGateway, payments_gateway
+from ..service import Caller, acting
 
 router = APIRouter(prefix="/v1/admin", tags=["channels"])
 callbacks = APIRouter(tags=["channels"])
-Operator = Annotated[PaymentsGateway, payments_gateway(P.CHANNELS_MANAGE)]
+Operator = Annotated[Caller, acting(P.CHANNELS_MANAGE)]
 
 
 @router.get("/channels", response_model=CatalogOut)

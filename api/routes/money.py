@@ -15,10 +15,10 @@ from ..models import (
     AdjustmentIn, BatchIn, BatchOut, CaptureIn, HoldIn, HoldOut, ReleaseIn, TransferIn, TransferOut,
 )
 from ..problems import problem_body
-from ..service import Gateway, gateway
+from ..service import Caller, acting
 
 router = APIRouter(tags=["money"])
-Mover = Annotated[Gateway, gateway(P.MONEY_MOVE)]
+Mover = Annotated[Caller, acting(P.MONEY_MOVE)]
 
 
 @router.post("/v1/transfers", status_code=201, response_model=TransferOut)
@@ -49,7 +49,7 @@ def place_hold(body: HoldIn, key: IdempotencyKeyDep, api: Mover):
 
 
 @router.get("/v1/holds/{hold_id}", response_model=HoldOut)
-def get_hold(hold_id: UUID, api: Annotated[Gateway, gateway(P.ACCOUNTS_READ)]):
+def get_hold(hold_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)]):
     return api.hold(hold_id)
 
 
@@ -66,6 +66,6 @@ def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mo
 
 
 @router.post("/v1/admin/adjustments", status_code=201, response_model=TransferOut, tags=["admin"])
-def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Gateway, gateway(P.ADJUSTMENTS)]):
+def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Caller, acting(P.ADJUSTMENTS)]):
     """An operator's manual adjustment against the `difference` system account."""
     return api.adjust(body, key)

@@ -11,11 +11,11 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep
 from ..models import BindingIn, BindingOut, ConfirmIn, PaymentOut, RechargeIn, WithdrawalIn
-from ..service import PaymentsGateway, payments_gateway
+from ..service import Caller, acting
 
 router = APIRouter(tags=["payments"])
-Payer = Annotated[PaymentsGateway, payments_gateway(P.MONEY_MOVE)]
-Reader = Annotated[PaymentsGateway, payments_gateway(P.ACCOUNTS_READ)]
+Payer = Annotated[Caller, acting(P.MONEY_MOVE)]
+Reader = Annotated[Caller, acting(P.ACCOUNTS_READ)]
 
 
 @router.post("/v1/bindings", status_code=201, response_model=BindingOut)

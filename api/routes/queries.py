@@ -12,7 +12,7 @@ from ledger.domain.access import Permission as P
 
 from ..deps import POSITION_MAX, MinPositionQuery
 from ..models import Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
-from ..service import Gateway, gateway
+from ..service import Caller, acting
 
 router = APIRouter(tags=["queries"])
 Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconciliation", "adjustment",
@@ -21,7 +21,7 @@ Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconcil
 
 @router.get("/v1/transactions", response_model=TransactionsOut)
 def transactions(
-    api: Annotated[Gateway, gateway(P.TRANSACTIONS_READ)],
+    api: Annotated[Caller, acting(P.TRANSACTIONS_READ)],
     business_id: Code | None = None, account_id: UUID | None = None, kind: Kind | None = None,
     status: Literal["posted", "reversed", "pending", "succeeded", "failed", "returned"] | None = None,
     channel: Code | None = None,
@@ -39,14 +39,14 @@ def transactions(
 
 
 @router.get("/v1/reports/trial-balance", response_model=TrialBalanceOut)
-def trial_balance(api: Annotated[Gateway, gateway(P.REPORTS_READ)], min_position: MinPositionQuery = None):
+def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], min_position: MinPositionQuery = None):
     """Per currency, total debits and credits over every account: equal, or the ledger is broken."""
     return api.trial_balance(min_position)
 
 
 @router.get("/v1/reports/suspense", response_model=SuspenseOut)
 def suspense(
-    api: Annotated[Gateway, gateway(P.REPORTS_READ)], channel: Code | None = None,
+    api: Annotated[Caller, acting(P.REPORTS_READ)], channel: Code | None = None,
     day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None, min_position: MinPositionQuery = None,
 ):
     """Per channel, currency and day: pending reconciliation versus reconciled."""
@@ -55,7 +55,7 @@ def suspense(
 
 @router.get("/v1/events", response_model=EventsOut)
 def events(
-    api: Annotated[Gateway, gateway(P.EVENTS_READ)],
+    api: Annotated[Caller, acting(P.EVENTS_READ)],
     after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
     """The event log in order, after a position (auditors)."""

@@ -15,18 +15,18 @@ from ledger.domain.errors import ValidationError
 
 from ..deps import POSITION_MAX, IdempotencyKeyDep
 from ..models import ImportIn, ReconciliationLinesOut, ReconciliationOut, ResolveIn
-from ..service import PaymentsGateway, payments_gateway
+from ..service import Caller, acting
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
-Writer = Annotated[PaymentsGateway, payments_gateway(P.RECONCILE)]
-Reader = Annotated[PaymentsGateway, payments_gateway(P.REPORTS_READ)]
+Writer = Annotated[Caller, acting(P.RECONCILE)]
+Reader = Annotated[Caller, acting(P.REPORTS_READ)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def out(gateway: PaymentsGateway, reconciliation) -> dict:  # noqa: ANN001
+def out(caller: Caller, reconciliation) -> dict:  # noqa: ANN001
     return {**vars(reconciliation), "id": reconciliation.id, "differences": reconciliation.differences,
             "open_differences": reconciliation.open_differences,
-            "position": gateway.ledger.latest_position(reconciliation)}
+            "position": caller.ledger.latest_position(reconciliation)}
 
 
 @router.post("", status_code=201, response_model=ReconciliationOut)
@@ -85,7 +85,7 @@ def _chain(first: str, rest):  # noqa: ANN001, ANN202
     yield from rest
 
 
-def _page(api: PaymentsGateway, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:
+def _page(api: Caller, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:
     api.ledger.get_reconciliation(reconciliation_id)
     if cursor is not None and (not cursor.isdigit() or int(cursor) > POSITION_MAX):
         raise ValidationError(f"cursor {cursor!r} is not one this service gave out")
