@@ -190,8 +190,6 @@ class Caller:
     def roles() -> list[dict[str, Any]]:
         return [{"role": role.value, "permissions": sorted(p.value for p in ROLE_PERMISSIONS[role])} for role in Role]
 
-
-
     # -- channels and payments ----------------------------------------------------------------
 
     def catalog(self) -> dict[str, Any]:
