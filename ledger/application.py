@@ -209,19 +209,29 @@ class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Applicati
                 )))
             except LedgerError as error:
                 prepared.append(error)
-        self._reads.ids = []
-        accounts: dict[UUID, Account] = {}
+        transfers = [p[1] for p in prepared if isinstance(p, tuple)]
         try:
-            transfers = [p[1] for p in prepared if isinstance(p, tuple)]
-            for transfer in transfers:
-                self._apply(transfer, accounts, (transfer.postings[0]["account"], transfer.postings[1]["account"]))
-            recordings = self.save(*accounts.values(), *transfers)
+            recordings = self._save_batch(transfers)
         except (LedgerError, IntegrityError):
-            self._evict(self._reads.ids)
             return [p if isinstance(p, LedgerError) else self._try(lambda item=p[0]: self.transfer(**item)) for p in prepared]
         positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
         self.stats.add("commands", len(transfers))
         return [p if isinstance(p, LedgerError) else TransferView.of(p[1], positions[p[1].id]) for p in prepared]
+
+    def _save_batch(self, transfers: list[Transfer]) -> list[Any]:
+        """Apply the transfers in order to shared accounts and save them all in one transaction;
+        on a refusal or a conflict, evict what was read and let the caller fall back."""
+        self._reads.ids = []
+        accounts: dict[UUID, Account] = {}
+        try:
+            for transfer in transfers:
+                self._apply(transfer, accounts, (transfer.postings[0]["account"], transfer.postings[1]["account"]))
+            return self.save(*accounts.values(), *transfers)
+        except (LedgerError, IntegrityError):
+            self._evict(self._reads.ids)
+            raise
+        finally:
+            self._reads.ids = None
 
     @staticmethod
     def _try(command: Callable[[], T]) -> T | LedgerError:
@@ -493,6 +503,12 @@ class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Applicati
 
     def _run(self, attempt: Callable[[], T], once: Once | None = None) -> T:
         """Run a command's attempt: optimistically first, then on fresh state (see the module's docstring)."""
+        try:
+            return self._attempts(attempt, once)
+        finally:
+            self._reads.ids = None  # only commands track what they read
+
+    def _attempts(self, attempt: Callable[[], T], once: Once | None) -> T:
         fresh = False
         for n in range(1, ATTEMPTS_MAX + 1):
             self._reads.ids = []
@@ -563,7 +579,7 @@ class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Applicati
         return f"{kind}:{check_key(idempotency_key) if idempotency_key is not None else uuid4()}"
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        if hasattr(self._reads, "ids"):
+        if getattr(self._reads, "ids", None) is not None:
             self._reads.ids.append(aggregate_id)
         try:
             aggregate = self.repository.get(aggregate_id)

@@ -275,3 +275,10 @@ def test_a_refused_item_refuses_only_itself(fund_center):
     assert fund_center.get_account(alice.id).posted == 0
     with pytest.raises(errors.ValidationError):
         fund_center.transfer_many([results[0]] * 1001)
+
+
+def test_queries_between_commands_track_nothing(fund_center):
+    alice = funded(fund_center, "alice", 100)
+    for _ in range(50):
+        fund_center.get_account(alice.id)
+    assert getattr(fund_center._reads, "ids", None) is None  # noqa: SLF001 - the leak this guards against
