@@ -282,3 +282,24 @@ def test_queries_between_commands_track_nothing(fund_center):
     for _ in range(50):
         fund_center.get_account(alice.id)
     assert getattr(fund_center._reads, "ids", None) is None  # noqa: SLF001 - the leak this guards against
+
+
+def test_a_busy_account_is_snapshotted_and_reloads_from_its_snapshot(store_url):
+    fc = FundCenter(store_url)
+    try:
+        alice, bob = funded(fc, "alice", 10**9), open_member(fc, "bob")
+        hold = fc.place_hold(alice.id, 1_000, "h", expires_at=datetime(2999, 1, 1, tzinfo=UTC))
+        for n in range(260):  # each transfer is an event on both accounts: alice passes 500 events
+            fc.transfer(alice.id, bob.id, 1, "CNY", f"t{n}")
+            fc.transfer(bob.id, alice.id, 1, "CNY", f"r{n}")
+        snapshots = fc.snapshots.get(alice.id, desc=True, limit=1)
+        assert list(snapshots), "no snapshot taken"
+    finally:
+        fc.close()
+    reopened = FundCenter(store_url)
+    try:
+        view = reopened.get_account(alice.id)
+        assert (view.posted, view.frozen, view.available) == (10**9, 1_000, 10**9 - 1_000)
+        assert reopened.release_hold(hold.id).status == "voided"
+    finally:
+        reopened.close()
