@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
 from ledger.channels.service import Payments
+from ledger.group_commit import GroupCommitter
 from ledger.reconciliation import AccountingDay, Reconciler
 from ledger.channels.registry import SimulatorRegistry
 from projections import ProjectionRunner, ViewStore
@@ -54,10 +55,13 @@ def create_app(
         )
         day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
         reconciler = Reconciler(ledger, views, day, catch_up=runner.catch_up)
-        app.state.services = Services(ledger, views, runner, Metrics(), settings, payments, reconciler)
+        committer = GroupCommitter(ledger) if settings.group_commit else None
+        app.state.services = Services(ledger, views, runner, Metrics(), settings, payments, reconciler, committer)
         try:
             yield
         finally:
+            if committer is not None:
+                committer.stop()
             runner.stop()
             views.close()
             ledger.close()

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Query, Request
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
+from ledger.group_commit import GroupCommitter
 from ledger.reconciliation import Reconciler
 from ledger.domain.access import Permission, Principal
 from ledger.domain.inputs import KEY_LENGTH_MAX
@@ -28,6 +29,7 @@ class Services:
     settings: Settings
     payments: Payments
     reconciler: Reconciler
+    committer: GroupCommitter | None = None  # concurrent transfers, one transaction per group
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: block until the views include `position`."""

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_URL
     run_projections: bool = True  # follow the log in this process (`serve`), or leave it to `fundcenter project`
     wait_timeout_s: float = 5.0  # how long a query with ?min_position= waits for the views
+    group_commit: bool = True  # concurrent POST /v1/transfers share transactions
     # The key of the HMAC that tokenises card numbers: set a secret one in production.
     card_token_key: str = "fundcenter-development-card-token-key"
     simulator_seed: int = 0

@@ -1,0 +1,77 @@
+"""Group commit: concurrent transfers saved together, one transaction per group.
+
+The event store serialises writes (one table lock per transaction), so many
+threads each committing one transfer queue behind each other. Here they hand
+their transfers to one committer thread, which takes whatever has gathered (up
+to `group_size_max`) and runs it through `FundCenter.transfer_many`: one
+transaction when all go through, else each on its own, in arrival order. So the
+answers are those of sequential commands, refusals and repeats included.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from .application import FundCenter, TransferRequest
+from .views import TransferView
+
+GROUP_SIZE_MAX = 200
+
+
+class GroupCommitter:
+    def __init__(self, ledger: FundCenter, group_size_max: int = GROUP_SIZE_MAX) -> None:
+        self.ledger, self.group_size_max = ledger, group_size_max
+        self._queue: queue.Queue[tuple[TransferRequest, Future[Any]] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._thread = threading.Thread(target=self._commit_forever, name="fundcenter-group-commit", daemon=True)
+        self._thread.start()
+
+    def transfer(self, **request: Any) -> TransferView:
+        """The same as FundCenter.transfer, committed with whatever else is waiting.
+        Alone, it runs at once in the caller's thread: a group of one needs no hand-off."""
+        with self._lock:
+            alone = self._in_flight == 0
+            self._in_flight += 1
+        try:
+            return self.ledger.transfer(**request) if alone else self._grouped(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _grouped(self, request: dict[str, Any]) -> TransferView:
+        future: Future[Any] = Future()
+        self._queue.put((request, future))  # type: ignore[arg-type]
+        outcome = future.result()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _commit_forever(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.group_size_max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this group
+                    break
+                group.append(item)
+            try:
+                outcomes = self.ledger.transfer_many([request for request, _ in group])
+            except Exception as error:  # noqa: BLE001 - every waiting caller gets the failure
+                outcomes = [error] * len(group)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                future.set_result(outcome)
