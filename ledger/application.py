@@ -1,69 +1,34 @@
 """FundCenter: the ledger's application service, one short method per command.
 
-Each command validates its input, then runs an *attempt*: load the aggregates,
-decide, and save the transfer with every customer account it touches in one
-`save()`, one database transaction. Command ids are deterministic (`uuid5` of
-scope and idempotency key), so a retry, or a lost commit acknowledgement, finds
-the first outcome instead of writing twice.
-
-The first attempt is optimistic: it takes aggregates from the in-process cache
-as they are (no fast-forward query) and assumes the command is new (no look-up
-of its id). Every aggregate a decision reads is also one it saves, so optimistic
-concurrency catches a stale read: the save fails with IntegrityError, as it does
-when the id exists already. A refusal (insufficient funds, say) might also come
-from a stale cache. Either way the attempt's aggregates are evicted and the
-command runs again on fresh state, first answering a repeat from the stored
-outcome, a bounded number of times. So a new command costs one transaction and
-no reads, and no answer, refusal or repeat, is ever given from stale state.
+Accounts, transfers and the log are here; holds, API keys, payments through
+channels and reconciliation are mixins beside it; the attempt loop, the cache
+discipline and the posting engine they all run on are `ledger.commands`.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypedDict, TypeVar
-from uuid import UUID, uuid4
+from collections.abc import Callable, Sequence
+from typing import Any, TypedDict
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from . import store
+from .commands import Commands, T
 from .domain import ids
-from .domain.accounts import (
-    CHANNEL_ROLES,
-    CUSTOMER_KINDS,
-    SYSTEM_BUSINESS_ID,
-    Account,
-    AccountKind,
-    SystemRole,
-)
-from .domain.errors import (
-    AccountNotFound,
-    AccountsMustBeDifferent,
-    Contention,
-    CurrencyMismatch,
-    HoldNotFound,
-    IdempotencyConflict,
-    LedgerError,
-    TransferNotFound,
-    ValidationError,
-)
-from .domain.holds import Hold
-from .domain.inputs import check_code, check_expiry, check_key, check_ref, check_text
+from .domain.accounts import CUSTOMER_KINDS, Account, SystemRole
+from .domain.errors import AccountsMustBeDifferent, LedgerError, TransferNotFound, ValidationError
+from .domain.inputs import check_code, check_key, check_ref, check_text
 from .domain.money import check_amount, check_currency
 from .domain.transfers import Side, Transfer, TransferKind, posting, reversed_postings
+from .holds import HoldCommands
 from .keys import KeyCommands
 from .once import Once
 from .payments import PaymentCommands
 from .reconciliation_commands import ReconciliationCommands
-from .views import AccountView, HoldView, TransferView
+from .views import AccountView, TransferView
 
-T = TypeVar("T")
+BATCH_SIZE_MAX = 1000
 
 
 class TransferRequest(TypedDict, total=False):
@@ -73,50 +38,10 @@ class TransferRequest(TypedDict, total=False):
     currency: str
     idempotency_key: str
     memo: str
-A = TypeVar("A", bound=Aggregate)
-
-ATTEMPTS_MAX = 50  # per command, on optimistic-concurrency conflicts
-BATCH_SIZE_MAX = 1000
-BACKOFF_MS_MAX = 20
 
 
-@dataclass
-class CommandStats:
-    """Counters a test or /metrics can read."""
-
-    commands: int = 0
-    repeats: int = 0  # idempotent repeats answered from the first outcome
-    conflicts: int = 0  # saves that lost to a concurrent writer (or met their own first outcome), retried
-    rechecks: int = 0  # refusals checked again on fresh state before being returned
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
-
-
-class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Application[UUID]):
+class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationCommands, Commands):
     name = "fundcenter"
-    # The cache is not fast-forwarded on each get: the commands' retry loop makes it safe (see above).
-    env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
-    snapshotting_intervals = {Account: 500}
-
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        env: dict[str, str] | None = None,
-        migrate: bool = True,
-    ) -> None:
-        self.database = store.Database.from_url(url)
-        if migrate:
-            store.migrate(self.database)
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.stats = CommandStats()
-        self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
-        self._reads = threading.local()  # ids of the aggregates the current attempt has read
-        super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
 
     # -- accounts ------------------------------------------------------------------
 
@@ -164,10 +89,6 @@ class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Applicati
     def account_business(self, account: UUID) -> str:
         """The business an account belongs to (it never changes, so the cache answers)."""
         return self._account(account).business_id
-
-    def hold_account(self, hold_id: UUID) -> UUID:
-        """The account a hold is on (it never changes, so the cache answers)."""
-        return self._get(Hold, hold_id, HoldNotFound, "hold").account_id
 
     def get_account(self, account: UUID) -> AccountView:
         """The account with its balances, as of now (strongly consistent)."""
@@ -321,88 +242,6 @@ class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Applicati
     def get_transfer(self, transfer_id: UUID) -> TransferView:
         return TransferView.of(self._fresh(self._get(Transfer, transfer_id, TransferNotFound, "transfer")))
 
-    # -- holds (freeze, unfreeze, capture) -------------------------------------------
-
-    def place_hold(
-        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None
-    ) -> HoldView:
-        """Freeze part of an account's balance: it stops counting as available."""
-        check_amount(amount)
-        check_key(idempotency_key)
-        check_text(reason, "reason")
-        check_expiry(expires_at, self.clock())
-        hold_id = ids.command_id("hold", idempotency_key)
-        request = ids.fingerprint(account=account, amount=amount, reason=reason, expires_at=expires_at)
-
-        def attempt() -> HoldView:
-            now = self.clock()
-            acct = self._customer_account(account)
-            acct.expire_holds(now)
-            acct.place_hold(hold_id, amount, expires_at, now)
-            hold = Hold(
-                id=hold_id, account_id=acct.id, currency=acct.currency, amount=amount,
-                reason=reason, expires_at=expires_at, request_hash=request,
-            )
-            return HoldView.of(hold, now, self._save(acct, hold))
-
-        answer = lambda hold, position: HoldView.of(hold, self.clock(), position)  # noqa: E731
-        return self._run(attempt, Once(Hold, hold_id, request, "hold key", answer))
-
-    def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
-        """Unfreeze all (amount None) or part of what a hold still holds."""
-        if amount is not None:
-            check_amount(amount)
-        operation = self._operation("release", idempotency_key)
-        request = ids.fingerprint(amount=amount)
-
-        def attempt() -> HoldView:
-            now = self.clock()
-            hold = self._get(Hold, hold_id, HoldNotFound, "hold")
-            if operation in hold.operations:
-                return HoldView.of(hold, now, self._repeat_operation(hold, operation, request))
-            to_release = hold.check_open(amount, now)
-            acct = self._customer_account(hold.account_id)
-            acct.release_hold(hold.id, to_release, now)
-            hold.release(to_release, operation, request)
-            return HoldView.of(hold, now, self._save(acct, hold))
-
-        return self._run(attempt)
-
-    def capture_hold(
-        self, hold_id: UUID, to_account: UUID, amount: int | None = None,
-        idempotency_key: str | None = None, memo: str = "",
-    ) -> TransferView:
-        """Turn all (amount None) or part of a hold into a posted transfer to another customer account."""
-        if amount is not None:
-            check_amount(amount)
-        check_text(memo, "memo")
-        operation = self._operation("capture", idempotency_key)
-        transfer_id = ids.command_id("capture", f"{hold_id}\x1f{operation}")
-        request = ids.fingerprint(to_account=to_account, amount=amount, memo=memo)
-
-        def attempt() -> TransferView:
-            now = self.clock()
-            hold = self._get(Hold, hold_id, HoldNotFound, "hold")
-            if operation in hold.operations:
-                self._repeat_operation(hold, operation, request)
-                transfer = self._get(Transfer, transfer_id, TransferNotFound, "transfer")
-                return TransferView.of(transfer, self._position(transfer.id, 1))
-            if to_account == hold.account_id:
-                raise AccountsMustBeDifferent("a hold cannot be captured to the account it holds")
-            to_capture = hold.check_open(amount, now)
-            hold.capture(to_capture, transfer_id, operation, request)
-            postings = [posting(hold.account_id, Side.DEBIT, to_capture), posting(to_account, Side.CREDIT, to_capture)]
-            return self._post_new(
-                transfer_id, request, TransferKind.CAPTURE, hold.currency, postings, memo=memo,
-                references={"hold": str(hold.id)}, customers=(hold.account_id, to_account),
-                capture=hold, also_save=(hold,),
-            )
-
-        return self._run(attempt)
-
-    def get_hold(self, hold_id: UUID) -> HoldView:
-        return HoldView.of(self._fresh(self._get(Hold, hold_id, HoldNotFound, "hold")), self.clock())
-
     # -- the event log -----------------------------------------------------------------
 
     def read_log(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Any]]:
@@ -413,191 +252,3 @@ class FundCenter(KeyCommands, PaymentCommands, ReconciliationCommands, Applicati
     def head(self) -> int:
         """The log position of the newest event (0 for an empty log)."""
         return self.recorder.max_notification_id() or 0
-
-    # -- the posting engine ----------------------------------------------------------------
-
-    def _post_new(
-        self,
-        transfer_id: UUID,
-        request: str,
-        kind: TransferKind,
-        currency: str,
-        postings: list[dict[str, Any]],
-        *,
-        memo: str = "",
-        references: dict[str, str] | None = None,
-        customers: Iterable[UUID] = (),
-        new_accounts: Iterable[Account] = (),
-        capture: Hold | None = None,
-        also_save: Iterable[Aggregate] = (),
-    ) -> TransferView:
-        """Post a new transfer; save it with every account it changes.
-
-        Checks run in this order: accounts exist (those in `customers` must be
-        customer accounts); currencies match; then each account's own checks
-        (status, funds, holds) as its postings apply. (A repeat is answered by
-        `_run`, before any of these, once the first attempt has failed.)
-        """
-        transfer = Transfer.post(
-            transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references
-        )
-        accounts: dict[UUID, Account] = {}
-        self._apply(transfer, accounts, customers, {a.id for a in new_accounts}, capture)
-        position = self._save(*accounts.values(), *new_accounts, *also_save, transfer)
-        self._system_account_ids.update(a.id for a in new_accounts)
-        return TransferView.of(transfer, position)
-
-    def _apply(
-        self, transfer: Transfer, accounts: dict[UUID, Account], customers: Iterable[UUID] = (),
-        new_ids: set[UUID] = frozenset(), capture: Hold | None = None,
-    ) -> None:
-        """Apply a transfer's postings to the customer accounts it touches, loading
-        into `accounts` those not there yet (a batch shares one dict)."""
-        now = self.clock()
-        for aid in customers:
-            if aid not in accounts:
-                accounts[aid] = self._customer_account(aid)
-        for p in transfer.postings:
-            aid = p["account"]
-            if aid in accounts or aid in new_ids or aid in self._system_account_ids:
-                continue
-            account = self._account(aid)
-            if account.is_customer:
-                accounts[aid] = account
-            else:
-                self._system_account_ids.add(aid)
-        touched = [accounts[p["account"]] for p in transfer.postings if p["account"] in accounts]
-        for account in touched:
-            if account.currency != transfer.currency:
-                raise CurrencyMismatch(
-                    f"account {account.id} holds {account.currency}, the transfer is in {transfer.currency}"
-                )
-            account.expire_holds(now)
-        for p in transfer.postings:
-            account = accounts.get(p["account"])
-            if account is None:
-                continue  # a system account: its postings live in the transfer only
-            if p["side"] == Side.CREDIT:
-                account.credit(transfer.id, p["amount"])
-            elif capture is not None and account.id == capture.account_id:
-                account.capture_hold(capture.id, transfer.id, p["amount"], now)
-            else:
-                account.debit(transfer.id, p["amount"], now)
-
-    def _system_account(self, role: SystemRole, currency: str, channel: str | None = None) -> tuple[UUID, list[Account]]:
-        """The id of a system account, and the account itself if it must be opened in this save."""
-        account_id = ids.system_account_id(role, currency, channel)
-        if account_id in self._system_account_ids or self._find(Account, account_id) is not None:
-            self._system_account_ids.add(account_id)
-            return account_id, []
-        assert (channel is not None) == (role in CHANNEL_ROLES), (role, channel)
-        account = Account(
-            id=account_id, kind=AccountKind.SYSTEM.value, business_id=SYSTEM_BUSINESS_ID,
-            external_ref=f"{role.value}/{channel or '-'}/{currency}", currency=currency,
-            name=f"{role.value} {channel or ''} {currency}".replace("  ", " "),
-            request_hash="", role=role.value, channel=channel,
-        )
-        return account_id, [account]
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _run(self, attempt: Callable[[], T], once: Once | None = None) -> T:
-        """Run a command's attempt: optimistically first, then on fresh state (see the module's docstring)."""
-        try:
-            return self._attempts(attempt, once)
-        finally:
-            self._reads.ids = None  # only commands track what they read
-
-    def _attempts(self, attempt: Callable[[], T], once: Once | None) -> T:
-        fresh = False
-        for n in range(1, ATTEMPTS_MAX + 1):
-            self._reads.ids = []
-            try:
-                if fresh and once is not None and (existing := self._find(once.cls, once.aggregate_id)) is not None:
-                    result = once.answer(existing, self._repeat(existing, once.request, once.what))
-                else:
-                    result = attempt()
-            except IntegrityError:
-                self.stats.add("conflicts")
-                self._evict(self._reads.ids)
-                if n == ATTEMPTS_MAX:
-                    raise Contention(f"gave up after {n} conflicting attempts; try again") from None
-                if fresh:
-                    time.sleep(random.uniform(0, min(BACKOFF_MS_MAX, 0.5 * 2**n)) / 1000)
-                fresh = True
-            except LedgerError:
-                if fresh:
-                    raise
-                self.stats.add("rechecks")
-                self._evict(self._reads.ids)
-                fresh = True
-            else:
-                self.stats.add("commands")
-                return result
-        raise AssertionError("unreachable")
-
-    def _once_transfer(self, transfer_id: UUID, request: str, what: str) -> Once:
-        return Once(Transfer, transfer_id, request, what, TransferView.of)
-
-    def _evict(self, aggregate_ids: Iterable[UUID]) -> None:
-        for aggregate_id in aggregate_ids:
-            try:
-                self.repository.cache.get(aggregate_id, evict=True)
-            except KeyError:
-                pass
-
-    def _fresh(self, aggregate: A) -> A:
-        """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
-        newer = self.events.get(originator_id=aggregate.id, gt=aggregate.version)
-        return project_aggregate(aggregate, newer)
-
-    def _save(self, *aggregates: Aggregate) -> int:
-        """Save in one transaction; the command's own aggregate comes last, so the
-        position of its event is the position of the whole save (and of a repeat)."""
-        recordings = self.save(*aggregates)
-        return recordings[-1].notification.id
-
-    def _position(self, aggregate_id: UUID, version: int) -> int | None:
-        return store.position_of(self.database, self.recorder, aggregate_id, version)
-
-    def _repeat(self, aggregate: Any, request: str, what: str) -> int | None:
-        if aggregate.request_hash != request:
-            raise IdempotencyConflict(f"{what} was already used with different arguments")
-        self.stats.add("repeats")
-        return self._position(aggregate.id, 1)
-
-    def _repeat_operation(self, hold: Hold, operation: str, request: str) -> int | None:
-        first_request, version = hold.operations[operation]
-        if first_request != request:
-            raise IdempotencyConflict("idempotency key was already used with different arguments")
-        self.stats.add("repeats")
-        return self._position(hold.id, version)
-
-    @staticmethod
-    def _operation(kind: str, idempotency_key: str | None) -> str:
-        # Without a key, a fresh one per call: retries inside the call still find the first outcome.
-        return f"{kind}:{check_key(idempotency_key) if idempotency_key is not None else uuid4()}"
-
-    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        if getattr(self._reads, "ids", None) is not None:
-            self._reads.ids.append(aggregate_id)
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None
-
-    def _get(self, cls: type[A], aggregate_id: Any, error: type[Exception] = AccountNotFound, what: str = "") -> A:
-        found = self._find(cls, aggregate_id) if isinstance(aggregate_id, UUID) else None
-        if found is None:
-            raise error(f"{what or cls.__name__.lower()} {aggregate_id} not found")
-        return found
-
-    def _account(self, account_id: Any) -> Account:
-        return self._get(Account, account_id, AccountNotFound, "account")
-
-    def _customer_account(self, account_id: Any) -> Account:
-        account = self._account(account_id)
-        if not account.is_customer:
-            raise ValidationError(f"account {account_id} is a system account; only the ledger posts to it")
-        return account
