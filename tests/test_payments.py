@@ -49,6 +49,23 @@ def test_withholding_recharge_posts_the_money_and_the_fee(shop):
     assert all(c["balanced"] for c in trial["currencies"])
 
 
+def test_the_catalog_reads_back_as_configured(shop):
+    configure(shop, {"withholding": UNIONPAY_FIRST})
+    catalog = shop.ok("GET", "/v1/admin/channels", who="operator")
+    assert catalog["banks"] == {"icbc": "ICBC", "ccb": "CCB"}
+    unionpay = catalog["channels"]["unionpay"]
+    assert (unionpay["status"], unionpay["logo_url"]) == ("open", "https://x/unionpay.png")
+    assert unionpay["products"]["withholding"]["fee"] == {"rate_bps": 60, "fixed": 0, "minimum": 0, "maximum": None}
+    assert catalog["channels"]["alipay"]["products"]["payout"]["banks"]["ccb"]["enabled"] is False
+    assert catalog["routes"]["mall/withholding"] == UNIONPAY_FIRST
+    assert shop.call("GET", "/v1/admin/channels").status_code == 403  # a business key
+    bad = shop.call("POST", "/v1/admin/channels/unionpay/products/withholding",
+                    {"banks": {"nobank": {"enabled": True}}}, who="operator")
+    assert (bad.status_code, bad.json()["type"]) == (422, "validation-error")
+    missing = shop.call("POST", "/v1/admin/channels/nochannel/status", {"status": "closed"}, who="operator")
+    assert (missing.status_code, missing.json()["type"]) == (404, "not-found")
+
+
 def test_a_declined_recharge_moves_nothing(shop):
     configure(shop, {"withholding": [{"channel": "flaky", "priority": 1}]})
     alice = shop.account("alice")
