@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -15,17 +18,23 @@ from tests.pgserver import PostgresServer  # noqa: E402
 
 
 @contextmanager
-def postgres(url: str | None) -> Iterator[PostgresServer | None]:
-    """The given server, or a throwaway one with durable defaults (fsync on)."""
-    if url:
-        yield None
-        return
-    with PostgresServer() as server:
+def postgres(url: str | None) -> Iterator[PostgresServer]:
+    """The server of the given URL, or a throwaway one with durable defaults (fsync on)."""
+    with PostgresServer(url=url) as server:
         yield server
 
 
-def fresh_database(server: PostgresServer | None, url: str | None) -> str:
-    return server.create_database() if server is not None else url  # type: ignore[return-value]
+def fresh_database(server: PostgresServer, url: str | None = None) -> str:
+    """A new database on the server, so that runs never see each other's data."""
+    return server.create_database(f"bench_{uuid.uuid4().hex[:12]}")
+
+
+def settings(url: str) -> str:
+    names = ("fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers", "max_connections")
+    with psycopg.connect(url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        values = [f"{n}={conn.execute(f'SHOW {n}').fetchone()[0]}" for n in names]
+    return f"PostgreSQL {version.split()[0]}: " + ", ".join(values)
 
 
 class Timer:

@@ -11,7 +11,7 @@ import json
 import random
 
 import psycopg
-from common import Timer, fresh_database, machine, postgres
+from common import Timer, fresh_database, machine, postgres, settings
 
 from ledger import FundCenter
 
@@ -60,12 +60,14 @@ def main() -> None:
     args = parser.parse_args()
     with postgres(args.pg_url) as server:
         raw = raw_inserts(fresh_database(server, args.pg_url), args.transfers)
-        ledger = ledger_transfers(fresh_database(server, args.pg_url), args.transfers, args.accounts)
+        ledger_url = fresh_database(server, args.pg_url)
+        ledger = ledger_transfers(ledger_url, args.transfers, args.accounts)
+        server_settings = settings(ledger_url)
     result = {"raw_insert_commits_per_s": round(raw), "transfers_per_s": round(ledger), "ratio": round(ledger / raw, 3)}
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result | {"server": server_settings, "machine": machine()}))
         return
-    print(f"PostgreSQL 15, durable defaults (fsync on, synchronous_commit on); {machine()}")
+    print(f"{server_settings}; {machine()}")
     print(f"{'raw single-row INSERT commits/s':<36}{result['raw_insert_commits_per_s']:>10,}")
     print(f"{'FundCenter.transfer commands/s':<36}{result['transfers_per_s']:>10,}")
     print(f"{'ratio (FundCenter / raw)':<36}{result['ratio']:>10.3f}")

@@ -12,12 +12,14 @@ from __future__ import annotations
 import atexit
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -46,12 +48,13 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, settings: dict[str, str] | None = None, user: str = "postgres") -> None:
+    def __init__(self, settings: dict[str, str] | None = None, user: str = "postgres", url: str | None = None) -> None:
+        """`url` (else `FUNDCENTER_TEST_PG_URL`) names an existing server to use instead of starting one."""
         self.settings = settings or {}
         self.user = user
         self.port = 0
         self.dir: Path | None = None
-        self._external = external_url()
+        self._external = url or external_url()
 
     def __enter__(self) -> PostgresServer:
         return self.start()
@@ -62,14 +65,18 @@ class PostgresServer:
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         command = [str(a) for a in args]
         if os.geteuid() == 0:
-            command = ["runuser", "-u", self.user, "--", *command]
+            if shutil.which("runuser"):
+                command = ["runuser", "-u", self.user, "--", *command]
+            else:
+                command = ["su", self.user, "-s", "/bin/sh", "-c", shlex.join(command)]
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
     def start(self) -> PostgresServer:
         if self._external or self.dir is not None:
             return self
         bindir = _bindir()
-        self.dir = Path(tempfile.mkdtemp(prefix="fundcenter-pg-"))
+        # Under /tmp as root, so that every parent is traversable by the server's user.
+        self.dir = Path(tempfile.mkdtemp(prefix="fundcenter-pg-", dir="/tmp" if os.geteuid() == 0 else None))
         self.dir.chmod(0o755)
         if os.geteuid() == 0:
             entry = pwd.getpwnam(self.user)
@@ -78,7 +85,8 @@ class PostgresServer:
         atexit.register(self.stop)
         result = self._run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         if result.returncode != 0:
-            raise RuntimeError(f"initdb failed: {result.stderr.strip()[-2000:]}")
+            self.stop()
+            raise RuntimeError(f"initdb failed: {(result.stderr or result.stdout).strip()[-2000:]}")
         self.port = _free_port()
         options = [f"-p {self.port}", f"-k {self.dir}", "-c listen_addresses=127.0.0.1", "-c max_connections=200"]
         options += [f"-c {name}={value}" for name, value in self.settings.items()]
@@ -94,12 +102,12 @@ class PostgresServer:
             return
         folder, self.dir = self.dir, None
         if (folder / "data" / "postmaster.pid").exists():
-            self._run(_bindir() / "pg_ctl", "-D", folder / "data", "-m", "immediate", "-w", "stop")
+            self._run(_bindir() / "pg_ctl", "-D", folder / "data", "-m", "fast", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)
 
     def url(self, dbname: str = "postgres") -> str:
         if self._external:
-            return self._external.rsplit("/", 1)[0] + f"/{dbname}"
+            return urlsplit(self._external)._replace(path=f"/{dbname}").geturl()
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def create_database(self, name: str | None = None) -> str:

@@ -1,13 +1,29 @@
 """A simulated bank / payment channel: the built-in stand-in for real channels.
 
-Deterministic from a seed: every random decision about a transaction is drawn
-from a hash of (seed, channel, reference, purpose), never from a shared random
+`SimulatedChannel` implements the `Gateway` protocol for tests and the demo.
+
+Deterministic from a seed: every random decision about a transaction (does it
+succeed, does the channel time out, which SMS code is sent) is drawn from
+sha256(f"{seed}|{code}|{reference}|{purpose}"), never from a shared random
 generator, so a reference's outcome does not depend on the order of calls.
-It plays: card verification (鉴权) with Luhn, ID and phone checks; withholding
-and payouts that settle at once; auth_pay with SMS codes; e-banking redirects
-whose result arrives by signed callback; simulated timeouts, settled later by
-query; bank returns (退票) of payouts; and the day's statement file, optionally
-with injected differences for reconciliation tests.
+
+What it plays:
+
+- card verification (鉴权): Luhn, ID number and phone checks, then an agreement
+  reference that stands for the card (the card number never comes back);
+- withholding and payouts, final at once;
+- auth_pay: an SMS code (`sms_code(reference)`) the payer confirms, at most
+  3 wrong tries;
+- personal and enterprise e-banking: a redirect, then a signed callback once the
+  payer finished on the bank's site (`complete_redirects()`, `pending_callbacks()`);
+- simulated timeouts: the transaction happened, the caller never heard; `query`
+  tells the final outcome later;
+- bank returns of payouts (退票, `return_payout(reference)`), by callback;
+- the day's statement file, optionally with injected differences for
+  reconciliation tests.
+
+It keeps everything in memory, behind one lock: the API calls it from a thread pool.
+The only I/O is the optional `time.sleep` that simulates the channel's latency.
 """
 
 from __future__ import annotations
@@ -24,117 +40,166 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-
 from .gateway import (
-    Callback, CardVerification, ChannelUnavailable, ForgedCallback, Method, Outcome, Result, StatementLine, Submission,
+    Callback,
+    CardVerification,
+    ChannelUnavailable,
+    ForgedCallback,
+    Method,
+    Outcome,
+    Result,
+    StatementLine,
+    Submission,
 )
 
 SIGNATURE_HEADER = "X-Sim-Signature"
-CARD_METHODS = (Method.WITHHOLDING, Method.AUTH_PAY, Method.PAYOUT)
-EBANK_METHODS = (Method.PERSONAL_EBANK, Method.ENTERPRISE_EBANK)
+CARD_METHODS = frozenset({Method.WITHHOLDING, Method.AUTH_PAY, Method.PAYOUT})
+EBANK_METHODS = frozenset({Method.PERSONAL_EBANK, Method.ENTERPRISE_EBANK})
+FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.RETURNED})
 SMS_TRIES_MAX = 3
+CALLBACK_KEYS = ("reference", "channel_txn_id", "outcome", "amount", "fee", "notification_id")
+STATEMENT_HEADER = ("channel_txn_id", "reference", "kind", "amount", "fee", "status", "time")
+
+CARD_NUMBER = re.compile(r"[0-9]{12,19}")
+ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]")  # the API accepts a lower-case x too
+PHONE = re.compile(r"[0-9]{11}")
 
 
 @dataclass
 class _Txn:
+    """One transaction as the channel sees it."""
+
     reference: str
     channel_txn_id: str
     method: Method
     amount: int
     bank: str
-    fee: int
-    decided: Outcome  # what it will end as
+    fee: int  # charged only if it succeeds
+    decided: Outcome  # what it will end as (SUCCEEDED or FAILED)
     outcome: Outcome  # what it is now
-    final_at: datetime | None = None
-    wrong_codes: int = 0
-    message: str = ""
+    message: str = ""  # why it failed
+    final_at: datetime | None = None  # when it reached its (latest) final outcome
+    wrong_codes: int = 0  # auth_pay: wrong SMS codes so far
 
 
 def luhn_valid(number: str) -> bool:
+    """The Luhn check digit test every bank card number passes."""
+    if not number.isascii() or not number.isdigit():
+        return False
     total = 0
-    for i, digit in enumerate(int(d) for d in reversed(number)):
-        doubled = digit * 2 if i % 2 else digit
-        total += doubled - 9 if doubled > 9 else doubled
+    for position, digit in enumerate(int(d) for d in reversed(number)):
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
     return total % 10 == 0
 
 
+def _utc(moment: datetime) -> datetime:
+    """A clock reading in UTC (a naive one is taken as UTC already)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return _utc(moment).isoformat().replace("+00:00", "Z")
+
+
 class SimulatedChannel:
+    """An in-memory bank / payment channel satisfying `Gateway`, deterministic from `seed`."""
+
     def __init__(
-        self, code: str, *, seed: int = 0, secret: bytes = b"simulator-secret", success_rate: float = 1.0,
-        bank_success_rates: dict[str, float] | None = None, latency_ms: int = 0, timeout_rate: float = 0.0,
-        fee_rule: Callable[[Method, int], int] | None = None, clock: Callable[[], datetime] | None = None,
+        self,
+        code: str,
+        *,
+        seed: int = 0,
+        secret: bytes = b"simulator-secret",
+        success_rate: float = 1.0,
+        bank_success_rates: dict[str, float] | None = None,
+        latency_ms: int = 0,
+        timeout_rate: float = 0.0,
+        fee_rule: Callable[[Method, int], int] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.code, self.seed, self.secret = code, seed, secret
-        self.success_rate, self.bank_success_rates = success_rate, bank_success_rates or {}
-        self.latency_ms, self.timeout_rate = latency_ms, timeout_rate
+        rates = {"success_rate": success_rate, "timeout_rate": timeout_rate, **(bank_success_rates or {})}
+        for name, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name}: a rate is between 0 and 1, got {rate}")
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms cannot be negative, got {latency_ms}")
+        self.code = code
+        self.seed = seed
+        self.secret = secret
+        self.success_rate = success_rate
+        self.bank_success_rates = dict(bank_success_rates or {})
+        self.latency_ms = latency_ms
+        self.timeout_rate = timeout_rate
         self.fee_rule = fee_rule or (lambda method, amount: 0)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._txns: dict[str, _Txn] = {}
+        self._txns: dict[str, _Txn] = {}  # reference -> transaction
         self._agreements: dict[str, str] = {}  # agreement -> bank
         self._callbacks: list[tuple[bytes, dict[str, str]]] = []
-        self._notifications = 0
+        self._txn_count = 0
+        self._notification_count = 0
 
-    # -- chance, from a hash ---------------------------------------------------------------
+    # -- chance, from a hash -------------------------------------------------------------
+
+    def _digest(self, reference: str, purpose: str) -> bytes:
+        return hashlib.sha256(f"{self.seed}|{self.code}|{reference}|{purpose}".encode()).digest()
 
     def _draw(self, reference: str, purpose: str) -> float:
-        digest = hashlib.sha256(f"{self.seed}|{self.code}|{reference}|{purpose}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64
+        """A number in [0, 1) fixed by (seed, code, reference, purpose)."""
+        return int.from_bytes(self._digest(reference, purpose)[:8], "big") / 2**64
 
     def sms_code(self, reference: str) -> str:
-        """The code the payer would read in the SMS (auth_pay)."""
-        return f"{int(self._draw(reference, 'sms') * 1_000_000):06d}"
+        """The 6-digit code the payer reads in the SMS (auth_pay)."""
+        return f"{int.from_bytes(self._digest(reference, 'sms')[:8], 'big') % 1_000_000:06d}"
 
     def _wait(self) -> None:
         if self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000)
 
-    # -- the Gateway interface ----------------------------------------------------------------
+    # -- the Gateway interface -------------------------------------------------------------
 
     def verify_card(self, request: CardVerification) -> Result:
+        """鉴权: check the card, ID number and phone; on success, an agreement for the card."""
         self._wait()
-        reason = None
-        if not re.fullmatch(r"\d{12,19}", request.card_number) or not luhn_valid(request.card_number):
-            reason = "invalid card number"
-        elif not re.fullmatch(r"\d{17}[\dX]", request.id_number.upper()):
-            reason = "invalid id number"
-        elif not re.fullmatch(r"\d{11}", request.phone):
-            reason = "invalid phone number"
-        if reason:
-            return Result(Outcome.FAILED, request.reference, message=reason)
-        digest = hashlib.sha256(f"{self.seed}|{self.code}|{request.card_number}".encode()).hexdigest()[:12]
-        agreement = f"{self.code}-agr-{digest}"
+        if not CARD_NUMBER.fullmatch(request.card_number) or not luhn_valid(request.card_number):
+            return Result(Outcome.FAILED, request.reference, message="invalid card number")
+        if not ID_NUMBER.fullmatch(request.id_number):
+            return Result(Outcome.FAILED, request.reference, message="invalid id number")
+        if not PHONE.fullmatch(request.phone):
+            return Result(Outcome.FAILED, request.reference, message="invalid phone number")
+        tag = hashlib.sha256(f"{self.seed}|{self.code}|card|{request.card_number}".encode()).hexdigest()[:12]
+        agreement = f"{self.code}-agr-{tag}"
         with self._lock:
             self._agreements[agreement] = request.bank
         return Result(Outcome.SUCCEEDED, request.reference, agreement=agreement)
 
     def submit(self, request: Submission) -> Result:
+        """Take a recharge or payout; a reference seen before gets that transaction's state."""
         self._wait()
         with self._lock:
             known = self._txns.get(request.reference)
             if known is not None:
                 return self._result(known)
             if request.amount <= 0:
-                return Result(Outcome.FAILED, request.reference, message="invalid amount")
+                return Result(Outcome.FAILED, request.reference, message="amount must be positive")
             if request.method in CARD_METHODS and request.agreement not in self._agreements:
                 return Result(Outcome.FAILED, request.reference, message="unknown agreement")
-            rate = self.bank_success_rates.get(request.bank, self.success_rate)
-            decided = Outcome.SUCCEEDED if self._draw(request.reference, "success") < rate else Outcome.FAILED
-            txn = _Txn(
-                request.reference, f"{self.code}-{len(self._txns) + 1:08d}", request.method, request.amount,
-                request.bank, self.fee_rule(request.method, request.amount) if decided == Outcome.SUCCEEDED else 0,
-                decided, Outcome.PENDING, message="" if decided == Outcome.SUCCEEDED else "declined by bank",
-            )
-            self._txns[request.reference] = txn
+            txn = self._new_txn(request)
             if self._draw(request.reference, "timeout") < self.timeout_rate:
+                # It happened on the channel's side, but the answer is lost: PENDING until queried.
                 raise ChannelUnavailable(f"{self.code} did not answer in time")
             if request.method == Method.AUTH_PAY:
                 txn.outcome = Outcome.AWAITING_CONFIRMATION
-            elif request.method not in EBANK_METHODS:
+            elif request.method not in EBANK_METHODS:  # withholding, payout: final at once
                 self._finish(txn)
-            return self._result(txn)
+            return self._result(txn)  # e-banking stays PENDING: the payer is redirected
 
     def confirm(self, reference: str, sms_code: str) -> Result:
+        """auth_pay: the payer's SMS code. A wrong one keeps it waiting, 3 wrong ones fail it."""
         self._wait()
         with self._lock:
             txn = self._txns.get(reference)
@@ -142,125 +207,201 @@ class SimulatedChannel:
                 return Result(Outcome.UNKNOWN, reference)
             if txn.outcome != Outcome.AWAITING_CONFIRMATION:
                 return self._result(txn)
-            if not hmac.compare_digest(sms_code, self.sms_code(reference)):
-                txn.wrong_codes += 1
-                if txn.wrong_codes >= SMS_TRIES_MAX:
-                    txn.decided, txn.fee, txn.message = Outcome.FAILED, 0, "too many wrong sms codes"
-                    self._finish(txn)
-                    return self._result(txn)
-                return Result(Outcome.FAILED, reference, txn.channel_txn_id, message="wrong sms code")
-            self._finish(txn)
-            return self._result(txn)
+            if hmac.compare_digest(sms_code.encode(), self.sms_code(reference).encode()):
+                self._finish(txn)
+                return self._result(txn)
+            txn.wrong_codes += 1
+            if txn.wrong_codes >= SMS_TRIES_MAX:
+                txn.decided, txn.fee, txn.message = Outcome.FAILED, 0, "too many wrong sms codes"
+                self._finish(txn)
+                return self._result(txn)
+            return Result(Outcome.FAILED, reference, txn.channel_txn_id, message="wrong sms code")
 
     def query(self, reference: str) -> Result:
+        """The transaction's state now; a timed-out or e-banking one has reached its end by now."""
         self._wait()
         with self._lock:
             txn = self._txns.get(reference)
             if txn is None:
                 return Result(Outcome.UNKNOWN, reference)
-            if txn.outcome == Outcome.PENDING:  # a timeout or an e-banking payment: it has an end by now
+            if txn.outcome == Outcome.PENDING:
                 self._finish(txn)
+                if txn.method in EBANK_METHODS:
+                    self._queue_callback(txn)  # the bank notifies us anyway
             return self._result(txn)
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> Callback:
-        signature = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
-        if not signature or not hmac.compare_digest(signature, self.sign(body)):
+        """Verify the signature and read the notification; anything wrong is a ForgedCallback."""
+        signature = next((value for name, value in headers.items() if name.lower() == SIGNATURE_HEADER.lower()), "")
+        if not isinstance(signature, str) or not signature.isascii():
+            raise ForgedCallback("bad signature")
+        if not signature or not hmac.compare_digest(signature.encode(), self.sign(body).encode()):
             raise ForgedCallback("bad or missing signature")
         try:
             data = json.loads(body)
-            return Callback(str(data["reference"]), str(data["channel_txn_id"]), Outcome(data["outcome"]),
-                            int(data["amount"]), int(data["fee"]), str(data["notification_id"]))
-        except (ValueError, KeyError, TypeError) as error:
-            raise ForgedCallback(f"malformed callback: {error}") from None
+        except ValueError as error:  # UnicodeDecodeError is a ValueError too
+            raise ForgedCallback(f"callback is not JSON: {error}") from None
+        if not isinstance(data, dict) or any(key not in data for key in CALLBACK_KEYS):
+            raise ForgedCallback(f"callback needs the keys {', '.join(CALLBACK_KEYS)}")
+        texts = [data[key] for key in ("reference", "channel_txn_id", "outcome", "notification_id")]
+        numbers = [data["amount"], data["fee"]]
+        if not all(isinstance(text, str) and text for text in texts):
+            raise ForgedCallback("callback: reference, channel_txn_id, outcome and notification_id are text")
+        if not all(isinstance(number, int) and not isinstance(number, bool) and number >= 0 for number in numbers):
+            raise ForgedCallback("callback: amount and fee are whole numbers, not negative")
+        if data["outcome"] not in {outcome.value for outcome in FINAL_OUTCOMES}:
+            raise ForgedCallback(f"callback: unknown outcome {data['outcome']!r}")
+        return Callback(
+            reference=data["reference"],
+            channel_txn_id=data["channel_txn_id"],
+            outcome=Outcome(data["outcome"]),
+            amount=data["amount"],
+            fee=data["fee"],
+            notification_id=data["notification_id"],
+        )
 
-    def statement(self, day: date, *, drop: int = 0, extra: int = 0, change_amount: int = 0,
-                  change_status: int = 0, change_fee: int = 0) -> str:
+    def statement(
+        self,
+        day: date,
+        *,
+        drop: int = 0,
+        extra: int = 0,
+        change_amount: int = 0,
+        change_status: int = 0,
+        change_fee: int = 0,
+    ) -> str:
+        """The day's statement CSV, optionally with differences for reconciliation to find:
+        `drop` rows left out, `extra` rows for transactions we never heard of, and
+        `change_amount` / `change_status` / `change_fee` rows altered (amount +1,
+        succeeded <-> failed, fee +1). Which rows is fixed by the seed; each row gets
+        at most one difference."""
         lines = self.statement_lines(day)
-        chosen = sorted(lines, key=lambda line: self._draw(line.reference, f"diff-{day}"))
-        dropped = {line.reference for line in chosen[:drop]}
-        changes = chosen[drop:]
-        amounts = {line.reference for line in changes[:change_amount]}
-        statuses = {line.reference for line in changes[change_amount:change_amount + change_status]}
-        fees = {line.reference for line in changes[change_amount + change_status:change_amount + change_status + change_fee]}
-        out = []
+        remaining = sorted(lines, key=lambda line: self._draw(line.channel_txn_id, f"statement|{day.isoformat()}"))
+
+        def take(count: int, fits: Callable[[StatementLine], bool] = lambda line: True) -> set[str]:
+            chosen = [line for line in remaining if fits(line)][: max(count, 0)]
+            for line in chosen:
+                remaining.remove(line)
+            return {line.channel_txn_id for line in chosen}
+
+        dropped = take(drop)
+        amounts = take(change_amount)
+        statuses = take(change_status, lambda line: line.status in ("succeeded", "failed"))
+        fees = take(change_fee)
+        rows: list[StatementLine] = []
         for line in lines:
-            if line.reference in dropped:
+            if line.channel_txn_id in dropped:
                 continue
-            if line.reference in amounts:
+            if line.channel_txn_id in amounts:
                 line = replace(line, amount=line.amount + 1)
-            if line.reference in statuses:
+            if line.channel_txn_id in statuses:
                 line = replace(line, status="failed" if line.status == "succeeded" else "succeeded")
-            if line.reference in fees:
+            if line.channel_txn_id in fees:
                 line = replace(line, fee=line.fee + 1)
-            out.append(line)
-        when = datetime(day.year, day.month, day.day, 23, 0, tzinfo=UTC)
-        out += [StatementLine(f"{self.code}-x{k:07d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0, "succeeded", when)
-                for k in range(1, extra + 1)]
+            rows.append(line)
+        noon = datetime(day.year, day.month, day.day, 12, 0, tzinfo=UTC)
+        for k in range(1, extra + 1):
+            rows.append(StatementLine(f"{self.code}-x{k:07d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0, "succeeded", noon))
+        rows.sort(key=lambda line: line.channel_txn_id)
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["channel_txn_id", "reference", "kind", "amount", "fee", "status", "time"])
-        for line in out:
-            writer.writerow([line.channel_txn_id, line.reference, line.kind, line.amount, line.fee, line.status,
-                             line.time.astimezone(UTC).isoformat().replace("+00:00", "Z")])
+        writer.writerow(STATEMENT_HEADER)
+        for line in rows:
+            writer.writerow([line.channel_txn_id, line.reference, line.kind, line.amount, line.fee, line.status, _iso(line.time)])
         return buffer.getvalue()
 
-    # -- what the simulation offers besides ---------------------------------------------------
+    # -- what the simulation offers besides -------------------------------------------------
 
     def statement_lines(self, day: date) -> list[StatementLine]:
+        """Every transaction whose final outcome happened on `day` (UTC), by channel_txn_id."""
         with self._lock:
-            txns = sorted((t for t in self._txns.values() if t.final_at and t.final_at.date() == day),
-                          key=lambda t: t.channel_txn_id)
+            finished = [txn for txn in self._txns.values() if txn.final_at is not None and _utc(txn.final_at).date() == day]
+        finished.sort(key=lambda txn: txn.channel_txn_id)
         return [
-            StatementLine(t.channel_txn_id, t.reference, "payout" if t.method == Method.PAYOUT else "recharge",
-                          t.amount, t.fee, t.outcome.value, t.final_at)  # type: ignore[arg-type]
-            for t in txns
+            StatementLine(
+                channel_txn_id=txn.channel_txn_id,
+                reference=txn.reference,
+                kind="payout" if txn.method == Method.PAYOUT else "recharge",
+                amount=txn.amount,
+                fee=txn.fee if txn.outcome != Outcome.FAILED else 0,
+                status=txn.outcome.value,
+                time=_utc(txn.final_at),  # type: ignore[arg-type]
+            )
+            for txn in finished
         ]
 
     def complete_redirects(self) -> None:
-        """Every payer sent to the bank's site finishes paying: results go out by callback."""
+        """Every payer sent to the bank's site finishes: each result goes out by callback."""
         with self._lock:
             for txn in self._txns.values():
                 if txn.method in EBANK_METHODS and txn.outcome == Outcome.PENDING:
                     self._finish(txn)
-                    self._queue(txn, txn.outcome)
+                    self._queue_callback(txn)
 
     def return_payout(self, reference: str) -> None:
-        """The receiving bank sends a succeeded payout back (退票)."""
+        """The receiving bank sends a succeeded payout back (退票); a callback says so."""
         with self._lock:
             txn = self._txns.get(reference)
             if txn is None or txn.method != Method.PAYOUT or txn.outcome != Outcome.SUCCEEDED:
-                raise ValueError(f"no succeeded payout {reference!r} to return")
+                raise ValueError(f"{self.code}: no succeeded payout {reference!r} to return")
             txn.outcome, txn.final_at = Outcome.RETURNED, self.clock()
-            self._queue(txn, Outcome.RETURNED)
+            self._queue_callback(txn)
 
     def pending_callbacks(self) -> list[tuple[bytes, dict[str, str]]]:
-        """The signed notifications the channel would POST to us now (and forgets)."""
+        """The signed notifications (body, headers) the channel would POST to us now; then forgets them."""
         with self._lock:
             callbacks, self._callbacks = self._callbacks, []
         return callbacks
 
     def sign(self, body: bytes) -> str:
+        """The hex HMAC-SHA256 of `body` under the channel's secret."""
         return hmac.new(self.secret, body, hashlib.sha256).hexdigest()
 
-    # -- inside -------------------------------------------------------------------------------
+    # -- inside (the caller holds the lock) -------------------------------------------------
+
+    def _new_txn(self, request: Submission) -> _Txn:
+        rate = self.bank_success_rates.get(request.bank, self.success_rate)
+        succeeds = self._draw(request.reference, "success") < rate
+        self._txn_count += 1
+        txn = _Txn(
+            reference=request.reference,
+            channel_txn_id=f"{self.code}-{self._txn_count:08d}",
+            method=request.method,
+            amount=request.amount,
+            bank=request.bank,
+            fee=self.fee_rule(request.method, request.amount) if succeeds else 0,
+            decided=Outcome.SUCCEEDED if succeeds else Outcome.FAILED,
+            outcome=Outcome.PENDING,
+            message="" if succeeds else "declined by bank",
+        )
+        self._txns[request.reference] = txn
+        return txn
 
     def _finish(self, txn: _Txn) -> None:
         txn.outcome, txn.final_at = txn.decided, self.clock()
 
-    def _queue(self, txn: _Txn, outcome: Outcome) -> None:
-        self._notifications += 1
+    def _queue_callback(self, txn: _Txn) -> None:
+        self._notification_count += 1
         body = json.dumps({
-            "reference": txn.reference, "channel_txn_id": txn.channel_txn_id, "outcome": outcome.value,
-            "amount": txn.amount, "fee": txn.fee, "notification_id": f"{self.code}-n-{self._notifications}",
-            "sent_at": self.clock().isoformat(),
+            "reference": txn.reference,
+            "channel_txn_id": txn.channel_txn_id,
+            "outcome": txn.outcome.value,
+            "amount": txn.amount,
+            "fee": txn.fee if txn.outcome != Outcome.FAILED else 0,
+            "notification_id": f"{self.code}-n-{self._notification_count}",
+            "sent_at": _iso(self.clock()),
         }).encode()
         self._callbacks.append((body, {SIGNATURE_HEADER: self.sign(body)}))
 
     def _result(self, txn: _Txn) -> Result:
-        redirect = f"https://sim.{self.code}.bank/pay/{txn.channel_txn_id}" if txn.method in EBANK_METHODS else None
-        if txn.outcome == Outcome.PENDING and txn.method in EBANK_METHODS:
-            return Result(Outcome.REDIRECT, txn.reference, txn.channel_txn_id, redirect_url=redirect)
-        fee = txn.fee if txn.outcome in (Outcome.SUCCEEDED, Outcome.RETURNED) else 0
-        return Result(txn.outcome, txn.reference, txn.channel_txn_id, fee, txn.message if txn.outcome == Outcome.FAILED else "")
-
-
+        if txn.method in EBANK_METHODS and txn.outcome == Outcome.PENDING:
+            redirect_url = f"https://sim.{self.code}.bank/pay/{txn.channel_txn_id}"
+            return Result(Outcome.REDIRECT, txn.reference, txn.channel_txn_id, redirect_url=redirect_url)
+        return Result(
+            outcome=txn.outcome,
+            reference=txn.reference,
+            channel_txn_id=txn.channel_txn_id,
+            fee=txn.fee if txn.outcome in (Outcome.SUCCEEDED, Outcome.RETURNED) else 0,
+            message=txn.message if txn.outcome == Outcome.FAILED else "",
+        )
