@@ -22,38 +22,52 @@ from ledger.channels.service import Payments
 from ledger.group_commit import GroupCommitter
 from ledger.reconciliation import AccountingDay, Reconciler
 from ledger.channels.registry import SimulatorRegistry
+from ledger.domain.aggregate import Clock
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
 
 from . import problems
 from .deps import Services
 from .metrics import Metrics
+from .service_secrets import MissingSecrets, load_secrets
 from .routes import accounts, admin, channels, money, ops, payments as payment_routes, queries, reconciliations
 from .settings import Settings
 
 
 def create_app(
-    database_url: str | None = None, *, settings: Settings | None = None, gateways: GatewayRegistry | None = None
+    database_url: str | None = None, *, settings: Settings | None = None, gateways: GatewayRegistry | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The app. Channels reach it through `gateways`; by default the built-in
-    simulator plays every channel in the catalog."""
+    simulator plays every channel in the catalog. `clock` (default: the system's)
+    is the one time of the ledger, the simulated channels and the accounting day.
+
+    The secrets are loaded here, so a production app without them fails to be
+    made (MissingSecrets, naming what is missing) rather than failing later."""
     settings = settings or Settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
+    secrets = load_secrets(settings)
+    day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ledger = FundCenter(settings.database_url)
+        ledger = FundCenter(settings.database_url, clock=clock)
+        if gateways is None:
+            try:
+                secrets.require_channels(sorted(ledger.catalog().channels))
+            except MissingSecrets:
+                ledger.close()
+                raise
         views = ViewStore(ledger.database)
         runner = ProjectionRunner(ledger, views)
         if settings.run_projections:
             runner.start()
         payments = Payments(
-            ledger, gateways or SimulatorRegistry(ledger, settings.simulator_seed),
+            ledger, gateways or SimulatorRegistry(ledger, secrets.channel_secret, settings.simulator_seed, day.day_of),
             activity=lambda business, method, bank, day: channel_activity(views, method, bank, day),
-            card_key=settings.card_token_key.encode(),
+            card_key=secrets.card_token_key,
         )
-        day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
         reconciler = Reconciler(ledger, views, day, catch_up=runner.catch_up)
         committer = GroupCommitter(ledger) if settings.group_commit else None
         app.state.services = Services(ledger, views, runner, Metrics(), settings, payments, reconciler, committer)

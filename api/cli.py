@@ -7,6 +7,7 @@ sqlite:///./fundcenter.db. Failures print one line to stderr and exit 2.
 from __future__ import annotations
 
 import sys
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +16,16 @@ import typer
 import sqlite3
 
 import psycopg
+import pydantic
 from eventsourcing.persistence import PersistenceError
 
 from ledger import FundCenter, LedgerError
-from ledger.store import Database, DatabaseURLError, migrate as apply_migrations, resolve_url
+from ledger.clock import system_clock
+from ledger.reconciliation import AccountingDay
+from ledger.store import Database, DatabaseURLError, migrate as apply_migrations, redact_url, resolve_url
+
+from .service_secrets import MissingSecrets
+from .settings import Settings
 
 app = typer.Typer(
     help="Fund Center: an event-sourced double-entry ledger.",
@@ -26,6 +33,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+class BadOption(ValueError):
+    """An option's value the command cannot use: one line, exit 2."""
+
 
 DbOption = Annotated[
     str | None,
@@ -42,17 +53,42 @@ def migrate(db: DbOption = None) -> None:
 
 
 @app.command()
-def demo(db: DbOption = None) -> None:
-    """Run a short day of business on the ledger and print the balances."""
-    from .demo import run_demo
+def demo(
+    db: DbOption = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="The business day, YYYY-MM-DD (default: today in the accounting zone).")
+    ] = None,
+) -> None:
+    """Run a day of business through two simulated channels, reconcile it, print the books."""
+    from .demo import CHANNELS, DemoDay, run_demo
+    from .service_secrets import load_secrets
 
-    url = resolve_url(db)
-    typer.echo(f"Fund Center demo on {url}\n")
-    fc = FundCenter(url)
+    settings = Settings(database_url=resolve_url(db))
+    accounting_day = _accounting_day(settings)
+    secrets = load_secrets(settings)
+    secrets.require_channels(list(CHANNELS))
+    business_day = _date_option(day) if day else accounting_day.day_of(system_clock())
+    demo_day = DemoDay(business_day, accounting_day, secrets)
+    typer.echo(f"Fund Center demo of {business_day} on {redact_url(settings.database_url)}\n")
+    clock = demo_day.clock()
+    fc = FundCenter(settings.database_url, clock=clock)
     try:
-        run_demo(fc, typer.echo)
+        run_demo(fc, clock, demo_day, typer.echo)
     finally:
         fc.close()
+
+
+def _accounting_day(settings: Settings | None = None) -> AccountingDay:
+    """The accounting day (日切) the settings give: the same for the CLI as for `serve`."""
+    settings = settings or Settings()
+    return AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
+
+
+def _date_option(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadOption(f"--date {text!r} is not YYYY-MM-DD") from None
 
 
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -89,19 +125,14 @@ def reconcile_import(
     db: DbOption = None,
 ) -> None:
     """Import a statement file for a channel and day, match it, and print the summary."""
-    from datetime import date as date_type
-
     from ledger.reconciliation import Reconciler
     from projections import ProjectionRunner, ViewStore
 
-    try:
-        day = date_type.fromisoformat(date)
-    except ValueError:
-        raise typer.BadParameter(f"--date {date!r} is not YYYY-MM-DD") from None
+    day = _date_option(date)
     fc = FundCenter(db)
     views = ViewStore(fc.database)
     try:
-        reconciler = Reconciler(fc, views, catch_up=ProjectionRunner(fc, views).catch_up)
+        reconciler = Reconciler(fc, views, _accounting_day(), catch_up=ProjectionRunner(fc, views).catch_up)
         with file.open("rb") as statement:
             result = reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
     finally:
@@ -126,13 +157,21 @@ def serve(
     import uvicorn
 
     from .app import create_app
-    from .settings import Settings
+    from .service_secrets import load_secrets
 
     url = resolve_url(db)
     Database.from_url(url)  # a bad URL fails here, in one line
     settings = Settings(database_url=url, run_projections=projections)
-    typer.echo(f"Fund Center API on http://{host}:{port} (database {url}); OpenAPI at /docs", err=True)
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
+    app = create_app(settings=settings)  # refuses production without its secrets, naming them
+    if settings.environment == "production":  # and without a callback secret for a channel it has
+        fc = FundCenter(url)
+        try:
+            load_secrets(settings).require_channels(sorted(fc.catalog().channels))
+        finally:
+            fc.close()
+    typer.echo(f"Fund Center API on http://{host}:{port} ({settings.environment}, database {redact_url(url)});"
+               " OpenAPI at /docs", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -201,8 +240,13 @@ def replay(
 def main() -> None:
     try:
         app()
-    except (LedgerError, DatabaseURLError) as error:
+    except (LedgerError, DatabaseURLError, MissingSecrets, BadOption) as error:
         typer.echo(f"fundcenter: {error}", err=True)
+        sys.exit(2)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        name = "FUNDCENTER_" + "_".join(str(part) for part in first["loc"]).upper()
+        typer.echo(f"fundcenter: setting {name}: {first['msg']}", err=True)
         sys.exit(2)
     except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,8 +1,11 @@
 """`fundcenter demo`: a day of business through two simulated channels, the books,
 then the next morning's reconciliation of one channel's statement.
 
-Every command carries a fixed idempotency key, so running the demo again on the
-same database repeats the first outcomes and prints the same day.
+The demo runs on a clock of its own that starts on the business day's morning,
+so the day it books is the day it was asked for, whatever the wall clock says.
+Every command carries an idempotency key made of that day and a name, so running
+the demo again for the same day repeats the first outcomes and prints the same
+day; another day is that day's business, afresh.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
@@ -18,32 +23,63 @@ from ledger.channels.service import Payments
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
 from ledger.domain.money import format_amount
-from ledger.reconciliation import Reconciler
+from ledger.clock import SteppingClock
+from ledger.reconciliation import AccountingDay, Reconciler
 from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
 from projections.payments import channel_activity
 from projections.suspense import suspense
 from projections.trial_balance import trial_balance
 
+from .service_secrets import ServiceSecrets
+
 CNY = "CNY"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=100)}
+CHANNELS = tuple(FEES)
 METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
-CARD_KEY = b"fundcenter-demo-card-token-key"
+OPENING = time(9, 0)  # the business day starts at 09:00 in the accounting time zone
 
 
-def run_demo(fc: FundCenter, say: Callable[[str], None] = print) -> None:
+@dataclass(frozen=True)
+class DemoDay:
+    """The business day the demo runs, and what it runs it with."""
+
+    day: date
+    accounting_day: AccountingDay
+    secrets: ServiceSecrets
+
+    def clock(self) -> SteppingClock:
+        """A clock at the day's opening, ticking a millisecond a reading."""
+        zone = ZoneInfo(self.accounting_day.timezone)
+        return SteppingClock(datetime.combine(self.day, max(OPENING, self.accounting_day.cutoff), zone))
+
+    def key(self, name: str) -> str:
+        return f"demo-{self.day.isoformat()}-{name}"
+
+
+def run_demo(fc: FundCenter, clock: SteppingClock, demo: DemoDay, say: Callable[[str], None] = print) -> None:
+    """Run `demo.day` on `fc`, whose clock is `clock` (moved to the next morning for the reconciliation)."""
     views = ViewStore(fc.database)
     runner = ProjectionRunner(fc, views)
     try:
-        _day(fc, views, runner, say)
+        _day(fc, clock, demo, views, runner, say)
     finally:
         views.close()
 
 
-def _day(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, say: Callable[[str], None]) -> None:
-    unionpay = SimulatedChannel("unionpay", seed=7, fee_rule=lambda method, amount: FEES["unionpay"].fee(amount))
-    alipay = SimulatedChannel("alipay", seed=7, bank_success_rates={"icbc": 0.0},
-                              fee_rule=lambda method, amount: FEES["alipay"].fee(amount))
+def _day(fc: FundCenter, clock: SteppingClock, demo: DemoDay, views: ViewStore, runner: ProjectionRunner,
+         say: Callable[[str], None]) -> None:
+    key = demo.key
+
+    def simulated(code: str, **options: object) -> SimulatedChannel:
+        secret = demo.secrets.channel_secret(code)
+        assert secret is not None, "DemoDay's maker checked the channels' secrets"
+        return SimulatedChannel(code, secret=secret, seed=7, clock=fc.clock,
+                                statement_day=demo.accounting_day.day_of,
+                                fee_rule=lambda method, amount: FEES[code].fee(amount), **options)
+
+    unionpay = simulated("unionpay")
+    alipay = simulated("alipay", bank_success_rates={"icbc": 0.0})
     gateways = GatewayRegistry()
     gateways.add(unionpay)
     gateways.add(alipay)
@@ -52,7 +88,7 @@ def _day(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, say: Callab
         runner.catch_up()
         return channel_activity(views, method, bank, day)
 
-    payments = Payments(fc, gateways, activity, CARD_KEY)
+    payments = Payments(fc, gateways, activity, demo.secrets.card_token_key)
     _configure(fc)
     say("Configured banks ICBC and CCB, channels unionpay (0.60%) and alipay (0.40%, at least 1.00), and the Mall's routes.")
 
@@ -63,39 +99,40 @@ def _day(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, say: Callab
     bob_card = payments.bind_card(bob.id, "ccb", "Bob Wang", "320102198505051234", "6217000010001234569", "13998765432", "demo-bind-bob")
     say(f"Opened the Mall's account and members Alice and Bob; bound cards {alice_card.card_masked} and {bob_card.card_masked}.")
 
-    done = payments.recharge(alice.id, 50_000, CNY, "withholding", "demo-rc-alice", binding_id=alice_card.id)
+    done = payments.recharge(alice.id, 50_000, CNY, "withholding", key("rc-alice"), binding_id=alice_card.id)
     say(f"Alice recharged 500.00 by withholding: {done.status} through {done.channel}, fee {_fmt(done.fee)}.")
-    waiting = payments.recharge(bob.id, 20_000, CNY, "auth_pay", "demo-rc-bob", binding_id=bob_card.id)
+    waiting = payments.recharge(bob.id, 20_000, CNY, "auth_pay", key("rc-bob"), binding_id=bob_card.id)
     if waiting.status == "awaiting_confirmation":
         waiting = payments.confirm(waiting.id, alipay.sms_code(str(waiting.id)))
     say(f"Bob recharged 200.00 by auth_pay, confirming the SMS code: {waiting.status} through {waiting.channel}.")
-    redirected = payments.recharge(alice.id, 10_000, CNY, "personal_ebank", "demo-rc-ebank", bank="icbc")
+    redirected = payments.recharge(alice.id, 10_000, CNY, "personal_ebank", key("rc-ebank"), bank="icbc")
     unionpay.complete_redirects()
     for body, headers in unionpay.pending_callbacks():
         redirected = payments.notify("unionpay", body, headers)
     say(f"Alice paid 100.00 on her bank's site (personal e-banking); the callback said {redirected.status}.")
-    company = payments.recharge(mall.id, 100_000, CNY, "enterprise_ebank", "demo-rc-company", bank="ccb")
+    company = payments.recharge(mall.id, 100_000, CNY, "enterprise_ebank", key("rc-company"), bank="ccb")
     unionpay.complete_redirects()
     for body, headers in unionpay.pending_callbacks():
         company = payments.notify("unionpay", body, headers)
     say(f"The Mall paid in 1,000.00 by enterprise e-banking: {company.status}.")
 
-    fc.transfer(alice.id, bob.id, 12_000, CNY, "demo-dinner", memo="dinner")
-    hold = fc.place_hold(alice.id, 10_000, "demo-order-1", reason="order 1")
-    fc.capture_hold(hold.id, mall.id, 6_000, idempotency_key="demo-order-1-capture", memo="order 1 shipped")
-    fc.release_hold(hold.id, idempotency_key="demo-order-1-release")
+    fc.transfer(alice.id, bob.id, 12_000, CNY, key("dinner"), memo="dinner")
+    hold = fc.place_hold(alice.id, 10_000, key("order-1"), reason="order 1")
+    fc.capture_hold(hold.id, mall.id, 6_000, idempotency_key=key("order-1-capture"), memo="order 1 shipped")
+    fc.release_hold(hold.id, idempotency_key=key("order-1-release"))
     say("Alice sent Bob 120.00; froze 100.00 for order 1, paid the Mall 60.00 of it and unfroze the rest.")
 
-    paid = payments.withdraw(bob.id, 5_000, CNY, bob_card.id, "demo-wd-bob")
+    paid = payments.withdraw(bob.id, 5_000, CNY, bob_card.id, key("wd-bob"))
     if paid.status == "succeeded":
         unionpay.return_payout(str(paid.id))
         for body, headers in unionpay.pending_callbacks():
             paid = payments.notify("unionpay", body, headers)
     say(f"Bob withdrew 50.00 through {paid.channel}; the bank returned it (退票): {paid.status}, refunded to Bob.")
-    declined = payments.withdraw(alice.id, 8_000, CNY, alice_card.id, "demo-wd-alice")
+    declined = payments.withdraw(alice.id, 8_000, CNY, alice_card.id, key("wd-alice"))
     say(f"Alice withdrew 80.00: above unionpay's single limit, so {declined.channel} took it; {declined.status}, funds unfrozen.")
 
-    _reconcile(fc, views, runner, unionpay, say)
+    clock.set(datetime.combine(demo.day + timedelta(days=1), OPENING, ZoneInfo(demo.accounting_day.timezone)))
+    _reconcile(fc, demo, views, runner, unionpay, say)
     runner.catch_up()
     _print_books(fc, views, (mall, alice, bob), say)
 
@@ -127,7 +164,7 @@ def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str]
     say(f"{'system account (debit balance)':<40}{'':<13}{'posted':>10}")
     rows = views.query("SELECT account_id, name FROM account_balances WHERE kind = 'system' ORDER BY name")
     for row in rows:
-        balance = account_balance(views, row["account_id"], datetime.now(UTC))["posted"]
+        balance = account_balance(views, row["account_id"], fc.clock())["posted"]
         say(f"{row['name']:<40}{'system':<13}{_fmt(-balance):>10}")
     say("")
     say("The day's channel totals, and what each channel still owes us (pending) or has reconciled:")
@@ -155,11 +192,11 @@ RESOLUTIONS = {
 }
 
 
-def _reconcile(fc: FundCenter, views: ViewStore, runner: ProjectionRunner, channel: SimulatedChannel,
+def _reconcile(fc: FundCenter, demo: DemoDay, views: ViewStore, runner: ProjectionRunner, channel: SimulatedChannel,
                say: Callable[[str], None]) -> None:
     """T+1: import unionpay's statement (with injected differences), resolve them, close the day."""
-    day = datetime.now(UTC).date()
-    reconciler = Reconciler(fc, views, catch_up=runner.catch_up)
+    day = demo.day
+    reconciler = Reconciler(fc, views, demo.accounting_day, catch_up=runner.catch_up)
     closed = fc.reconciled_day("unionpay", day.isoformat())
     if closed is not None:  # the demo ran before today: show that reconciliation again
         result = fc.get_reconciliation(closed.reconciliation_id)

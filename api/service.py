@@ -8,7 +8,7 @@ business (staff keys share one scope), so two businesses can use the same key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -76,7 +76,7 @@ class Caller:
         view = self.ledger.get_account(self._own(account_id))
         if view.kind != "system":
             return view
-        return {**account_balance(self.views, account_id, datetime.now(UTC)), "id": account_id}
+        return {**account_balance(self.views, account_id, self.ledger.clock()), "id": account_id}
 
     def set_status(self, account_id: UUID, status: str) -> AccountView:
         return self.ledger.set_account_status(self._own(account_id), status)
@@ -91,7 +91,7 @@ class Caller:
     def balance(self, account_id: UUID, as_of: datetime | None, min_position: int | None) -> dict[str, Any]:
         view = self.ledger.get_account(self._own(account_id))
         self.services.wait_for(min_position)
-        moment = as_of or datetime.now(UTC)
+        moment = as_of or self.ledger.clock()
         return {"account_id": account_id, "currency": view.currency, "as_of": moment,
                 "posted": balance_as_of(self.views, account_id, moment)}
 
@@ -247,7 +247,7 @@ class Caller:
         return PaymentView.of(payment, self.ledger.latest_position(payment))
 
     def sweep(self, older_than_s: int) -> list[Any]:
-        pending = [UUID(row["id"]) for row in open_payments(self.views, timedelta(seconds=older_than_s))]
+        pending = [UUID(row["id"]) for row in open_payments(self.views, self.ledger.clock(), timedelta(seconds=older_than_s))]
         return self.services.payments.sweep(pending)
 
 

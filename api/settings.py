@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.store import DEFAULT_URL
+from ledger.store import DEFAULT_URL, Database
+
+Environment = Literal["development", "production"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FUNDCENTER_")
+    model_config = SettingsConfigDict(env_prefix="FUNDCENTER_", env_ignore_empty=True)
 
     database_url: str = DEFAULT_URL
+    # development generates throwaway secrets; production refuses to start without configured ones.
+    # Unset: development on the embedded SQLite, production on PostgreSQL.
+    env: Environment | None = None
     run_projections: bool = True  # follow the log in this process (`serve`), or leave it to `fundcenter project`
     wait_timeout_s: float = 5.0  # how long a query with ?min_position= waits for the views
     group_commit: bool = True  # concurrent POST /v1/transfers share transactions
-    # The key of the HMAC that tokenises card numbers: set a secret one in production.
-    card_token_key: str = "fundcenter-development-card-token-key"
+    # Secrets (api/service_secrets.py): the HMAC key that tokenises card numbers, each channel's
+    # callback secret (JSON: {"unionpay": "..."}), and a JSON file that may hold both instead.
+    card_token_key: SecretStr | None = None
+    channel_secrets: dict[str, SecretStr] = {}
+    secrets_file: Path | None = None
     simulator_seed: int = 0
     accounting_timezone: str = "UTC"  # the accounting day (日切) runs from the cut-off to the next,
-    accounting_cutoff: str = "00:00"  # in this time zone  # channels without an adapter of their own are played by the simulator
+    accounting_cutoff: str = "00:00"  # in this time zone
+
+    @property
+    def environment(self) -> Environment:
+        if self.env is not None:
+            return self.env
+        return "development" if Database.from_url(self.database_url).kind == "sqlite" else "production"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 
 from common import Timer, fresh_database, machine, postgres
 
@@ -35,8 +36,10 @@ def main() -> None:
         runner = ProjectionRunner(fc, views).start()  # as in `serve`: the views follow the log
         try:
             gateways = GatewayRegistry()
-            gateways.add(SimulatedChannel("unionpay", seed=1, fee_rule=lambda method, amount: FEE.fee(amount)))
-            payments = Payments(fc, gateways, lambda b, m, bank, day: channel_activity(views, m, bank, day), b"bench")
+            gateways.add(SimulatedChannel("unionpay", secret=secrets.token_bytes(32), seed=1,
+                                          fee_rule=lambda method, amount: FEE.fee(amount)))
+            payments = Payments(fc, gateways, lambda b, m, bank, day: channel_activity(views, m, bank, day),
+                                secrets.token_bytes(32))
             fc.register_bank("icbc", "ICBC")
             fc.register_channel("unionpay", "UnionPay")
             fc.configure_product("unionpay", "withholding", FEE.as_dict(), {"icbc": {"enabled": True}})

@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError
 
 from .commands import Commands, T
 from .domain import ids
+from .domain.aggregate import stamped_by
 from .domain.accounts import CUSTOMER_KINDS, Account, SystemRole
 from .domain.errors import AccountsMustBeDifferent, LedgerError, TransferNotFound, ValidationError
 from .domain.inputs import check_code, check_key, check_ref, check_text
@@ -120,24 +121,27 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
         """
         if len(items) > BATCH_SIZE_MAX:
             raise ValidationError(f"a batch holds at most {BATCH_SIZE_MAX} transfers, got {len(items)}")
-        prepared: list[tuple[TransferRequest, Transfer] | LedgerError] = []
-        for item in items:
+        with stamped_by(self.clock):
+            prepared = [self._prepare(item) for item in items]
+            transfers = [p[1] for p in prepared if isinstance(p, tuple)]
             try:
-                transfer_id, request, postings = self._transfer_request(**item)
-                prepared.append((item, Transfer.post(
-                    transfer_id, TransferKind.TRANSFER, item["currency"], postings,
-                    request_hash=request, memo=item.get("memo", ""),
-                )))
-            except LedgerError as error:
-                prepared.append(error)
-        transfers = [p[1] for p in prepared if isinstance(p, tuple)]
-        try:
-            recordings = self._save_batch(transfers)
-        except (LedgerError, IntegrityError):
-            return [p if isinstance(p, LedgerError) else self._try(lambda item=p[0]: self.transfer(**item)) for p in prepared]
+                recordings = self._save_batch(transfers)
+            except (LedgerError, IntegrityError):
+                return [p if isinstance(p, LedgerError) else self._try(lambda item=p[0]: self.transfer(**item))
+                        for p in prepared]
         positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
         self.stats.add("commands", len(transfers))
         return [p if isinstance(p, LedgerError) else TransferView.of(p[1], positions[p[1].id]) for p in prepared]
+
+    def _prepare(self, item: TransferRequest) -> tuple[TransferRequest, Transfer] | LedgerError:
+        try:
+            transfer_id, request, postings = self._transfer_request(**item)
+        except LedgerError as error:
+            return error
+        return item, Transfer.post(
+            transfer_id, TransferKind.TRANSFER, item["currency"], postings,
+            request_hash=request, memo=item.get("memo", ""),
+        )
 
     def _save_batch(self, transfers: list[Transfer]) -> list[Any]:
         """Apply the transfers in order to shared accounts and save them all in one transaction;

@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -42,7 +41,9 @@ from .domain.errors import (
     LedgerError,
     ValidationError,
 )
+from .clock import system_clock
 from .domain import ids
+from .domain.aggregate import Clock, stamped_by
 from .domain.holds import Hold
 from .domain.inputs import check_key
 from .domain.transfers import Side, Transfer, TransferKind
@@ -82,14 +83,14 @@ class Commands(Application[UUID]):
         self,
         url: str | None = None,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         env: dict[str, str] | None = None,
         migrate: bool = True,
     ) -> None:
         self.database = store.Database.from_url(url)
         if migrate:
             store.migrate(self.database)
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or system_clock  # every command's time, and its events' stamps
         self.stats = CommandStats()
         self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
         self._reads = threading.local()  # ids of the aggregates the current attempt has read
@@ -185,7 +186,8 @@ class Commands(Application[UUID]):
     def _run(self, attempt: Callable[[], T], once: Once | None = None) -> T:
         """Run a command's attempt: optimistically first, then on fresh state (see the module's docstring)."""
         try:
-            return self._attempts(attempt, once)
+            with stamped_by(self.clock):
+                return self._attempts(attempt, once)
         finally:
             self._reads.ids = None  # only commands track what they read
 

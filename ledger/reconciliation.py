@@ -54,6 +54,11 @@ class AccountingDay:
         end = datetime.combine(day + timedelta(days=1), self.cutoff, zone).astimezone(UTC)
         return _iso(start), _iso(end)
 
+    def day_of(self, moment: datetime) -> date:
+        """The accounting day an instant belongs to."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        return local.date() if local.time() >= self.cutoff else local.date() - timedelta(days=1)
+
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

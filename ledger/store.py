@@ -35,6 +35,16 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get("FUNDCENTER_DATABASE_URL") or DEFAULT_URL
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password masked: the only form of a database URL that is ever printed."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 @dataclass(frozen=True)
 class Database:
     url: str
@@ -53,12 +63,12 @@ class Database:
         if parts.scheme == "sqlite":
             path = unquote(parts.path)[1:] if parts.path.startswith("/") else ""
             if not path or ":memory:" in path:
-                raise DatabaseURLError(f"{url!r}: give a file, as sqlite:///path/to/fundcenter.db")
+                raise DatabaseURLError(f"{redact_url(url)!r}: give a file, as sqlite:///path/to/fundcenter.db")
             return cls(url=url, kind="sqlite", path=path)
         if parts.scheme in ("postgresql", "postgres"):
             dbname = unquote(parts.path.lstrip("/"))
             if not parts.hostname or not dbname:
-                raise DatabaseURLError(f"{url!r}: expected postgresql://user@host:port/dbname")
+                raise DatabaseURLError(f"{redact_url(url)!r}: expected postgresql://user@host:port/dbname")
             return cls(
                 url=url,
                 kind="postgresql",
@@ -68,7 +78,7 @@ class Database:
                 password=unquote(parts.password or ""),
                 dbname=dbname,
             )
-        raise DatabaseURLError(f"{url!r}: expected a sqlite:/// or postgresql:// URL")
+        raise DatabaseURLError(f"{redact_url(url)!r}: expected a sqlite:/// or postgresql:// URL")
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Settings for eventsourcing's infrastructure factory."""

@@ -9,7 +9,7 @@ limits and recent success rates; the query path reads the payments left pending.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import singledispatchmethod
 from typing import Any
 
@@ -116,9 +116,9 @@ def channel_activity(store: Any, method: str, bank: str, day: str) -> tuple[dict
     return used, rates
 
 
-def open_payments(store: Any, older_than: timedelta, limit: int = 1000) -> list[dict[str, Any]]:
-    """Payments still waiting for a channel's answer, the oldest first."""
-    cutoff = iso(datetime.now(UTC) - older_than)
+def open_payments(store: Any, now: datetime, older_than: timedelta, limit: int = 1000) -> list[dict[str, Any]]:
+    """Payments still waiting for a channel's answer since before `now - older_than`, the oldest first."""
+    cutoff = iso(now - older_than)
     marks = ", ".join("?" * len(OPEN))
     return store.query(
         f"SELECT * FROM payments WHERE status IN ({marks}) AND created_at <= ? ORDER BY created_at LIMIT ?",

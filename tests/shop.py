@@ -1,15 +1,18 @@
 """The shop the channel tests run: the API with simulated channels, keys, and helpers."""
 
+import secrets
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import time
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from tests.config import BUSINESS_HOURS, settings_for
 from ledger import FundCenter
 from ledger.channels.gateway import ChannelRefused, GatewayRegistry
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
+from ledger.reconciliation import AccountingDay
 
 CARD, ID_NUMBER, PHONE = "6222020200112233446", "110101199003077777", "13812345678"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=5), "flaky": FeeRule(rate_bps=10)}
@@ -82,26 +85,30 @@ UNIONPAY_FIRST = [{"channel": "unionpay", "priority": 1}, {"channel": "alipay", 
 
 
 @contextmanager
-def open_shop(store_url):
-    """The app on `store_url` with five simulated channels, and keys for a business, an operator and an admin."""
-    clock = lambda: datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # noqa: E731
+def open_shop(store_url, clock=BUSINESS_HOURS, **settings):
+    """The app on `store_url` with five simulated channels, and keys for a business, an operator and an admin,
+    everything on `clock`; `settings` change the app's (the accounting time zone, say)."""
+    settings = settings_for(store_url, **settings)
+    day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
     fee = lambda code: (lambda method, amount: FEES.get(code, FeeRule()).fee(amount))  # noqa: E731
+    kw = lambda seed: {"seed": seed, "secret": secrets.token_bytes(32), "clock": clock,  # noqa: E731
+                       "statement_day": day.day_of}
     channels = {
-        "unionpay": SimulatedChannel("unionpay", seed=1, fee_rule=fee("unionpay"), clock=clock),
-        "alipay": SimulatedChannel("alipay", seed=2, fee_rule=fee("alipay"), clock=clock),
-        "flaky": SimulatedChannel("flaky", seed=3, success_rate=0.0, fee_rule=fee("flaky"), clock=clock),
-        "refusing": Refusing("refusing", seed=4, clock=clock),
-        "slow": SimulatedChannel("slow", seed=5, timeout_rate=1.0, clock=clock),
+        "unionpay": SimulatedChannel("unionpay", fee_rule=fee("unionpay"), **kw(1)),
+        "alipay": SimulatedChannel("alipay", fee_rule=fee("alipay"), **kw(2)),
+        "flaky": SimulatedChannel("flaky", success_rate=0.0, fee_rule=fee("flaky"), **kw(3)),
+        "refusing": Refusing("refusing", **kw(4)),
+        "slow": SimulatedChannel("slow", timeout_rate=1.0, **kw(5)),
     }
     registry = GatewayRegistry()
     for channel in channels.values():
         registry.add(channel)
-    fc = FundCenter(store_url)
+    fc = FundCenter(store_url, clock=clock)
     keys = {name: fc.create_api_key(role, business, name=name)[1] for name, role, business in
             [("mall", "business", "mall"), ("operator", "operator", None), ("admin", "admin", None),
              ("other", "business", "other")]}
     fc.close()
-    with TestClient(create_app(store_url, gateways=registry)) as client:
+    with TestClient(create_app(settings=settings, gateways=registry, clock=clock)) as client:
         shop = Shop(client, keys, channels)
         shop.url = store_url
         yield shop

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.store import Database, migrate
+from tests.config import configured_secrets
 
 
 def fundcenter(*args, cwd=None, env=None):
@@ -20,18 +21,42 @@ def fundcenter(*args, cwd=None, env=None):
     )
 
 
-def test_demo_runs_on_the_embedded_default_and_repeats_identically(tmp_path):
+def test_demo_runs_a_day_on_the_embedded_default_and_repeats_it_identically(tmp_path):
     env = {"FUNDCENTER_DATABASE_URL": ""}
-    first = fundcenter("demo", cwd=tmp_path, env=env)
+    first = fundcenter("demo", "--date", "2026-11-20", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "fundcenter.db").exists()
-    assert "Trial balance CNY: debits 2,707.02 = credits 2,707.02: balanced" in first.stdout
-    assert "Closed the day: 606.10 moved" in first.stdout
+    assert "Reconciliation of unionpay for 2026-11-20: 4 statement lines, 4 of ours." in first.stdout
+    assert "Trial balance CNY: debits 3,601.62 = credits 3,601.62: balanced" in first.stdout
+    assert "Closed the day: 1,500.70 moved" in first.stdout
     assert "returned, refunded to Bob" in first.stdout and "failed, funds unfrozen" in first.stdout
-    alice = next(line for line in first.stdout.splitlines() if line.startswith("Alice ") and "member" in line)
-    assert alice.split()[-3:] == ["420.00", "0.00", "420.00"]
-    second = fundcenter("demo", cwd=tmp_path, env=env)
-    assert second.stdout == first.stdout
+    assert _balances(first.stdout, "Alice ") == ["420.00", "0.00", "420.00"]
+    again = fundcenter("demo", "--date", "2026-11-20", cwd=tmp_path, env=env)
+    assert again.stdout == first.stdout  # the same day again: nothing new written, the same books
+
+
+def test_demo_of_another_day_runs_that_days_business_afresh(tmp_path):
+    env = {"FUNDCENTER_DATABASE_URL": ""}
+    assert fundcenter("demo", "--date", "2026-11-20", cwd=tmp_path, env=env).returncode == 0
+    second = fundcenter("demo", "--date", "2026-11-21", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "Reconciliation of unionpay for 2026-11-21: 4 statement lines, 4 of ours." in second.stdout
+    assert "write_off" in second.stdout and second.stdout.count("missing_in_ledger (sim-extra-1)") == 1
+    assert _balances(second.stdout, "Alice ") == ["840.00", "0.00", "840.00"]  # two days of business
+    assert "Trial balance CNY: debits 7,203.24 = credits 7,203.24: balanced" in second.stdout
+
+
+def test_demo_without_a_date_runs_today_in_the_accounting_zone(tmp_path):
+    result = fundcenter("demo", cwd=tmp_path, env={"FUNDCENTER_DATABASE_URL": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Fund Center demo of ") and "balanced" in result.stdout
+    refused = fundcenter("demo", "--date", "2026-13-01", cwd=tmp_path)
+    assert (refused.returncode, refused.stderr) == (2, "fundcenter: --date '2026-13-01' is not YYYY-MM-DD\n")
+
+
+def _balances(output, name):
+    line = next(line for line in output.splitlines() if line.startswith(name) and "member" in line)
+    return line.split()[-3:]
 
 
 def test_migrate_applies_each_migration_once(store_url):
@@ -66,7 +91,8 @@ def test_the_console_script_is_installed():
 
 
 def test_project_once_then_replay_verify_and_a_tampered_view(store_url, tmp_path):
-    assert fundcenter("demo", "--db", store_url).returncode == 0  # the demo brings the views up to date
+    demo = fundcenter("demo", "--db", store_url, env=configured_secrets())
+    assert demo.returncode == 0, demo.stderr  # the demo brings the views up to date
     assert fundcenter("keys", "create", "--role", "auditor", "--db", store_url).returncode == 0  # one more event
     lagging = fundcenter("replay", "--verify", "--no-catch-up", "--db", store_url)
     assert lagging.returncode == 1 and "the live views lag" in lagging.stderr

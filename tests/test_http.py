@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from tests.config import settings_for
 from ledger import FundCenter
 
 PROBLEM = "application/problem+json"
@@ -65,7 +66,7 @@ def api(store_url):
     ]:
         keys[name] = fc.create_api_key(role, business, name=name)[1]
     fc.close()
-    with TestClient(create_app(store_url)) as client:
+    with TestClient(create_app(settings=settings_for(store_url))) as client:
         yield Api(client, keys)
 
 

@@ -5,7 +5,8 @@ balances; malformed files rejected whole; a 200,000-line day in bounded memory."
 import csv
 import io
 import tracemalloc
-from datetime import date, time
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from uuid import UUID
 
 import pytest
@@ -15,9 +16,8 @@ from ledger.domain.ids import system_account_id
 from ledger.domain.reconciliation import net
 from ledger.reconciliation import AccountingDay, Reconciler
 from projections import ProjectionRunner, ViewStore
-from tests.shop import UNIONPAY_FIRST, configure
-
-DAY = date(2026, 11, 25)
+from tests.config import DAY
+from tests.shop import UNIONPAY_FIRST, configure, open_shop
 ACTIONS = {"missing_in_ledger": "write_off", "missing_in_channel": "write_off", "amount_mismatch": "book_difference",
            "fee_mismatch": "book_difference"}
 
@@ -213,3 +213,22 @@ def test_the_accounting_day_follows_the_cut_off_and_time_zone():
     assert AccountingDay("Asia/Shanghai").window(DAY) == ("2026-11-24T16:00:00.000000Z", "2026-11-25T16:00:00.000000Z")
     assert AccountingDay("Asia/Shanghai", time(23, 0)).window(DAY) == (
         "2026-11-25T15:00:00.000000Z", "2026-11-26T15:00:00.000000Z")
+
+
+@pytest.mark.parametrize("minutes", [-1, 1], ids=["a minute before midnight", "a minute after"])
+def test_a_payment_at_midnight_belongs_to_one_accounting_day_for_us_and_the_channel(store_url, minutes):
+    """Asia/Shanghai's day: a recharge a minute either side of its midnight is on that day's statement
+    and in that day's ledger window, and nowhere else."""
+    zone = ZoneInfo("Asia/Shanghai")
+    moment = datetime.combine(DAY + timedelta(days=1), time(0, 0), zone) + timedelta(minutes=minutes)
+    day = DAY if minutes < 0 else DAY + timedelta(days=1)
+    with open_shop(store_url, clock=lambda: moment.astimezone(UTC), accounting_timezone="Asia/Shanghai") as shop:
+        configure(shop, {"withholding": UNIONPAY_FIRST})
+        member = shop.account("night-owl")
+        assert shop.recharge(member, 5_000, binding_id=shop.bind(member)["id"]).json()["status"] == "succeeded"
+        for on, lines in ((day, 1), (day - timedelta(days=1), 0), (day + timedelta(days=1), 0)):
+            statement = shop.channels["unionpay"].statement(on)
+            assert len(statement.splitlines()) == 1 + lines
+            rec = shop.ok("POST", "/v1/reconciliations", {"channel": "unionpay", "date": on.isoformat(),
+                                                          "file": statement}, who="admin")
+            assert (rec["lines"], rec["ours"], rec["open_differences"]) == (lines, lines, 0), on

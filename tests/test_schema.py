@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
+from tests.config import settings_for
 from ledger import FundCenter
 
 EXAMPLES_PER_OPERATION = 12
@@ -20,7 +21,7 @@ def test_the_api_keeps_its_own_contract(tmp_path):
     member = fc.open_account("member", "mall", "alice", "CNY")
     fc.adjust(member.id, 10_000, "CNY", "credit", "seed", "seed")
     fc.close()
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(url))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings=settings_for(url)))
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "schemathesis"}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20

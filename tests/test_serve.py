@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.config import configured_secrets
+
 
 def fundcenter_command():
     script = Path(sys.executable).with_name("fundcenter")
@@ -52,7 +54,7 @@ def served(store_url):
     port = free_port()
     server = subprocess.Popen(
         [*fundcenter_command(), "serve", "--db", store_url, "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

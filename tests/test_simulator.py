@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import secrets
 import threading
 from datetime import UTC, date, datetime
 
@@ -21,6 +22,8 @@ from ledger.channels.gateway import (
     Submission,
 )
 from ledger.channels.simulator import SimulatedChannel, luhn_valid
+
+SECRET = secrets.token_bytes(32)  # each run its own: no secret is a constant
 
 DAY = date(2026, 11, 25)
 ID_NUMBER, PHONE = "110101199003077777", "13812345678"
@@ -53,7 +56,7 @@ class Clock:
 
 
 def channel(code="sim", clock=None, **kwargs):
-    return SimulatedChannel(code, clock=clock or Clock(), fee_rule=lambda method, amount: amount // 100, **kwargs)
+    return SimulatedChannel(code, secret=SECRET, clock=clock or Clock(), fee_rule=lambda method, amount: amount // 100, **kwargs)
 
 
 def verify(sim, card=CARD, id_number=ID_NUMBER, phone=PHONE, bank="icbc"):
@@ -84,7 +87,7 @@ def test_it_is_a_gateway():
 def test_rates_must_be_probabilities():
     for kwargs in ({"success_rate": 1.5}, {"timeout_rate": -0.1}, {"bank_success_rates": {"icbc": 2.0}}, {"latency_ms": -1}):
         with pytest.raises(ValueError):
-            SimulatedChannel("sim", **kwargs)
+            SimulatedChannel("sim", secret=SECRET, **kwargs)
 
 
 # -- determinism -------------------------------------------------------------------------
@@ -167,10 +170,10 @@ def test_verification_gives_an_agreement_not_the_card():
 def test_submit_is_idempotent():
     sim = channel()
     first = pay(sim, "r1")
-    assert (first.outcome, first.fee, first.channel_txn_id, first.message) == (Outcome.SUCCEEDED, 100, "sim-00000001", "")
+    assert (first.outcome, first.fee, first.channel_txn_id, first.message) == (Outcome.SUCCEEDED, 100, sim.channel_txn_id("r1"), "")
     assert pay(sim, "r1") == first
     assert sim.submit(Submission("r1", Method.WITHHOLDING, 99_999, "CNY", "icbc", "whatever")) == first
-    assert pay(sim, "r2").channel_txn_id == "sim-00000002"  # the repeats made no transactions
+    assert pay(sim, "r2").channel_txn_id == sim.channel_txn_id("r2") != sim.channel_txn_id("r1")
     assert len(sim.statement_lines(DAY)) == 2
 
 
@@ -184,7 +187,7 @@ def test_submit_checks_the_amount_and_the_agreement():
             result = sim.submit(Submission(f"{method}-{agreement}", method, 100, "CNY", "icbc", agreement))
             assert (result.outcome, result.message, result.channel_txn_id) == (Outcome.FAILED, "unknown agreement", None)
     assert sim.statement_lines(DAY) == []  # refused: no transaction at all
-    assert pay(sim, "r1").channel_txn_id == "sim-00000001"
+    assert pay(sim, "r1").channel_txn_id == sim.channel_txn_id("r1")
 
 
 def test_withholding_is_final_at_once():
@@ -195,7 +198,7 @@ def test_withholding_is_final_at_once():
 
 
 def test_no_fee_rule_means_no_fee():
-    sim = SimulatedChannel("sim", clock=Clock())
+    sim = SimulatedChannel("sim", secret=SECRET, clock=Clock())
     assert pay(sim, "r1").fee == 0
 
 
@@ -205,7 +208,7 @@ def test_no_fee_rule_means_no_fee():
 def test_auth_pay_waits_for_the_right_sms_code():
     sim = channel()
     waiting = pay(sim, "r1", Method.AUTH_PAY, amount=2_000)
-    assert (waiting.outcome, waiting.channel_txn_id) == (Outcome.AWAITING_CONFIRMATION, "sim-00000001")
+    assert (waiting.outcome, waiting.channel_txn_id) == (Outcome.AWAITING_CONFIRMATION, sim.channel_txn_id("r1"))
     code = sim.sms_code("r1")
     assert len(code) == 6 and code.isdigit() and sim.sms_code("r1") == code
     assert sim.query("r1").outcome == Outcome.AWAITING_CONFIRMATION
@@ -232,7 +235,7 @@ def test_a_wrong_sms_code_keeps_it_waiting():
     pay(sim, "r1", Method.AUTH_PAY)
     for code in (wrong(sim, "r1"), "１２３４５６"):  # a code in full-width digits is just wrong too
         result = sim.confirm("r1", code)
-        assert (result.outcome, result.message, result.channel_txn_id) == (Outcome.FAILED, "wrong sms code", "sim-00000001")
+        assert (result.outcome, result.message, result.channel_txn_id) == (Outcome.FAILED, "wrong sms code", sim.channel_txn_id("r1"))
         assert sim.query("r1").outcome == Outcome.AWAITING_CONFIRMATION
     assert sim.confirm("r1", sim.sms_code("r1")).outcome == Outcome.SUCCEEDED  # the third try may be right
 
@@ -263,8 +266,8 @@ def test_confirming_what_is_not_awaiting():
 def test_ebank_redirects_and_reports_by_signed_callback(method):
     sim = channel("unionpay")
     result = sim.submit(Submission("r1", method, 5_000, "CNY", "icbc"))
-    assert (result.outcome, result.channel_txn_id) == (Outcome.REDIRECT, "unionpay-00000001")
-    assert result.redirect_url == "https://sim.unionpay.bank/pay/unionpay-00000001"
+    assert (result.outcome, result.channel_txn_id) == (Outcome.REDIRECT, sim.channel_txn_id("r1"))
+    assert result.redirect_url == f"https://sim.unionpay.bank/pay/{sim.channel_txn_id('r1')}"
     assert sim.submit(Submission("r1", method, 5_000, "CNY", "icbc")) == result
     assert sim.pending_callbacks() == [] and sim.statement_lines(DAY) == []
     sim.complete_redirects()
@@ -275,7 +278,8 @@ def test_ebank_redirects_and_reports_by_signed_callback(method):
     assert set(data) == {"reference", "channel_txn_id", "outcome", "amount", "fee", "notification_id", "sent_at"}
     assert data["sent_at"] == "2026-11-25T10:00:00Z"
     callback = sim.parse_callback(body, headers)
-    assert callback == Callback("r1", "unionpay-00000001", Outcome.SUCCEEDED, 5_000, 50, "unionpay-n-1")
+    assert callback == Callback("r1", sim.channel_txn_id("r1"), Outcome.SUCCEEDED, 5_000, 50, data["notification_id"])
+    assert data["notification_id"] == channel("unionpay").notification_id("r1", Outcome.SUCCEEDED)  # the same after a restart
     assert sim.parse_callback(body, {"x-sim-signature": headers["X-Sim-Signature"]}) == callback
     assert sim.parse_callback(body, headers) == callback  # a replay parses the same: the ledger is idempotent
     assert sim.query("r1").outcome == Outcome.SUCCEEDED
@@ -316,7 +320,7 @@ GOOD = {"reference": "r1", "channel_txn_id": "sim-00000001", "outcome": "succeed
 
 def test_a_well_formed_signed_body_parses():
     sim = channel()
-    assert sim.parse_callback(*signed(sim, GOOD)) == Callback("r1", "sim-00000001", Outcome.SUCCEEDED, 5000, 50, "sim-n-1")
+    assert sim.parse_callback(*signed(sim, GOOD)) == Callback("r1", GOOD["channel_txn_id"], Outcome.SUCCEEDED, 5000, 50, "sim-n-1")
 
 
 @pytest.mark.parametrize(
@@ -364,7 +368,8 @@ def test_payout_and_its_return():
     clock.now = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
     sim.return_payout("p1")
     [(body, headers)] = sim.pending_callbacks()
-    assert sim.parse_callback(body, headers) == Callback("p1", "sim-00000001", Outcome.RETURNED, 4_000, 40, "sim-n-1")
+    assert sim.parse_callback(body, headers) == Callback(
+        "p1", sim.channel_txn_id("p1"), Outcome.RETURNED, 4_000, 40, sim.notification_id("p1", Outcome.RETURNED))
     assert sim.query("p1").outcome == Outcome.RETURNED
     assert sim.submit(Submission("p1", Method.PAYOUT, 4_000, "CNY", "icbc", verify(sim).agreement)).outcome == Outcome.RETURNED
     with pytest.raises(ValueError):
@@ -392,7 +397,7 @@ def test_a_timeout_is_answered_later_by_query():
     assert sim.statement_lines(DAY) == []  # not final yet on the channel's side either
     assert pay(sim, "r1").outcome == Outcome.PENDING  # the same reference again: no second transaction
     settled = sim.query("r1")
-    assert (settled.outcome, settled.fee, settled.channel_txn_id) == (Outcome.SUCCEEDED, 100, "sim-00000001")
+    assert (settled.outcome, settled.fee, settled.channel_txn_id) == (Outcome.SUCCEEDED, 100, sim.channel_txn_id("r1"))
     assert sim.query("r1") == settled
     assert sim.query("nobody").outcome == Outcome.UNKNOWN
 
@@ -466,21 +471,19 @@ def day_of_business():
 def test_the_statement_lists_the_day_final_outcomes():
     sim = day_of_business()
     assert sim.statement(DAY).endswith("Z\n")
-    assert sim.statement(DAY).splitlines() == [
-        HEADER,
-        "unionpay-00000001,r1,recharge,10000,100,succeeded,2026-11-25T10:00:00Z",
-        "unionpay-00000002,r2,recharge,2000,0,failed,2026-11-25T10:00:00Z",
-        "unionpay-00000006,r6,recharge,600,6,succeeded,2026-11-25T23:59:59.500000Z",
-    ]
-    assert sim.statement(date(2026, 11, 26)).splitlines() == [
-        HEADER,
-        "unionpay-00000004,r4,recharge,3000,30,succeeded,2026-11-26T00:00:01Z",
-        "unionpay-00000005,p1,payout,4000,40,returned,2026-11-26T00:00:01Z",
-    ]
+    assert sim.statement(DAY).splitlines() == [HEADER, *sorted([
+        f"{sim.channel_txn_id('r1')},r1,recharge,10000,100,succeeded,2026-11-25T10:00:00Z",
+        f"{sim.channel_txn_id('r2')},r2,recharge,2000,0,failed,2026-11-25T10:00:00Z",
+        f"{sim.channel_txn_id('r6')},r6,recharge,600,6,succeeded,2026-11-25T23:59:59.500000Z",
+    ])]
+    assert sim.statement(date(2026, 11, 26)).splitlines() == [HEADER, *sorted([
+        f"{sim.channel_txn_id('r4')},r4,recharge,3000,30,succeeded,2026-11-26T00:00:01Z",
+        f"{sim.channel_txn_id('p1')},p1,payout,4000,40,returned,2026-11-26T00:00:01Z",
+    ])]
     assert sim.statement(date(2026, 11, 24)) == HEADER + "\n"
-    assert sim.statement_lines(DAY)[0] == StatementLine(
-        "unionpay-00000001", "r1", "recharge", 10_000, 100, "succeeded", datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
-    assert [line.reference for line in sim.statement_lines(DAY)] == ["r1", "r2", "r6"]
+    assert StatementLine(sim.channel_txn_id("r1"), "r1", "recharge", 10_000, 100, "succeeded",
+                         datetime(2026, 11, 25, 10, 0, tzinfo=UTC)) in sim.statement_lines(DAY)
+    assert sorted(line.reference for line in sim.statement_lines(DAY)) == ["r1", "r2", "r6"]
 
 
 def test_the_statement_day_is_the_utc_day():
@@ -606,6 +609,13 @@ def test_concurrent_submits_make_one_transaction_per_reference():
     by_reference = {}
     for reference, result in results:
         assert by_reference.setdefault(reference, result) == result  # every answer for a reference the same
-    ids = sorted(result.channel_txn_id for result in by_reference.values())
-    assert ids == [f"sim-{n:08d}" for n in range(1, len(by_reference) + 1)]
+    ids = {result.channel_txn_id for result in by_reference.values()}
+    assert ids == {sim.channel_txn_id(reference) for reference in by_reference}  # one each, none shared
     assert len(sim.statement_lines(DAY)) == len(by_reference)
+
+
+def test_channel_transaction_ids_never_repeat_across_processes():
+    """A restarted channel (a new process) gives the same id for the same reference, never an old one for a new one."""
+    before, after = channel(), channel()
+    assert pay(before, "r1").channel_txn_id == pay(after, "r1").channel_txn_id
+    assert len({pay(after, f"r{n}").channel_txn_id for n in range(1, 200)}) == 199

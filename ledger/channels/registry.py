@@ -2,12 +2,16 @@
 
 No real channel adapters are built yet, so by default every channel in the
 catalog is played by the built-in simulator, charging the fees the catalog
-configures (so that only injected differences show in reconciliation).
+configures (so that only injected differences show in reconciliation) and
+signing its callbacks with that channel's secret. A channel with no secret
+(`secret_for` gives None: production without one configured) is not connected.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from .gateway import Gateway, GatewayRegistry, Method
@@ -18,17 +22,24 @@ if TYPE_CHECKING:
 
 
 class SimulatorRegistry(GatewayRegistry):
-    def __init__(self, ledger: FundCenter, seed: int = 0) -> None:
+    def __init__(
+        self, ledger: FundCenter, secret_for: Callable[[str], bytes | None], seed: int = 0,
+        statement_day: Callable[[datetime], date] | None = None,
+    ) -> None:
         super().__init__()
-        self.ledger, self.seed = ledger, seed
+        self.ledger, self.secret_for, self.seed, self.statement_day = ledger, secret_for, seed, statement_day
         self._lock = threading.Lock()
 
     def get(self, code: str) -> Gateway | None:
         with self._lock:
             if code not in self.gateways:
-                if code not in self.ledger.catalog().channels:
+                secret = self.secret_for(code)
+                if code not in self.ledger.catalog().channels or secret is None:
                     return None
-                self.gateways[code] = SimulatedChannel(code, seed=self.seed, fee_rule=self._fees(code))
+                self.gateways[code] = SimulatedChannel(
+                    code, secret=secret, seed=self.seed, fee_rule=self._fees(code),
+                    clock=self.ledger.clock, statement_day=self.statement_day,
+                )
             return self.gateways[code]
 
     def _fees(self, code: str):  # noqa: ANN202

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -210,7 +210,7 @@ class Payments:
 
     def _route(self, account: UUID, method: str, bank: str, amount: int, binding: Any) -> tuple[list, list[dict[str, str]]]:
         business = self.ledger.account_business(account)
-        day = datetime.now(UTC).date().isoformat()
+        day = self.ledger.clock().astimezone(UTC).date().isoformat()  # the activity view counts UTC days
         usage, success = self.activity(business, method, bank, day)
         only = set(binding.agreements) if binding is not None else None
         candidates, skipped = self.ledger.catalog().candidates(business, method, bank, usage, success, only)

@@ -112,14 +112,15 @@ class SimulatedChannel:
         self,
         code: str,
         *,
+        secret: bytes,
         seed: int = 0,
-        secret: bytes = b"simulator-secret",
         success_rate: float = 1.0,
         bank_success_rates: dict[str, float] | None = None,
         latency_ms: int = 0,
         timeout_rate: float = 0.0,
         fee_rule: Callable[[Method, int], int] | None = None,
         clock: Callable[[], datetime] | None = None,
+        statement_day: Callable[[datetime], date] | None = None,
     ) -> None:
         rates = {"success_rate": success_rate, "timeout_rate": timeout_rate, **(bank_success_rates or {})}
         for name, rate in rates.items():
@@ -136,12 +137,11 @@ class SimulatedChannel:
         self.timeout_rate = timeout_rate
         self.fee_rule = fee_rule or (lambda method, amount: 0)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.statement_day = statement_day or (lambda moment: _utc(moment).date())  # the channel's business day
         self._lock = threading.Lock()
         self._txns: dict[str, _Txn] = {}  # reference -> transaction
         self._agreements: dict[str, str] = {}  # agreement -> bank
         self._callbacks: list[tuple[bytes, dict[str, str]]] = []
-        self._txn_count = 0
-        self._notification_count = 0
 
     # -- chance, from a hash -------------------------------------------------------------
 
@@ -151,6 +151,15 @@ class SimulatedChannel:
     def _draw(self, reference: str, purpose: str) -> float:
         """A number in [0, 1) fixed by (seed, code, reference, purpose)."""
         return int.from_bytes(self._digest(reference, purpose)[:8], "big") / 2**64
+
+    def channel_txn_id(self, reference: str) -> str:
+        """The channel's id of the transaction for our `reference`: the same in every process, for ever
+        (a count from 1 would repeat after a restart and pair a statement line with the wrong payment)."""
+        return f"{self.code}-{self._digest(reference, 'txn-id')[:8].hex()}"
+
+    def notification_id(self, reference: str, outcome: Outcome) -> str:
+        """One id per transaction and outcome, the same in every process: a repeat is recognisably one."""
+        return f"{self.code}-n-{self._digest(reference, f'notify:{outcome.value}')[:8].hex()}"
 
     def sms_code(self, reference: str) -> str:
         """The 6-digit code the payer reads in the SMS (auth_pay)."""
@@ -314,9 +323,10 @@ class SimulatedChannel:
     # -- what the simulation offers besides -------------------------------------------------
 
     def statement_lines(self, day: date) -> list[StatementLine]:
-        """Every transaction whose final outcome happened on `day` (UTC), by channel_txn_id."""
+        """Every transaction whose final outcome happened on business `day`, by channel_txn_id."""
         with self._lock:
-            finished = [txn for txn in self._txns.values() if txn.final_at is not None and _utc(txn.final_at).date() == day]
+            finished = [txn for txn in self._txns.values()
+                        if txn.final_at is not None and self.statement_day(txn.final_at) == day]
         finished.sort(key=lambda txn: txn.channel_txn_id)
         return [
             StatementLine(
@@ -363,10 +373,9 @@ class SimulatedChannel:
     def _new_txn(self, request: Submission) -> _Txn:
         rate = self.bank_success_rates.get(request.bank, self.success_rate)
         succeeds = self._draw(request.reference, "success") < rate
-        self._txn_count += 1
         txn = _Txn(
             reference=request.reference,
-            channel_txn_id=f"{self.code}-{self._txn_count:08d}",
+            channel_txn_id=self.channel_txn_id(request.reference),
             method=request.method,
             amount=request.amount,
             bank=request.bank,
@@ -382,14 +391,13 @@ class SimulatedChannel:
         txn.outcome, txn.final_at = txn.decided, self.clock()
 
     def _queue_callback(self, txn: _Txn) -> None:
-        self._notification_count += 1
         body = json.dumps({
             "reference": txn.reference,
             "channel_txn_id": txn.channel_txn_id,
             "outcome": txn.outcome.value,
             "amount": txn.amount,
             "fee": txn.fee if txn.outcome != Outcome.FAILED else 0,
-            "notification_id": f"{self.code}-n-{self._notification_count}",
+            "notification_id": self.notification_id(txn.reference, txn.outcome),
             "sent_at": _iso(self.clock()),
         }).encode()
         self._callbacks.append((body, {SIGNATURE_HEADER: self.sign(body)}))

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import Conflict, ValidationError
 
@@ -109,7 +111,7 @@ class Principal:
         return f"business/{self.business_id}" if self.business_id else "staff"
 
 
-class ApiKey(Aggregate):
+class ApiKey(LedgerAggregate):
     id: UUID
 
     @event("Created")

@@ -18,7 +18,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import (
     AccountClosed,
@@ -62,7 +64,7 @@ CHANNEL_ROLES = frozenset(
 SYSTEM_BUSINESS_ID = "system"
 
 
-class Account(Aggregate):
+class Account(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
 
     @event("Opened")

@@ -12,7 +12,9 @@ import hashlib
 import hmac
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import Conflict
 
@@ -38,7 +40,7 @@ class BindingInactive(Conflict):
     code = "binding-inactive"
 
 
-class CardBinding(Aggregate):
+class CardBinding(LedgerAggregate):
     id: UUID
 
     @event("Bound")

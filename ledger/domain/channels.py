@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import Conflict, NotFound, ValidationError
 from .fees import FeeRule
@@ -62,7 +64,7 @@ def check_route(entries: object) -> list[dict[str, Any]]:
     return checked
 
 
-class Catalog(Aggregate):
+class Catalog(LedgerAggregate):
     id: UUID
 
     @event("Started")

@@ -15,12 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import ExceedsHeldAmount, HoldNotActive
 
 
-class Hold(Aggregate):
+class Hold(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
 
     @event("Placed")

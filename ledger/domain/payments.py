@@ -17,7 +17,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import Conflict
 
@@ -28,7 +30,7 @@ class PaymentFinal(Conflict):
     code = "payment-final"
 
 
-class Payment(Aggregate):
+class Payment(LedgerAggregate):
     """What recharges and withdrawals share."""
 
     def _init(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str,

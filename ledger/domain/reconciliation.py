@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import Conflict, ValidationError
 
@@ -61,7 +63,7 @@ def check_action(action: object, difference_class: str) -> str:
     return action  # type: ignore[return-value]
 
 
-class Reconciliation(Aggregate):
+class Reconciliation(LedgerAggregate):
     id: UUID
     request_hash = ""  # its id is the statement file's hash: a repeat is the same file
 
@@ -123,7 +125,7 @@ class Reconciliation(Aggregate):
         self.moved = moved
 
 
-class ReconciledDay(Aggregate):
+class ReconciledDay(LedgerAggregate):
     """A channel's day closes once: by the reconciliation named here."""
 
     id: UUID

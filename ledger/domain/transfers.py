@@ -11,7 +11,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from .aggregate import LedgerAggregate
 
 from .errors import AlreadyReversed, UnbalancedTransfer
 from .money import check_amount
@@ -57,7 +59,7 @@ def check_balanced(postings: list[dict[str, Any]]) -> None:
         raise UnbalancedTransfer(f"debits {totals[Side.DEBIT]} do not equal credits {totals[Side.CREDIT]}")
 
 
-class Transfer(Aggregate):
+class Transfer(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
 
     @event("Posted")

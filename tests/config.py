@@ -1,0 +1,28 @@
+"""What every test app shares: settings with throwaway secrets, and the test clocks.
+
+No test reads the wall clock: the ledger, the simulated channels and the
+accounting day all run on a clock the test gives, starting on `DAY`.
+"""
+
+import json
+import secrets
+from datetime import UTC, date, datetime
+
+from api.settings import Settings
+
+DAY = date(2026, 11, 25)  # the business day the tests run (any day would do: nothing reads the wall clock)
+
+
+def BUSINESS_HOURS() -> datetime:  # noqa: N802 - a constant clock
+    return datetime(DAY.year, DAY.month, DAY.day, 10, 0, tzinfo=UTC)
+
+
+def settings_for(url: str, **changes: object) -> Settings:
+    """Production-like settings on `url`: configured secrets, made afresh for each app."""
+    return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32), **changes)
+
+
+def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:
+    """The environment production must be given: the card-token key and each channel's callback secret."""
+    return {"FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32),
+            "FUNDCENTER_CHANNEL_SECRETS": json.dumps({code: secrets.token_hex(32) for code in channels})}
