@@ -264,3 +264,23 @@ def test_the_audit_names_the_first_mismatch_per_kind(books):
         f"hold {hold}: released from its events 1000, on account {books['alice']} 4000",
         f"snapshot of account {bob} at version 5: external_ref from the snapshot 'mallory', from its events 'bob'",
     ]
+
+
+def test_the_audit_reads_the_store_a_page_at_a_time(books, monkeypatch):
+    import projections.aggregate_audit as audit
+
+    monkeypatch.setattr(audit, "PAGE", 2)  # every account's events and the snapshots span several pages
+    store = Store(books["url"])
+    fc = FundCenter(books["url"])
+    views = ViewStore(fc.database)
+    try:
+        report = replay_and_verify(fc, views)
+        assert report.ok, report.problems
+        assert (report.accounts, report.holds, report.snapshots) == (6, 4, 3)
+        store.edit(store.snapshots, books["bob"], 5, lambda state: state["state"].update(posted=1))
+        assert replay_and_verify(fc, views).problems == [
+            f"snapshot of account {books['bob']} at version 5: posted from the snapshot 1, from its events 28000"
+        ]
+    finally:
+        views.close()
+        fc.close()
