@@ -239,6 +239,12 @@ class AggregateAudit:
         if not isinstance(account, Account):
             raise _Mismatch(f"{name}: its events rebuild no account")
         if said.kind == AccountKind.SYSTEM:
+            derived = ids.system_account_id(account.role or "", account.currency, account.channel)
+            if derived != account.id:
+                raise _Mismatch(
+                    f"{name}: identity from its events (system {account.role!r}, channel {account.channel!r},"
+                    f" {account.currency}) is account {derived}"
+                )
             if account.version != 1:
                 raise _Mismatch(
                     f"{name}: a system account with {account.version} events; its postings live only in the transfers"
