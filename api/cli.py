@@ -203,7 +203,9 @@ def project(
 @app.command()
 def replay(
     db: DbOption = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Rebuild the views from the log and compare.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Rebuild the views from the log and compare; check every aggregate against the transfers.")
+    ] = False,
     catch_up: Annotated[
         bool, typer.Option("--catch-up/--no-catch-up", help="Let lagging live views catch up first.")
     ] = True,
@@ -230,11 +232,19 @@ def replay(
         store.close()
         fc.close()
     typer.echo(f"replayed {report.events} events ({report.transfers} transfers) up to position {report.position}")
+    if report.events:
+        typer.echo(
+            f"checked {report.accounts} accounts and {report.holds} holds rebuilt from their own events,"
+            f" and {report.snapshots} snapshots"
+        )
     if not report.ok:
         for problem in report.problems:
             typer.echo(f"MISMATCH {problem}", err=True)
         raise typer.Exit(1)
-    typer.echo("verified: views equal a clean replay; every transfer balances; trial balance zero per currency")
+    typer.echo(
+        "verified: views equal a clean replay; every transfer balances; trial balance zero per currency;"
+        " accounts, holds and snapshots agree with the transfers"
+    )
 
 
 def main() -> None:
