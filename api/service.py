@@ -15,6 +15,7 @@ retry answers with the first outcome and another request with the key is
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,11 @@ from ledger import AccountView, HoldView, TransferView
 from ledger.domain import ids
 from ledger.domain.access import Permission, Principal, Role, ROLE_PERMISSIONS
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, NotFound, ValidationError
+from ledger.domain.inputs import moment_problem
+from ledger.domain.money import AMOUNT_MINOR_MAX
 from ledger.domain.reconciliation import Reconciliation
 from ledger.payments import BindingView, PaymentView
+from ledger.reconciliation import StatementRejected
 from projections.api_keys import list_api_keys
 from projections.payments import open_payments
 from projections.balances import account_balance
@@ -291,6 +295,7 @@ class Caller:
     # -- reconciliation --------------------------------------------------------------------------
 
     def import_statement(self, body: models.ImportIn, key: str) -> Reconciliation:
+        check_statement_bounds(body.file)
         data = body.file.encode()
         request = ids.fingerprint(channel=body.channel, date=body.date, currency=body.currency,
                                   file=hashlib.sha256(data).hexdigest())
@@ -320,6 +325,42 @@ class Caller:
     @staticmethod
     def _reconciliation(states: list[tuple[Any, int | None]]) -> Reconciliation:
         return states[0][0]
+
+
+STATEMENT_TOTAL_MAX = 2**62  # the file's amounts (and its fees) are summed in a bigint
+
+
+def check_statement_bounds(text: str) -> None:
+    """Refuse a statement whose amounts or times lie beyond what the ledger can hold, naming
+    the line, as the import's own parser names every other flaw (`422 statement-rejected`).
+
+    The parser (ledger/reconciliation.py `_line`) takes any run of digits as an amount and
+    any aware time, and the match sums the amounts in SQL: a huge amount, a time past 9999
+    in UTC or a file whose amounts add up past a bigint overflowed there (a 500). This pass
+    keeps such files out until the parser bounds them itself. Rows it cannot read are left
+    to the parser, which rejects them with its own reason."""
+    totals = {"amount": 0, "fee": 0}
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if number == 1 or len(row) != 7:
+                continue
+            for value, name in ((row[3], "amount"), (row[4], "fee")):
+                if not value.isdigit():
+                    continue
+                if not value.isascii() or len(value) > 16 or int(value) > AMOUNT_MINOR_MAX:
+                    raise StatementRejected(f"line {number}: {name} must be at most {AMOUNT_MINOR_MAX} minor units"
+                                            " in ASCII digits")
+                totals[name] += int(value)
+                if totals[name] > STATEMENT_TOTAL_MAX:
+                    raise StatementRejected(f"line {number}: the file's {name}s add up to more than {STATEMENT_TOTAL_MAX}")
+            try:
+                moment = datetime.fromisoformat(row[6].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if moment.tzinfo is not None and (problem := moment_problem(moment)) is not None:
+                raise StatementRejected(f"line {number}: time {problem}")
+    except csv.Error:
+        return  # the parser says what is wrong with it
 
 
 def acting(permission: Permission):  # noqa: ANN201 - a dependency factory

@@ -278,3 +278,21 @@ def test_iso_never_raises_on_an_aware_datetime():
             assert len(text) == len("9999-12-31T23:59:59.999999Z") and text.endswith("Z")
     assert iso(datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "0005-01-02T03:04:05.000006Z"
     assert iso(datetime(2026, 11, 25, 8, tzinfo=timezone(timedelta(hours=8)))) == "2026-11-25T00:00:00.000000Z"
+
+
+def test_hostile_statement_files_are_rejected_whole_naming_the_line(hostile):
+    header = "channel_txn_id,reference,kind,amount,fee,status,time\n"
+    line = "t{n},r{n},recharge,{amount},{fee},succeeded,{time}\n"
+    ok = {"amount": 100, "fee": 0, "time": "2026-11-25T10:00:00Z"}
+    files = [
+        line.format(n=1, **{**ok, "time": FAR_FUTURE}), line.format(n=1, **{**ok, "time": FAR_PAST}),
+        line.format(n=1, **{**ok, "amount": 10**30}), line.format(n=1, **{**ok, "fee": 10**30}),
+        line.format(n=1, **{**ok, "amount": "9" * 5_000}), line.format(n=1, **{**ok, "amount": "\uff11\uff12"}),
+        line.format(n=1, **{**ok, "amount": "\u00b2"}), line.format(n=1, **{**ok, "time": "9" * 200_000}),
+        "".join(line.format(n=n, **{**ok, "amount": 10**15, "fee": 10**15}) for n in range(6_000)),
+    ]
+    for n, text in enumerate(files):
+        response = hostile.send("/v1/reconciliations", "admin",
+                                json={"channel": "up", "date": f"2026-10-{n + 1:02d}", "file": header + text})
+        assert response.status_code == 422 and response.json()["type"] == "statement-rejected", response.text
+        assert response.json()["detail"].startswith("line ")
