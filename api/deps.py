@@ -12,7 +12,7 @@ from ledger.channels.service import Payments
 from ledger.group_commit import GroupCommitter
 from ledger.reconciliation import Reconciler
 from ledger.domain.access import Permission, Principal
-from ledger.domain.inputs import KEY_LENGTH_MAX
+from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
 from projections import ProjectionRunner, ViewStore
 
 from .metrics import Metrics
@@ -81,10 +81,18 @@ def allowed(permission: Permission):  # noqa: ANN201 - a dependency factory
 
 
 def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+    """The Idempotency-Key as the client sent it: 1-255 characters, no control characters.
+
+    Checked here, once: the ledger sees it with the caller's scope in front, which its
+    own, larger limit (ledger.domain.inputs.KEY_LENGTH_MAX) leaves room for."""
     if key is None or not key.strip():
         raise ApiProblem(400, "idempotency-key-required", "commands that change state need an Idempotency-Key header")
-    if len(key) > KEY_LENGTH_MAX:
-        raise ApiProblem(400, "validation-error", f"Idempotency-Key is longer than {KEY_LENGTH_MAX} characters")
+    if len(key) > CLIENT_KEY_LENGTH_MAX:
+        raise ApiProblem(
+            422, "validation-error", f"Idempotency-Key is longer than {CLIENT_KEY_LENGTH_MAX} characters ({len(key)})"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ApiProblem(422, "validation-error", "Idempotency-Key contains control characters")
     return key
 
 

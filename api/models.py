@@ -6,8 +6,9 @@ from datetime import date as date_type, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX, moment_problem
 from ledger.domain.money import AMOUNT_MINOR_MAX
 
 Amount = Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX, description="Integer minor units: 10050 is 100.50.")]
@@ -15,6 +16,32 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(descri
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=500)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ClientKey = Annotated[str, StringConstraints(min_length=1, max_length=CLIENT_KEY_LENGTH_MAX, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+def _bounded(value: datetime) -> datetime:
+    problem = moment_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# Every datetime the API takes, in a body or a query: ISO 8601 with an offset (a naive one
+# is refused: it would mean whatever the server's clock zone is), from 1970-01-01T00:00:00Z
+# to 9999-12-31T23:59:59.999999Z after applying the offset. Else 422 validation-error,
+# naming the field. The ledger checks the same bound (ledger.domain.inputs.check_moment).
+BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_bounded)]
+DATETIME_RULE = "ISO 8601 with an offset (Z, +08:00), from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z in UTC."
+
+
+def _bounded_day(value: date_type) -> date_type:
+    if not date_type(1970, 1, 1) <= value <= date_type(9999, 12, 30):
+        raise ValueError("must be within 1970-01-01 and 9999-12-30")
+    return value
+
+
+# A calendar day (an accounting day): its window runs to the next day's cut-off, so 9999-12-31 is out.
+BoundedDate = Annotated[date_type, AfterValidator(_bounded_day)]
 
 
 class Body(BaseModel):
@@ -116,7 +143,7 @@ class TransferOut(Out):
 
 
 class BatchItemIn(TransferIn):
-    idempotency_key: Ref | None = Field(None, description="Defaults to the batch's Idempotency-Key and the item's index.")
+    idempotency_key: ClientKey | None = Field(None, description="Defaults to the batch's Idempotency-Key and the item's index.")
 
 
 class BatchIn(Body):
@@ -139,7 +166,7 @@ class HoldIn(Body):
     account: UUID
     amount: Amount
     reason: Text = ""
-    expires_at: AwareDatetime | None = None
+    expires_at: BoundedDatetime | None = Field(None, description=DATETIME_RULE)
 
 
 class ReleaseIn(Body):
@@ -266,7 +293,9 @@ class KeyOut(Out):
 
 
 class NewKeyOut(KeyOut):
-    key: str = Field(description="The bearer token. Shown this once; only its hash is kept.")
+    key: str | None = Field(description="The bearer token. Shown on the first response only (only its hash is kept):"
+                                        " a retry with the same Idempotency-Key answers null, with a note.")
+    note: str | None = None
 
 
 class KeyListOut(Out):
@@ -412,7 +441,7 @@ class PaymentOut(Out):
 
 class ImportIn(Body):
     channel: Code
-    date: date_type
+    date: BoundedDate
     file: Annotated[str, StringConstraints(min_length=1, max_length=64 * 1024 * 1024)] = Field(
         description="The statement CSV: channel_txn_id,reference,kind,amount,fee,status,time")
     currency: Currency = "CNY"

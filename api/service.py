@@ -4,10 +4,20 @@ Business keys are bound to one business: every account they name must be that
 business's, or it is "not found" (never "forbidden": another business's
 accounts do not exist for them). Idempotency keys are scoped to the caller's
 business (staff keys share one scope), so two businesses can use the same key.
+
+Every command that takes an Idempotency-Key derives its command from it: those
+that create something take their id from the scoped key (a transfer, a hold, a
+binding, a payment, an API key); the rest record the key with the change they
+make, in one save (`FundCenter.idempotent`, ledger/idempotency.py). Either way a
+retry answers with the first outcome and another request with the key is
+`409 idempotency-conflict`. Checks of who may do what come first, always.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,9 +25,14 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger import AccountView, HoldView, TransferView
+from ledger.domain import ids
 from ledger.domain.access import Permission, Principal, Role, ROLE_PERMISSIONS
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, NotFound, ValidationError
+from ledger.domain.inputs import moment_problem
+from ledger.domain.money import AMOUNT_MINOR_MAX
+from ledger.domain.reconciliation import Reconciliation
 from ledger.payments import BindingView, PaymentView
+from ledger.reconciliation import StatementRejected
 from projections.api_keys import list_api_keys
 from projections.payments import open_payments
 from projections.balances import account_balance
@@ -33,6 +48,8 @@ from .deps import Services, ServicesDep, allowed
 from .problems import forbidden
 
 EVENT_FIELDS_HIDDEN = {"secret_hash"}
+SECRET_SHOWN_ONCE = ("this Idempotency-Key already created this API key: its secret was shown on the first"
+                     " response only and cannot be shown again (revoke the key and create another if it was lost)")
 
 
 class Caller:
@@ -60,7 +77,7 @@ class Caller:
 
     # -- accounts ----------------------------------------------------------------------------
 
-    def open_account(self, body: models.OpenAccount) -> AccountView:
+    def open_account(self, body: models.OpenAccount, key: str) -> AccountView:
         business_id = body.business_id or self.who.business_id
         if business_id is None:
             raise ValidationError("business_id is required")
@@ -68,9 +85,18 @@ class Caller:
             raise forbidden("a business key opens accounts for its own business only")
         if body.kind != "member" and not self.who.can(Permission.ACCOUNTS_OPEN_ANY):
             raise forbidden(f"the {self.who.role.value} role opens member accounts only")
-        return self.ledger.open_account(
-            body.kind, business_id, body.external_ref, body.currency, body.name, channel=body.channel
+        account_id = ids.account_id(business_id, body.external_ref)
+        return self.ledger.idempotent(
+            self._key(key), "open-account", ids.fingerprint(**{**body.model_dump(mode="json"), "business_id": business_id}),
+            lambda: self.ledger.open_account(
+                body.kind, business_id, body.external_ref, body.currency, body.name, channel=body.channel
+            ),
+            self._account_view, target=lambda a: a.id == account_id, refer=lambda view: [view.id],
         )
+
+    def _account_view(self, states: list[tuple[Any, int | None]]) -> AccountView:
+        (account, position), = states
+        return AccountView.of(account, self.ledger.clock(), position)
 
     def account(self, account_id: UUID) -> AccountView | dict[str, Any]:
         view = self.ledger.get_account(self._own(account_id))
@@ -78,8 +104,8 @@ class Caller:
             return view
         return {**account_balance(self.views, account_id, self.ledger.clock()), "id": account_id}
 
-    def set_status(self, account_id: UUID, status: str) -> AccountView:
-        return self.ledger.set_account_status(self._own(account_id), status)
+    def set_status(self, account_id: UUID, status: str, key: str) -> AccountView:
+        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key))
 
     def statement(self, account_id: UUID, start: datetime | None, end: datetime | None, limit: int,
                   cursor: str | None, min_position: int | None) -> dict[str, Any]:
@@ -170,15 +196,17 @@ class Caller:
 
     # -- access ----------------------------------------------------------------------------------
 
-    def create_key(self, body: models.KeyIn) -> dict[str, Any]:
-        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=str(self.who.key_id))
-        return {**vars(view), "key": token}
+    def create_key(self, body: models.KeyIn, key: str) -> dict[str, Any]:
+        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=str(self.who.key_id),
+                                                 idempotency_key=self._key(key))
+        return {**vars(view), "key": token, "note": None if token is not None else SECRET_SHOWN_ONCE}
 
     def revoke_key(self, key_id: UUID) -> Any:
         return self.ledger.revoke_api_key(key_id, by=str(self.who.key_id))
 
-    def grant(self, key_id: UUID, body: models.GrantIn) -> Any:
-        return self.ledger.grant_role(key_id, body.role, body.business_id, by=str(self.who.key_id))
+    def grant(self, key_id: UUID, body: models.GrantIn, key: str) -> Any:
+        return self.ledger.grant_role(key_id, body.role, body.business_id, by=str(self.who.key_id),
+                                      idempotency_key=self._key(key))
 
     def keys(self, limit: int, cursor: str | None, min_position: int | None) -> dict[str, Any]:
         self.services.wait_for(min_position)
@@ -196,9 +224,9 @@ class Caller:
         catalog = self.ledger.catalog()
         return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
 
-    def change_catalog(self, command: str, *args: Any) -> dict[str, Any]:
-        getattr(self.ledger, command)(*args)
-        return self.catalog()
+    def change_catalog(self, key: str, command: str, *args: Any) -> dict[str, Any]:
+        catalog = getattr(self.ledger, command)(*args, idempotency_key=self._key(key))
+        return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
 
     def _own_binding(self, binding_id: UUID) -> UUID:
         try:
@@ -233,9 +261,14 @@ class Caller:
             binding_id=body.binding_id, bank=body.bank,
         )
 
-    def confirm(self, recharge_id: UUID, body: models.ConfirmIn) -> Any:
+    def confirm(self, recharge_id: UUID, body: models.ConfirmIn, key: str) -> Any:
         self._own_payment(recharge_id)
-        return self.services.payments.confirm(recharge_id, body.sms_code)
+        return self.ledger.idempotent(
+            self._key(key), "confirm-recharge", ids.fingerprint(recharge_id=recharge_id, sms_code=body.sms_code),
+            lambda: self.services.payments.confirm(recharge_id, body.sms_code),
+            lambda states: PaymentView.of(*states[0]), target=lambda a: a.id == recharge_id,
+            refer=lambda view: [view.id],
+        )
 
     def withdraw(self, body: models.WithdrawalIn, key: str) -> Any:
         return self.services.payments.withdraw(self._own(body.account), body.amount, body.currency, body.binding_id, self._key(key))
@@ -246,9 +279,88 @@ class Caller:
             raise NotFound(f"{kind} {payment_id} not found")
         return PaymentView.of(payment, self.ledger.latest_position(payment))
 
-    def sweep(self, older_than_s: int) -> list[Any]:
-        pending = [UUID(row["id"]) for row in open_payments(self.views, self.ledger.clock(), timedelta(seconds=older_than_s))]
-        return self.services.payments.sweep(pending)
+    def sweep(self, older_than_s: int, key: str) -> list[Any]:
+        def run() -> list[Any]:
+            pending = [UUID(row["id"]) for row in open_payments(self.views, self.ledger.clock(), timedelta(seconds=older_than_s))]
+            return self.services.payments.sweep(pending)
+
+        # Many saves, none of them the sweep's own: its answer is recorded after it (a sweep run
+        # twice settles nothing twice, so a crash in between costs nothing but a second look).
+        return self.ledger.idempotent(
+            self._key(key), "sweep-payments", ids.fingerprint(older_than_s=older_than_s), run,
+            lambda states: [PaymentView.of(payment, position) for payment, position in states],
+            refer=lambda views: [view.id for view in views],
+        )
+
+    # -- reconciliation --------------------------------------------------------------------------
+
+    def import_statement(self, body: models.ImportIn, key: str) -> Reconciliation:
+        check_statement_bounds(body.file)
+        data = body.file.encode()
+        request = ids.fingerprint(channel=body.channel, date=body.date, currency=body.currency,
+                                  file=hashlib.sha256(data).hexdigest())
+        return self.ledger.idempotent(
+            self._key(key), "import-statement", request,
+            lambda: self.services.reconciler.import_statement(
+                body.channel, body.date, io.BytesIO(data), str(self.who.key_id), body.currency),
+            self._reconciliation, target=lambda a: isinstance(a, Reconciliation), refer=lambda r: [r.id],
+        )
+
+    def resolve(self, reconciliation_id: UUID, seq: int, body: models.ResolveIn, key: str) -> Reconciliation:
+        self.ledger.get_reconciliation(reconciliation_id)
+        return self.ledger.idempotent(
+            self._key(key), "resolve-difference",
+            ids.fingerprint(reconciliation_id=reconciliation_id, seq=seq, **body.model_dump(mode="json")),
+            lambda: self.services.reconciler.resolve(reconciliation_id, seq, body.action, str(self.who.key_id), body.reason),
+            self._reconciliation, target=lambda a: a.id == reconciliation_id, refer=lambda r: [r.id],
+        )
+
+    def close_reconciliation(self, reconciliation_id: UUID, key: str) -> Reconciliation:
+        return self.ledger.idempotent(
+            self._key(key), "close-reconciliation", ids.fingerprint(reconciliation_id=reconciliation_id),
+            lambda: self.services.reconciler.close(reconciliation_id, str(self.who.key_id)),
+            self._reconciliation, target=lambda a: a.id == reconciliation_id, refer=lambda r: [r.id],
+        )
+
+    @staticmethod
+    def _reconciliation(states: list[tuple[Any, int | None]]) -> Reconciliation:
+        return states[0][0]
+
+
+STATEMENT_TOTAL_MAX = 2**62  # the file's amounts (and its fees) are summed in a bigint
+
+
+def check_statement_bounds(text: str) -> None:
+    """Refuse a statement whose amounts or times lie beyond what the ledger can hold, naming
+    the line, as the import's own parser names every other flaw (`422 statement-rejected`).
+
+    The parser (ledger/reconciliation.py `_line`) takes any run of digits as an amount and
+    any aware time, and the match sums the amounts in SQL: a huge amount, a time past 9999
+    in UTC or a file whose amounts add up past a bigint overflowed there (a 500). This pass
+    keeps such files out until the parser bounds them itself. Rows it cannot read are left
+    to the parser, which rejects them with its own reason."""
+    totals = {"amount": 0, "fee": 0}
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if number == 1 or len(row) != 7:
+                continue
+            for value, name in ((row[3], "amount"), (row[4], "fee")):
+                if not value.isdigit():
+                    continue
+                if not value.isascii() or len(value) > 16 or int(value) > AMOUNT_MINOR_MAX:
+                    raise StatementRejected(f"line {number}: {name} must be at most {AMOUNT_MINOR_MAX} minor units"
+                                            " in ASCII digits")
+                totals[name] += int(value)
+                if totals[name] > STATEMENT_TOTAL_MAX:
+                    raise StatementRejected(f"line {number}: the file's {name}s add up to more than {STATEMENT_TOTAL_MAX}")
+            try:
+                moment = datetime.fromisoformat(row[6].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if moment.tzinfo is not None and (problem := moment_problem(moment)) is not None:
+                raise StatementRejected(f"line {number}: time {problem}")
+    except csv.Error:
+        return  # the parser says what is wrong with it
 
 
 def acting(permission: Permission):  # noqa: ANN201 - a dependency factory

@@ -71,8 +71,9 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
         answer = lambda account, position: AccountView.of(account, self.clock(), position)  # noqa: E731
         return self._run(attempt, Once(Account, account_id, request, f"account {business_id}/{external_ref}", answer))
 
-    def set_account_status(self, account: UUID, status: str) -> AccountView:
-        """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op."""
+    def set_account_status(self, account: UUID, status: str, *, idempotency_key: str | None = None) -> AccountView:
+        """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op.
+        With `idempotency_key`, a repeat answers with the account as the first call left it."""
 
         def attempt() -> AccountView:
             acct = self._fresh(self._customer_account(account))  # a no-op answer must not come from a stale cache
@@ -81,7 +82,13 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
                 return AccountView.of(acct, now, self._save(acct))
             return AccountView.of(acct, now, self._position(acct.id, acct.version))
 
-        return self._run(attempt)
+        if idempotency_key is None:
+            return self._run(attempt)
+        return self.idempotent(
+            idempotency_key, "set-account-status", ids.fingerprint(account=account, status=status),
+            lambda: self._run(attempt), lambda states: AccountView.of(states[0][0], self.clock(), states[0][1]),
+            target=lambda a: a.id == account, refer=lambda view: [view.id],
+        )
 
     def latest_position(self, aggregate: Aggregate) -> int | None:
         """The log position of the aggregate's latest event."""

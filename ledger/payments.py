@@ -98,35 +98,49 @@ class PaymentCommands:
         found = self._find(Catalog, CATALOG_ID)
         return self._fresh(found) if found is not None else Catalog(id=CATALOG_ID)
 
-    def _change_catalog(self: FundCenter, change: str, *args: Any) -> Catalog:
+    def _change_catalog(self: FundCenter, change: str, *args: Any, idempotency_key: str | None = None) -> Catalog:
+        """One change to the catalog; a change to what is already so saves nothing. With
+        `idempotency_key`, a repeat answers with the catalog as the first call left it."""
+
         def attempt() -> Catalog:
             catalog = self.catalog()
             if getattr(catalog, change)(*args) is not False:
                 self._save(catalog)
             return catalog
 
-        return self._run(attempt)
+        if idempotency_key is None:
+            return self._run(attempt)
+        return self.idempotent(
+            idempotency_key, change, ids.fingerprint(arguments=args), lambda: self._run(attempt),
+            lambda states: states[0][0] if states else Catalog(id=CATALOG_ID),
+            target=lambda a: a.id == CATALOG_ID, refer=lambda catalog: [CATALOG_ID],
+        )
 
-    def register_bank(self: FundCenter, code: str, name: str) -> Catalog:
-        return self._change_catalog("register_bank", code, name)
+    def register_bank(self: FundCenter, code: str, name: str, *, idempotency_key: str | None = None) -> Catalog:
+        return self._change_catalog("register_bank", code, name, idempotency_key=idempotency_key)
 
-    def register_channel(self: FundCenter, code: str, name: str, logo_url: str = "") -> Catalog:
-        return self._change_catalog("register_channel", code, name, logo_url)
+    def register_channel(
+        self: FundCenter, code: str, name: str, logo_url: str = "", *, idempotency_key: str | None = None
+    ) -> Catalog:
+        return self._change_catalog("register_channel", code, name, logo_url, idempotency_key=idempotency_key)
 
-    def set_channel_status(self: FundCenter, code: str, status: str) -> Catalog:
-        return self._change_catalog("set_channel_status", code, status)
+    def set_channel_status(self: FundCenter, code: str, status: str, *, idempotency_key: str | None = None) -> Catalog:
+        return self._change_catalog("set_channel_status", code, status, idempotency_key=idempotency_key)
 
     def configure_product(
-        self: FundCenter, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]]
+        self: FundCenter, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]],
+        *, idempotency_key: str | None = None,
     ) -> Catalog:
         try:
             rule = FeeRule(**fee)
         except TypeError as error:
             raise ValidationError(f"fee takes rate_bps, fixed, minimum and maximum: {error}") from None
-        return self._change_catalog("configure_product", code, method, rule, banks)
+        return self._change_catalog("configure_product", code, method, rule, banks, idempotency_key=idempotency_key)
 
-    def set_route(self: FundCenter, business_id: str, method: str, entries: list[dict[str, Any]]) -> Catalog:
-        return self._change_catalog("set_route", business_id, method, entries)
+    def set_route(
+        self: FundCenter, business_id: str, method: str, entries: list[dict[str, Any]], *, idempotency_key: str | None = None
+    ) -> Catalog:
+        return self._change_catalog("set_route", business_id, method, entries, idempotency_key=idempotency_key)
 
     # -- card bindings -------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Query
 from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
-from ..models import AccountOut, BalanceOut, OpenAccount, SetStatus, StatementOut
+from ..models import DATETIME_RULE, AccountOut, BalanceOut, BoundedDatetime, OpenAccount, SetStatus, StatementOut
 from ..service import Caller, acting
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -19,9 +18,9 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def open_account(body: OpenAccount, _: IdempotencyKeyDep, api: Annotated[Caller, acting(P.ACCOUNTS_OPEN_MEMBER)]):
+def open_account(body: OpenAccount, key: IdempotencyKeyDep, api: Annotated[Caller, acting(P.ACCOUNTS_OPEN_MEMBER)]):
     """Open an account; the same (business_id, external_ref) again returns the same account."""
-    return api.open_account(body)
+    return api.open_account(body, key)
 
 
 @router.get("/{account_id}", response_model=AccountOut)
@@ -33,8 +32,8 @@ def get_account(account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)
 @router.get("/{account_id}/statement", response_model=StatementOut)
 def get_statement(
     account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
     limit: Limit = 100, cursor: str | None = None, min_position: MinPositionQuery = None,
 ):
     """Entries with running balance, in log order, within [from, to)."""
@@ -44,14 +43,15 @@ def get_statement(
 @router.get("/{account_id}/balance", response_model=BalanceOut)
 def get_balance(
     account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
-    as_of: datetime | None = None, min_position: MinPositionQuery = None,
+    as_of: Annotated[BoundedDatetime | None, Query(description=DATETIME_RULE)] = None,
+    min_position: MinPositionQuery = None,
 ):
     """The posted balance at an instant (default: now), from the statement."""
     return api.balance(account_id, as_of, min_position)
 
 
 @router.post("/{account_id}/status", response_model=AccountOut)
-def set_status(account_id: UUID, body: SetStatus, _: IdempotencyKeyDep,
+def set_status(account_id: UUID, body: SetStatus, key: IdempotencyKeyDep,
                api: Annotated[Caller, acting(P.ACCOUNTS_STATUS)]):
     """Freeze (no debits), unfreeze or close (final, only when empty) the whole account."""
-    return api.set_status(account_id, body.status)
+    return api.set_status(account_id, body.status, key)

@@ -18,9 +18,11 @@ Admin = Annotated[Caller, acting(P.KEYS_MANAGE)]
 
 
 @router.post("/api-keys", status_code=201, response_model=NewKeyOut)
-def create_key(body: KeyIn, _: IdempotencyKeyDep, api: Admin):
-    """A new API key. The response holds the key itself, this once; only its hash is kept."""
-    return api.create_key(body)
+def create_key(body: KeyIn, key: IdempotencyKeyDep, api: Admin):
+    """A new API key. The response holds the key itself, this once; only its hash is kept.
+    A retry with the same Idempotency-Key answers with the same key's id and `"key": null`
+    (and a note): the secret cannot be shown again. It never makes a second key."""
+    return api.create_key(body, key)
 
 
 @router.get("/api-keys", response_model=KeyListOut)
@@ -36,9 +38,9 @@ def revoke_key(key_id: UUID, api: Admin):
 
 
 @router.post("/api-keys/{key_id}/role", response_model=KeyOut)
-def grant_role(key_id: UUID, body: GrantIn, _: IdempotencyKeyDep, api: Admin):
+def grant_role(key_id: UUID, body: GrantIn, key: IdempotencyKeyDep, api: Admin):
     """Give a key another role (and, for a business key, its business)."""
-    return api.grant(key_id, body)
+    return api.grant(key_id, body, key)
 
 
 @router.get("/roles", response_model=list[RoleOut])

@@ -26,41 +26,42 @@ def catalog(api: Operator):
 
 
 @router.post("/banks", response_model=CatalogOut)
-def register_bank(body: BankIn, _: IdempotencyKeyDep, api: Operator):
-    return api.change_catalog("register_bank", body.code, body.name)
+def register_bank(body: BankIn, key: IdempotencyKeyDep, api: Operator):
+    return api.change_catalog(key, "register_bank", body.code, body.name)
 
 
 @router.post("/channels", response_model=CatalogOut)
-def register_channel(body: ChannelIn, _: IdempotencyKeyDep, api: Operator):
-    return api.change_catalog("register_channel", body.code, body.name, body.logo_url)
+def register_channel(body: ChannelIn, key: IdempotencyKeyDep, api: Operator):
+    return api.change_catalog(key, "register_channel", body.code, body.name, body.logo_url)
 
 
 @router.post("/channels/{code}/status", response_model=CatalogOut)
 def set_channel_status(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")],
-                       body: ChannelStatusIn, _: IdempotencyKeyDep, api: Operator):
+                       body: ChannelStatusIn, key: IdempotencyKeyDep, api: Operator):
     """Open or close a channel: a closed one is skipped by routing."""
-    return api.change_catalog("set_channel_status", code, body.status)
+    return api.change_catalog(key, "set_channel_status", code, body.status)
 
 
 @router.post("/channels/{code}/products/{method}", response_model=CatalogOut)
 def configure_product(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")], method: Method,
-                      body: ProductIn, _: IdempotencyKeyDep, api: Operator):
+                      body: ProductIn, key: IdempotencyKeyDep, api: Operator):
     """A channel's product for a method: its fee rule, and per bank a switch and limits."""
     banks = {bank: setting.model_dump() for bank, setting in body.banks.items()}
-    return api.change_catalog("configure_product", code, method, body.fee.model_dump(), banks)
+    return api.change_catalog(key, "configure_product", code, method, body.fee.model_dump(), banks)
 
 
 @router.post("/routes", response_model=CatalogOut)
-def set_route(body: RouteIn, _: IdempotencyKeyDep, api: Operator):
+def set_route(body: RouteIn, key: IdempotencyKeyDep, api: Operator):
     """A business's channels for a method, with priorities (lower first)."""
     entries = [entry.model_dump() for entry in body.channels]
-    return api.change_catalog("set_route", body.business_id, body.method, entries)
+    return api.change_catalog(key, "set_route", body.business_id, body.method, entries)
 
 
 @router.post("/payments/sweep", response_model=list[PaymentOut])
-def sweep(body: SweepIn, _: IdempotencyKeyDep, api: Operator):
-    """Ask the channels about payments still pending after `older_than_s` seconds, and settle them."""
-    return api.sweep(body.older_than_s)
+def sweep(body: SweepIn, key: IdempotencyKeyDep, api: Operator):
+    """Ask the channels about payments still pending after `older_than_s` seconds, and settle them.
+    A retry with the same Idempotency-Key answers with the first sweep's payments, as they were then."""
+    return api.sweep(body.older_than_s, key)
 
 
 @callbacks.post("/v1/channels/{code}/notifications", response_model=PaymentOut)

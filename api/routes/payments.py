@@ -43,9 +43,9 @@ def recharge(body: RechargeIn, key: IdempotencyKeyDep, api: Payer):
 
 
 @router.post("/v1/recharges/{recharge_id}/confirm", response_model=PaymentOut)
-def confirm_recharge(recharge_id: UUID, body: ConfirmIn, _: IdempotencyKeyDep, api: Payer):
+def confirm_recharge(recharge_id: UUID, body: ConfirmIn, key: IdempotencyKeyDep, api: Payer):
     """auth_pay: the SMS code the payer received."""
-    return api.confirm(recharge_id, body)
+    return api.confirm(recharge_id, body, key)
 
 
 @router.get("/v1/recharges/{recharge_id}", response_model=PaymentOut)

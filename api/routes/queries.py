@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Query
 from ledger.domain.access import Permission as P
 
 from ..deps import POSITION_MAX, MinPositionQuery
-from ..models import Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
+from ..models import DATETIME_RULE, BoundedDatetime, Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
 from ..service import Caller, acting
 
 router = APIRouter(tags=["queries"])
@@ -26,8 +25,8 @@ def transactions(
     status: Literal["posted", "reversed", "pending", "succeeded", "failed", "returned"] | None = None,
     channel: Code | None = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
     min_position: MinPositionQuery = None,
 ):

@@ -3,7 +3,6 @@ resolve them, close the day; fund and fee reports, summary and detail, as JSON o
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -24,18 +23,17 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def out(caller: Caller, reconciliation) -> dict:  # noqa: ANN001
+    # The reconciliation as the command left it (a repeat: as the first one did), with that version's position.
     return {**vars(reconciliation), "id": reconciliation.id, "differences": reconciliation.differences,
             "open_differences": reconciliation.open_differences,
             "position": caller.ledger.latest_position(reconciliation)}
 
 
 @router.post("", status_code=201, response_model=ReconciliationOut)
-def import_statement(body: ImportIn, _: IdempotencyKeyDep, api: Writer):
+def import_statement(body: ImportIn, key: IdempotencyKeyDep, api: Writer):
     """Import the channel's statement for a day and match it line by line. The same file
     again changes nothing; a malformed file is rejected whole, naming the line."""
-    statement = io.BytesIO(body.file.encode())
-    reconciliation = api.services.reconciler.import_statement(body.channel, body.date, statement, str(api.who.key_id), body.currency)
-    return out(api, reconciliation)
+    return out(api, api.import_statement(body, key))
 
 
 @router.get("/{reconciliation_id}", response_model=ReconciliationOut)
@@ -57,16 +55,16 @@ def differences(reconciliation_id: UUID, api: Reader, limit: Limit = 100, cursor
 
 
 @router.post("/{reconciliation_id}/differences/{seq}/resolve", response_model=ReconciliationOut)
-def resolve(reconciliation_id: UUID, seq: Annotated[int, Path(ge=1, le=POSITION_MAX)], body: ResolveIn, _: IdempotencyKeyDep, api: Writer):
+def resolve(reconciliation_id: UUID, seq: Annotated[int, Path(ge=1, le=POSITION_MAX)], body: ResolveIn,
+            key: IdempotencyKeyDep, api: Writer):
     """Resolve a difference once: complete, reverse, book_difference, write_off or wait (T+2)."""
-    reconciliation = api.ledger.get_reconciliation(reconciliation_id)
-    return out(api, api.services.reconciler.resolve(reconciliation.id, seq, body.action, str(api.who.key_id), body.reason))
+    return out(api, api.resolve(reconciliation_id, seq, body, key))
 
 
 @router.post("/{reconciliation_id}/close", response_model=ReconciliationOut)
-def close(reconciliation_id: UUID, _: IdempotencyKeyDep, api: Writer):
+def close(reconciliation_id: UUID, key: IdempotencyKeyDep, api: Writer):
     """When nothing is open: move the matched total from pending_reconciliation to reconciled."""
-    return out(api, api.services.reconciler.close(reconciliation_id, str(api.who.key_id)))
+    return out(api, api.close_reconciliation(reconciliation_id, key))
 
 
 @router.get("/{reconciliation_id}/report.csv", response_class=StreamingResponse)
