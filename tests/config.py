@@ -17,9 +17,11 @@ def BUSINESS_HOURS() -> datetime:  # noqa: N802 - a constant clock
     return datetime(DAY.year, DAY.month, DAY.day, 10, 0, tzinfo=UTC)
 
 
-def settings_for(url: str, **changes: object) -> Settings:
-    """Production-like settings on `url`: configured secrets, made afresh for each app."""
-    return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32), **changes)
+def settings_for(url: str, channels: tuple[str, ...] = (), **changes: object) -> Settings:
+    """Production-like settings on `url`: configured secrets (the card-token key, and a callback
+    secret for each of `channels`), made afresh for each app."""
+    return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32),
+                    channel_secrets={code: secrets.token_hex(32) for code in channels}, **changes)
 
 
 def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:

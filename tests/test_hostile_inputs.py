@@ -43,7 +43,7 @@ def hostile(store_url):
     fc.register_bank("icbc", "ICBC")
     fc.register_channel("up", "UnionPay")
     fc.close()
-    with TestClient(create_app(settings=settings_for(store_url))) as client:
+    with TestClient(create_app(settings=settings_for(store_url, channels=("up",)))) as client:
         yield Hostile(client, keys, str(alice), str(bob), str(hold))
 
 
