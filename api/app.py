@@ -43,8 +43,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ledger = FundCenter(settings.database_url)
-        views = ViewStore(ledger.database)
+        ledger = FundCenter(settings.database_url, env={"FUNDCENTER_DATABASE_TIMEOUT_S": str(settings.database_timeout_s)})
+        views = ViewStore(ledger.database, timeout_s=settings.database_timeout_s)
         runner = ProjectionRunner(ledger, views)
         if settings.run_projections:
             runner.start()

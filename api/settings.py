@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.store import DEFAULT_URL
+from ledger.store import DEFAULT_URL, database_timeout_s
 
 
 class Settings(BaseSettings):
@@ -13,6 +14,11 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_URL
     run_projections: bool = True  # follow the log in this process (`serve`), or leave it to `fundcenter project`
     wait_timeout_s: float = 5.0  # how long a query with ?min_position= waits for the views
+    # Waiting for a pooled database connection, and connecting: past it, 503 database-unavailable.
+    # (FUNDCENTER_DATABASE_TIMEOUT_S; the event store's and the views' pools both take it.)
+    database_timeout_s: float = Field(default_factory=database_timeout_s, gt=0)
+    healthz_timeout_s: float = 1.5  # /healthz and /metrics answer within this, whatever the database does
+    projection_lag_max_s: float = 30.0  # /healthz is 503 projections-lagging when the views stay behind this long
     group_commit: bool = True  # concurrent POST /v1/transfers share transactions
     # The key of the HMAC that tokenises card numbers: set a secret one in production.
     card_token_key: str = "fundcenter-development-card-token-key"
