@@ -60,7 +60,7 @@ def pg_up(pg):
 
 
 def http(base, method, path, token=None, body=None, key=None, timeout=15):
-    """(status, JSON body, headers, seconds); status 0 when the connection itself failed."""
+    """(status, JSON body, headers (case-insensitive), seconds); status 0 when the connection itself failed."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -71,11 +71,12 @@ def http(base, method, path, token=None, body=None, key=None, timeout=15):
     started = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            status, raw, got = response.status, response.read(), dict(response.headers)
+            status, raw, got = response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        status, raw, got = error.code, error.read(), dict(error.headers)
+        status, raw, got = error.code, error.read(), error.headers
     except OSError as error:
         return 0, {"error": repr(error)}, {}, time.monotonic() - started
+    got = {name.lower(): value for name, value in got.items()}
     try:
         parsed = json.loads(raw or b"null")
     except ValueError:
@@ -238,7 +239,7 @@ def _load_through_outages(pg, serve, admin, mall):  # noqa: PLR0915 - one scenar
         assert seconds < (HEALTHZ_MAX_S if kind == "healthz" else REQUEST_MAX_S), (kind, status, seconds, body)
         if status == 503 and kind != "healthz":
             assert body["type"] in ("database-unavailable", "views-lagging"), body
-            assert headers.get("Retry-After"), headers
+            assert int(headers.get("retry-after", 0)) >= 1, headers
     # While the server was down (give it a moment to be noticed), everything said so.
     down = [c for c in calls if down_at + 0.5 <= c[0] and c[0] + c[5] <= up_at]
     assert {c[1][0] for c in down} >= {"transfer", "read", "healthz"}, statuses
@@ -354,6 +355,40 @@ def test_a_quiet_app_answers_503_while_the_database_is_stopped_and_recovers(pg_u
     assert response.status_code == 201
     statement, _ = call(client, "GET", f"/v1/accounts/{bob}/statement?min_position={response.json()['position']}", keys["mall"])
     assert [e["amount"] for e in statement.json()["entries"]] == [100]
+
+
+@pytest.mark.parametrize("lost", ["DatabaseUnavailable", "OperationalError"])
+def test_a_command_whose_commit_acknowledgement_was_lost_answers_its_first_outcome_on_retry(app_on, monkeypatch, lost):
+    from eventsourcing.persistence import OperationalError
+
+    from ledger.store import DatabaseUnavailable
+
+    client, keys, app = app_on
+    ledger = app.state.services.ledger
+    alice = call(client, "POST", "/v1/accounts", keys["mall"], {"kind": "member", "external_ref": "alice", "currency": "CNY"}, "o1")[0].json()["id"]
+    bob = call(client, "POST", "/v1/accounts", keys["mall"], {"kind": "member", "external_ref": "bob", "currency": "CNY"}, "o2")[0].json()["id"]
+    call(client, "POST", "/v1/admin/adjustments", keys["admin"],
+         {"account": alice, "amount": 10_000, "currency": "CNY", "direction": "credit", "reason": "seed"}, "a1")
+    insert, failures = ledger.recorder.insert_events, []
+
+    def committed_then_lost(*args, **kwargs):
+        result = insert(*args, **kwargs)  # the transaction commits...
+        if not failures:  # ...and the first time, the answer never arrives
+            failures.append(lost)
+            raise (DatabaseUnavailable if lost == "DatabaseUnavailable" else OperationalError)("connection lost")
+        return result
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", committed_then_lost)
+    transfer = {"from_account": alice, "to_account": bob, "amount": 2_500, "currency": "CNY", "memo": "lost ack"}
+    first, _ = call(client, "POST", "/v1/transfers", keys["mall"], transfer, "t-lost")
+    assert first.status_code == 503 and first.json()["type"] == "database-unavailable", first.text
+    retried, _ = call(client, "POST", "/v1/transfers", keys["mall"], transfer, "t-lost")
+    assert retried.status_code == 201, retried.text
+    again, _ = call(client, "POST", "/v1/transfers", keys["mall"], transfer, "t-lost")
+    assert again.json() == retried.json()
+    assert call(client, "GET", f"/v1/accounts/{alice}", keys["mall"])[0].json()["posted"] == 7_500  # once
+    statement = call(client, "GET", f"/v1/accounts/{bob}/statement?min_position={retried.json()['position']}", keys["mall"])[0]
+    assert [e["amount"] for e in statement.json()["entries"]] == [2_500]
 
 
 # -- a view that raises: the runner retries, says so, and resumes -------------------------------
