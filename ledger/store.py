@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # -- outages: timeouts, reachability, pools that notice ------------------------------------------
 
 DATABASE_TIMEOUT_S = 2.0  # default: how long to wait for a pooled connection, and to connect
-RECONNECT_WINDOW_S = 5.0  # a pool retries a failed connection (1 s, 2 s, ...) this long, then waits to be asked
+RECONNECT_WINDOW_S = 5.0  # a pool retries a failed connection (0.1 s doubling to 1 s) this long, then waits to be asked
 PROBE_TIMEOUT_S = 0.25  # while the database is known unreachable: how long a caller waits for a connection
 # TCP keepalives: a connection whose server vanished without a word (a failover, a cut
 # cable) fails within about 10 s instead of the kernel's two hours.
@@ -105,14 +105,17 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:300]
 
 
-class _QuickAttempt(psycopg_pool.base.AttemptWithBackoff):
+_Attempt: Any = getattr(psycopg_pool.base, "AttemptWithBackoff", None)  # psycopg_pool >= 3.2
+
+
+class _QuickAttempt(_Attempt or object):  # type: ignore[misc]
     """psycopg_pool's reconnection back-off (1 s, 2 s, 4 s...), made quicker: 0.1 s doubling
     to 1 s, so that a pool reconnects within a second of the database's return."""
 
     INITIAL_DELAY = 0.1
 
     def update_delay(self, now: float) -> None:
-        super().update_delay(now)
+        super().update_delay(now)  # type: ignore[misc]
         self.delay = min(self.delay, 1.0)
 
 
@@ -149,7 +152,7 @@ class WatchedPool:
             raise
 
     def _add_connection(self, attempt: Any, growing: bool = False) -> None:
-        if attempt is None:
+        if attempt is None and _Attempt is not None:
             attempt = _QuickAttempt(timeout=self.reconnect_timeout)  # type: ignore[attr-defined]
         super()._add_connection(attempt, growing)  # type: ignore[misc]
 
