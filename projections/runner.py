@@ -129,7 +129,7 @@ class ProjectionRunner:
             self._advance(position)
             if on_batch is not None:
                 on_batch(position, head)
-        if position >= head:
+        if until is None and position >= head:
             self.caught_up_at = time.time()
         return applied
 
