@@ -52,14 +52,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ledger = FundCenter(settings.database_url, clock=clock)
+        ledger = FundCenter(
+            settings.database_url, clock=clock, env={"FUNDCENTER_DATABASE_TIMEOUT_S": str(settings.database_timeout_s)}
+        )
         if gateways is None:
             try:
                 secrets.require_channels(sorted(ledger.catalog().channels))
             except MissingSecrets:
                 ledger.close()
                 raise
-        views = ViewStore(ledger.database)
+        views = ViewStore(ledger.database, timeout_s=settings.database_timeout_s)
         runner = ProjectionRunner(ledger, views)
         if settings.run_projections:
             runner.start()

@@ -1,4 +1,4 @@
-"""Prometheus text metrics: requests, latencies, command outcomes, projection lag.
+"""Prometheus text metrics: requests, latencies, command outcomes, projection lag and health.
 
 Kept by hand (a few counters and one histogram) rather than with a client library.
 """
@@ -6,6 +6,7 @@ Kept by hand (a few counters and one histogram) rather than with a client librar
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -33,7 +34,9 @@ class Metrics:
         with self._lock:
             self.problems[code] += 1
 
-    def render(self, stats: Any, head: int, position: int) -> str:
+    def render(
+        self, stats: Any, head: int, position: int, *, database_up: bool = True, projections: dict[str, Any] | None = None
+    ) -> str:
         lines = [
             "# HELP fundcenter_http_requests_total HTTP requests by route and status.",
             "# TYPE fundcenter_http_requests_total counter",
@@ -70,5 +73,21 @@ class Metrics:
             "# HELP fundcenter_projection_lag_events Events written but not yet in the read models.",
             "# TYPE fundcenter_projection_lag_events gauge",
             f"fundcenter_projection_lag_events {max(head - position, 0)}",
+            "# HELP fundcenter_database_up Whether the database answered the last probe (1) or not (0).",
+            "# TYPE fundcenter_database_up gauge",
+            f"fundcenter_database_up {int(database_up)}",
         ]
+        if projections is not None:
+            since = projections.get("failing_since")
+            lines += [
+                "# HELP fundcenter_projection_halted Whether the projections are failing and retrying (1) or following (0).",
+                "# TYPE fundcenter_projection_halted gauge",
+                f"fundcenter_projection_halted {int(bool(projections.get('failing')))}",
+                "# HELP fundcenter_projection_failing_seconds How long the current failure streak has lasted.",
+                "# TYPE fundcenter_projection_failing_seconds gauge",
+                f"fundcenter_projection_failing_seconds {0.0 if since is None else max(time.time() - since, 0.0):.3f}",
+                "# HELP fundcenter_projection_retries_total Failed projection attempts, retried after a back-off.",
+                "# TYPE fundcenter_projection_retries_total counter",
+                f"fundcenter_projection_retries_total {projections.get('retries_total', 0)}",
+            ]
         return "\n".join(lines) + "\n"

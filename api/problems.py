@@ -3,19 +3,31 @@
 One table maps errors to responses: the ledger's own errors carry their slug
 and status; the API adds the few that only HTTP has. Nothing leaves as a bare
 500 traceback: an unexpected error is logged and answered as `internal-error`.
+
+An error that means "the database cannot be reached now" (`database_unavailable()`
+says which: a lost or refused connection, a server shutting down, no pooled
+connection in time, SQLite's "database is locked") is `503 database-unavailable`
+with `Retry-After`: the client retries with the same Idempotency-Key, and a command
+whose commit did happen answers with its first outcome.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.domain.errors import LedgerError
+from ledger.store import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -40,8 +52,11 @@ _DESCRIPTIONS = {
     404: "No such resource (or not this business's)",
     409: "Refused: insufficient funds, frozen or closed account, idempotency conflict, ...",
     422: "Invalid input",
-    503: "The read models have not reached ?min_position yet; retry",
+    503: "The database is unreachable (database-unavailable), or the read models have not reached"
+    " ?min_position yet (views-lagging); retry after Retry-After seconds",
 }
+RETRY_AFTER_S = 2  # what a 503 database-unavailable tells the client to wait
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open", "disk i/o error")
 # Every route's OpenAPI lists these, as application/problem+json.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
@@ -76,6 +91,43 @@ def problem(status: int, code: str, detail: str, request: Request, **extra: Any)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now (rather than a bug).
+
+    Walks the chain of causes: eventsourcing wraps the driver's errors. Every psycopg
+    OperationalError (connection refused or lost, AdminShutdown, PoolTimeout, a server
+    starting up or shutting down, a lock or serialization timeout) and InterfaceError
+    (a closed connection) counts; of SQLite's only "locked" and "unable to open"; an
+    eventsourcing OperationalError or InterfaceError with no driver error behind it counts.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable | psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        if isinstance(current, sqlite3.Error):
+            return any(text in str(current).lower() for text in _SQLITE_UNAVAILABLE)
+        if isinstance(current, psycopg.Error):
+            return False
+        cause = current.__cause__ or current.__context__
+        if cause is None and isinstance(current, StoreOperationalError | StoreInterfaceError):
+            return True
+        current = cause
+    return False
+
+
+def unavailable(request: Request, error: BaseException) -> JSONResponse:
+    response = problem(
+        503, "database-unavailable",
+        f"the database cannot be reached ({type(error).__name__}); retry in a few seconds"
+        " (a command with the same Idempotency-Key answers with its first outcome if it was done)",
+        request,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, error: LedgerError) -> JSONResponse:
@@ -103,7 +155,24 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         return problem(error.status_code, code, str(error.detail), request)
 
+    # The database's errors: handled here (not by the catch-all below, which Starlette
+    # re-raises after answering), 503 when they mean the database is out of reach.
+    @app.exception_handler(PersistenceError)
+    @app.exception_handler(psycopg.Error)
+    @app.exception_handler(sqlite3.Error)
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        if database_unavailable(error):
+            log.debug("database unavailable on %s %s: %s", request.method, request.url.path, error)
+            return unavailable(request, error)
+        return internal_error(request)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "internal-error", "an unexpected error occurred; it has been logged", request)
+        if database_unavailable(error):
+            return unavailable(request, error)
+        return internal_error(request)
+
+
+def internal_error(request: Request) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal-error", "an unexpected error occurred; it has been logged", request)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.store import DEFAULT_URL, Database
+from ledger.store import DEFAULT_URL, Database, database_timeout_s
 
 Environment = Literal["development", "production"]
 
@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     env: Environment | None = None
     run_projections: bool = True  # follow the log in this process (`serve`), or leave it to `fundcenter project`
     wait_timeout_s: float = 5.0  # how long a query with ?min_position= waits for the views
+    # Waiting for a pooled database connection, and connecting: past it, 503 database-unavailable.
+    # (FUNDCENTER_DATABASE_TIMEOUT_S; the event store's and the views' pools both take it.)
+    database_timeout_s: float = Field(default_factory=database_timeout_s, gt=0)
+    healthz_timeout_s: float = 1.5  # /healthz and /metrics answer within this, whatever the database does
+    projection_lag_max_s: float = 30.0  # /healthz is 503 projections-lagging when the views stay behind this long
     group_commit: bool = True  # concurrent POST /v1/transfers share transactions
     # Secrets (api/service_secrets.py): the HMAC key that tokenises card numbers, each channel's
     # callback secret (JSON: {"unionpay": "..."}), and a JSON file that may hold both instead.

@@ -5,14 +5,26 @@ which its SQLite recorder lacks, and spends a transaction on every event). It
 pulls up to `batch_size` notifications after the views' tracking position,
 applies them to every view and records the new position, all in one
 transaction. On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
-insert wakes it; on SQLite it polls. A view that fails halts the runner with its
-error: the batch rolls back, nothing is skipped, and a restart resumes there.
+insert wakes it; on SQLite it polls.
+
+A runner never dies of a failure. If a batch fails (the database went away, or a
+view raised on an event), the batch rolls back, so nothing is skipped or applied
+twice; the runner logs the failure once per streak (from memory: the handler does
+not touch the database), keeps its state (`state()`: the error, since when, how
+many attempts) for /healthz and /metrics, and tries again after a back-off that
+doubles from 0.1 s to 5 s. When the cause goes away it resumes by itself. The
+LISTEN connection that wakes it reconnects after a drop, and polls meanwhile.
+
+`wait(position)` answers from memory for positions already applied, whatever the
+runner's state, and otherwise waits for the runner (TimeoutError if it does not
+get there in time).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,6 +46,7 @@ log = logging.getLogger(__name__)
 # Balances first: the other views read account metadata from its table.
 VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView())
 BATCH_SIZE = 1000
+BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubling, capped
 
 
 class ProjectionRunner:
@@ -43,17 +56,57 @@ class ProjectionRunner:
         self.ledger, self.store, self.views = ledger, store, views
         self.batch_size = batch_size
         self.application_name = ledger.name
-        self.error: BaseException | None = None
+        self.backoff_min_s, self.backoff_max_s = BACKOFF_MIN_S, BACKOFF_MAX_S
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # What the runner knows without asking the database (guarded by _progress).
+        self._progress = threading.Condition()
+        self._applied = 0  # the views include the log up to here
+        self._head = 0  # the log's head as last read
+        self.error: BaseException | None = None  # the current failure; None while following
+        self.failing_since: float | None = None  # time.time() of the streak's first failure
+        self.attempts = 0  # failed attempts in the current streak
+        self.retries_total = 0  # failed attempts since start
+        self.started_at: float | None = None
+        self.caught_up_at: float | None = None  # time.time() the runner last reached the head it had read
 
     @property
     def position(self) -> int:
-        return self.store.max_tracking_id(self.application_name) or 0
+        """The views' tracking position, read from the database."""
+        position = self.store.max_tracking_id(self.application_name) or 0
+        self._advance(position)
+        return position
+
+    @property
+    def applied(self) -> int:
+        """The highest position known to be in the views (from memory: never blocks)."""
+        return self._applied
+
+    @property
+    def following(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def state(self) -> dict[str, Any]:
+        """For /healthz and /metrics: the runner as it knows itself, without the database."""
+        with self._progress:
+            return {
+                "running": self.following,
+                "position": self._applied,
+                "log_head_seen": self._head,
+                "failing": self.error is not None,
+                "error": None if self.error is None else _describe(self.error),
+                "failing_since": self.failing_since,
+                "attempts": self.attempts,
+                "retries_total": self.retries_total,
+                "started_at": self.started_at,
+                "caught_up_at": self.caught_up_at,
+            }
 
     def catch_up(self, until: int | None = None, on_batch: Callable[[int, int], None] | None = None) -> int:
         """Apply every event up to `until` (default: the head of the log now); return how many."""
         position, head = self.position, until if until is not None else self.ledger.head()
+        with self._progress:
+            self._head = max(self._head, head)
         applied = 0
         while position < head and not self._stop.is_set():
             notifications = self.ledger.recorder.select_notifications(
@@ -70,27 +123,40 @@ class ProjectionRunner:
                     self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
             if claimed != position:  # another runner (another `serve` process) got there first
                 position = claimed
+                self._advance(position)
                 continue
             position, applied = batch[-1][0], applied + len(batch)
+            self._advance(position)
             if on_batch is not None:
                 on_batch(position, head)
+        if until is None and position >= head:
+            self.caught_up_at = time.time()
         return applied
 
     def follow(self, idle_wait: float = 0.1, linger: float = 0.02) -> None:
         """Catch up, then keep applying new events until stop() is called.
 
         After a wake-up it lingers a moment, so that a busy log is applied in
-        batches of many commands rather than a transaction per command.
+        batches of many commands rather than a transaction per command. A failed
+        batch rolls back and is tried again after the back-off, until it goes through.
         """
-        with self._waker() as wait:
-            while not self._stop.is_set():
-                if self.catch_up() == 0:
-                    wait(idle_wait)
-                    self._stop.wait(linger)
+        while not self._stop.is_set():
+            try:
+                with self._waker() as wait:
+                    while not self._stop.is_set():
+                        applied = self.catch_up()
+                        if self.error is not None:
+                            self._recovered()
+                        if applied == 0:
+                            wait(idle_wait)
+                            self._stop.wait(linger)
+            except Exception as error:  # noqa: BLE001 - a runner outlives every failure
+                self._back_off(self._failed(error))
 
     def start(self) -> ProjectionRunner:
-        """Follow the log in a background thread."""
+        """Follow the log in a background thread, through any failure, until stop()."""
         self._stop.clear()
+        self.started_at = time.time()
         self._thread = threading.Thread(target=self._follow_in_thread, name="fundcenter-projections", daemon=True)
         self._thread.start()
         return self
@@ -102,22 +168,84 @@ class ProjectionRunner:
             self._thread = None
 
     def wait(self, position: int | None, timeout: float = 5.0) -> None:
-        """Block until the views include the log up to `position` (TimeoutError if they don't)."""
-        if self.error is not None:
-            raise RuntimeError(f"projections halted: {self.error!r}") from self.error
-        self.store.wait(self.application_name, position, timeout=timeout)
+        """Block until the views include the log up to `position` (TimeoutError if they don't).
+
+        A position already applied answers at once, even while the runner is failing.
+        While this process follows the log, the runner's progress is watched in
+        memory; otherwise (`fundcenter project` applies it) the tracking record is polled."""
+        if position is None or position <= self._applied:
+            return
+        if not self.following:
+            self.store.wait(self.application_name, position, timeout=timeout)
+            self._advance(position)
+            return
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while self._applied < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    why = f"; projections failing: {_describe(self.error)}" if self.error is not None else ""
+                    raise TimeoutError(f"the views are at {self._applied}, not yet {position}{why}")
+                self._progress.wait(remaining)
+
+    def _advance(self, position: int) -> None:
+        with self._progress:
+            if position > self._applied:
+                self._applied = position
+                self._progress.notify_all()
 
     def _follow_in_thread(self) -> None:
-        try:
-            self.follow()
-        except BaseException as error:
-            self.error = error
-            log.exception("projections halted; restart resumes at position %s", self.position)
+        self.follow()
+
+    def _failed(self, error: Exception) -> float:
+        """Record a failed attempt (memory only: the database may be what failed); the back-off."""
+        with self._progress:
+            first, previous = self.error is None, self.error
+            self.error, self.attempts, self.retries_total = error, self.attempts + 1, self.retries_total + 1
+            if first:
+                self.failing_since = time.time()
+            attempts, position = self.attempts, self._applied
+        delay = min(self.backoff_min_s * 2 ** (attempts - 1), self.backoff_max_s)
+        if first:
+            log.error(
+                "projections failing at position %s, retrying (every %.1fs up to %.0fs) until it clears: %s",
+                position, self.backoff_min_s, self.backoff_max_s, _describe(error), exc_info=error,
+            )
+        elif _describe(error) != _describe(previous):  # type: ignore[arg-type]
+            log.warning("projections still failing at position %s, now: %s", position, _describe(error))
+        else:
+            log.debug("projections: attempt %s failed: %s", attempts, _describe(error))
+        return delay
+
+    def _back_off(self, delay: float) -> None:
+        """Sleep `delay`, or less: until stop(), or until the database comes back."""
+        reachability = self.ledger.database.reachability
+        seen, deadline = reachability.recoveries, time.monotonic() + delay
+        while not self._stop.is_set() and reachability.recoveries == seen:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._stop.wait(min(remaining, 0.05))
+
+    def _recovered(self) -> None:
+        with self._progress:
+            error, since, attempts = self.error, self.failing_since, self.attempts
+            self.error, self.failing_since, self.attempts = None, None, 0
+        if error is not None:
+            log.warning(
+                "projections resumed at position %s after %s failed attempts over %.1fs (%s)",
+                self._applied, attempts, time.time() - (since or time.time()), _describe(error),
+            )
 
     def _waker(self) -> Any:
         if self.ledger.database.kind == "postgresql":
             return _PostgresWaker(self.ledger, self._stop)
         return _PollingWaker(self._stop)
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}"[:500] if text else type(error).__name__
 
 
 class _PollingWaker:
@@ -132,23 +260,55 @@ class _PollingWaker:
 
 
 class _PostgresWaker:
-    """LISTEN on the channel the event recorder NOTIFYs on every insert."""
+    """LISTEN on the channel the event recorder NOTIFYs on every insert.
+
+    A dropped or refused connection never escapes: the waker polls instead (the
+    runner catches up after every wait anyway) and reconnects, at most once a second."""
+
+    RECONNECT_EVERY_S = 1.0
 
     def __init__(self, ledger: FundCenter, stop: threading.Event) -> None:
         self.db, self.channel, self.stop = ledger.database, ledger.recorder.channel_name, stop
+        self.conn: psycopg.Connection | None = None
+        self._next_attempt = 0.0
 
     def __enter__(self) -> Callable[[float], None]:
-        db = self.db
-        self.conn = psycopg.connect(
-            host=db.host, port=db.port, user=db.user, password=db.password, dbname=db.dbname, autocommit=True
-        )
-        self.conn.execute(f'LISTEN "{self.channel}"')
+        return self.wait
 
-        def wait(timeout: float) -> None:
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+    def wait(self, timeout: float) -> None:
+        conn = self._listening()
+        if conn is None:
+            self.stop.wait(timeout)
+            return
+        try:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as error:
+            log.info("projections: the LISTEN connection dropped (%s); polling until it reconnects", error)
+            self._close()
+
+    def _listening(self) -> psycopg.Connection | None:
+        if self.conn is not None and not self.conn.closed:
+            return self.conn
+        now = time.monotonic()
+        if now < self._next_attempt:
+            return None
+        self._next_attempt = now + self.RECONNECT_EVERY_S
+        try:
+            self.conn = psycopg.connect(**self.db.connect_kwargs(), autocommit=True)
+            self.conn.execute(f'LISTEN "{self.channel}"')
+        except psycopg.Error:
+            self._close()
+            return None
+        return self.conn
+
+    def _close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
                 pass
 
-        return wait
-
     def __exit__(self, *exc: object) -> None:
-        self.conn.close()
+        self._close()

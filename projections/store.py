@@ -9,6 +9,10 @@ a log position: read-your-writes after a command.
 View SQL is written once, with `?` placeholders; on PostgreSQL they become `%s`.
 On SQLite a batch takes the write lock up front (BEGIN IMMEDIATE), so it never
 fails on a snapshot that a concurrent command made stale.
+
+On PostgreSQL the pool is a `ledger.store.ViewsPool`: connections are acquired
+and made within `timeout_s`, checked before use, and while the database is known
+unreachable a caller gets `DatabaseUnavailable` at once instead of queueing.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from ledger.store import Database
+from ledger.store import RECONNECT_WINDOW_S, Database, ViewsPool, database_timeout_s
 
 
 @lru_cache(maxsize=512)
@@ -63,23 +67,28 @@ class Cursor:
 
 
 class ViewStore(TrackingRecorder):
-    def __init__(self, database: Database, schema: str | None = None, pool_size: int = 4) -> None:
+    def __init__(
+        self, database: Database, schema: str | None = None, pool_size: int = 4, timeout_s: float | None = None
+    ) -> None:
         self.database = database
         self.kind = database.kind
+        self.timeout_s = database_timeout_s() if timeout_s is None else timeout_s
         if self.kind == "sqlite":
             self._local = threading.local()
             self._connections: list[sqlite3.Connection] = []
             self._connections_lock = threading.Lock()
         else:
             options = f"-c search_path={schema}" if schema else ""
-            self._pool = ConnectionPool(
+            self._pool = ViewsPool(
+                database.reachability,
                 conninfo="",
                 kwargs={
-                    "host": database.host, "port": database.port, "user": database.user,
-                    "password": database.password, "dbname": database.dbname, "options": options,
+                    **database.connect_kwargs(self.timeout_s), "options": options,
                     "row_factory": dict_row, "autocommit": True,
                 },
                 min_size=1, max_size=pool_size, open=True, name="fundcenter-views",
+                timeout=self.timeout_s, check=ConnectionPool.check_connection,
+                reconnect_timeout=RECONNECT_WINDOW_S,
             )
 
     # -- connections ---------------------------------------------------------------
@@ -108,14 +117,22 @@ class ViewStore(TrackingRecorder):
                 raise
             conn.execute("COMMIT")
         else:
-            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            with self._pool.acquire() as conn, conn.transaction(), conn.cursor() as cur:
                 yield Cursor(cur, "postgresql")
+
+    def ping(self, timeout_s: float) -> None:
+        """Raise unless the database answers a trivial query (a connection within `timeout_s`)."""
+        if self.kind == "sqlite":
+            self.query("SELECT 1")
+            return
+        with self._pool.acquire(timeout_s) as conn:
+            conn.execute("SELECT 1")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read rows outside any write transaction."""
         if self.kind == "sqlite":
             return Cursor(self._sqlite().cursor(), "sqlite").execute(sql, params)
-        with self._pool.connection() as conn, conn.cursor() as cur:
+        with self._pool.acquire() as conn, conn.cursor() as cur:
             return Cursor(cur, "postgresql").execute(sql, params)
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
@@ -129,7 +146,7 @@ class ViewStore(TrackingRecorder):
             finally:
                 conn.close()
             return
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="fundcenter_stream") as cur:
+        with self._pool.acquire() as conn, conn.transaction(), conn.cursor(name="fundcenter_stream") as cur:
             cur.itersize = 2000
             cur.execute(_to_pyformat(sql), params)
             yield from cur

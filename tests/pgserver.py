@@ -5,6 +5,10 @@ Runs the installed server binaries (`/usr/lib/postgresql/15/bin`, else
 socket in a fresh temp dir. PostgreSQL refuses to run as root, so as root it runs
 as the `postgres` system user. `FUNDCENTER_TEST_PG_URL` names an existing server
 to use instead.
+
+`stop()`, `start()` and `restart(mode)` take a server this harness started down
+and up again on the same port and data (the outage tests); `close()` (and leaving
+the `with` block) stops it for good and deletes its data.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class PostgresServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         command = [str(a) for a in args]
@@ -72,7 +76,12 @@ class PostgresServer:
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
     def start(self) -> PostgresServer:
-        if self._external or self.dir is not None:
+        """Create and start the server; or start it again, on the same port and data, after `stop()`."""
+        if self._external:
+            return self
+        if self.dir is not None:
+            if not self.running:
+                self._pg_ctl_start()
             return self
         bindir = _bindir()
         # Under /tmp as root, so that every parent is traversable by the server's user.
@@ -81,28 +90,56 @@ class PostgresServer:
         if os.geteuid() == 0:
             entry = pwd.getpwnam(self.user)
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
-        data, log = self.dir / "data", self.dir / "server.log"
-        atexit.register(self.stop)
-        result = self._run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        atexit.register(self.close)
+        result = self._run(bindir / "initdb", "-D", self.dir / "data", "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         if result.returncode != 0:
-            self.stop()
+            self.close()
             raise RuntimeError(f"initdb failed: {(result.stderr or result.stdout).strip()[-2000:]}")
         self.port = _free_port()
-        options = [f"-p {self.port}", f"-k {self.dir}", "-c listen_addresses=127.0.0.1", "-c max_connections=200"]
-        options += [f"-c {name}={value}" for name, value in self.settings.items()]
-        result = self._run(bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", " ".join(options), "start")
-        if result.returncode != 0:
-            tail = log.read_text()[-2000:] if log.exists() else result.stderr
-            self.stop()
-            raise RuntimeError(f"PostgreSQL did not start: {tail}")
+        self._pg_ctl_start()
         return self
 
-    def stop(self) -> None:
+    def _pg_ctl_start(self) -> None:
+        assert self.dir is not None
+        options = [f"-p {self.port}", f"-k {self.dir}", "-c listen_addresses=127.0.0.1", "-c max_connections=200"]
+        options += [f"-c {name}={value}" for name, value in self.settings.items()]
+        log = self.dir / "server.log"
+        result = self._pg_ctl("-l", log, "-w", "-t", "60", "-o", " ".join(options), "start")
+        if result.returncode != 0:
+            tail = log.read_text()[-2000:] if log.exists() else result.stderr
+            self.close()
+            raise RuntimeError(f"PostgreSQL did not start: {tail}")
+
+    def _pg_ctl(self, *args: object) -> subprocess.CompletedProcess:
+        assert self.dir is not None
+        return self._run(_bindir() / "pg_ctl", "-D", self.dir / "data", *args)
+
+    @property
+    def running(self) -> bool:
+        return self.dir is not None and (self.dir / "data" / "postmaster.pid").exists()
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: disconnect the clients, `immediate`: like a crash), keeping its
+        data and port for `start()`. Only for a server this object started."""
+        if self._external:
+            raise RuntimeError("will not stop a server this harness did not start")
+        if self.running:
+            result = self._pg_ctl("-m", mode, "-w", "-t", "60", "stop")
+            if result.returncode != 0:
+                raise RuntimeError(f"pg_ctl stop failed: {(result.stderr or result.stdout).strip()[-2000:]}")
+
+    def restart(self, mode: str = "fast") -> None:
+        """Stop and start the server again (its clients' connections die; new ones work once it is up)."""
+        self.stop(mode)
+        self.start()
+
+    def close(self) -> None:
+        """Stop the server and delete its data."""
         if self.dir is None:
             return
+        if self.running:
+            self._pg_ctl("-m", "fast", "-w", "stop")
         folder, self.dir = self.dir, None
-        if (folder / "data" / "postmaster.pid").exists():
-            self._run(_bindir() / "pg_ctl", "-D", folder / "data", "-m", "fast", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)
 
     def url(self, dbname: str = "postgres") -> str:

@@ -94,4 +94,6 @@ def test_a_scripted_session_over_a_real_socket(served):
     status, problem = request(base, "POST", "/v1/transfers", mall,
                               {"from_account": alice["id"], "to_account": bob["id"], "amount": 10**6, "currency": "CNY"}, key="t2")
     assert (status, problem["type"]) == (409, "insufficient-funds")
-    assert request(base, "GET", "/healthz")[1]["projection_lag"] >= 0
+    status, health = request(base, "GET", "/healthz")
+    assert status == 200 and health["status"] == "ok" and health["projection_lag"] >= 0, health
+    assert health["database"]["up"] and not health["projections"]["failing"]
