@@ -32,6 +32,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.config import configured_secrets, settings_for
 from tests.conftest import FAST_BUT_UNSAFE
 from tests.pgserver import PostgresServer
 from tests.test_serve import free_port, fundcenter_command
@@ -93,7 +94,7 @@ class Serve:
         self.log = open(os.devnull, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [*fundcenter_command(), "serve", "--db", url, "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+            stdout=self.log, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets(), **env},
         )
         deadline = time.monotonic() + 30
         while http(self.base, "GET", "/healthz", timeout=2)[0] != 200:
@@ -286,10 +287,9 @@ def _load_through_outages(pg, serve, admin, mall):  # noqa: PLR0915 - one scenar
 @pytest.fixture
 def app_on(pg_up):
     from api.app import create_app
-    from api.settings import Settings
 
     url = pg_up.create_database()
-    settings = Settings(database_url=url, wait_timeout_s=1.0, group_commit=False)
+    settings = settings_for(url, wait_timeout_s=1.0, group_commit=False)
     app = create_app(settings=settings)
     with TestClient(app) as client:
         admin = app.state.services.ledger.create_api_key("admin", name="ops")[1]
@@ -404,7 +404,6 @@ def any_url(request, tmp_path, pg):
 
 def test_the_runner_survives_a_view_that_raises_and_resumes(any_url, monkeypatch, caplog):
     from api.app import create_app
-    from api.settings import Settings
     from projections.transactions import TransactionsView
 
     fault = {"on": False}
@@ -417,7 +416,7 @@ def test_the_runner_survives_a_view_that_raises_and_resumes(any_url, monkeypatch
 
     monkeypatch.setattr(TransactionsView, "apply", apply)
     caplog.set_level(logging.INFO, logger="projections.runner")
-    app = create_app(settings=Settings(database_url=any_url, wait_timeout_s=1.0, group_commit=False))
+    app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0, group_commit=False))
     with TestClient(app) as client:
         ledger = app.state.services.ledger
         mall = ledger.create_api_key("business", "mall", name="mall")[1]
