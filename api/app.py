@@ -10,7 +10,6 @@ from __future__ import annotations
 import time as clock
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import time
 
 from typing import Any
 
@@ -20,7 +19,7 @@ from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
 from ledger.channels.service import Payments
 from ledger.group_commit import GroupCommitter
-from ledger.reconciliation import AccountingDay, Reconciler
+from ledger.reconciliation import Reconciler
 from ledger.channels.registry import SimulatorRegistry
 from ledger.domain.aggregate import Clock
 from projections import ProjectionRunner, ViewStore
@@ -48,7 +47,7 @@ def create_app(
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     secrets = load_secrets(settings)
-    day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
+    day = settings.accounting_day
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ sqlite:///./fundcenter.db. Failures print one line to stderr and exit 2.
 from __future__ import annotations
 
 import sys
-from datetime import date, time
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +21,7 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger import FundCenter, LedgerError
 from ledger.clock import system_clock
-from ledger.reconciliation import AccountingDay
+from ledger.domain.accounting_day import AccountingDay
 from ledger.store import Database, DatabaseURLError, migrate as apply_migrations, redact_url, resolve_url
 
 from .service_secrets import MissingSecrets
@@ -64,7 +64,7 @@ def demo(
     from .service_secrets import load_secrets
 
     settings = Settings(database_url=resolve_url(db))
-    accounting_day = _accounting_day(settings)
+    accounting_day = settings.accounting_day
     secrets = load_secrets(settings)
     secrets.require_channels(list(CHANNELS))
     business_day = _date_option(day) if day else accounting_day.day_of(system_clock())
@@ -76,12 +76,6 @@ def demo(
         run_demo(fc, clock, demo_day, typer.echo)
     finally:
         fc.close()
-
-
-def _accounting_day(settings: Settings | None = None) -> AccountingDay:
-    """The accounting day (日切) the settings give: the same for the CLI as for `serve`."""
-    settings = settings or Settings()
-    return AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
 
 
 def _date_option(text: str) -> date:
@@ -132,7 +126,7 @@ def reconcile_import(
     fc = FundCenter(db)
     views = ViewStore(fc.database)
     try:
-        reconciler = Reconciler(fc, views, _accounting_day(), catch_up=ProjectionRunner(fc, views).catch_up)
+        reconciler = Reconciler(fc, views, Settings().accounting_day, catch_up=ProjectionRunner(fc, views).catch_up)
         with file.open("rb") as statement:
             result = reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
     finally:

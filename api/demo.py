@@ -24,7 +24,8 @@ from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
 from ledger.domain.money import format_amount
 from ledger.clock import SteppingClock
-from ledger.reconciliation import AccountingDay, Reconciler
+from ledger.domain.accounting_day import AccountingDay
+from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
 from projections.payments import channel_activity

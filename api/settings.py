@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.domain.accounting_day import AccountingDay
 from ledger.store import DEFAULT_URL, Database, database_timeout_s
 
 Environment = Literal["development", "production"]
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     simulator_seed: int = 0
     accounting_timezone: str = "UTC"  # the accounting day (日切) runs from the cut-off to the next,
     accounting_cutoff: str = "00:00"  # in this time zone
+
+    @property
+    def accounting_day(self) -> AccountingDay:
+        return AccountingDay.of(self.accounting_timezone, self.accounting_cutoff)
 
     @property
     def environment(self) -> Environment:

@@ -17,14 +17,13 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import IO, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from .application import FundCenter
 from .domain import ids
+from .domain.accounting_day import AccountingDay
 from .domain.errors import NotFound, ValidationError
 from .domain.inputs import check_code, check_text
 from .domain.money import check_currency
@@ -40,24 +39,6 @@ class StatementRejected(ValidationError):
 
 class DifferenceNotFound(NotFound):
     pass
-
-
-@dataclass(frozen=True)
-class AccountingDay:
-    timezone: str = "UTC"
-    cutoff: time = time(0, 0)
-
-    def window(self, day: date) -> tuple[str, str]:
-        """The day's bounds as the payments view's UTC text."""
-        zone = ZoneInfo(self.timezone)
-        start = datetime.combine(day, self.cutoff, zone).astimezone(UTC)
-        end = datetime.combine(day + timedelta(days=1), self.cutoff, zone).astimezone(UTC)
-        return _iso(start), _iso(end)
-
-    def day_of(self, moment: datetime) -> date:
-        """The accounting day an instant belongs to."""
-        local = moment.astimezone(ZoneInfo(self.timezone))
-        return local.date() if local.time() >= self.cutoff else local.date() - timedelta(days=1)
 
 
 def _iso(moment: datetime) -> str:

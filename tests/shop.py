@@ -2,7 +2,6 @@
 
 import secrets
 from contextlib import contextmanager
-from datetime import time
 
 from fastapi.testclient import TestClient
 
@@ -12,7 +11,6 @@ from ledger import FundCenter
 from ledger.channels.gateway import ChannelRefused, GatewayRegistry
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
-from ledger.reconciliation import AccountingDay
 
 CARD, ID_NUMBER, PHONE = "6222020200112233446", "110101199003077777", "13812345678"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=5), "flaky": FeeRule(rate_bps=10)}
@@ -89,7 +87,7 @@ def open_shop(store_url, clock=BUSINESS_HOURS, **settings):
     """The app on `store_url` with five simulated channels, and keys for a business, an operator and an admin,
     everything on `clock`; `settings` change the app's (the accounting time zone, say)."""
     settings = settings_for(store_url, **settings)
-    day = AccountingDay(settings.accounting_timezone, time.fromisoformat(settings.accounting_cutoff))
+    day = settings.accounting_day
     fee = lambda code: (lambda method, amount: FEES.get(code, FeeRule()).fee(amount))  # noqa: E731
     kw = lambda seed: {"seed": seed, "secret": secrets.token_bytes(32), "clock": clock,  # noqa: E731
                        "statement_day": day.day_of}

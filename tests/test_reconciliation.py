@@ -14,7 +14,8 @@ import pytest
 from ledger import FundCenter
 from ledger.domain.ids import system_account_id
 from ledger.domain.reconciliation import net
-from ledger.reconciliation import AccountingDay, Reconciler
+from ledger.domain.accounting_day import AccountingDay
+from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from tests.config import DAY
 from tests.shop import UNIONPAY_FIRST, configure, open_shop

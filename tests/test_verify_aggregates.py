@@ -18,7 +18,6 @@ import pytest
 
 from ledger import FundCenter
 from ledger.domain.accounts import Account
-from ledger.domain.holds import Hold
 from ledger.store import Database
 from projections import ViewStore
 from projections.verify import replay_and_verify
