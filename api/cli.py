@@ -21,7 +21,6 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger import FundCenter, LedgerError
 from ledger.clock import system_clock
-from ledger.domain.accounting_day import AccountingDay
 from ledger.store import Database, DatabaseURLError, migrate as apply_migrations, redact_url, resolve_url
 
 from .service_secrets import MissingSecrets
