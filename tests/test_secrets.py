@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 import stat
 
 import pytest
@@ -16,7 +15,7 @@ from api.service_secrets import MissingSecrets, load_secrets
 from api.settings import Settings
 from ledger import FundCenter
 from ledger.store import redact_url
-from tests.config import BUSINESS_HOURS, configured_secrets
+from tests.config import BUSINESS_HOURS, configured_secrets, settings_for
 from tests.shop import Shop, configure
 from tests.test_cli import fundcenter
 
@@ -74,13 +73,15 @@ def test_configured_secrets_win_over_the_file_and_production_uses_only_them(tmp_
     assert loaded.channel_secret("flaky") is None  # production generates nothing: that channel is not connected
 
 
-def test_a_callback_signed_with_the_old_constant_secret_is_refused_and_moves_no_money(tmp_path):
-    url = f"sqlite:///{tmp_path}/fundcenter.db"
+def test_a_callback_signed_with_the_old_constant_secret_is_refused_and_moves_no_money(store_url):
+    """`serve`'s simulated channels sign with the configured secret: the constant the source once
+    held forges nothing, while the channel's own callback settles the payment."""
+    url, settings = store_url, settings_for(store_url, channels=("unionpay",))
     fc = FundCenter(url, clock=BUSINESS_HOURS)
     keys = {name: fc.create_api_key(role, business, name=name)[1]
             for name, role, business in [("mall", "business", "mall"), ("operator", "operator", None)]}
     fc.close()
-    with TestClient(create_app(settings=Settings(database_url=url), clock=BUSINESS_HOURS)) as client:
+    with TestClient(create_app(settings=settings, clock=BUSINESS_HOURS)) as client:
         shop = Shop(client, keys, {})
         configure(shop, EBANK)
         member = shop.account("m1")
@@ -100,11 +101,24 @@ def test_a_callback_signed_with_the_old_constant_secret_is_refused_and_moves_no_
                      for body, headers in channel.pending_callbacks()]
         assert [response.status_code for response in delivered] == [200]
         assert shop.balance(member)["posted"] == 5_000
-    secret = load_secrets(Settings(database_url=url))
-    with sqlite3.connect(f"{tmp_path}/fundcenter.db") as db:
-        stored = b"".join(row[0] for row in db.execute("SELECT state FROM stored_events"))
+    secret = load_secrets(settings)
+    fc = FundCenter(url)
+    stored = b"".join(bytes(n.state) for n in fc.recorder.select_notifications(start=1, limit=10_000))
+    fc.close()
     for value in (secret.card_token_key, secret.channel_secret("unionpay")):
         assert value not in stored and value.hex().encode() not in stored  # no secret in the event log
+
+
+def test_development_secrets_sign_serve_s_channels(tmp_path):
+    """On the embedded default nothing is configured: the installation's generated secret signs."""
+    url = f"sqlite:///{tmp_path}/fundcenter.db"
+    generated = load_secrets(Settings(database_url=url)).channel_secret("unionpay")
+    fc = FundCenter(url)
+    fc.register_channel("unionpay", "UnionPay")
+    fc.close()
+    with TestClient(create_app(settings=Settings(database_url=url))) as client:
+        channel = client.app.state.services.payments.gateways.get("unionpay")
+        assert channel.secret == generated
 
 
 @pytest.mark.parametrize("url, shown", [
