@@ -9,7 +9,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.domain.accounting_day import AccountingDay
-from ledger.store import DEFAULT_URL, Database, database_timeout_s
+from ledger.pools import database_timeout_s
+from ledger.store import DEFAULT_URL, Database
 
 Environment = Literal["development", "production"]
 

@@ -10,7 +10,7 @@ View SQL is written once, with `?` placeholders; on PostgreSQL they become `%s`.
 On SQLite a batch takes the write lock up front (BEGIN IMMEDIATE), so it never
 fails on a snapshot that a concurrent command made stale.
 
-On PostgreSQL the pool is a `ledger.store.ViewsPool`: connections are acquired
+On PostgreSQL the pool is a `ledger.pools.ViewsPool`: connections are acquired
 and made within `timeout_s`, checked before use, and while the database is known
 unreachable a caller gets `DatabaseUnavailable` at once instead of queueing.
 """
@@ -28,7 +28,8 @@ from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from ledger.store import RECONNECT_WINDOW_S, Database, ViewsPool, database_timeout_s
+from ledger.pools import RECONNECT_WINDOW_S, ViewsPool, database_timeout_s
+from ledger.store import Database
 
 
 @lru_cache(maxsize=512)

@@ -361,7 +361,7 @@ def test_a_quiet_app_answers_503_while_the_database_is_stopped_and_recovers(pg_u
 def test_a_command_whose_commit_acknowledgement_was_lost_answers_its_first_outcome_on_retry(app_on, monkeypatch, lost):
     from eventsourcing.persistence import OperationalError
 
-    from ledger.store import DatabaseUnavailable
+    from ledger.pools import DatabaseUnavailable
 
     client, keys, app = app_on
     ledger = app.state.services.ledger

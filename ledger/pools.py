@@ -1,0 +1,253 @@
+"""PostgreSQL connections that ride out outages.
+
+Every PostgreSQL connection (the event store's pool, the views' pool, migrations) connects with a short timeout, checks a pooled connection
+before use, and reports to the database's `Reachability`. Once a connection
+attempt has failed, callers stop queueing for the full acquisition timeout:
+they get `DatabaseUnavailable` at once (the API answers `503
+database-unavailable`) until a connection succeeds again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+import psycopg_pool.base
+from eventsourcing import postgres as es_postgres
+from eventsourcing.persistence import OperationalError, PersistenceError
+
+log = logging.getLogger(__name__)
+
+DATABASE_TIMEOUT_S = 2.0  # default: how long to wait for a pooled connection, and to connect
+RECONNECT_WINDOW_S = 5.0  # a pool retries a failed connection (0.1 s doubling to 1 s) this long, then waits to be asked
+PROBE_TIMEOUT_S = 0.25  # while the database is known unreachable: how long a caller waits for a connection
+# TCP keepalives: a connection whose server vanished without a word (a failover, a cut
+# cable) fails within about 10 s instead of the kernel's two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
+
+
+def database_timeout_s() -> float:
+    """`FUNDCENTER_DATABASE_TIMEOUT_S`, else 2 s: the connection acquisition and connect timeout."""
+    value = os.environ.get("FUNDCENTER_DATABASE_TIMEOUT_S")
+    return float(value) if value else DATABASE_TIMEOUT_S
+
+
+class DatabaseUnavailable(PersistenceError):
+    """The database cannot be reached now (the API answers 503 database-unavailable).
+
+    Not an eventsourcing OperationalError on purpose: its recorders retry those ten
+    times, which would turn a known outage into a hang."""
+
+
+class Reachability:
+    """What this process last learned about reaching one database: whether the last
+    connection attempt failed, since when, and why. Shared by every pool on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down_since: float | None = None  # time.time() of the first failure in a row
+        self.error: str | None = None
+        self.failures = 0  # failed connection attempts in a row
+        self.recoveries = 0  # how many times it came back (a waiter in back-off can watch this)
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def failed(self, error: BaseException) -> None:
+        with self._lock:
+            if self.down_since is None:
+                self.down_since = time.time()
+                log.warning("database unreachable: %s", _one_line(error))
+            self.error, self.failures = _one_line(error), self.failures + 1
+
+    def succeeded(self) -> None:
+        if self.down_since is None:
+            return
+        with self._lock:
+            if self.down_since is not None:
+                log.warning("database reachable again after %.1fs", time.time() - self.down_since)
+                self.recoveries += 1
+            self.down_since, self.error, self.failures = None, None, 0
+
+
+_reachability: dict[tuple[str, int, str], Reachability] = {}
+_reachability_lock = threading.Lock()
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:300]
+
+
+_Attempt: Any = getattr(psycopg_pool.base, "AttemptWithBackoff", None)  # psycopg_pool >= 3.2
+
+
+class _QuickAttempt(_Attempt or object):  # type: ignore[misc]
+    """psycopg_pool's reconnection back-off (1 s, 2 s, 4 s...), made quicker: 0.1 s doubling
+    to 1 s, so that a pool reconnects within a second of the database's return."""
+
+    INITIAL_DELAY = 0.1
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)  # type: ignore[misc]
+        self.delay = min(self.delay, 1.0)
+
+
+class WatchedPool:
+    """A psycopg_pool mixin for outages (it overrides three of the pool's internals):
+
+    - every connection attempt reports to the database's `Reachability`;
+    - a pooled connection that fails its check makes the pool check all its idle
+      ones, so that after a server restart the stale connections go at once rather
+      than one per back-off step;
+    - reconnection retries quickly (`_QuickAttempt`) for `reconnect_timeout`;
+    - `acquire()`: while the database is known unreachable a caller waits briefly,
+      makes one direct connection attempt (one caller at a time), and otherwise
+      gets `DatabaseUnavailable`, instead of queueing for the whole timeout.
+    """
+
+    reachability: Reachability
+    _probing: threading.Lock
+
+    def _connect(self, timeout: float | None = None) -> Any:
+        try:
+            conn = super()._connect(timeout)  # type: ignore[misc]
+        except Exception as error:
+            self.reachability.failed(error)
+            raise
+        self.reachability.succeeded()
+        return conn
+
+    def _check_connection(self, conn: Any) -> None:
+        try:
+            super()._check_connection(conn)  # type: ignore[misc]
+        except Exception:
+            self.check()  # type: ignore[attr-defined]
+            raise
+
+    def _add_connection(self, attempt: Any, growing: bool = False) -> None:
+        if attempt is None and _Attempt is not None:
+            attempt = _QuickAttempt(timeout=self.reconnect_timeout)  # type: ignore[attr-defined]
+        super()._add_connection(attempt, growing)  # type: ignore[misc]
+
+    @contextmanager
+    def acquire(self, timeout: float | None = None) -> Iterator[Any]:
+        """As `connection()`, but fails fast with `DatabaseUnavailable` during a known outage."""
+        pooled = True
+        try:
+            conn = self.getconn(PROBE_TIMEOUT_S if self.reachability.down else timeout)  # type: ignore[attr-defined]
+        except psycopg_pool.PoolTimeout as error:
+            if not self.reachability.down:
+                raise
+            conn, pooled = self._probe(error), False
+        try:
+            with conn:
+                yield conn
+        finally:
+            if pooled:
+                self.putconn(conn)  # type: ignore[attr-defined]
+            else:
+                conn.close()
+
+    def _probe(self, error: Exception) -> Any:
+        """One direct connection attempt (not pooled), so that the first caller after the
+        database's return need not wait for the pool's next reconnection attempt."""
+        if self._probing.acquire(blocking=False):
+            try:
+                return self._connect()
+            except Exception:  # noqa: BLE001, S110 - reported to the reachability by _connect
+                pass
+            finally:
+                self._probing.release()
+        raise DatabaseUnavailable(f"the database is unreachable ({self.reachability.error})") from error
+
+
+class ViewsPool(WatchedPool, psycopg_pool.ConnectionPool):
+    def __init__(self, reachability: Reachability, **kwargs: Any) -> None:
+        self.reachability, self._probing = reachability, threading.Lock()
+        super().__init__(**kwargs)
+
+
+class _EventsPool(WatchedPool, es_postgres.ConnectionPool):
+    def __init__(self, reachability: Reachability, **kwargs: Any) -> None:
+        self.reachability, self._probing = reachability, threading.Lock()
+        super().__init__(**kwargs)
+
+
+class _Datastore(es_postgres.PostgresDatastore):
+    """eventsourcing's datastore, on a watched pool: a float acquisition timeout, a
+    connect timeout, a short reconnection window, and fail-fast during an outage."""
+
+    reachability: Reachability
+
+    @classmethod
+    def adopt(cls, made: es_postgres.PostgresDatastore, reachability: Reachability, timeout_s: float) -> None:
+        old = made.pool  # built, never opened: replaced by the same pool, watched
+        made.__class__ = cls
+        made.reachability = reachability  # type: ignore[attr-defined]
+        made.pool = _EventsPool(
+            reachability,
+            get_password_func=old.get_password_func,
+            connection_class=old.connection_class,
+            kwargs={**old.kwargs, **KEEPALIVES, "connect_timeout": max(2, round(timeout_s))},  # type: ignore[dict-item]
+            min_size=old.min_size, max_size=old.max_size, open=False,
+            configure=old._configure, check=old._check, name="fundcenter-events",
+            timeout=timeout_s, max_waiting=old.max_waiting, max_lifetime=old.max_lifetime,
+            reconnect_timeout=RECONNECT_WINDOW_S,
+        )
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        # eventsourcing's, with `acquire()` for `connection()`; DatabaseUnavailable passes through.
+        try:
+            self.pool.open(self.pool_open_timeout is not None, self.pool_open_timeout or 30.0)
+            with self.pool.acquire() as conn:  # type: ignore[attr-defined]
+                for info in self.psycopg_type_adapters.values():
+                    if not conn.adapters.types.get(info.oid):
+                        es_postgres.register_composite(info, conn)
+                yield conn
+        except psycopg.InterfaceError as e:
+            raise es_postgres.InterfaceError(str(e)) from e
+        except psycopg.OperationalError as e:
+            raise OperationalError(str(e)) from e
+        except psycopg.DataError as e:
+            raise es_postgres.DataError(str(e)) from e
+        except psycopg.IntegrityError as e:
+            raise es_postgres.IntegrityError(str(e)) from e
+        except psycopg.InternalError as e:
+            raise es_postgres.InternalError(str(e)) from e
+        except psycopg.ProgrammingError as e:
+            raise es_postgres.ProgrammingError(str(e)) from e
+        except psycopg.NotSupportedError as e:
+            raise es_postgres.NotSupportedError(str(e)) from e
+        except psycopg.DatabaseError as e:
+            raise es_postgres.DatabaseError(str(e)) from e
+        except psycopg.Error as e:
+            raise PersistenceError(str(e)) from e
+
+
+class PostgresFactory(es_postgres.PostgresFactory):
+    """eventsourcing's PostgreSQL infrastructure, its datastore watched (see `_Datastore`).
+    Named by `Database.eventsourcing_env()` as the persistence module."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        port = int(self.env.get(self.POSTGRES_PORT) or 5432)
+        where = (self.env.get(self.POSTGRES_HOST) or "", port, self.env.get(self.POSTGRES_DBNAME) or "")
+        timeout_s = float(self.env.get("FUNDCENTER_DATABASE_TIMEOUT_S") or database_timeout_s())
+        _Datastore.adopt(self.datastore, reachability_at(*where), timeout_s)
+
+
+def reachability_at(host: str, port: int, dbname: str) -> Reachability:
+    with _reachability_lock:
+        return _reachability.setdefault((host, port, dbname), Reachability())
+
+
