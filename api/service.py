@@ -11,6 +11,10 @@ binding, a payment, an API key); the rest record the key with the change they
 make, in one save (`FundCenter.idempotent`, ledger/idempotency.py). Either way a
 retry answers with the first outcome and another request with the key is
 `409 idempotency-conflict`. Checks of who may do what come first, always.
+
+Every staff command records who made it: the acting API key's id (`self.by`) is
+the `by` of its events (adjustments, account status, the catalog, API keys,
+reconciliation).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class Caller:
 
     def __init__(self, services: Services, who: Principal) -> None:
         self.services, self.ledger, self.views, self.who = services, services.ledger, services.views, who
+        self.by = str(who.key_id)  # who made it, on every staff command's events
 
     # -- scope -----------------------------------------------------------------------------
 
@@ -105,7 +110,7 @@ class Caller:
         return {**account_balance(self.views, account_id, self.ledger.clock()), "id": account_id}
 
     def set_status(self, account_id: UUID, status: str, key: str) -> AccountView:
-        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key))
+        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key), by=self.by)
 
     def statement(self, account_id: UUID, start: datetime | None, end: datetime | None, limit: int,
                   cursor: str | None, min_position: int | None) -> dict[str, Any]:
@@ -159,7 +164,8 @@ class Caller:
         return self.ledger.get_hold(self._own_hold(hold_id))
 
     def adjust(self, body: models.AdjustmentIn, key: str) -> TransferView:
-        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key))
+        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key),
+                                  by=self.by)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -197,15 +203,15 @@ class Caller:
     # -- access ----------------------------------------------------------------------------------
 
     def create_key(self, body: models.KeyIn, key: str) -> dict[str, Any]:
-        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=str(self.who.key_id),
+        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=self.by,
                                                  idempotency_key=self._key(key))
         return {**vars(view), "key": token, "note": None if token is not None else SECRET_SHOWN_ONCE}
 
     def revoke_key(self, key_id: UUID) -> Any:
-        return self.ledger.revoke_api_key(key_id, by=str(self.who.key_id))
+        return self.ledger.revoke_api_key(key_id, by=self.by)
 
     def grant(self, key_id: UUID, body: models.GrantIn, key: str) -> Any:
-        return self.ledger.grant_role(key_id, body.role, body.business_id, by=str(self.who.key_id),
+        return self.ledger.grant_role(key_id, body.role, body.business_id, by=self.by,
                                       idempotency_key=self._key(key))
 
     def keys(self, limit: int, cursor: str | None, min_position: int | None) -> dict[str, Any]:
@@ -225,7 +231,7 @@ class Caller:
         return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
 
     def change_catalog(self, key: str, command: str, *args: Any) -> dict[str, Any]:
-        catalog = getattr(self.ledger, command)(*args, idempotency_key=self._key(key))
+        catalog = getattr(self.ledger, command)(*args, idempotency_key=self._key(key), by=self.by)
         return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
 
     def _own_binding(self, binding_id: UUID) -> UUID:
