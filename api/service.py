@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -40,10 +41,10 @@ from ledger.reconciliation import StatementRejected
 from projections.api_keys import list_api_keys
 from projections.payments import open_payments
 from projections.balances import account_balance
-from projections.statements import balance_as_of, statement
+from projections.statements import balance_as_of, statement, statement_entries
 from projections.suspense import suspense
 from projections.transactions import list_transactions
-from projections.trial_balance import trial_balance
+from projections.trial_balance import ACCOUNT_FIELDS, Totals, account_balances, trial_balance_by_account
 
 from fastapi import Depends
 
@@ -119,6 +120,14 @@ class Caller:
         entries, following = statement(self.views, account_id, start=start, end=end, limit=limit, cursor=cursor)
         return {"account_id": account_id, "currency": view.currency, "entries": entries, "next_cursor": following}
 
+    def statement_csv(self, account_id: UUID, start: datetime | None, end: datetime | None,
+                      min_position: int | None) -> Iterator[str]:
+        """The statement within [start, end) as CSV, streamed; who may read it is checked first."""
+        view = self.ledger.get_account(self._own(account_id))
+        self.services.wait_for(min_position)
+        rows = statement_entries(self.views, account_id, start=start, end=end)
+        return csv_lines(STATEMENT_CSV, ({**row, "currency": view.currency} for row in rows))
+
     def balance(self, account_id: UUID, as_of: datetime | None, min_position: int | None) -> dict[str, Any]:
         view = self.ledger.get_account(self._own(account_id))
         self.services.wait_for(min_position)
@@ -180,9 +189,27 @@ class Caller:
         items, following = list_transactions(self.views, **filters)
         return {"items": items, "next_cursor": following}
 
-    def trial_balance(self, min_position: int | None) -> dict[str, Any]:
+    def trial_balance(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> dict[str, Any]:
         self.services.wait_for(min_position)
-        return {"position": self.services.runner.position, "currencies": trial_balance(self.views)}
+        position, moment = self.services.runner.position, as_of or self.ledger.clock()
+        return {"position": position, "as_of": moment,
+                **trial_balance_by_account(self.views, as_of, include_zero=include_zero)}
+
+    def trial_balance_csv(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> Iterator[str]:
+        """The trial balance as CSV, streamed: a line per account, then a total line per currency."""
+        self.services.wait_for(min_position)
+        rows = account_balances(self.views, as_of)
+
+        def lines() -> Iterator[dict[str, Any]]:
+            totals = Totals()
+            for row in rows:
+                totals.add(row)
+                if include_zero or row["debit"] or row["credit"]:
+                    yield {**row, "line": "account"}
+            for total in totals.balances():
+                yield {"line": "total", "currency": total["currency"], "debit": total["debit"], "credit": total["credit"]}
+
+        return csv_lines(TRIAL_BALANCE_CSV, lines())
 
     def suspense(self, channel: str | None, day: str | None, min_position: int | None) -> dict[str, Any]:
         self.services.wait_for(min_position)
@@ -331,6 +358,37 @@ class Caller:
     @staticmethod
     def _reconciliation(states: list[tuple[Any, int | None]]) -> Reconciliation:
         return states[0][0]
+
+
+STATEMENT_CSV = ("position", "seq", "created_at", "transfer_id", "kind", "side", "amount", "currency", "balance_after",
+                 "counterparty_id", "memo")
+TRIAL_BALANCE_CSV = ("line", *ACCOUNT_FIELDS, "debit", "credit")
+CSV_CHUNK_CHARS = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_lines(columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV text (a header, then a line per row) in chunks of about 64 KiB, as the rows stream in.
+    A text cell a spreadsheet would take for a formula gets a leading `'` (numbers are left alone)."""
+    columns = tuple(columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+        if out.tell() >= CSV_CHUNK_CHARS:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 STATEMENT_TOTAL_MAX = 2**62  # the file's amounts (and its fees) are summed in a bigint
