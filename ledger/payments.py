@@ -112,7 +112,8 @@ class PaymentCommands:
         actor = self._by(by)
 
         def attempt() -> Catalog:
-            catalog = self.catalog()
+            found = self._find(Catalog, CATALOG_ID)
+            catalog = self._fresh(found) if found is not None else Catalog(id=CATALOG_ID, by=actor)
             if getattr(catalog, change)(*args, by=actor) is not False:
                 self._save(catalog)
             return catalog

@@ -69,7 +69,7 @@ class Catalog(LedgerAggregate):
     id: UUID
 
     @event("Started")
-    def __init__(self) -> None:
+    def __init__(self, by: str | None = None) -> None:  # by: who made the first change
         self.banks: dict[str, str] = {}  # code -> name
         self.channels: dict[str, dict[str, Any]] = {}  # code -> {name, logo_url, status, products}
         self.routes: dict[str, list[dict[str, Any]]] = {}  # "business/method" -> [{channel, priority}]
