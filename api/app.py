@@ -52,7 +52,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = FundCenter(
-            settings.database_url, clock=clock, env={"FUNDCENTER_DATABASE_TIMEOUT_S": str(settings.database_timeout_s)}
+            settings.database_url, clock=clock, accounting_day=day,
+            env={"FUNDCENTER_DATABASE_TIMEOUT_S": str(settings.database_timeout_s)},
         )
         if gateways is None:
             try:

@@ -70,7 +70,7 @@ def demo(
     demo_day = DemoDay(business_day, accounting_day, secrets)
     typer.echo(f"Fund Center demo of {business_day} on {redact_url(settings.database_url)}\n")
     clock = demo_day.clock()
-    fc = FundCenter(settings.database_url, clock=clock)
+    fc = FundCenter(settings.database_url, clock=clock, accounting_day=accounting_day, actor="demo")
     try:
         run_demo(fc, clock, demo_day, typer.echo)
     finally:

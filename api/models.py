@@ -219,6 +219,7 @@ class TransactionOut(Out):
     amount: int
     memo: str
     created_at: datetime
+    actor: str | None = Field(None, description="Who made it, for adjustments and reversals: the API key's id, 'cli' or 'demo'.")
 
 
 class TransactionsOut(Out):
@@ -226,7 +227,28 @@ class TransactionsOut(Out):
     next_cursor: str | None
 
 
-class TrialBalanceRow(Out):
+class TrialBalanceAccount(Out):
+    account_id: UUID
+    kind: str
+    business_id: str
+    external_ref: str
+    name: str
+    currency: str
+    role: str | None
+    channel: str | None
+    debit: int = Field(description="The debit balance (0 unless the account's debits exceed its credits).")
+    credit: int = Field(description="The credit balance (0 unless the account's credits exceed its debits).")
+
+
+class TrialBalanceTotal(Out):
+    currency: str
+    debit: int
+    credit: int
+    accounts: int
+    balanced: bool
+
+
+class TurnoverRow(Out):
     currency: str
     debits: int
     credits: int
@@ -237,7 +259,10 @@ class TrialBalanceRow(Out):
 
 class TrialBalanceOut(Out):
     position: int
-    currencies: list[TrialBalanceRow]
+    as_of: datetime
+    accounts: list[TrialBalanceAccount] = Field(description="Every account with a balance at `as_of` (with `include_zero`, every open one).")
+    currencies: list[TrialBalanceTotal] = Field(description="Per currency, the debit and credit balances' totals: equal, or the ledger is broken.")
+    turnover: list[TurnoverRow] = Field(description="Per currency, all debits and credits posted up to `as_of`.")
 
 
 class SuspenseRow(Out):

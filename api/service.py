@@ -11,6 +11,10 @@ binding, a payment, an API key); the rest record the key with the change they
 make, in one save (`FundCenter.idempotent`, ledger/idempotency.py). Either way a
 retry answers with the first outcome and another request with the key is
 `409 idempotency-conflict`. Checks of who may do what come first, always.
+
+Every staff command records who made it: the acting API key's id (`self.by`) is
+the `by` of its events (adjustments, account status, the catalog, API keys,
+reconciliation).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -36,10 +41,10 @@ from ledger.reconciliation import StatementRejected
 from projections.api_keys import list_api_keys
 from projections.payments import open_payments
 from projections.balances import account_balance
-from projections.statements import balance_as_of, statement
+from projections.statements import balance_as_of, statement, statement_entries
 from projections.suspense import suspense
 from projections.transactions import list_transactions
-from projections.trial_balance import trial_balance
+from projections.trial_balance import ACCOUNT_FIELDS, Totals, account_balances, trial_balance_by_account
 
 from fastapi import Depends
 
@@ -57,6 +62,7 @@ class Caller:
 
     def __init__(self, services: Services, who: Principal) -> None:
         self.services, self.ledger, self.views, self.who = services, services.ledger, services.views, who
+        self.by = str(who.key_id)  # who made it, on every staff command's events
 
     # -- scope -----------------------------------------------------------------------------
 
@@ -105,7 +111,7 @@ class Caller:
         return {**account_balance(self.views, account_id, self.ledger.clock()), "id": account_id}
 
     def set_status(self, account_id: UUID, status: str, key: str) -> AccountView:
-        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key))
+        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key), by=self.by)
 
     def statement(self, account_id: UUID, start: datetime | None, end: datetime | None, limit: int,
                   cursor: str | None, min_position: int | None) -> dict[str, Any]:
@@ -113,6 +119,14 @@ class Caller:
         self.services.wait_for(min_position)
         entries, following = statement(self.views, account_id, start=start, end=end, limit=limit, cursor=cursor)
         return {"account_id": account_id, "currency": view.currency, "entries": entries, "next_cursor": following}
+
+    def statement_csv(self, account_id: UUID, start: datetime | None, end: datetime | None,
+                      min_position: int | None) -> Iterator[str]:
+        """The statement within [start, end) as CSV, streamed; who may read it is checked first."""
+        view = self.ledger.get_account(self._own(account_id))
+        self.services.wait_for(min_position)
+        rows = statement_entries(self.views, account_id, start=start, end=end)
+        return csv_lines(STATEMENT_CSV, ({**row, "currency": view.currency} for row in rows))
 
     def balance(self, account_id: UUID, as_of: datetime | None, min_position: int | None) -> dict[str, Any]:
         view = self.ledger.get_account(self._own(account_id))
@@ -159,7 +173,8 @@ class Caller:
         return self.ledger.get_hold(self._own_hold(hold_id))
 
     def adjust(self, body: models.AdjustmentIn, key: str) -> TransferView:
-        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key))
+        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key),
+                                  by=self.by)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -174,9 +189,27 @@ class Caller:
         items, following = list_transactions(self.views, **filters)
         return {"items": items, "next_cursor": following}
 
-    def trial_balance(self, min_position: int | None) -> dict[str, Any]:
+    def trial_balance(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> dict[str, Any]:
         self.services.wait_for(min_position)
-        return {"position": self.services.runner.position, "currencies": trial_balance(self.views)}
+        position, moment = self.services.runner.position, as_of or self.ledger.clock()
+        return {"position": position, "as_of": moment,
+                **trial_balance_by_account(self.views, as_of, include_zero=include_zero)}
+
+    def trial_balance_csv(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> Iterator[str]:
+        """The trial balance as CSV, streamed: a line per account, then a total line per currency."""
+        self.services.wait_for(min_position)
+        rows = account_balances(self.views, as_of)
+
+        def lines() -> Iterator[dict[str, Any]]:
+            totals = Totals()
+            for row in rows:
+                totals.add(row)
+                if include_zero or row["debit"] or row["credit"]:
+                    yield {**row, "line": "account"}
+            for total in totals.balances():
+                yield {"line": "total", "currency": total["currency"], "debit": total["debit"], "credit": total["credit"]}
+
+        return csv_lines(TRIAL_BALANCE_CSV, lines())
 
     def suspense(self, channel: str | None, day: str | None, min_position: int | None) -> dict[str, Any]:
         self.services.wait_for(min_position)
@@ -197,15 +230,15 @@ class Caller:
     # -- access ----------------------------------------------------------------------------------
 
     def create_key(self, body: models.KeyIn, key: str) -> dict[str, Any]:
-        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=str(self.who.key_id),
+        view, token = self.ledger.create_api_key(body.role, body.business_id, body.name, created_by=self.by,
                                                  idempotency_key=self._key(key))
         return {**vars(view), "key": token, "note": None if token is not None else SECRET_SHOWN_ONCE}
 
     def revoke_key(self, key_id: UUID) -> Any:
-        return self.ledger.revoke_api_key(key_id, by=str(self.who.key_id))
+        return self.ledger.revoke_api_key(key_id, by=self.by)
 
     def grant(self, key_id: UUID, body: models.GrantIn, key: str) -> Any:
-        return self.ledger.grant_role(key_id, body.role, body.business_id, by=str(self.who.key_id),
+        return self.ledger.grant_role(key_id, body.role, body.business_id, by=self.by,
                                       idempotency_key=self._key(key))
 
     def keys(self, limit: int, cursor: str | None, min_position: int | None) -> dict[str, Any]:
@@ -225,7 +258,7 @@ class Caller:
         return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
 
     def change_catalog(self, key: str, command: str, *args: Any) -> dict[str, Any]:
-        catalog = getattr(self.ledger, command)(*args, idempotency_key=self._key(key))
+        catalog = getattr(self.ledger, command)(*args, idempotency_key=self._key(key), by=self.by)
         return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
 
     def _own_binding(self, binding_id: UUID) -> UUID:
@@ -325,6 +358,37 @@ class Caller:
     @staticmethod
     def _reconciliation(states: list[tuple[Any, int | None]]) -> Reconciliation:
         return states[0][0]
+
+
+STATEMENT_CSV = ("position", "seq", "created_at", "transfer_id", "kind", "side", "amount", "currency", "balance_after",
+                 "counterparty_id", "memo")
+TRIAL_BALANCE_CSV = ("line", *ACCOUNT_FIELDS, "debit", "credit")
+CSV_CHUNK_CHARS = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_lines(columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV text (a header, then a line per row) in chunks of about 64 KiB, as the rows stream in.
+    A text cell a spreadsheet would take for a formula gets a leading `'` (numbers are left alone)."""
+    columns = tuple(columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+        if out.tell() >= CSV_CHUNK_CHARS:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 STATEMENT_TOTAL_MAX = 2**62  # the file's amounts (and its fees) are summed in a bigint

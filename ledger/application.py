@@ -71,14 +71,18 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
         answer = lambda account, position: AccountView.of(account, self.clock(), position)  # noqa: E731
         return self._run(attempt, Once(Account, account_id, request, f"account {business_id}/{external_ref}", answer))
 
-    def set_account_status(self, account: UUID, status: str, *, idempotency_key: str | None = None) -> AccountView:
+    def set_account_status(
+        self, account: UUID, status: str, *, idempotency_key: str | None = None, by: str | None = None
+    ) -> AccountView:
         """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op.
-        With `idempotency_key`, a repeat answers with the account as the first call left it."""
+        With `idempotency_key`, a repeat answers with the account as the first call left it.
+        `by`: who changed it (recorded on the event)."""
+        actor = self._by(by)
 
         def attempt() -> AccountView:
             acct = self._fresh(self._customer_account(account))  # a no-op answer must not come from a stale cache
             now = self.clock()
-            if acct.change_status(status, now):
+            if acct.change_status(status, now, actor):
                 return AccountView.of(acct, now, self._save(acct))
             return AccountView.of(acct, now, self._position(acct.id, acct.version))
 
@@ -145,7 +149,7 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
             transfer_id, request, postings = self._transfer_request(**item)
         except LedgerError as error:
             return error
-        return item, Transfer.post(
+        return item, self._new_transfer(
             transfer_id, TransferKind.TRANSFER, item["currency"], postings,
             request_hash=request, memo=item.get("memo", ""),
         )
@@ -210,9 +214,11 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
         return self._run(attempt, self._once_transfer(transfer_id, request, "recharge key"))
 
     def adjust(
-        self, account: UUID, amount: int, currency: str, direction: str, reason: str, idempotency_key: str
+        self, account: UUID, amount: int, currency: str, direction: str, reason: str, idempotency_key: str,
+        *, by: str | None = None,
     ) -> TransferView:
-        """An operator's manual adjustment against the `difference` system account."""
+        """An operator's manual adjustment against the `difference` system account; `by`: who made it."""
+        actor = self._by(by)
         check_amount(amount)
         check_currency(currency)
         if direction not in (Side.CREDIT, Side.DEBIT):
@@ -228,13 +234,14 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
             postings = [posting(source, Side.DEBIT, amount), posting(target, Side.CREDIT, amount)]
             return self._post_new(
                 transfer_id, request, TransferKind.ADJUSTMENT, currency, postings,
-                memo=reason, references={"direction": direction}, customers=(account,), new_accounts=new,
+                memo=reason, references={"direction": direction}, by=actor, customers=(account,), new_accounts=new,
             )
 
         return self._run(attempt, self._once_transfer(transfer_id, request, "adjustment key"))
 
-    def reverse_transfer(self, transfer_id: UUID, idempotency_key: str, reason: str) -> TransferView:
-        """Post the transfer's postings again with the sides swapped; once per transfer."""
+    def reverse_transfer(self, transfer_id: UUID, idempotency_key: str, reason: str, *, by: str | None = None) -> TransferView:
+        """Post the transfer's postings again with the sides swapped; once per transfer. `by`: who reversed it."""
+        actor = self._by(by)
         check_key(idempotency_key)
         check_text(reason, "reason", required=True)
         reversal_id = ids.command_id("reversal", idempotency_key)
@@ -242,10 +249,10 @@ class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationComma
 
         def attempt() -> TransferView:
             original = self._get(Transfer, transfer_id, TransferNotFound, "transfer")
-            original.mark_reversed(reversal_id)
+            original.mark_reversed(reversal_id, actor)
             return self._post_new(
                 reversal_id, request, TransferKind.REVERSAL, original.currency, reversed_postings(original.postings),
-                memo=reason, references={"reverses": str(original.id)}, also_save=(original,),
+                memo=reason, references={"reverses": str(original.id)}, by=actor, also_save=(original,),
             )
 
         return self._run(attempt, self._once_transfer(reversal_id, request, "reversal key"))

@@ -15,6 +15,12 @@ from a stale cache. Either way the attempt's aggregates are evicted and the
 command runs again on fresh state, first answering a repeat from the stored
 outcome, a bounded number of times. So a new command costs one transaction and
 no reads, and no answer, refusal or repeat, is ever given from stale state.
+
+Every transfer is stamped with one instant and records the accounting day that
+instant falls on (`accounting_day`, given to the constructor: the settings' 日切),
+so the views read the day from the log and never from configuration. Staff
+commands record who made them (`by`); without one, the ledger's default `actor`
+(say "cli" or "demo") is recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -43,9 +50,10 @@ from .domain.errors import (
 )
 from .clock import system_clock
 from .domain import ids
+from .domain.accounting_day import AccountingDay
 from .domain.aggregate import Clock, stamped_by
 from .domain.holds import Hold
-from .domain.inputs import check_key
+from .domain.inputs import check_key, check_text
 from .domain.transfers import Side, Transfer, TransferKind
 from .once import Once
 from .views import TransferView
@@ -84,6 +92,8 @@ class Commands(Application[UUID]):
         url: str | None = None,
         *,
         clock: Clock | None = None,
+        accounting_day: AccountingDay | None = None,
+        actor: str | None = None,
         env: dict[str, str] | None = None,
         migrate: bool = True,
     ) -> None:
@@ -91,6 +101,8 @@ class Commands(Application[UUID]):
         if migrate:
             store.migrate(self.database)
         self.clock: Clock = clock or system_clock  # every command's time, and its events' stamps
+        self.accounting_day = accounting_day or AccountingDay()  # the day each transfer records
+        self.actor = self._check_actor(actor)  # who staff commands called without `by` were made by
         self.stats = CommandStats()
         self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
         self._reads = threading.local()  # ids of the aggregates the current attempt has read
@@ -108,6 +120,7 @@ class Commands(Application[UUID]):
         *,
         memo: str = "",
         references: dict[str, str] | None = None,
+        by: str | None = None,
         customers: Iterable[UUID] = (),
         new_accounts: Iterable[Account] = (),
         capture: Hold | None = None,
@@ -120,14 +133,45 @@ class Commands(Application[UUID]):
         (status, funds, holds) as its postings apply. (A repeat is answered by
         `_run`, before any of these, once the first attempt has failed.)
         """
-        transfer = Transfer.post(
-            transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references
+        transfer = self._new_transfer(
+            transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references, by=by
         )
         accounts: dict[UUID, Account] = {}
         self._apply(transfer, accounts, customers, {a.id for a in new_accounts}, capture)
         position = self._save(*accounts.values(), *new_accounts, *also_save, transfer)
         self._system_account_ids.update(a.id for a in new_accounts)
         return TransferView.of(transfer, position)
+
+    def _new_transfer(
+        self, transfer_id: UUID, kind: TransferKind, currency: str, postings: list[dict[str, Any]], *,
+        request_hash: str, memo: str = "", references: dict[str, str] | None = None, by: str | None = None,
+    ) -> Transfer:
+        """A new transfer, stamped with one instant and recording the accounting day of that
+        instant: its `day` and its timestamp always agree, whatever the clock does meanwhile."""
+        now = self.clock()
+        with stamped_by(lambda: now):
+            return Transfer.post(
+                transfer_id, kind, currency, postings, request_hash=request_hash, memo=memo, references=references,
+                day=self.day_of(now), by=by,
+            )
+
+    def day_of(self, moment: datetime) -> str:
+        """The accounting day an instant belongs to, as the views key it (YYYY-MM-DD)."""
+        return self.accounting_day.day_of(moment).isoformat()
+
+    def today(self) -> str:
+        """The accounting day it is now."""
+        return self.day_of(self.clock())
+
+    def _by(self, by: str | None) -> str | None:
+        """Who a staff command is made by: `by`, else the ledger's default actor."""
+        return self.actor if by is None else self._check_actor(by)
+
+    @staticmethod
+    def _check_actor(by: str | None) -> str | None:
+        if by is not None:
+            check_text(by, "by", required=True, length_max=200)
+        return by
 
     def _apply(
         self, transfer: Transfer, accounts: dict[UUID, Account], customers: Iterable[UUID] = (),

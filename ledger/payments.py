@@ -4,6 +4,10 @@ Mixed into FundCenter. These record what happened (a route chosen, a channel's
 answer, a final outcome) and move the money that goes with it, each in one save;
 they do no I/O with channels. `ledger.channels.service.Payments` talks to the
 channels and calls these.
+
+A final outcome is booked at one instant: the payment's event and the transfers
+it posts share one timestamp and record the accounting day it falls on. Catalog
+changes record who made them (`by`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from uuid import UUID
 
 from .domain import ids
 from .domain.accounts import Account, SystemRole
+from .domain.aggregate import stamped_by
 from .domain.cards import CardBinding
 from .domain.channels import Catalog
 from .domain.errors import CurrencyMismatch, NotFound, ValidationError
@@ -98,13 +103,18 @@ class PaymentCommands:
         found = self._find(Catalog, CATALOG_ID)
         return self._fresh(found) if found is not None else Catalog(id=CATALOG_ID)
 
-    def _change_catalog(self: FundCenter, change: str, *args: Any, idempotency_key: str | None = None) -> Catalog:
-        """One change to the catalog; a change to what is already so saves nothing. With
-        `idempotency_key`, a repeat answers with the catalog as the first call left it."""
+    def _change_catalog(
+        self: FundCenter, change: str, *args: Any, idempotency_key: str | None = None, by: str | None = None
+    ) -> Catalog:
+        """One change to the catalog, recorded with who made it (`by`, else the ledger's actor);
+        a change to what is already so saves nothing. With `idempotency_key`, a repeat answers
+        with the catalog as the first call left it (whoever repeats it: the key names the request)."""
+        actor = self._by(by)
 
         def attempt() -> Catalog:
-            catalog = self.catalog()
-            if getattr(catalog, change)(*args) is not False:
+            found = self._find(Catalog, CATALOG_ID)
+            catalog = self._fresh(found) if found is not None else Catalog(id=CATALOG_ID, by=actor)
+            if getattr(catalog, change)(*args, by=actor) is not False:
                 self._save(catalog)
             return catalog
 
@@ -116,31 +126,38 @@ class PaymentCommands:
             target=lambda a: a.id == CATALOG_ID, refer=lambda catalog: [CATALOG_ID],
         )
 
-    def register_bank(self: FundCenter, code: str, name: str, *, idempotency_key: str | None = None) -> Catalog:
-        return self._change_catalog("register_bank", code, name, idempotency_key=idempotency_key)
+    def register_bank(
+        self: FundCenter, code: str, name: str, *, idempotency_key: str | None = None, by: str | None = None
+    ) -> Catalog:
+        return self._change_catalog("register_bank", code, name, idempotency_key=idempotency_key, by=by)
 
     def register_channel(
-        self: FundCenter, code: str, name: str, logo_url: str = "", *, idempotency_key: str | None = None
+        self: FundCenter, code: str, name: str, logo_url: str = "", *, idempotency_key: str | None = None,
+        by: str | None = None,
     ) -> Catalog:
-        return self._change_catalog("register_channel", code, name, logo_url, idempotency_key=idempotency_key)
+        return self._change_catalog("register_channel", code, name, logo_url, idempotency_key=idempotency_key, by=by)
 
-    def set_channel_status(self: FundCenter, code: str, status: str, *, idempotency_key: str | None = None) -> Catalog:
-        return self._change_catalog("set_channel_status", code, status, idempotency_key=idempotency_key)
+    def set_channel_status(
+        self: FundCenter, code: str, status: str, *, idempotency_key: str | None = None, by: str | None = None
+    ) -> Catalog:
+        return self._change_catalog("set_channel_status", code, status, idempotency_key=idempotency_key, by=by)
 
     def configure_product(
         self: FundCenter, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]],
-        *, idempotency_key: str | None = None,
+        *, idempotency_key: str | None = None, by: str | None = None,
     ) -> Catalog:
         try:
             rule = FeeRule(**fee)
         except TypeError as error:
             raise ValidationError(f"fee takes rate_bps, fixed, minimum and maximum: {error}") from None
-        return self._change_catalog("configure_product", code, method, rule, banks, idempotency_key=idempotency_key)
+        return self._change_catalog("configure_product", code, method, rule, banks, idempotency_key=idempotency_key,
+                                    by=by)
 
     def set_route(
-        self: FundCenter, business_id: str, method: str, entries: list[dict[str, Any]], *, idempotency_key: str | None = None
+        self: FundCenter, business_id: str, method: str, entries: list[dict[str, Any]], *,
+        idempotency_key: str | None = None, by: str | None = None,
     ) -> Catalog:
-        return self._change_catalog("set_route", business_id, method, entries, idempotency_key=idempotency_key)
+        return self._change_catalog("set_route", business_id, method, entries, idempotency_key=idempotency_key, by=by)
 
     # -- card bindings -------------------------------------------------------------------------
 
@@ -253,17 +270,22 @@ class PaymentCommands:
                 return payment
             if not payment.check_can_settle(outcome):
                 return self._fresh(payment)
-            if outcome == "succeeded":
-                self._succeeded(payment, channel_txn_id, fee, notification)
-            else:
-                self._failed(payment, reason or "failed", notification)
+            now = self.clock()  # the outcome's one instant: its events' stamp, and its accounting day
+            with stamped_by(lambda: now):
+                if outcome == "succeeded":
+                    self._succeeded(payment, channel_txn_id, fee, notification, now)
+                else:
+                    self._failed(payment, reason or "failed", notification, now)
             return payment
 
         return self._run(attempt)
 
     # -- the money of each outcome -----------------------------------------------------------------
 
-    def _succeeded(self: FundCenter, p: Payment, channel_txn_id: str | None, fee: int, notification: str | None) -> None:
+    def _succeeded(
+        self: FundCenter, p: Payment, channel_txn_id: str | None, fee: int, notification: str | None, now: datetime
+    ) -> None:
+        day = self.day_of(now)
         channel = p.channel or "unknown"
         suspense, new = self._system_account(SystemRole.PENDING_RECONCILIATION, p.currency, channel)
         refs = {"channel": channel, type(p).__name__.lower(): str(p.id)}
@@ -274,19 +296,19 @@ class PaymentCommands:
             main = posting(p.account_id, Side.DEBIT, p.amount), posting(suspense, Side.CREDIT, p.amount)
             kind, capture, customers = TransferKind.WITHDRAWAL, self._get(Hold, p.hold_id), (p.account_id,)
         transfers = [(Transfer.post(ids.command_id(f"{kind.value}-transfer", str(p.id)), kind, p.currency, list(main),
-                                    request_hash="", references=refs), customers, capture)]
+                                    request_hash="", references=refs, day=day), customers, capture)]
         if fee:
             fee_expense, more = self._system_account(SystemRole.FEE_EXPENSE, p.currency)
             new += more
             fee_postings = [posting(fee_expense, Side.DEBIT, fee), posting(suspense, Side.CREDIT, fee)]
             transfers.append((Transfer.post(ids.command_id("fee-transfer", str(p.id)), TransferKind.FEE, p.currency,
-                                            fee_postings, request_hash="", references=refs), (), None))
+                                            fee_postings, request_hash="", references=refs, day=day), (), None))
         if capture is not None:
             capture.capture(p.amount, transfers[0][0].id, f"capture:{p.id}", "")
-        p.succeed(channel_txn_id, fee, [t.id for t, _, _ in transfers], notification)
+        p.succeed(channel_txn_id, fee, [t.id for t, _, _ in transfers], notification, day)
         self._post_all(transfers, new, [a for a in (capture, p) if a is not None])
 
-    def _failed(self: FundCenter, p: Payment, reason: str, notification: str | None) -> None:
+    def _failed(self: FundCenter, p: Payment, reason: str, notification: str | None, now: datetime) -> None:
         also: list[Any] = []
         if isinstance(p, Withdrawal):
             hold = self._get(Hold, p.hold_id)
@@ -294,12 +316,12 @@ class PaymentCommands:
             account.release_hold(hold.id, hold.remaining, self.clock())
             hold.release(hold.remaining, f"release:{p.id}", "")
             also = [account, hold]
-        p.fail(reason, notification)
+        p.fail(reason, notification, self.day_of(now))
         self._save(*also, p)
 
     def _returned(self: FundCenter, w: Withdrawal, notification: str | None) -> None:
         original = self._get(Transfer, w.transfer_ids[0])
-        reversal = Transfer.post(
+        reversal = self._new_transfer(
             ids.command_id("withdrawal-return", str(w.id)), TransferKind.REVERSAL, w.currency,
             reversed_postings(original.postings), request_hash="",
             references={"reverses": str(original.id), "withdrawal": str(w.id), "channel": w.channel or ""},

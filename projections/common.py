@@ -38,6 +38,12 @@ def iso(moment: datetime | None) -> str | None:
     return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc:%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
+def booked_day(event: Any) -> str:
+    """The accounting day an event recorded (`day`: a transfer, a payment's outcome), as YYYY-MM-DD;
+    for an event from a log older than that record, its UTC date."""
+    return getattr(event, "day", None) or iso(event.timestamp)[:10]
+
+
 def from_iso(text: str | None) -> datetime | None:
     return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 

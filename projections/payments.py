@@ -1,9 +1,14 @@
 """Payments: recharges and withdrawals through channels, and channel activity per day.
 
 Tables `payments` (one row per recharge or withdrawal, with its status, channel and
-fee) and `channel_activity` (per channel, method, bank and UTC day: successes,
-failures and the amount that succeeded). Routing reads the day's amounts for daily
-limits and recent success rates; the query path reads the payments left pending.
+fee) and `channel_activity` (per channel, method, bank and accounting day:
+successes, failures and the amount that succeeded). The day is the one each
+outcome recorded (`Payment.Succeeded.day`, `.Failed.day`: the ledger's
+AccountingDay when it was booked; the UTC date for outcomes from older logs), so
+a replay never depends on configuration. Routing reads the day's amounts for
+daily limits and recent success rates; the query path reads the payments left
+pending; `payments.settled_day` is the day each outcome recorded (NULL before it
+was recorded).
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from typing import Any
 
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 
-from .common import Batch, iso
+from .common import Batch, booked_day, iso
 
 OPEN = ("requested", "pending", "awaiting_confirmation", "redirected")
 COLUMNS = ("id", "kind", "business_id", "account_id", "method", "bank", "currency", "amount", "status",
-           "channel", "channel_txn_id", "fee", "created_at", "settled_at")
+           "channel", "channel_txn_id", "fee", "created_at", "settled_at", "settled_day")
 
 
 class PaymentsView:
@@ -71,15 +76,15 @@ class PaymentsView:
         cur.execute(
             f"INSERT INTO payments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
             (str(event.originator_id), kind, event.business_id, str(event.account_id), event.method, event.bank,
-             event.currency, event.amount, "requested", None, None, 0, iso(event.timestamp), None),
+             event.currency, event.amount, "requested", None, None, 0, iso(event.timestamp), None, None),
         )
 
     @staticmethod
     def _settle(cur: Any, event: Any, status: str, channel_txn_id: str | None, fee: int) -> dict[str, Any]:
         cur.execute(
-            "UPDATE payments SET status = ?, channel_txn_id = COALESCE(?, channel_txn_id), fee = ?, settled_at = ?"
-            " WHERE id = ?",
-            (status, channel_txn_id, fee, iso(event.timestamp), str(event.originator_id)),
+            "UPDATE payments SET status = ?, channel_txn_id = COALESCE(?, channel_txn_id), fee = ?, settled_at = ?,"
+            " settled_day = ? WHERE id = ?",
+            (status, channel_txn_id, fee, iso(event.timestamp), getattr(event, "day", None), str(event.originator_id)),
         )
         return cur.execute("SELECT * FROM payments WHERE id = ?", (str(event.originator_id),))[0]
 
@@ -91,7 +96,7 @@ class PaymentsView:
             " succeeded = channel_activity.succeeded + excluded.succeeded,"
             " failed = channel_activity.failed + excluded.failed,"
             " amount_succeeded = channel_activity.amount_succeeded + excluded.amount_succeeded",
-            (row["channel"], row["method"], row["bank"], iso(event.timestamp)[:10], succeeded, failed, amount),
+            (row["channel"], row["method"], row["bank"], booked_day(event), succeeded, failed, amount),
         )
 
 
@@ -99,8 +104,9 @@ class PaymentsView:
 
 
 def channel_activity(store: Any, method: str, bank: str, day: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Amount used today per channel (this method and bank), and each channel's success
-    rate for this method over today and yesterday, in basis points (none yet: 100%)."""
+    """Amount used on accounting day `day` (YYYY-MM-DD) per channel (this method and bank), and
+    each channel's success rate for this method over that day and the one before, in basis
+    points (none yet: 100%)."""
     used = {r["channel"]: r["amount_succeeded"] for r in store.query(
         "SELECT channel, amount_succeeded FROM channel_activity WHERE method = ? AND bank = ? AND day = ?",
         (method, bank, day),
@@ -108,7 +114,8 @@ def channel_activity(store: Any, method: str, bank: str, day: str) -> tuple[dict
     yesterday = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in store.query(
-        "SELECT channel, succeeded, failed FROM channel_activity WHERE method = ? AND day >= ?", (method, yesterday)
+        "SELECT channel, succeeded, failed FROM channel_activity WHERE method = ? AND day >= ? AND day <= ?",
+        (method, yesterday, day),
     ):
         counts[r["channel"]][0] += r["succeeded"]
         counts[r["channel"]][1] += r["failed"]

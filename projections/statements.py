@@ -9,6 +9,7 @@ after the balances view, whose posted balance it starts each batch from.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -111,3 +112,18 @@ def balance_as_of(store: Any, account_id: UUID, moment: datetime) -> int:
         (str(account_id), iso(moment)),
     )
     return rows[0]["balance_after"] if rows else 0
+
+
+def statement_entries(
+    store: Any, account_id: UUID, *, start: datetime | None = None, end: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every entry of an account in log order within [start, end), streamed (for an export)."""
+    sql = "SELECT * FROM statement_entries WHERE account_id = ?"
+    params: list[Any] = [str(account_id)]
+    if start is not None:
+        sql += " AND created_at >= ?"
+        params.append(iso(start))
+    if end is not None:
+        sql += " AND created_at < ?"
+        params.append(iso(end))
+    return store.stream(sql + " ORDER BY position, seq", params)

@@ -3,9 +3,11 @@
 
 Table `suspense_days`: debits and credits per (channel, currency, day, role).
 A recharge debits pending_reconciliation (the channel owes us); reconciliation
-moves the matched total to `reconciled`, booked on the day it reconciles. Other
-postings count on their UTC date, which is the accounting day under the default
-cut-off (midnight UTC).
+moves the matched total to `reconciled`, booked on the day it reconciles (its
+`references["day"]`). Every other posting counts on the accounting day its
+transfer recorded (`Transfer.day`, from the ledger's AccountingDay when it was
+booked), so a replay gives the same days whatever the configuration is now;
+transfers from logs older than that record count on their UTC date.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from ledger.domain.accounts import SystemRole
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, account_metadata, iso
+from .common import Batch, account_metadata, booked_day
 
 ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
 
@@ -53,7 +55,7 @@ class SuspenseView:
 
     @collect.register
     def _(self, event: Transfer.Posted, postings: list) -> None:
-        day = event.references.get("day") or iso(event.timestamp)[:10]  # a reconciliation names its day
+        day = event.references.get("day") or booked_day(event)  # a reconciliation names the day it reconciles
         postings.extend((str(p["account"]), day, p) for p in event.postings)
 
 

@@ -7,6 +7,8 @@ lifecycle (pending, then succeeded, failed or returned). `account_id` is the
 debited side and `counterparty_id` the credited side of a two-posting transfer;
 each carries its business, so a business sees a transaction whichever side it is
 on. The transfers a channel payment posts belong to its row, not rows of their own.
+`actor` is who made a transaction staff make by hand (adjustments, reversals): the
+`by` its transfer recorded (an API key's id, "cli", "demo"); NULL for the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .common import Batch, account_metadata, check_limit, cursor_int, decode_cur
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
-    "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at",
+    "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at", "actor",
 )
 
 
@@ -71,7 +73,7 @@ class TransactionsView:
         rows.append(_row(
             str(event.originator_id), position, event.kind, "posted", debits[0], credits[0],
             event.currency, sum(p["amount"] for p in event.postings if p["side"] == "debit"),
-            event.memo, event.timestamp, event.references.get("channel"),
+            event.memo, event.timestamp, event.references.get("channel"), actor=getattr(event, "by", None),
         ))
 
     @collect.register
@@ -116,13 +118,13 @@ def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
 def _row(
     id: str, position: int, kind: str, status: str, account_id: str | None, counterparty_id: str | None,
     currency: str, amount: int, memo: str, created_at: datetime, channel: str | None = None,
-    hold_id: str | None = None,
+    hold_id: str | None = None, actor: str | None = None,
 ) -> dict[str, Any]:
     return {
         "hold_id": hold_id,
         "id": id, "position": position, "kind": kind, "status": status, "account_id": account_id,
         "counterparty_id": counterparty_id, "channel": channel, "currency": currency, "amount": amount,
-        "memo": memo, "created_at": iso(created_at),
+        "memo": memo, "created_at": iso(created_at), "actor": actor,
     }
 
 

@@ -101,7 +101,7 @@ def open_shop(store_url, clock=BUSINESS_HOURS, **settings):
     registry = GatewayRegistry()
     for channel in channels.values():
         registry.add(channel)
-    fc = FundCenter(store_url, clock=clock)
+    fc = FundCenter(store_url, clock=clock, accounting_day=day)
     keys = {name: fc.create_api_key(role, business, name=name)[1] for name, role, business in
             [("mall", "business", "mall"), ("operator", "operator", None), ("admin", "admin", None),
              ("other", "business", "other")]}

@@ -178,7 +178,9 @@ def test_hostile_queries_on_the_main_gets(hostile):
                              "limit", "cursor", "min_position"],
         f"/v1/holds/{hostile.hold}": [],
         "/v1/events": ["after", "limit"],
-        "/v1/reports/trial-balance": ["min_position"],
+        "/v1/reports/trial-balance": ["as_of", "include_zero", "min_position"],
+        "/v1/reports/trial-balance.csv": ["as_of", "include_zero", "min_position"],
+        f"/v1/accounts/{a}/statement.csv": ["from", "to", "min_position"],
         "/v1/reports/suspense": ["channel", "day", "min_position"],
         "/v1/admin/api-keys": ["limit", "cursor", "min_position"],
         "/v1/admin/channels": [],
@@ -198,6 +200,8 @@ def test_hostile_queries_on_the_main_gets(hostile):
 @pytest.mark.parametrize("path, param", [
     ("/v1/accounts/{alice}/balance", "as_of"), ("/v1/accounts/{alice}/statement", "from"),
     ("/v1/accounts/{alice}/statement", "to"), ("/v1/transactions", "from"), ("/v1/transactions", "to"),
+    ("/v1/reports/trial-balance", "as_of"), ("/v1/reports/trial-balance.csv", "as_of"),
+    ("/v1/accounts/{alice}/statement.csv", "from"),
 ])
 @pytest.mark.parametrize("value", [FAR_FUTURE, FAR_PAST, "1969-12-31T23:59:59Z", "2026-01-01T00:00:00"])
 def test_query_datetimes_out_of_bounds_are_a_validation_error_naming_the_parameter(hostile, path, param, value):

@@ -260,7 +260,9 @@ def test_reports_events_health_and_metrics(api):
     alice, _ = api.open("alice"), api.open("bob")
     position = api.fund(alice, 1_000)["position"]
     trial = api.get("/v1/reports/trial-balance", who="finance", params={"min_position": position}).json()
-    assert trial["currencies"] == [{"currency": "CNY", "debits": 1_000, "credits": 1_000, "net": 0, "accounts": 3, "balanced": True}]
+    assert trial["turnover"] == [{"currency": "CNY", "debits": 1_000, "credits": 1_000, "net": 0, "accounts": 3, "balanced": True}]
+    assert trial["currencies"] == [{"currency": "CNY", "debit": 1_000, "credit": 1_000, "accounts": 3, "balanced": True}]
+    assert {(a["account_id"], a["debit"], a["credit"]) for a in trial["accounts"] if a["kind"] != "system"} == {(alice, 0, 1_000)}
     assert api.get("/v1/reports/suspense", who="finance").json()["days"] == []
     page = api.get("/v1/events", who="auditor", params={"after": 0, "limit": 2}).json()
     rest = api.get("/v1/events", who="auditor", params={"after": page["next_after"], "limit": 1000}).json()

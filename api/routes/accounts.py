@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
 
@@ -38,6 +39,20 @@ def get_statement(
 ):
     """Entries with running balance, in log order, within [from, to)."""
     return api.statement(account_id, start, end, limit, cursor, min_position)
+
+
+@router.get("/{account_id}/statement.csv", response_class=StreamingResponse)
+def export_statement(
+    account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
+    start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
+    min_position: MinPositionQuery = None,
+):
+    """Every entry within [from, to) as CSV, in log order, streamed: `position,seq,created_at,transfer_id,
+    kind,side,amount,currency,balance_after,counterparty_id,memo`. Who may read it as for the JSON."""
+    lines = api.statement_csv(account_id, start, end, min_position)
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="statement-{account_id}.csv"'})
 
 
 @router.get("/{account_id}/balance", response_model=BalanceOut)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
 
@@ -37,10 +38,27 @@ def transactions(
     )
 
 
+AsOf = Annotated[BoundedDatetime | None, Query(description=f"The instant (default: now). {DATETIME_RULE}")]
+IncludeZero = Annotated[bool, Query(description="List the accounts whose balance is zero too.")]
+
+
 @router.get("/v1/reports/trial-balance", response_model=TrialBalanceOut)
-def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], min_position: MinPositionQuery = None):
-    """Per currency, total debits and credits over every account: equal, or the ledger is broken."""
-    return api.trial_balance(min_position)
+def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = None, include_zero: IncludeZero = False,
+                  min_position: MinPositionQuery = None):
+    """Every account (customer and system) with its debit or credit balance at `as_of`; per currency
+    the totals of both columns, equal or the ledger is broken; and per currency the turnover (all
+    debits and credits posted up to `as_of`)."""
+    return api.trial_balance(as_of, include_zero, min_position)
+
+
+@router.get("/v1/reports/trial-balance.csv", response_class=StreamingResponse)
+def trial_balance_csv(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = None,
+                      include_zero: IncludeZero = False, min_position: MinPositionQuery = None):
+    """The trial balance as CSV, streamed: `line,account_id,kind,business_id,external_ref,name,currency,role,
+    channel,debit,credit`, a line `account` per account, then a line `total` per currency."""
+    lines = api.trial_balance_csv(as_of, include_zero, min_position)
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'})
 
 
 @router.get("/v1/reports/suspense", response_model=SuspenseOut)

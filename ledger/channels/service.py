@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +33,7 @@ from .gateway import (
     Submission,
 )
 
-# (business, method, bank, day) -> ({channel: amount used today}, {channel: success rate in bps})
+# (business, method, bank, accounting day) -> ({channel: amount used that day}, {channel: success rate in bps})
 Activity = Callable[[str, str, str, str], tuple[dict[str, int], dict[str, int]]]
 
 
@@ -210,7 +209,7 @@ class Payments:
 
     def _route(self, account: UUID, method: str, bank: str, amount: int, binding: Any) -> tuple[list, list[dict[str, str]]]:
         business = self.ledger.account_business(account)
-        day = self.ledger.clock().astimezone(UTC).date().isoformat()  # the activity view counts UTC days
+        day = self.ledger.today()  # the accounting day, as each outcome recorded it for the activity view
         usage, success = self.activity(business, method, bank, day)
         only = set(binding.agreements) if binding is not None else None
         candidates, skipped = self.ledger.catalog().candidates(business, method, bank, usage, success, only)

@@ -145,8 +145,8 @@ class Account(LedgerAggregate):
             if _expired(hold["expires_at"], now):
                 self._hold_expired(UUID(hid))
 
-    def change_status(self, status: str, now: datetime) -> bool:
-        """Set the account's status; returns False when it already had it."""
+    def change_status(self, status: str, now: datetime, by: str | None = None) -> bool:
+        """Set the account's status; returns False when it already had it. `by`: who changed it."""
         if status not in AccountStatus.__members__.values():
             raise InvalidStatusChange(f"unknown status {status!r}: expected active, frozen or closed")
         if status == self.status:
@@ -158,7 +158,7 @@ class Account(LedgerAggregate):
                 f"account {self.id} has balance {self.posted} and {len(self.open_holds(now))} open holds;"
                 " empty it before closing"
             )
-        self._status_changed(status)
+        self._status_changed(status, by)
         return True
 
     # -- checks, in the order commands apply them --------------------------------
@@ -213,7 +213,7 @@ class Account(LedgerAggregate):
         del self.holds[str(hold_id)]
 
     @event("StatusChanged")
-    def _status_changed(self, status: str) -> None:
+    def _status_changed(self, status: str, by: str | None = None) -> None:
         self.status = status
 
     def _reduce_hold(self, hold_id: UUID, amount: int) -> None:

@@ -4,7 +4,8 @@ A channel offers products, one per method, each with a fee rule and, per bank, a
 switch (on or off) and limits (per transaction, per day). A route lists, for one
 business and method, the channels to try and their priorities. Configuration
 changes are rare and read together (routing needs all of it), so the whole
-catalog is one aggregate: every change is an event on it.
+catalog is one aggregate: every change is an event on it, and records `by`, who
+made it (the acting API key's id, "cli" or "demo"; None in older logs).
 """
 
 from __future__ import annotations
@@ -68,41 +69,43 @@ class Catalog(LedgerAggregate):
     id: UUID
 
     @event("Started")
-    def __init__(self) -> None:
+    def __init__(self, by: str | None = None) -> None:  # by: who made the first change
         self.banks: dict[str, str] = {}  # code -> name
         self.channels: dict[str, dict[str, Any]] = {}  # code -> {name, logo_url, status, products}
         self.routes: dict[str, list[dict[str, Any]]] = {}  # "business/method" -> [{channel, priority}]
 
     # -- changes --------------------------------------------------------------------------
 
-    def register_bank(self, code: str, name: str) -> bool:
+    def register_bank(self, code: str, name: str, by: str | None = None) -> bool:
         check_code(code, "bank code")
         check_text(name, "name", required=True, length_max=200)
         if self.banks.get(code) == name:
             return False
-        self._bank_registered(code, name)
+        self._bank_registered(code, name, by)
         return True
 
-    def register_channel(self, code: str, name: str, logo_url: str) -> bool:
+    def register_channel(self, code: str, name: str, logo_url: str, by: str | None = None) -> bool:
         check_code(code, "channel code")
         check_text(name, "name", required=True, length_max=200)
         check_text(logo_url, "logo_url", length_max=500)
         known = self.channels.get(code)
         if known and (known["name"], known["logo_url"]) == (name, logo_url):
             return False
-        self._channel_registered(code, name, logo_url)
+        self._channel_registered(code, name, logo_url, by)
         return True
 
-    def set_channel_status(self, code: str, status: str) -> bool:
+    def set_channel_status(self, code: str, status: str, by: str | None = None) -> bool:
         channel = self.channel(code)
         if status not in ("open", "closed"):
             raise ValidationError(f"a channel is 'open' or 'closed', not {status!r}")
         if channel["status"] == status:
             return False
-        self._channel_status_changed(code, status)
+        self._channel_status_changed(code, status, by)
         return True
 
-    def configure_product(self, code: str, method: str, fee: FeeRule, banks: dict[str, dict[str, Any]]) -> None:
+    def configure_product(
+        self, code: str, method: str, fee: FeeRule, banks: dict[str, dict[str, Any]], by: str | None = None
+    ) -> None:
         self.channel(code)
         check_method(method)
         checked = {}
@@ -114,9 +117,9 @@ class Catalog(LedgerAggregate):
                 "limit_per_transaction": _limit(setting.get("limit_per_transaction"), "limit_per_transaction"),
                 "limit_per_day": _limit(setting.get("limit_per_day"), "limit_per_day"),
             }
-        self._product_configured(code, method, fee.as_dict(), checked)
+        self._product_configured(code, method, fee.as_dict(), checked, by)
 
-    def set_route(self, business_id: str, method: str, entries: list[dict[str, Any]]) -> bool:
+    def set_route(self, business_id: str, method: str, entries: list[dict[str, Any]], by: str | None = None) -> bool:
         check_code(business_id, "business_id")
         check_method(method)
         entries = check_route(entries)
@@ -124,7 +127,7 @@ class Catalog(LedgerAggregate):
             self.channel(entry["channel"])
         if self.routes.get(f"{business_id}/{method}") == entries:
             return False
-        self._route_set(business_id, method, entries)
+        self._route_set(business_id, method, entries, by)
         return True
 
     # -- queries --------------------------------------------------------------------------
@@ -169,22 +172,24 @@ class Catalog(LedgerAggregate):
     # -- events ---------------------------------------------------------------------------
 
     @event("BankRegistered")
-    def _bank_registered(self, code: str, name: str) -> None:
+    def _bank_registered(self, code: str, name: str, by: str | None = None) -> None:
         self.banks[code] = name
 
     @event("ChannelRegistered")
-    def _channel_registered(self, code: str, name: str, logo_url: str) -> None:
+    def _channel_registered(self, code: str, name: str, logo_url: str, by: str | None = None) -> None:
         known = self.channels.get(code, {"status": "open", "products": {}})
         self.channels[code] = {**known, "name": name, "logo_url": logo_url}
 
     @event("ChannelStatusChanged")
-    def _channel_status_changed(self, code: str, status: str) -> None:
+    def _channel_status_changed(self, code: str, status: str, by: str | None = None) -> None:
         self.channels[code]["status"] = status
 
     @event("ProductConfigured")
-    def _product_configured(self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]]) -> None:
+    def _product_configured(
+        self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]], by: str | None = None
+    ) -> None:
         self.channels[code]["products"][method] = {"fee": fee, "banks": banks}
 
     @event("RouteSet")
-    def _route_set(self, business_id: str, method: str, entries: list[dict[str, Any]]) -> None:
+    def _route_set(self, business_id: str, method: str, entries: list[dict[str, Any]], by: str | None = None) -> None:
         self.routes[f"{business_id}/{method}"] = entries

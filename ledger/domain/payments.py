@@ -10,6 +10,10 @@ is reversed when the bank returns it. Each routing decision (which channel, why,
 which were skipped) and each channel that refused is recorded. A final outcome
 is final: a repeated or late notification of the same outcome changes nothing,
 and one that contradicts it is refused.
+
+A final outcome records `day`, the accounting day it was booked on (None in older
+logs: those count on their UTC date), so the channel's daily activity (routing's
+daily limits and success rates) never depends on configuration.
 """
 
 from __future__ import annotations
@@ -91,7 +95,8 @@ class Payment(LedgerAggregate):
         self.redirect_url = redirect_url
 
     @event("Succeeded")
-    def _succeeded(self, channel_txn_id: str | None, fee: int, transfer_ids: list[UUID], notification: str | None) -> None:
+    def _succeeded(self, channel_txn_id: str | None, fee: int, transfer_ids: list[UUID], notification: str | None,
+                   day: str | None = None) -> None:
         self.status = "succeeded"
         self.channel_txn_id = channel_txn_id or self.channel_txn_id
         self.fee = fee
@@ -100,17 +105,18 @@ class Payment(LedgerAggregate):
             self.notifications.append(notification)
 
     @event("Failed")
-    def _failed(self, reason: str, notification: str | None) -> None:
+    def _failed(self, reason: str, notification: str | None, day: str | None = None) -> None:
         self.status = "failed"
         self.failure = reason
         if notification:
             self.notifications.append(notification)
 
-    def succeed(self, channel_txn_id: str | None, fee: int, transfer_ids: list[UUID], notification: str | None) -> None:
-        self._succeeded(channel_txn_id, fee, transfer_ids, notification)
+    def succeed(self, channel_txn_id: str | None, fee: int, transfer_ids: list[UUID], notification: str | None,
+                day: str | None = None) -> None:
+        self._succeeded(channel_txn_id, fee, transfer_ids, notification, day)
 
-    def fail(self, reason: str, notification: str | None = None) -> None:
-        self._failed(reason, notification)
+    def fail(self, reason: str, notification: str | None = None, day: str | None = None) -> None:
+        self._failed(reason, notification, day)
 
 
 class Recharge(Payment):

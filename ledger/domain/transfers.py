@@ -3,6 +3,13 @@
 A transfer is a set of postings (account, debit or credit, amount) in one
 currency whose debits equal its credits. Corrections are new transfers: a
 reversal posts the same postings with the sides swapped.
+
+Two facts are recorded with it, so that the views never depend on configuration:
+`day`, the accounting day (日切) it was booked on, as the ledger's AccountingDay
+gave it then (None in logs written before it was recorded: those count on their
+UTC date); and `by`, who made it, for the transfers staff make by hand
+(adjustments, reversals): the acting API key's id, "cli" or "demo"; None for the
+rest, and in older logs.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ class Transfer(LedgerAggregate):
         memo: str,
         request_hash: str,
         references: dict[str, str],
+        day: str | None = None,
+        by: str | None = None,
     ) -> None:
         self.kind = kind
         self.currency = currency
@@ -78,6 +87,8 @@ class Transfer(LedgerAggregate):
         self.memo = memo
         self.request_hash = request_hash
         self.references = references
+        self.day = day
+        self.by = by
         self.reversed_by: UUID | None = None
 
     @classmethod
@@ -91,6 +102,8 @@ class Transfer(LedgerAggregate):
         request_hash: str,
         memo: str = "",
         references: dict[str, str] | None = None,
+        day: str | None = None,
+        by: str | None = None,
     ) -> Transfer:
         check_balanced(postings)
         return cls(
@@ -101,17 +114,19 @@ class Transfer(LedgerAggregate):
             memo=memo,
             request_hash=request_hash,
             references=references or {},
+            day=day,
+            by=by,
         )
 
     @property
     def amount(self) -> int:
         return sum(p["amount"] for p in self.postings if p["side"] == Side.DEBIT)
 
-    def mark_reversed(self, reversal_id: UUID) -> None:
+    def mark_reversed(self, reversal_id: UUID, by: str | None = None) -> None:
         if self.reversed_by is not None:
             raise AlreadyReversed(f"transfer {self.id} was already reversed by {self.reversed_by}")
-        self._reversed(reversal_id)
+        self._reversed(reversal_id, by)
 
     @event("Reversed")
-    def _reversed(self, reversal_id: UUID) -> None:
+    def _reversed(self, reversal_id: UUID, by: str | None = None) -> None:
         self.reversed_by = reversal_id
