@@ -1,0 +1,169 @@
+"""Matching and classifying a loaded statement against the ledger, in SQL.
+
+Three sides meet, for one channel and currency and one accounting day:
+
+- the day's statement lines (the staging table `statement_staging`);
+- our payments of that channel and currency whose outcome was booked in the day's
+  window (the `payments` read model);
+- the differences waiting from earlier days (carry-over: `reconciliation_waiting`,
+  copied into `reconciliation_carry` for this import).
+
+Each line is paired with a payment by our reference (the channel echoes it), else
+by channel transaction id. A line that a waiting difference claims (the same payment,
+or, for a line we never knew, the same channel txn id) is that difference carried over:
+it is classified here, marked with the day it came from, and that day's wait ends when
+this day closes. A waiting difference whose channel line we had, and whose payment has
+reached its outcome since, is carried over without a line of this day.
+
+A line is a `duplicate`, not paired, when what it names was reconciled on another
+day already: its payment was claimed by an earlier day's line outside that day's own
+window (a late outcome, a carried one), or was booked in the window of another day's
+reconciliation; its channel txn id is another payment's; or the channel reported
+that txn id, unknown to us, on another day. So a line on a later file is never booked
+twice. Those checks read small sets (lines outside their day's window, lines unknown
+to us: partial indexes) and run per line only where a cheap test says they might
+apply, so a million lines match in a few hash joins.
+
+Lines are numbered: the statement's line n is seq n - 1; then our payments the file
+lacks; then the carried differences with no line of this day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STAGING = "statement_staging"
+CARRY = "reconciliation_carry"
+FINAL = "('succeeded', 'failed', 'returned')"
+LINE_COLUMNS = (
+    "reconciliation_id, seq, class, payment_id, reference, channel_txn_id, kind, our_amount, our_fee, our_status,"
+    " their_amount, their_fee, their_status, their_time, carried_from, carried_seq, carried_day, note, off_window"
+)
+
+
+def _classify(their: str, ours: str) -> str:
+    return (f"CASE WHEN {their}.status IS NULL THEN 'missing_in_channel' WHEN {ours}.id IS NULL THEN 'missing_in_ledger'"
+            f" WHEN {their}.amount != {ours}.amount THEN 'amount_mismatch' WHEN {their}.status != {ours}.status"
+            f" THEN 'status_mismatch' WHEN {their}.fee != {ours}.fee THEN 'fee_mismatch' ELSE 'matched' END")
+
+
+def create_scratch(cur: Any) -> None:
+    """The import's own tables, gone at the end of its transaction."""
+    drop = " ON COMMIT DROP" if cur.kind == "postgresql" else ""
+    drop_scratch(cur)
+    cur.execute(f"CREATE TEMP TABLE {STAGING} (line_no BIGINT NOT NULL, channel_txn_id TEXT NOT NULL,"
+                " reference TEXT NOT NULL, kind TEXT NOT NULL, amount BIGINT NOT NULL, fee BIGINT NOT NULL,"
+                f" status TEXT NOT NULL, time TEXT NOT NULL){drop}")
+    cur.execute(f"CREATE TEMP TABLE {CARRY} (reconciliation_id TEXT NOT NULL, seq BIGINT NOT NULL, payment_id TEXT,"
+                " channel_txn_id TEXT, reference TEXT, kind TEXT, amount BIGINT, fee BIGINT, status TEXT, time TEXT,"
+                f" our_status TEXT, since TEXT NOT NULL){drop}")
+
+
+def drop_scratch(cur: Any) -> None:
+    if cur.kind == "sqlite":
+        for table in (STAGING, CARRY):
+            cur.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def collect_waiting(cur: Any, rid: str, channel: str, currency: str, day: str) -> None:
+    """The differences of this channel and currency waiting from earlier days, except those a line
+    of another reconciliation (not superseded) has carried over already, pending its close."""
+    cur.execute(
+        f"INSERT INTO {CARRY} SELECT w.reconciliation_id, w.seq, l.payment_id, l.channel_txn_id, l.reference, l.kind,"
+        " l.their_amount, l.their_fee, l.their_status, l.their_time, l.our_status, COALESCE(l.carried_day, w.day)"
+        " FROM reconciliation_waiting w JOIN reconciliation_lines l"
+        " ON l.reconciliation_id = w.reconciliation_id AND l.seq = w.seq"
+        " WHERE w.channel = ? AND w.currency = ? AND w.day < ? AND NOT EXISTS (SELECT 1 FROM reconciliation_lines o"
+        " JOIN reconciliations r ON r.id = o.reconciliation_id WHERE o.carried_from = w.reconciliation_id"
+        " AND o.carried_seq = w.seq AND r.status != 'superseded' AND r.id != ?)",
+        (channel, currency, day, rid),
+    )
+
+
+def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str, end: str, lines: int) -> None:
+    """Write `reconciliation_lines` for this import (see the module's docstring)."""
+    if cur.kind == "postgresql":
+        cur.execute(f"ANALYZE {STAGING}")
+    other_days = "r.channel = ? AND r.day != ? AND r.status != 'superseded'"
+    claimed = ("SELECT DISTINCT o.payment_id FROM reconciliation_lines o JOIN reconciliations r"
+               f" ON r.id = o.reconciliation_id WHERE o.off_window = 1 AND {other_days}")
+    paired = (
+        "SELECT s.*, COALESCE(pr.id, (SELECT MIN(t.id) FROM payments t WHERE t.channel = ?"
+        " AND t.currency = ? AND t.channel_txn_id = s.channel_txn_id)) AS pid, pr.channel_txn_id AS ref_txn"
+        f" FROM {STAGING} s LEFT JOIN payments pr ON pr.id = s.reference AND pr.channel = ? AND pr.currency = ?"
+    )
+    duplicate = (
+        "CASE WHEN COALESCE(cp.reconciliation_id, ct.reconciliation_id) IS NOT NULL THEN NULL"
+        " WHEN x.payment_id IS NOT NULL THEN 'payment ' || s.pid || ' was reconciled on another day'"
+        " WHEN s.pid IS NULL AND EXISTS (SELECT 1 FROM reconciliation_lines o JOIN reconciliations r"
+        f" ON r.id = o.reconciliation_id WHERE o.payment_id IS NULL AND o.channel_txn_id = s.channel_txn_id AND {other_days})"
+        " THEN 'the channel reported ' || s.channel_txn_id || ' on another day'"
+        " WHEN p.id IS NOT NULL AND (p.settled_at < ? OR p.settled_at >= ?) AND EXISTS (SELECT 1 FROM reconciliations r"
+        f" WHERE {other_days} AND r.currency = ? AND r.starts_at <= p.settled_at AND p.settled_at < r.ends_at)"
+        " THEN 'payment ' || s.pid || ' was booked on another reconciled day'"
+        " WHEN s.ref_txn IS NOT NULL AND s.ref_txn != s.channel_txn_id AND EXISTS (SELECT 1 FROM payments t"
+        " WHERE t.channel = ? AND t.channel_txn_id = s.channel_txn_id AND t.id != s.pid)"
+        " THEN 'channel_txn_id ' || s.channel_txn_id || ' is another payment''s' END"
+    )
+    carried = "COALESCE(cp.{0}, ct.{0})"
+    cur.execute(
+        f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, m.line_no - 1,"
+        f" CASE WHEN m.dup IS NOT NULL THEN 'duplicate' ELSE {_classify('m', 'mp')} END,"
+        " m.pid, m.reference, m.channel_txn_id, m.kind,"
+        " CASE WHEN m.dup IS NULL THEN mp.amount END, CASE WHEN m.dup IS NULL THEN mp.fee END,"
+        " CASE WHEN m.dup IS NULL THEN mp.status END, m.amount, m.fee, m.status, m.time,"
+        " m.carried_from, m.carried_seq, m.carried_day, m.dup,"
+        " CASE WHEN m.dup IS NULL AND m.pid IS NOT NULL AND (mp.id IS NULL OR m.carried_from IS NOT NULL"
+        " OR mp.settled_at < ? OR mp.settled_at >= ?) THEN 1 ELSE 0 END"
+        f" FROM (SELECT s.*, {duplicate} AS dup, {carried.format('reconciliation_id')} AS carried_from,"
+        f" {carried.format('seq')} AS carried_seq, {carried.format('since')} AS carried_day"
+        f" FROM ({paired}) s"
+        f" LEFT JOIN {CARRY} cp ON cp.payment_id = s.pid"
+        f" LEFT JOIN {CARRY} ct ON ct.payment_id IS NULL AND ct.channel_txn_id = s.channel_txn_id"
+        f" LEFT JOIN ({claimed}) x ON x.payment_id = s.pid"
+        f" LEFT JOIN payments p ON p.id = s.pid AND p.status IN {FINAL}) m"
+        f" LEFT JOIN payments mp ON mp.id = m.pid AND mp.status IN {FINAL}",
+        (rid, start, end,
+         channel, day, start, end, channel, day, currency, channel,  # duplicate
+         channel, currency, channel, currency,  # paired
+         channel, day),  # claimed
+    )
+    cur.execute(
+        f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, ? + ROW_NUMBER() OVER (ORDER BY p.id),"
+        " 'missing_in_channel', p.id, p.id, p.channel_txn_id, CASE WHEN p.kind = 'withdrawal' THEN 'payout'"
+        " ELSE 'recharge' END, p.amount, p.fee, p.status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
+        " FROM payments p"
+        " LEFT JOIN reconciliation_lines l ON l.reconciliation_id = ? AND l.payment_id = p.id"
+        f" LEFT JOIN {CARRY} c ON c.payment_id = p.id"
+        f" LEFT JOIN ({claimed}) x ON x.payment_id = p.id"
+        f" WHERE p.channel = ? AND p.currency = ? AND p.status IN {FINAL} AND p.settled_at >= ? AND p.settled_at < ?"
+        " AND l.seq IS NULL AND c.seq IS NULL AND x.payment_id IS NULL",
+        (rid, lines, rid, channel, day, channel, currency, start, end),
+    )
+    top = cur.execute("SELECT MAX(seq) AS n FROM reconciliation_lines WHERE reconciliation_id = ?", (rid,))[0]["n"]
+    cur.execute(
+        f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, ? + ROW_NUMBER() OVER"
+        f" (ORDER BY c.reconciliation_id, c.seq), {_classify('c', 'p')}, c.payment_id, c.reference, c.channel_txn_id,"
+        " c.kind, p.amount, p.fee, p.status, c.amount, c.fee, c.status, c.time, c.reconciliation_id, c.seq, c.since,"
+        f" NULL, 1 FROM {CARRY} c JOIN payments p ON p.id = c.payment_id AND p.status IN {FINAL}"
+        " WHERE c.status IS NOT NULL AND c.our_status IS NULL AND NOT EXISTS (SELECT 1 FROM reconciliation_lines l"
+        " WHERE l.reconciliation_id = ? AND l.carried_from = c.reconciliation_id AND l.carried_seq = c.seq)",
+        (rid, int(top or 0), rid),
+    )
+
+
+def summary(cur: Any, rid: str) -> tuple[dict[str, dict[str, int]], int, int]:
+    """Per class: count, our and their amounts and fees, and how many were carried over; the
+    count of lines with our side; the count carried over."""
+    rows = cur.execute(
+        "SELECT class, COUNT(*) AS count, COALESCE(SUM(our_amount), 0) AS our_amount,"
+        " COALESCE(SUM(their_amount), 0) AS their_amount, COALESCE(SUM(our_fee), 0) AS our_fee,"
+        " COALESCE(SUM(their_fee), 0) AS their_fee, COUNT(our_status) AS ours, COUNT(carried_from) AS carried"
+        " FROM reconciliation_lines WHERE reconciliation_id = ? GROUP BY class",
+        (rid,),
+    )
+    result = {r["class"]: {k: int(v) for k, v in r.items() if k not in ("class", "ours")} for r in rows}
+    for row in result.values():
+        if not row["carried"]:
+            del row["carried"]
+    return result, sum(int(r["ours"]) for r in rows), sum(v.get("carried", 0) for v in result.values())
