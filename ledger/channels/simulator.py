@@ -321,7 +321,9 @@ class SimulatedChannel:
                      if line.channel_txn_id in self._late(previous, late, currency)]
         noon = datetime(day.year, day.month, day.day, 12, 0, tzinfo=UTC)
         for k in range(1, extra + 1):
-            rows.append(StatementLine(f"{self.code}-x{k:07d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0, "succeeded", noon))
+            # The channel's own id differs by day: an extra row is a new transaction each day.
+            rows.append(StatementLine(f"{self.code}-x{day:%Y%m%d}-{k:04d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0,
+                                      "succeeded", noon))
         rows.sort(key=lambda line: line.channel_txn_id)
 
         buffer = io.StringIO()
