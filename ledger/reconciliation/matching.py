@@ -41,6 +41,11 @@ LINE_COLUMNS = (
 )
 
 
+TOTALS = ("SELECT class, COUNT(*) AS count, COALESCE(SUM(our_amount), 0) AS our_amount,"
+          " COALESCE(SUM(their_amount), 0) AS their_amount, COALESCE(SUM(our_fee), 0) AS our_fee,"
+          " COALESCE(SUM(their_fee), 0) AS their_fee, COUNT(our_status) AS ours, COUNT(carried_from) AS carried")
+
+
 def _classify(their: str, ours: str) -> str:
     return (f"CASE WHEN {their}.status IS NULL THEN 'missing_in_channel' WHEN {ours}.id IS NULL THEN 'missing_in_ledger'"
             f" WHEN {their}.amount != {ours}.amount THEN 'amount_mismatch' WHEN {their}.status != {ours}.status"
@@ -83,62 +88,84 @@ def collect_waiting(cur: Any, rid: str, channel: str, currency: str, day: str) -
 def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str, end: str, lines: int) -> None:
     """Write `reconciliation_lines` for this import (see the module's docstring)."""
     if cur.kind == "postgresql":
+        # The day's hash joins and set differences in memory; and no JIT: compiling this plan's
+        # expressions took longer (over a second) than running them.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute("SET LOCAL jit = off")
         cur.execute(f"ANALYZE {STAGING}")
     other_days = "r.channel = ? AND r.day != ? AND r.status != 'superseded'"
     claimed = ("SELECT DISTINCT o.payment_id FROM reconciliation_lines o JOIN reconciliations r"
                f" ON r.id = o.reconciliation_id WHERE o.off_window = 1 AND {other_days}")
-    paired = (
-        "SELECT s.*, COALESCE(pr.id, (SELECT MIN(t.id) FROM payments t WHERE t.channel = ?"
-        " AND t.currency = ? AND t.channel_txn_id = s.channel_txn_id)) AS pid, pr.channel_txn_id AS ref_txn"
+    # Each line with its payment (pid), computed once (a materialized CTE), then with what it meets.
+    # Each line with its payment, computed once (a materialized CTE): paired by our reference with
+    # one hash join on payments; else by channel txn id, and that payment's figures, per line (rare).
+    by_ref = (
+        "SELECT s.*, pr.id AS pr_id, pr.amount AS pr_amount, pr.fee AS pr_fee, pr.status AS pr_status,"
+        " pr.settled_at AS pr_settled, pr.channel_txn_id AS ref_txn, COALESCE(pr.id, (SELECT MIN(t.id) FROM payments t"
+        " WHERE t.channel = ? AND t.currency = ? AND t.channel_txn_id = s.channel_txn_id)) AS pid"
         f" FROM {STAGING} s LEFT JOIN payments pr ON pr.id = s.reference AND pr.channel = ? AND pr.currency = ?"
     )
-    duplicate = (
-        "CASE WHEN COALESCE(cp.reconciliation_id, ct.reconciliation_id) IS NOT NULL THEN NULL"
-        " WHEN x.payment_id IS NOT NULL THEN 'payment ' || s.pid || ' was reconciled on another day'"
-        " WHEN s.pid IS NULL AND EXISTS (SELECT 1 FROM reconciliation_lines o JOIN reconciliations r"
-        f" ON r.id = o.reconciliation_id WHERE o.payment_id IS NULL AND o.channel_txn_id = s.channel_txn_id AND {other_days})"
-        " THEN 'the channel reported ' || s.channel_txn_id || ' on another day'"
-        " WHEN p.id IS NOT NULL AND (p.settled_at < ? OR p.settled_at >= ?) AND EXISTS (SELECT 1 FROM reconciliations r"
-        f" WHERE {other_days} AND r.currency = ? AND r.starts_at <= p.settled_at AND p.settled_at < r.ends_at)"
-        " THEN 'payment ' || s.pid || ' was booked on another reconciled day'"
-        " WHEN s.ref_txn IS NOT NULL AND s.ref_txn != s.channel_txn_id AND EXISTS (SELECT 1 FROM payments t"
-        " WHERE t.channel = ? AND t.channel_txn_id = s.channel_txn_id AND t.id != s.pid)"
-        " THEN 'channel_txn_id ' || s.channel_txn_id || ' is another payment''s' END"
+
+    def figure(name: str, column: str = "") -> str:
+        return (f"CASE WHEN s0.pr_id IS NOT NULL THEN s0.pr_{name} WHEN s0.pid IS NOT NULL THEN"
+                f" (SELECT t.{column or name} FROM payments t WHERE t.id = s0.pid) END AS p_{name}")
+
+    paired = (
+        "SELECT s0.line_no, s0.channel_txn_id, s0.reference, s0.kind, s0.amount, s0.fee, s0.status, s0.time, s0.pid,"
+        f" s0.ref_txn, CASE WHEN s0.pr_id IS NOT NULL THEN CASE WHEN s0.pr_status IN {FINAL} THEN s0.pr_id END"
+        f" WHEN s0.pid IS NOT NULL THEN (SELECT t.id FROM payments t WHERE t.id = s0.pid AND t.status IN {FINAL})"
+        f" END AS p_id, {figure('amount')}, {figure('fee')}, {figure('status')}, {figure('settled', 'settled_at')}"
+        f" FROM ({by_ref}) s0"
     )
-    carried = "COALESCE(cp.{0}, ct.{0})"
-    cur.execute(
-        f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, m.line_no - 1,"
-        f" CASE WHEN m.dup IS NOT NULL THEN 'duplicate' ELSE {_classify('m', 'mp')} END,"
-        " m.pid, m.reference, m.channel_txn_id, m.kind,"
-        " CASE WHEN m.dup IS NULL THEN mp.amount END, CASE WHEN m.dup IS NULL THEN mp.fee END,"
-        " CASE WHEN m.dup IS NULL THEN mp.status END, m.amount, m.fee, m.status, m.time,"
-        " m.carried_from, m.carried_seq, m.carried_day, m.dup,"
-        " CASE WHEN m.dup IS NULL AND m.pid IS NOT NULL AND (mp.id IS NULL OR m.carried_from IS NOT NULL"
-        " OR mp.settled_at < ? OR mp.settled_at >= ?) THEN 1 ELSE 0 END"
-        f" FROM (SELECT s.*, {duplicate} AS dup, {carried.format('reconciliation_id')} AS carried_from,"
-        f" {carried.format('seq')} AS carried_seq, {carried.format('since')} AS carried_day"
-        f" FROM ({paired}) s"
+    met = (
+        "SELECT s.*, COALESCE(cp.reconciliation_id, ct.reconciliation_id) AS carried_from,"
+        " COALESCE(cp.seq, ct.seq) AS carried_seq, COALESCE(cp.since, ct.since) AS carried_day,"
+        " x.payment_id AS claimed FROM s"
         f" LEFT JOIN {CARRY} cp ON cp.payment_id = s.pid"
         f" LEFT JOIN {CARRY} ct ON ct.payment_id IS NULL AND ct.channel_txn_id = s.channel_txn_id"
         f" LEFT JOIN ({claimed}) x ON x.payment_id = s.pid"
-        f" LEFT JOIN payments p ON p.id = s.pid AND p.status IN {FINAL}) m"
-        f" LEFT JOIN payments mp ON mp.id = m.pid AND mp.status IN {FINAL}",
-        (rid, start, end,
-         channel, day, start, end, channel, day, currency, channel,  # duplicate
-         channel, currency, channel, currency,  # paired
-         channel, day),  # claimed
     )
-    cur.execute(
-        f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, ? + ROW_NUMBER() OVER (ORDER BY p.id),"
+    duplicate = (
+        "CASE WHEN m.carried_from IS NOT NULL THEN NULL"
+        " WHEN m.claimed IS NOT NULL THEN 'payment ' || m.pid || ' was reconciled on another day'"
+        " WHEN m.pid IS NULL AND EXISTS (SELECT 1 FROM reconciliation_lines o JOIN reconciliations r"
+        f" ON r.id = o.reconciliation_id WHERE o.payment_id IS NULL AND o.channel_txn_id = m.channel_txn_id"
+        f" AND {other_days}) THEN 'the channel reported ' || m.channel_txn_id || ' on another day'"
+        " WHEN m.p_id IS NOT NULL AND (m.p_settled < ? OR m.p_settled >= ?) AND EXISTS (SELECT 1 FROM reconciliations r"
+        f" WHERE {other_days} AND r.currency = ? AND r.starts_at <= m.p_settled AND m.p_settled < r.ends_at)"
+        " THEN 'payment ' || m.pid || ' was booked on another reconciled day'"
+        " WHEN m.ref_txn IS NOT NULL AND m.ref_txn != m.channel_txn_id AND EXISTS (SELECT 1 FROM payments t"
+        " WHERE t.channel = ? AND t.channel_txn_id = m.channel_txn_id AND t.id != m.pid)"
+        " THEN 'channel_txn_id ' || m.channel_txn_id || ' is another payment''s' END"
+    )
+    ours = "CASE WHEN d.dup IS NULL AND d.p_id IS NOT NULL THEN d.p_{0} END"
+    # One statement: the lines (seq = line number - 1), then our payments no line named (after the
+    # lines): a set difference against the paired lines, hashed or sorted, never a loop per payment.
+    insert = (
+        f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, d.line_no - 1,"
+        " CASE WHEN d.dup IS NOT NULL THEN 'duplicate' WHEN d.p_id IS NULL THEN 'missing_in_ledger'"
+        " WHEN d.amount != d.p_amount THEN 'amount_mismatch' WHEN d.status != d.p_status THEN 'status_mismatch'"
+        " WHEN d.fee != d.p_fee THEN 'fee_mismatch' ELSE 'matched' END,"
+        f" d.pid, d.reference, d.channel_txn_id, d.kind, {ours.format('amount')}, {ours.format('fee')},"
+        f" {ours.format('status')}, d.amount, d.fee, d.status, d.time, d.carried_from, d.carried_seq, d.carried_day,"
+        " d.dup, CASE WHEN d.dup IS NULL AND d.pid IS NOT NULL AND (d.p_id IS NULL OR d.carried_from IS NOT NULL"
+        " OR d.p_settled < ? OR d.p_settled >= ?) THEN 1 ELSE 0 END FROM d"
+        " UNION ALL SELECT ?, ? + ROW_NUMBER() OVER (ORDER BY p.id),"
         " 'missing_in_channel', p.id, p.id, p.channel_txn_id, CASE WHEN p.kind = 'withdrawal' THEN 'payout'"
         " ELSE 'recharge' END, p.amount, p.fee, p.status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
-        " FROM payments p"
-        " LEFT JOIN reconciliation_lines l ON l.reconciliation_id = ? AND l.payment_id = p.id"
-        f" LEFT JOIN {CARRY} c ON c.payment_id = p.id"
-        f" LEFT JOIN ({claimed}) x ON x.payment_id = p.id"
-        f" WHERE p.channel = ? AND p.currency = ? AND p.status IN {FINAL} AND p.settled_at >= ? AND p.settled_at < ?"
-        " AND l.seq IS NULL AND c.seq IS NULL AND x.payment_id IS NULL",
-        (rid, lines, rid, channel, day, channel, currency, start, end),
+        " FROM payments p JOIN (SELECT id FROM payments WHERE channel = ? AND currency = ?"
+        f" AND status IN {FINAL} AND settled_at >= ? AND settled_at < ?"
+        " EXCEPT SELECT pid FROM s WHERE pid IS NOT NULL"
+        f" EXCEPT SELECT payment_id FROM {CARRY} WHERE payment_id IS NOT NULL"
+        f" EXCEPT {claimed}) u ON u.id = p.id"
+    )
+    cur.execute(
+        f"WITH s AS MATERIALIZED ({paired}), m AS ({met}), d AS (SELECT m.*, {duplicate} AS dup FROM m) {insert}",
+        (channel, currency, channel, currency,  # paired
+         channel, day,  # met: claimed
+         channel, day, start, end, channel, day, currency, channel,  # duplicate
+         rid, start, end,  # the lines
+         rid, lines, channel, currency, start, end, channel, day),  # our payments no line named
     )
     top = cur.execute("SELECT MAX(seq) AS n FROM reconciliation_lines WHERE reconciliation_id = ?", (rid,))[0]["n"]
     cur.execute(
@@ -155,13 +182,7 @@ def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str,
 def summary(cur: Any, rid: str) -> tuple[dict[str, dict[str, int]], int, int]:
     """Per class: count, our and their amounts and fees, and how many were carried over; the
     count of lines with our side; the count carried over."""
-    rows = cur.execute(
-        "SELECT class, COUNT(*) AS count, COALESCE(SUM(our_amount), 0) AS our_amount,"
-        " COALESCE(SUM(their_amount), 0) AS their_amount, COALESCE(SUM(our_fee), 0) AS our_fee,"
-        " COALESCE(SUM(their_fee), 0) AS their_fee, COUNT(our_status) AS ours, COUNT(carried_from) AS carried"
-        " FROM reconciliation_lines WHERE reconciliation_id = ? GROUP BY class",
-        (rid,),
-    )
+    rows = cur.execute(f"{TOTALS} FROM reconciliation_lines WHERE reconciliation_id = ? GROUP BY class", (rid,))
     result = {r["class"]: {k: int(v) for k, v in r.items() if k not in ("class", "ours")} for r in rows}
     for row in result.values():
         if not row["carried"]:
