@@ -81,6 +81,8 @@ def test_a_byte_order_mark_crlf_and_blank_lines_at_the_end_are_taken(shop):
         ([LINE.format(n=1, amount=100).replace("2026-11-25T10:00:00Z", "2026-11-25T10:00:00")],
          "line 2: time '2026-11-25T10:00:00' must carry a time zone offset"),
         ([LINE.format(n=1, amount=100), LINE.format(n=1, amount=200)], "line 3: channel_txn_id t1 appears twice"),
+        ([LINE.format(n=1, amount=100), LINE.format(n=2, amount=200).replace("r2", "r1")],
+         "line 3: reference r1 appears twice"),
         ([LINE.format(n=1, amount=100).replace("r1", "r\x071")], "line 2: reference must be 1-128 printable"),
     ],
 )

@@ -54,6 +54,13 @@ def _classify(their: str, ours: str) -> str:
 
 def create_scratch(cur: Any) -> None:
     """The import's own tables, gone at the end of its transaction."""
+    if cur.kind == "postgresql":
+        # The day's hash joins and set differences in memory; the staged file in memory too (this
+        # takes on a connection's first temporary table only: a pooled connection keeps it); and no
+        # JIT: compiling this plan's expressions took longer (over a second) than running them.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute("SET LOCAL temp_buffers = '128MB'")
+        cur.execute("SET LOCAL jit = off")
     drop = " ON COMMIT DROP" if cur.kind == "postgresql" else ""
     drop_scratch(cur)
     cur.execute(f"CREATE TEMP TABLE {STAGING} (line_no BIGINT NOT NULL, channel_txn_id TEXT NOT NULL,"
@@ -88,39 +95,40 @@ def collect_waiting(cur: Any, rid: str, channel: str, currency: str, day: str) -
 def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str, end: str, lines: int) -> None:
     """Write `reconciliation_lines` for this import (see the module's docstring)."""
     if cur.kind == "postgresql":
-        # The day's hash joins and set differences in memory; and no JIT: compiling this plan's
-        # expressions took longer (over a second) than running them.
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute("SET LOCAL jit = off")
         cur.execute(f"ANALYZE {STAGING}")
     other_days = "r.channel = ? AND r.day != ? AND r.status != 'superseded'"
     claimed = ("SELECT DISTINCT o.payment_id FROM reconciliation_lines o JOIN reconciliations r"
-               f" ON r.id = o.reconciliation_id WHERE o.off_window = 1 AND {other_days}")
-    # Each line with its payment (pid), computed once (a materialized CTE), then with what it meets.
-    # Each line with its payment, computed once (a materialized CTE): paired by our reference with
-    # one hash join on payments; else by channel txn id, and that payment's figures, per line (rare).
-    by_ref = (
-        "SELECT s.*, pr.id AS pr_id, pr.amount AS pr_amount, pr.fee AS pr_fee, pr.status AS pr_status,"
-        " pr.settled_at AS pr_settled, pr.channel_txn_id AS ref_txn, COALESCE(pr.id, (SELECT MIN(t.id) FROM payments t"
-        " WHERE t.channel = ? AND t.currency = ? AND t.channel_txn_id = s.channel_txn_id)) AS pid"
-        f" FROM {STAGING} s LEFT JOIN payments pr ON pr.id = s.reference AND pr.channel = ? AND pr.currency = ?"
+               f" ON r.id = o.reconciliation_id WHERE o.off_window = 1 AND o.payment_id IS NOT NULL AND {other_days}")
+    # Each line with its payment, and our day's payments no line names, in one hash join (a full
+    # join of the file and the day's payments, on our reference), computed once (a materialized CTE).
+    # A line whose reference is not a payment of the day is paired per line (rare): with the payment
+    # its reference names (another day's), else with the one its channel txn id names.
+    joined = (
+        "SELECT s.line_no, s.channel_txn_id, s.reference, s.kind, s.amount, s.fee, s.status, s.time, w.id AS w_id,"
+        " w.channel_txn_id AS w_txn, w.kind AS w_kind, w.amount AS w_amount, w.fee AS w_fee, w.status AS w_status,"
+        " w.settled_at AS w_settled, CASE WHEN s.line_no IS NULL THEN NULL WHEN w.id IS NOT NULL THEN w.id ELSE"
+        " COALESCE((SELECT t.id FROM payments t WHERE t.id = s.reference AND t.channel = ? AND t.currency = ?),"
+        " (SELECT MIN(t.id) FROM payments t WHERE t.channel = ? AND t.currency = ? AND t.channel_txn_id = s.channel_txn_id))"
+        f" END AS pid FROM {STAGING} s FULL OUTER JOIN (SELECT id, channel_txn_id, kind, amount, fee, status, settled_at"
+        f" FROM payments WHERE channel = ? AND currency = ? AND status IN {FINAL} AND settled_at >= ?"
+        " AND settled_at < ?) w ON w.id = s.reference"
     )
 
     def figure(name: str, column: str = "") -> str:
-        return (f"CASE WHEN s0.pr_id IS NOT NULL THEN s0.pr_{name} WHEN s0.pid IS NOT NULL THEN"
+        return (f"CASE WHEN s0.w_id IS NOT NULL THEN s0.w_{name} WHEN s0.pid IS NOT NULL THEN"
                 f" (SELECT t.{column or name} FROM payments t WHERE t.id = s0.pid) END AS p_{name}")
 
     paired = (
-        "SELECT s0.line_no, s0.channel_txn_id, s0.reference, s0.kind, s0.amount, s0.fee, s0.status, s0.time, s0.pid,"
-        f" s0.ref_txn, CASE WHEN s0.pr_id IS NOT NULL THEN CASE WHEN s0.pr_status IN {FINAL} THEN s0.pr_id END"
-        f" WHEN s0.pid IS NOT NULL THEN (SELECT t.id FROM payments t WHERE t.id = s0.pid AND t.status IN {FINAL})"
-        f" END AS p_id, {figure('amount')}, {figure('fee')}, {figure('status')}, {figure('settled', 'settled_at')}"
-        f" FROM ({by_ref}) s0"
+        "SELECT s0.*, CASE WHEN s0.w_id IS NOT NULL THEN s0.w_txn WHEN s0.pid = s0.reference THEN"
+        " (SELECT t.channel_txn_id FROM payments t WHERE t.id = s0.pid) END AS ref_txn,"
+        " CASE WHEN s0.w_id IS NOT NULL THEN s0.w_id WHEN s0.pid IS NOT NULL THEN (SELECT t.id FROM payments t"
+        f" WHERE t.id = s0.pid AND t.status IN {FINAL}) END AS p_id, {figure('amount')}, {figure('fee')},"
+        f" {figure('status')}, {figure('settled', 'settled_at')} FROM ({joined}) s0"
     )
     met = (
         "SELECT s.*, COALESCE(cp.reconciliation_id, ct.reconciliation_id) AS carried_from,"
         " COALESCE(cp.seq, ct.seq) AS carried_seq, COALESCE(cp.since, ct.since) AS carried_day,"
-        " x.payment_id AS claimed FROM s"
+        " x.payment_id AS claimed FROM (SELECT * FROM s WHERE line_no IS NOT NULL) s"
         f" LEFT JOIN {CARRY} cp ON cp.payment_id = s.pid"
         f" LEFT JOIN {CARRY} ct ON ct.payment_id IS NULL AND ct.channel_txn_id = s.channel_txn_id"
         f" LEFT JOIN ({claimed}) x ON x.payment_id = s.pid"
@@ -139,8 +147,7 @@ def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str,
         " THEN 'channel_txn_id ' || m.channel_txn_id || ' is another payment''s' END"
     )
     ours = "CASE WHEN d.dup IS NULL AND d.p_id IS NOT NULL THEN d.p_{0} END"
-    # One statement: the lines (seq = line number - 1), then our payments no line named (after the
-    # lines): a set difference against the paired lines, hashed or sorted, never a loop per payment.
+    # One statement: the lines (seq = line number - 1), then our payments no line named (after them).
     insert = (
         f"INSERT INTO reconciliation_lines ({LINE_COLUMNS}) SELECT ?, d.line_no - 1,"
         " CASE WHEN d.dup IS NOT NULL THEN 'duplicate' WHEN d.p_id IS NULL THEN 'missing_in_ledger'"
@@ -150,22 +157,20 @@ def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str,
         f" {ours.format('status')}, d.amount, d.fee, d.status, d.time, d.carried_from, d.carried_seq, d.carried_day,"
         " d.dup, CASE WHEN d.dup IS NULL AND d.pid IS NOT NULL AND (d.p_id IS NULL OR d.carried_from IS NOT NULL"
         " OR d.p_settled < ? OR d.p_settled >= ?) THEN 1 ELSE 0 END FROM d"
-        " UNION ALL SELECT ?, ? + ROW_NUMBER() OVER (ORDER BY p.id),"
-        " 'missing_in_channel', p.id, p.id, p.channel_txn_id, CASE WHEN p.kind = 'withdrawal' THEN 'payout'"
-        " ELSE 'recharge' END, p.amount, p.fee, p.status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0"
-        " FROM payments p JOIN (SELECT id FROM payments WHERE channel = ? AND currency = ?"
-        f" AND status IN {FINAL} AND settled_at >= ? AND settled_at < ?"
-        " EXCEPT SELECT pid FROM s WHERE pid IS NOT NULL"
-        f" EXCEPT SELECT payment_id FROM {CARRY} WHERE payment_id IS NOT NULL"
-        f" EXCEPT {claimed}) u ON u.id = p.id"
+        " UNION ALL SELECT ?, ? + ROW_NUMBER() OVER (ORDER BY o.w_id), 'missing_in_channel', o.w_id, o.w_id,"
+        " o.w_txn, CASE WHEN o.w_kind = 'withdrawal' THEN 'payout' ELSE 'recharge' END, o.w_amount, o.w_fee,"
+        " o.w_status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 FROM s o WHERE o.line_no IS NULL"
+        " AND o.w_id NOT IN (SELECT pid FROM s WHERE pid IS NOT NULL AND pid != reference)"
+        f" AND o.w_id NOT IN (SELECT payment_id FROM {CARRY} WHERE payment_id IS NOT NULL)"
+        f" AND o.w_id NOT IN ({claimed})"
     )
     cur.execute(
         f"WITH s AS MATERIALIZED ({paired}), m AS ({met}), d AS (SELECT m.*, {duplicate} AS dup FROM m) {insert}",
-        (channel, currency, channel, currency,  # paired
+        (channel, currency, channel, currency, channel, currency, start, end,  # joined
          channel, day,  # met: claimed
          channel, day, start, end, channel, day, currency, channel,  # duplicate
          rid, start, end,  # the lines
-         rid, lines, channel, currency, start, end, channel, day),  # our payments no line named
+         rid, lines, channel, day),  # our payments no line named
     )
     top = cur.execute("SELECT MAX(seq) AS n FROM reconciliation_lines WHERE reconciliation_id = ?", (rid,))[0]["n"]
     cur.execute(

@@ -8,8 +8,8 @@ number of fields, an empty or unprintable id, a kind or status we do not know, a
 amount or fee that is not ASCII digits or is past AMOUNT_MINOR_MAX, amounts (or fees)
 adding up past STATEMENT_TOTAL_MAX (they are summed in a bigint), a time that is not
 ISO 8601 with an offset or lies outside 1970..9999 in UTC, a blank line inside the
-file. Two lines with one channel_txn_id are found in SQL once the file is loaded
-(`duplicate_line`), so no set of a whole file's ids is ever held in memory.
+file. Two lines with one channel_txn_id (or one reference) are found in SQL once the
+file is loaded (`duplicate_line`), so no set of a whole file's ids is ever held in memory.
 
 The lines stream: read, checked and written in chunks of CHUNK_LINES (COPY on
 PostgreSQL, its text format written directly), so a file of any size costs the
@@ -172,16 +172,21 @@ def load(cur: Any, table: str, statement: IO[bytes]) -> int:
 
 
 def duplicate_line(cur: Any, table: str) -> str | None:
-    """Why the loaded statement is rejected for a channel_txn_id on two lines (the first such
-    line, by its number), or None."""
-    found = cur.execute(
-        f"SELECT channel_txn_id FROM {table} GROUP BY channel_txn_id HAVING COUNT(*) > 1 LIMIT 1"
-    )
-    if not found:
-        return None
-    rows = cur.execute(
-        "SELECT line_no, channel_txn_id FROM (SELECT line_no, channel_txn_id, ROW_NUMBER() OVER"
-        f" (PARTITION BY channel_txn_id ORDER BY line_no) AS k FROM {table}) t WHERE k = 2 ORDER BY line_no LIMIT 1"
-    )
-    line = rows[0]
-    return f"line {line['line_no']}: channel_txn_id {line['channel_txn_id']} appears twice"
+    """Why the loaded statement is rejected for a channel_txn_id, or a reference, on two lines
+    (the first such line, by its number), or None. A reference is ours, echoed: two lines with
+    one would pair one payment twice."""
+    if cur.kind == "postgresql":  # both in one pass
+        found = cur.execute(f"SELECT channel_txn_id, reference FROM {table} GROUP BY GROUPING SETS"
+                            " ((channel_txn_id), (reference)) HAVING COUNT(*) > 1 LIMIT 1")
+        columns = [c for c in ("channel_txn_id", "reference") if found and found[0][c] is not None]
+    else:
+        columns = ["channel_txn_id", "reference"]
+    for column in columns:
+        if not cur.execute(f"SELECT {column} FROM {table} GROUP BY {column} HAVING COUNT(*) > 1 LIMIT 1"):
+            continue
+        line = cur.execute(
+            f"SELECT line_no, {column} AS value FROM (SELECT line_no, {column}, ROW_NUMBER() OVER"
+            f" (PARTITION BY {column} ORDER BY line_no) AS k FROM {table}) t WHERE k = 2 ORDER BY line_no LIMIT 1"
+        )[0]
+        return f"line {line['line_no']}: {column} {line['value']} appears twice"
+    return None
