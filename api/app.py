@@ -70,7 +70,8 @@ def create_app(
             activity=lambda business, method, bank, day: channel_activity(views, method, bank, day),
             card_key=secrets.card_token_key,
         )
-        reconciler = Reconciler(ledger, views, day, catch_up=runner.catch_up)
+        reconciler = Reconciler(ledger, views, day, catch_up=runner.catch_up, gateways=payments.gateways,
+                                wait_max_days=settings.reconciliation_wait_max_days)
         committer = GroupCommitter(ledger) if settings.group_commit else None
         app.state.services = Services(ledger, views, runner, Metrics(), settings, payments, reconciler, committer)
         try:

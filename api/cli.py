@@ -7,6 +7,7 @@ sqlite:///./fundcenter.db. Failures print one line to stderr and exit 2.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -114,24 +115,64 @@ def reconcile_import(
     file: Annotated[Path, typer.Argument(help="The channel's statement CSV.", exists=True, dir_okay=False)],
     channel: Annotated[str, typer.Option("--channel", help="The channel's code.")],
     date: Annotated[str, typer.Option("--date", help="The accounting day, YYYY-MM-DD.")],
-    currency: Annotated[str, typer.Option(help="The channel's currency.")] = "CNY",
+    currency: Annotated[str, typer.Option(help="The statement's currency.")] = "CNY",
     db: DbOption = None,
 ) -> None:
-    """Import a statement file for a channel and day, match it, and print the summary."""
+    """Import a statement file for a channel, day and currency, match it, and print the summary."""
+    day = _date_option(date)
+    with _reconciler(db) as reconciler, file.open("rb") as statement:
+        result = reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
+    _print_reconciliation(result)
+
+
+@reconcile.command("fetch")
+def reconcile_fetch(
+    channel: Annotated[str, typer.Option("--channel", help="The channel's code.")],
+    date: Annotated[str, typer.Option("--date", help="The accounting day, YYYY-MM-DD.")],
+    currency: Annotated[str, typer.Option(help="The statement's currency.")] = "CNY",
+    db: DbOption = None,
+) -> None:
+    """Get the day's statement from the channel's gateway, import it as if uploaded, print the summary."""
+    day = _date_option(date)
+    with _reconciler(db, fetch=True) as reconciler:
+        result = reconciler.fetch(channel, day, by="cli", currency=currency)
+    _print_reconciliation(result)
+
+
+def clock():  # noqa: ANN201 - the CLI's one clock (the tests run it in-process on theirs)
+    return system_clock
+
+
+def gateways_for(fc: FundCenter, settings: Settings):  # noqa: ANN201
+    """The channels' gateways this command reaches: the simulator plays every channel in the catalog
+    (its statements are of what it did in this process: real adapters fetch the channel's file)."""
+    from ledger.channels.registry import SimulatorRegistry
+
+    from .service_secrets import load_secrets
+
+    return SimulatorRegistry(fc, load_secrets(settings).channel_secret, settings.simulator_seed,
+                             settings.accounting_day.day_of)
+
+
+@contextmanager
+def _reconciler(db: str | None, fetch: bool = False):  # noqa: ANN202
     from ledger.reconciliation import Reconciler
     from projections import ProjectionRunner, ViewStore
 
-    day = _date_option(date)
-    fc = FundCenter(db)
+    settings = Settings(database_url=resolve_url(db))
+    fc = FundCenter(settings.database_url, clock=clock())
     views = ViewStore(fc.database)
     try:
-        reconciler = Reconciler(fc, views, Settings().accounting_day, catch_up=ProjectionRunner(fc, views).catch_up)
-        with file.open("rb") as statement:
-            result = reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
+        yield Reconciler(fc, views, settings.accounting_day, catch_up=ProjectionRunner(fc, views).catch_up,
+                         gateways=gateways_for(fc, settings) if fetch else None, wait_max_days=settings.reconciliation_wait_max_days)
     finally:
         views.close()
         fc.close()
-    typer.echo(f"reconciliation {result.id}: {channel} {result.day}, {result.lines} lines, {result.ours} of ours")
+
+
+def _print_reconciliation(result) -> None:  # noqa: ANN001
+    typer.echo(f"reconciliation {result.id}: {result.channel} {result.day} {result.currency}, {result.lines} lines,"
+               f" {result.ours} of ours, {result.carried} carried over")
     for name, row in sorted(result.summary.items()):
         typer.echo(f"  {name:<20}{row['count']:>9}  ours {row['our_amount']:>14}  theirs {row['their_amount']:>14}")
     typer.echo(f"{result.open_differences} differences to resolve")

@@ -188,40 +188,66 @@ RESOLUTIONS = {
     "missing_in_ledger": ("write_off", "an unknown payment the channel will settle to us: to difference"),
     "missing_in_channel": ("wait", "the channel's file is late: wait for tomorrow's (T+2)"),
     "amount_mismatch": ("book_difference", "the channel settles its own figure: book the gap"),
-    "status_mismatch": ("book_difference", "the channel's status stands: book the gap"),
+    "status_mismatch": ("write_off", "the channel's status stands: write the gap off"),
     "fee_mismatch": ("book_difference", "the channel charged a different fee: book the gap"),
+    "duplicate": ("dismiss", "the channel repeated a line already reconciled"),
 }
+# The differences the channel's file has each day: one row a day late (on the next day's file),
+# one we never heard of, one amount, one status and one fee changed.
+STATEMENT_DIFFERENCES = {"late": 1, "extra": 1, "change_amount": 1, "change_status": 1, "change_fee": 1}
 
 
 def _reconcile(fc: FundCenter, demo: DemoDay, views: ViewStore, runner: ProjectionRunner, channel: SimulatedChannel,
                say: Callable[[str], None]) -> None:
-    """T+1: import unionpay's statement (with injected differences), resolve them, close the day."""
+    """T+1: import unionpay's statement (with injected differences, and yesterday's late row),
+    resolve the differences, close the day; what waits is carried over to the next day's."""
     day = demo.day
     reconciler = Reconciler(fc, views, demo.accounting_day, catch_up=runner.catch_up)
     closed = fc.reconciled_day("unionpay", day.isoformat())
     if closed is not None:  # the demo ran before today: show that reconciliation again
         result = fc.get_reconciliation(closed.reconciliation_id)
     else:
-        statement = channel.statement(day, drop=1, extra=1, change_fee=1)
+        _restore_yesterday(channel, views, runner, demo)
+        statement = channel.statement(day, **STATEMENT_DIFFERENCES)
         result = reconciler.import_statement("unionpay", day, io.BytesIO(statement.encode()), by="demo-finance")
     say("")
-    say(f"Reconciliation of unionpay for {result.day}: {result.lines} statement lines, {result.ours} of ours.")
+    say(f"Reconciliation of unionpay for {result.day}: {result.lines} statement lines, {result.ours} of ours,"
+        f" {result.carried} carried over.")
     if result.closed_by is None:
-        for line in reconciler.lines(result.id, differences_only=True):
+        for line in reconciler.lines(result.id, differences_only=True, limit=1000):
             action, reason = RESOLUTIONS[line["class"]]
             if str(line["seq"]) not in result.resolutions:
                 reconciler.resolve(result.id, line["seq"], action, "demo-finance", reason)
         result = reconciler.close(result.id, "demo-finance")
-    for line in reconciler.lines(result.id, differences_only=True):
+    for line in reconciler.lines(result.id, limit=1000):
+        if line["carried_from"] is not None:
+            say(f"  line {line['seq']}: {line['reference']} waited since {line['carried_day']}, on today's file:"
+                f" {line['class']}, carried over")
+    for line in reconciler.lines(result.id, differences_only=True, limit=1000):
         resolution = result.resolutions[str(line["seq"])]
         say(f"  difference {line['seq']}: {line['class']} ({line['reference']}) -> {resolution['action']}: {resolution['reason']}")
     for kind, field in (("fund", "amount"), ("fee", "fee")):
         say(f"{kind.capitalize()} reconciliation:")
         for row in csv.DictReader(io.StringIO("".join(reconciler.csv_report(result.id, kind, "summary")))):
-            if row["count"] != "0":
+            if row["class"] != "waiting" and row["count"] != "0":
                 ours, theirs = _fmt(int(row[f"our_{field}"])), _fmt(int(row[f"their_{field}"]))
                 say(f"  {row['class']:<20}{row['count']:>4}   ours {ours:>10}   channel's {theirs:>10}")
-    say(f"Closed the day: {_fmt(result.moved)} moved from unionpay's pending reconciliation to reconciled.")
+    say(f"Closed the day: {_fmt(result.moved)} moved from unionpay's pending reconciliation to reconciled;"
+        f" {len(result.waiting)} difference(s) waiting for a later day's file.")
+
+
+def _restore_yesterday(channel: SimulatedChannel, views: ViewStore, runner: ProjectionRunner, demo: DemoDay) -> None:
+    """The simulated channel keeps nothing between runs: give it back yesterday's transactions
+    (as our payments recorded them), so that yesterday's late row reaches today's file."""
+    runner.catch_up()
+    start, end = demo.accounting_day.window(demo.day - timedelta(days=1))
+    for row in views.query(
+        "SELECT * FROM payments WHERE channel = ? AND status IN ('succeeded', 'failed', 'returned')"
+        " AND settled_at >= ? AND settled_at < ? ORDER BY id", (channel.code, start, end),
+    ):
+        channel.restore(row["id"], row["method"], int(row["amount"]), int(row["fee"]), row["status"],
+                        datetime.fromisoformat(row["settled_at"].replace("Z", "+00:00")), currency=row["currency"],
+                        bank=row["bank"])
 
 
 def _fmt(amount: int | None) -> str:

@@ -35,7 +35,8 @@ class Metrics:
             self.problems[code] += 1
 
     def render(
-        self, stats: Any, head: int, position: int, *, database_up: bool = True, projections: dict[str, Any] | None = None
+        self, stats: Any, head: int, position: int, *, database_up: bool = True, projections: dict[str, Any] | None = None,
+        reconciliation_overdue: dict[tuple[str, str], int] | None = None,
     ) -> str:
         lines = [
             "# HELP fundcenter_http_requests_total HTTP requests by route and status.",
@@ -90,4 +91,12 @@ class Metrics:
                 "# TYPE fundcenter_projection_retries_total counter",
                 f"fundcenter_projection_retries_total {projections.get('retries_total', 0)}",
             ]
+        if reconciliation_overdue is not None:  # None: the database did not answer in time
+            lines += [
+                "# HELP fundcenter_reconciliation_overdue_items Reconciliation differences waiting for a later day's"
+                " file longer than FUNDCENTER_RECONCILIATION_WAIT_MAX_DAYS, by channel and currency.",
+                "# TYPE fundcenter_reconciliation_overdue_items gauge",
+            ]
+            lines += [f'fundcenter_reconciliation_overdue_items{{channel="{channel}",currency="{currency}"}} {n}'
+                      for (channel, currency), n in sorted(reconciliation_overdue.items())]
         return "\n".join(lines) + "\n"

@@ -33,12 +33,11 @@ from ledger import AccountView, HoldView, TransferView
 from ledger.domain import ids
 from ledger.domain.access import Permission, Principal, Role, ROLE_PERMISSIONS
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, NotFound, ValidationError
-from ledger.domain.inputs import moment_problem
-from ledger.domain.money import AMOUNT_MINOR_MAX
 from ledger.domain.reconciliation import Reconciliation
 from ledger.payments import BindingView, PaymentView
-from ledger.reconciliation import StatementRejected
+from ledger.reconciliation.reports import listing as reconciliation_list
 from projections.api_keys import list_api_keys
+from projections.common import decode_cursor, encode_cursor
 from projections.payments import open_payments
 from projections.balances import account_balance
 from projections.statements import balance_as_of, statement, statement_entries
@@ -328,7 +327,6 @@ class Caller:
     # -- reconciliation --------------------------------------------------------------------------
 
     def import_statement(self, body: models.ImportIn, key: str) -> Reconciliation:
-        check_statement_bounds(body.file)
         data = body.file.encode()
         request = ids.fingerprint(channel=body.channel, date=body.date, currency=body.currency,
                                   file=hashlib.sha256(data).hexdigest())
@@ -336,6 +334,15 @@ class Caller:
             self._key(key), "import-statement", request,
             lambda: self.services.reconciler.import_statement(
                 body.channel, body.date, io.BytesIO(data), str(self.who.key_id), body.currency),
+            self._reconciliation, target=lambda a: isinstance(a, Reconciliation), refer=lambda r: [r.id],
+        )
+
+    def fetch_statement(self, body: models.FetchIn, key: str) -> Reconciliation:
+        """The channel's statement from its gateway, imported as if uploaded; a retry answers with
+        the first import, whatever the channel's file says by then."""
+        return self.ledger.idempotent(
+            self._key(key), "fetch-statement", ids.fingerprint(**body.model_dump(mode="json")),
+            lambda: self.services.reconciler.fetch(body.channel, body.date, str(self.who.key_id), body.currency),
             self._reconciliation, target=lambda a: isinstance(a, Reconciliation), refer=lambda r: [r.id],
         )
 
@@ -354,6 +361,33 @@ class Caller:
             lambda: self.services.reconciler.close(reconciliation_id, str(self.who.key_id)),
             self._reconciliation, target=lambda a: a.id == reconciliation_id, refer=lambda r: [r.id],
         )
+
+    def resolution(self, reconciliation: Reconciliation, seq: int) -> dict[str, Any] | None:
+        """The resolution of difference `seq`, each transfer it posted with its postings."""
+        done = reconciliation.resolutions.get(str(seq))
+        if done is None:
+            return None
+        transfers = [self.ledger.get_transfer(UUID(str(t))) for t in done["transfer_ids"]]
+        return {"seq": seq, "action": done["action"], "by": done["by"], "reason": done["reason"],
+                "waited": done.get("waited"),
+                "transfers": [{"id": t.id, "kind": t.kind, "currency": t.currency, "amount": t.amount,
+                               "postings": t.postings, "memo": t.memo} for t in transfers]}
+
+    def overdue(self, reconciliation: Reconciliation, min_position: int | None = None) -> list[dict[str, Any]]:
+        self.services.wait_for(min_position)
+        return self.services.reconciler.overdue(reconciliation.channel, reconciliation.currency)
+
+    def reconciliations(self, *, channel: str | None, currency: str | None, status: str | None, start: Any, end: Any,
+                        limit: int, cursor: str | None, min_position: int | None) -> dict[str, Any]:
+        self.services.wait_for(min_position)
+        after = None
+        if cursor is not None:
+            day, last = decode_cursor(cursor, 2)
+            after = (day, last)
+        items = reconciliation_list(self.views, channel=channel, currency=currency, status=status, start=start,
+                                    end=end, after=after, limit=limit + 1)
+        following = encode_cursor(items[limit - 1]["day"], items[limit - 1]["id"]) if len(items) > limit else None
+        return {"items": items[:limit], "next_cursor": following}
 
     @staticmethod
     def _reconciliation(states: list[tuple[Any, int | None]]) -> Reconciliation:
@@ -389,42 +423,6 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
-
-
-STATEMENT_TOTAL_MAX = 2**62  # the file's amounts (and its fees) are summed in a bigint
-
-
-def check_statement_bounds(text: str) -> None:
-    """Refuse a statement whose amounts or times lie beyond what the ledger can hold, naming
-    the line, as the import's own parser names every other flaw (`422 statement-rejected`).
-
-    The parser (ledger/reconciliation.py `_line`) takes any run of digits as an amount and
-    any aware time, and the match sums the amounts in SQL: a huge amount, a time past 9999
-    in UTC or a file whose amounts add up past a bigint overflowed there (a 500). This pass
-    keeps such files out until the parser bounds them itself. Rows it cannot read are left
-    to the parser, which rejects them with its own reason."""
-    totals = {"amount": 0, "fee": 0}
-    try:
-        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
-            if number == 1 or len(row) != 7:
-                continue
-            for value, name in ((row[3], "amount"), (row[4], "fee")):
-                if not value.isdigit():
-                    continue
-                if not value.isascii() or len(value) > 16 or int(value) > AMOUNT_MINOR_MAX:
-                    raise StatementRejected(f"line {number}: {name} must be at most {AMOUNT_MINOR_MAX} minor units"
-                                            " in ASCII digits")
-                totals[name] += int(value)
-                if totals[name] > STATEMENT_TOTAL_MAX:
-                    raise StatementRejected(f"line {number}: the file's {name}s add up to more than {STATEMENT_TOTAL_MAX}")
-            try:
-                moment = datetime.fromisoformat(row[6].replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            if moment.tzinfo is not None and (problem := moment_problem(moment)) is not None:
-                raise StatementRejected(f"line {number}: time {problem}")
-    except csv.Error:
-        return  # the parser says what is wrong with it
 
 
 def acting(permission: Permission):  # noqa: ANN201 - a dependency factory

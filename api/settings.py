@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     simulator_seed: int = 0
     accounting_timezone: str = "UTC"  # the accounting day (日切) runs from the cut-off to the next,
     accounting_cutoff: str = "00:00"  # in this time zone
+    # A reconciliation difference left waiting (for a later day's file) longer than this is overdue:
+    # listed on its channel's reconciliations and counted in /metrics.
+    reconciliation_wait_max_days: int = Field(default=3, ge=0)
 
     @property
     def accounting_day(self) -> AccountingDay:

@@ -36,6 +36,7 @@ from ledger import FundCenter
 from .api_keys import ApiKeysView
 from .balances import BalancesView
 from .payments import PaymentsView
+from .reconciliations import ReconciliationsView
 from .statements import StatementsView
 from .store import ViewStore
 from .suspense import SuspenseView
@@ -44,7 +45,8 @@ from .transactions import TransactionsView
 log = logging.getLogger(__name__)
 
 # Balances first: the other views read account metadata from its table.
-VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView())
+VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView(),
+         ReconciliationsView())
 BATCH_SIZE = 1000
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubling, capped
 

@@ -26,9 +26,12 @@ def test_demo_runs_a_day_on_the_embedded_default_and_repeats_it_identically(tmp_
     first = fundcenter("demo", "--date", "2026-11-20", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "fundcenter.db").exists()
-    assert "Reconciliation of unionpay for 2026-11-20: 4 statement lines, 4 of ours." in first.stdout
-    assert "Trial balance CNY: debits 3,601.62 = credits 3,601.62: balanced" in first.stdout
-    assert "Closed the day: 1,500.70 moved" in first.stdout
+    assert "Reconciliation of unionpay for 2026-11-20: 4 statement lines, 4 of ours, 0 carried over." in first.stdout
+    for name in ("missing_in_ledger", "missing_in_channel", "amount_mismatch", "status_mismatch", "fee_mismatch"):
+        assert f": {name} (" in first.stdout, name  # every difference class, resolved
+    assert "missing_in_channel (5fb0d3ec-8341-56f0-bd05-9fe55c748120) -> wait" in first.stdout
+    assert "Trial balance CNY: debits 3,204.04 = credits 3,204.04: balanced" in first.stdout
+    assert "Closed the day: 1,003.71 moved" in first.stdout and "1 difference(s) waiting" in first.stdout
     assert "returned, refunded to Bob" in first.stdout and "failed, funds unfrozen" in first.stdout
     assert _balances(first.stdout, "Alice ") == ["420.00", "0.00", "420.00"]
     again = fundcenter("demo", "--date", "2026-11-20", cwd=tmp_path, env=env)
@@ -40,10 +43,15 @@ def test_demo_of_another_day_runs_that_days_business_afresh(tmp_path):
     assert fundcenter("demo", "--date", "2026-11-20", cwd=tmp_path, env=env).returncode == 0
     second = fundcenter("demo", "--date", "2026-11-21", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
-    assert "Reconciliation of unionpay for 2026-11-21: 4 statement lines, 4 of ours." in second.stdout
+    assert "Reconciliation of unionpay for 2026-11-21: 5 statement lines, 5 of ours, 1 carried over." in second.stdout
+    # The difference the 20th left waiting is on the 21st's file: carried over, matched, moved by the 21st's close.
+    assert ("line 1: 5fb0d3ec-8341-56f0-bd05-9fe55c748120 waited since 2026-11-20, on today's file: matched,"
+            " carried over") in second.stdout
+    assert "Closed the day: 1,500.70 moved" in second.stdout  # the day's own 1,003.70 and the 497.00 carried over
     assert "write_off" in second.stdout and second.stdout.count("missing_in_ledger (sim-extra-1)") == 1
     assert _balances(second.stdout, "Alice ") == ["840.00", "0.00", "840.00"]  # two days of business
-    assert "Trial balance CNY: debits 7,203.24 = credits 7,203.24: balanced" in second.stdout
+    assert "pending_reconciliation unionpay CNY     system           497.00" in second.stdout  # only the 21st's wait
+    assert "Trial balance CNY: debits 6,905.06 = credits 6,905.06: balanced" in second.stdout
 
 
 def test_demo_without_a_date_runs_today_in_the_accounting_zone(tmp_path):
@@ -62,15 +70,16 @@ def _balances(output, name):
 def test_migrate_applies_each_migration_once(store_url):
     database = Database.from_url(store_url)
     assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys", "0004_payments", "0005_reconciliation",
-                                "0007_day_and_actor"]
+                                 "0006_reconciliation_carry_over", "0007_day_and_actor"]
     assert migrate(database) == []
 
 
 def test_migrate_command_and_database_url_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path}/cli.db"
     result = fundcenter("migrate", env={"FUNDCENTER_DATABASE_URL": url})
-    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys, 0004_payments, 0005_reconciliation,"
-                                                      " 0007_day_and_actor")
+    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001_event_store, 0002_views, 0003_api_keys,"
+                                                          " 0004_payments, 0005_reconciliation, 0006_reconciliation_carry_over,"
+                                                          " 0007_day_and_actor")
     assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
 
 

@@ -38,6 +38,7 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/recharges/{recharge_id}/confirm"): "record",
     ("POST", "/v1/withdrawals"): "id",
     ("POST", "/v1/reconciliations"): "record",
+    ("POST", "/v1/reconciliations/fetch"): "record",
     ("POST", "/v1/reconciliations/{reconciliation_id}/differences/{seq}/resolve"): "record",
     ("POST", "/v1/reconciliations/{reconciliation_id}/close"): "record",
 }
@@ -299,6 +300,7 @@ STATEMENT = ("channel_txn_id,reference,kind,amount,fee,status,time\n"
 
 def test_import_resolve_and_close_are_answered_once(shop):
     ledger = shop.client.app.state.services.ledger
+    configure(shop, {"withholding": UNIONPAY_FIRST})  # the channel must be one we know
 
     def post(path, body, key):
         return shop.call("POST", path, body, who="admin", key=key)

@@ -17,7 +17,7 @@ from ledger.domain.reconciliation import net
 from ledger.domain.accounting_day import AccountingDay
 from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
-from tests.config import DAY
+from tests.config import BUSINESS_HOURS, DAY
 from tests.shop import UNIONPAY_FIRST, configure, open_shop
 ACTIONS = {"missing_in_ledger": "write_off", "missing_in_channel": "write_off", "amount_mismatch": "book_difference",
            "fee_mismatch": "book_difference"}
@@ -132,7 +132,8 @@ def test_reports_summary_and_detail_as_csv(shop):
         summary = shop.client.get(f"/v1/reconciliations/{rec['id']}/report.csv", params={"kind": kind},
                                   headers={"Authorization": f"Bearer {shop.keys['admin']}"})
         rows = list(csv.DictReader(io.StringIO(summary.text)))
-        assert summary.headers["content-type"].startswith("text/csv") and len(rows) == 6
+        assert summary.headers["content-type"].startswith("text/csv") and len(rows) == 8  # 7 classes, waiting
+        assert {r["currency"] for r in rows} == {"CNY"}
         detail = shop.client.get(f"/v1/reconciliations/{rec['id']}/report.csv", params={"kind": kind, "part": "detail"},
                                  headers={"Authorization": f"Bearer {shop.keys['admin']}"})
         assert len(list(csv.DictReader(io.StringIO(detail.text)))) == 13
@@ -164,8 +165,8 @@ def test_a_malformed_statement_is_rejected_whole(shop, text, where):
     response = import_(shop, "unionpay", text or " ", "imp")
     assert response.status_code == 422, response.text
     assert where in response.json()["detail"]
-    counted = shop.client.app.state.services.views.query("SELECT COUNT(*) AS n FROM statement_lines")[0]["n"]
-    assert counted == 0
+    views = shop.client.app.state.services.views
+    assert views.query("SELECT COUNT(*) AS n FROM reconciliation_lines")[0]["n"] == 0
 
 
 def test_a_200000_line_day_in_bounded_memory(tmp_path):
@@ -176,7 +177,8 @@ def test_a_200000_line_day_in_bounded_memory(tmp_path):
         f.write("channel_txn_id,reference,kind,amount,fee,status,time\n")
         for n in range(lines):
             f.write(f"big-{n:08d},ref-{n},recharge,{1_000 + n % 97},{n % 7},succeeded,2026-11-25T10:00:00Z\n")
-    fc = FundCenter(url)
+    fc = FundCenter(url, clock=BUSINESS_HOURS)
+    fc.register_channel("bigpay", "BigPay")
     views = ViewStore(fc.database)
     try:
         reconciler = Reconciler(fc, views, catch_up=ProjectionRunner(fc, views).catch_up)
@@ -196,16 +198,22 @@ def test_reconcile_import_on_the_command_line(tmp_path):
     from tests.test_cli import fundcenter
 
     url = f"sqlite:///{tmp_path}/cli.db"
+    fc = FundCenter(url, clock=BUSINESS_HOURS)
+    fc.register_channel("unionpay", "UnionPay")
+    fc.close()
     statement = tmp_path / "unionpay.csv"
     statement.write_text("channel_txn_id,reference,kind,amount,fee,status,time\n"
-                         "u-1,somebody-else,recharge,500,3,succeeded,2026-11-25T10:00:00Z\n")
-    result = fundcenter("reconcile", "import", str(statement), "--channel", "unionpay", "--date", "2026-11-25", "--db", url)
+                         "u-1,somebody-else,recharge,500,3,succeeded,2020-01-15T10:00:00Z\n")
+    # A day long past: the CLI runs on the system's clock, and the day must have begun.
+    result = fundcenter("reconcile", "import", str(statement), "--channel", "unionpay", "--date", "2020-01-15", "--db", url)
     assert result.returncode == 0, result.stderr
     assert "1 lines, 0 of ours" in result.stdout and "missing_in_ledger" in result.stdout
     bad = fundcenter("reconcile", "import", str(statement), "--channel", "unionpay", "--date", "25/11/2026", "--db", url)
     assert bad.returncode == 2
+    unknown = fundcenter("reconcile", "import", str(statement), "--channel", "unionpya", "--date", "2020-01-15", "--db", url)
+    assert (unknown.returncode, unknown.stderr) == (2, "fundcenter: channel unionpya not found\n")
     statement.write_text("nonsense\n")
-    rejected = fundcenter("reconcile", "import", str(statement), "--channel", "unionpay", "--date", "2026-11-25", "--db", url)
+    rejected = fundcenter("reconcile", "import", str(statement), "--channel", "unionpay", "--date", "2020-01-15", "--db", url)
     assert rejected.returncode == 2 and "line 1" in rejected.stderr
 
 
@@ -227,9 +235,13 @@ def test_a_payment_at_midnight_belongs_to_one_accounting_day_for_us_and_the_chan
         configure(shop, {"withholding": UNIONPAY_FIRST})
         member = shop.account("night-owl")
         assert shop.recharge(member, 5_000, binding_id=shop.bind(member)["id"]).json()["status"] == "succeeded"
-        for on, lines in ((day, 1), (day - timedelta(days=1), 0), (day + timedelta(days=1), 0)):
+        for on, lines in ((day, 1), (day - timedelta(days=1), 0)):
             statement = shop.channels["unionpay"].statement(on)
             assert len(statement.splitlines()) == 1 + lines
             rec = shop.ok("POST", "/v1/reconciliations", {"channel": "unionpay", "date": on.isoformat(),
                                                           "file": statement}, who="admin")
             assert (rec["lines"], rec["ours"], rec["open_differences"]) == (lines, lines, 0), on
+        assert shop.channels["unionpay"].statement(day + timedelta(days=1)).count("\n") == 1
+        tomorrow = shop.call("POST", "/v1/reconciliations", {"channel": "unionpay", "file": "x",
+                                                              "date": (day + timedelta(days=1)).isoformat()}, who="admin")
+        assert (tomorrow.status_code, tomorrow.json()["type"]) == (422, "validation-error")  # it has not begun

@@ -118,8 +118,8 @@ class Gateway(Protocol):
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> Callback: ...
 
-    def statement(self, day: date) -> str:
-        """The day's statement file, CSV with a header row:
+    def statement(self, day: date, *, currency: str | None = None) -> str:
+        """The day's statement file (of one currency, or all), CSV with a header row:
         channel_txn_id,reference,kind,amount,fee,status,time"""
         ...
 

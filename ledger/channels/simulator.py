@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from .gateway import (
     Callback,
@@ -80,6 +80,7 @@ class _Txn:
     message: str = ""  # why it failed
     final_at: datetime | None = None  # when it reached its (latest) final outcome
     wrong_codes: int = 0  # auth_pay: wrong SMS codes so far
+    currency: str = "CNY"
 
 
 def luhn_valid(number: str) -> bool:
@@ -273,19 +274,25 @@ class SimulatedChannel:
         self,
         day: date,
         *,
+        currency: str | None = None,
         drop: int = 0,
         extra: int = 0,
         change_amount: int = 0,
         change_status: int = 0,
         change_fee: int = 0,
+        late: int = 0,
     ) -> str:
-        """The day's statement CSV, optionally with differences for reconciliation to find:
-        `drop` rows left out, `extra` rows for transactions we never heard of, and
-        `change_amount` / `change_status` / `change_fee` rows altered (amount +1,
-        succeeded <-> failed, fee +1). Which rows is fixed by the seed; each row gets
-        at most one difference."""
-        lines = self.statement_lines(day)
-        remaining = sorted(lines, key=lambda line: self._draw(line.channel_txn_id, f"statement|{day.isoformat()}"))
+        """The day's statement CSV (of one currency, or all), optionally with differences for
+        reconciliation to find: `drop` rows left out, `extra` rows for transactions we never
+        heard of, and `change_amount` / `change_status` / `change_fee` rows altered (amount +1,
+        succeeded <-> failed, fee +1). `late` rows of the day come a day late: left out of this
+        file, they are on the next day's (so this file also has the `late` rows the day before
+        sent late, when the channel knows that day). Which rows is fixed by the seed; each row
+        gets at most one difference."""
+        lines = self.statement_lines(day, currency)
+        held = self._late(day, late, currency)
+        remaining = sorted((line for line in lines if line.channel_txn_id not in held),
+                           key=lambda line: self._draw(line.channel_txn_id, f"statement|{day.isoformat()}"))
 
         def take(count: int, fits: Callable[[StatementLine], bool] = lambda line: True) -> set[str]:
             chosen = [line for line in remaining if fits(line)][: max(count, 0)]
@@ -294,12 +301,12 @@ class SimulatedChannel:
             return {line.channel_txn_id for line in chosen}
 
         dropped = take(drop)
-        amounts = take(change_amount)
         statuses = take(change_status, lambda line: line.status in ("succeeded", "failed"))
+        amounts = take(change_amount)
         fees = take(change_fee)
         rows: list[StatementLine] = []
         for line in lines:
-            if line.channel_txn_id in dropped:
+            if line.channel_txn_id in dropped or line.channel_txn_id in held:
                 continue
             if line.channel_txn_id in amounts:
                 line = replace(line, amount=line.amount + 1)
@@ -308,9 +315,15 @@ class SimulatedChannel:
             if line.channel_txn_id in fees:
                 line = replace(line, fee=line.fee + 1)
             rows.append(line)
+        previous = day - timedelta(days=1)
+        if late and day > date.min:
+            rows += [line for line in self.statement_lines(previous, currency)
+                     if line.channel_txn_id in self._late(previous, late, currency)]
         noon = datetime(day.year, day.month, day.day, 12, 0, tzinfo=UTC)
         for k in range(1, extra + 1):
-            rows.append(StatementLine(f"{self.code}-x{k:07d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0, "succeeded", noon))
+            # The channel's own id differs by day: an extra row is a new transaction each day.
+            rows.append(StatementLine(f"{self.code}-x{day:%Y%m%d}-{k:04d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0,
+                                      "succeeded", noon))
         rows.sort(key=lambda line: line.channel_txn_id)
 
         buffer = io.StringIO()
@@ -320,13 +333,23 @@ class SimulatedChannel:
             writer.writerow([line.channel_txn_id, line.reference, line.kind, line.amount, line.fee, line.status, _iso(line.time)])
         return buffer.getvalue()
 
+    def _late(self, day: date, count: int, currency: str | None) -> set[str]:
+        """The channel txn ids of the `count` rows of `day` that come a day late."""
+        if count <= 0:
+            return set()
+        lines = sorted(self.statement_lines(day, currency),
+                       key=lambda line: self._draw(line.channel_txn_id, f"late|{day.isoformat()}"))
+        return {line.channel_txn_id for line in lines[:count]}
+
     # -- what the simulation offers besides -------------------------------------------------
 
-    def statement_lines(self, day: date) -> list[StatementLine]:
-        """Every transaction whose final outcome happened on business `day`, by channel_txn_id."""
+    def statement_lines(self, day: date, currency: str | None = None) -> list[StatementLine]:
+        """Every transaction (in `currency`, or any) whose final outcome happened on business `day`,
+        by channel_txn_id."""
         with self._lock:
             finished = [txn for txn in self._txns.values()
-                        if txn.final_at is not None and self.statement_day(txn.final_at) == day]
+                        if txn.final_at is not None and self.statement_day(txn.final_at) == day
+                        and currency in (None, txn.currency)]
         finished.sort(key=lambda txn: txn.channel_txn_id)
         return [
             StatementLine(
@@ -340,6 +363,20 @@ class SimulatedChannel:
             )
             for txn in finished
         ]
+
+    def restore(self, reference: str, method: Method | str, amount: int, fee: int, outcome: str, final_at: datetime,
+                *, currency: str = "CNY", bank: str = "") -> None:
+        """Take back a transaction this channel finished in an earlier process (the simulator keeps
+        nothing on disk): the demo restores yesterday's, so that yesterday's late rows reach today's file."""
+        with self._lock:
+            if reference in self._txns:
+                return
+            final = Outcome(outcome)
+            self._txns[reference] = _Txn(
+                reference=reference, channel_txn_id=self.channel_txn_id(reference), method=Method(method),
+                amount=amount, bank=bank, fee=fee, decided=Outcome.FAILED if final == Outcome.FAILED else Outcome.SUCCEEDED,
+                outcome=final, final_at=final_at, currency=currency,
+            )
 
     def complete_redirects(self) -> None:
         """Every payer sent to the bank's site finishes: each result goes out by callback."""
@@ -383,6 +420,7 @@ class SimulatedChannel:
             decided=Outcome.SUCCEEDED if succeeds else Outcome.FAILED,
             outcome=Outcome.PENDING,
             message="" if succeeds else "declined by bank",
+            currency=request.currency,
         )
         self._txns[request.reference] = txn
         return txn
