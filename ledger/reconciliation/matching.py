@@ -22,7 +22,9 @@ reconciliation; its channel txn id is another payment's; or the channel reported
 that txn id, unknown to us, on another day. So a line on a later file is never booked
 twice. Those checks read small sets (lines outside their day's window, lines unknown
 to us: partial indexes) and run per line only where a cheap test says they might
-apply, so a million lines match in a few hash joins.
+apply. The file and the day's payments meet in one hash (full) join on our reference,
+which also yields our payments no line names; so a million lines match in one pass.
+(The file names each channel txn id and each reference once: `statement.duplicate_line`.)
 
 Lines are numbered: the statement's line n is seq n - 1; then our payments the file
 lacks; then the carried differences with no line of this day.

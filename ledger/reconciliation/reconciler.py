@@ -22,6 +22,7 @@ from uuid import UUID
 
 from ..application import FundCenter
 from ..channels.gateway import ChannelUnavailable, GatewayRegistry
+from ..channels.service import GatewayMissing
 from ..domain import ids
 from ..domain.accounting_day import AccountingDay
 from ..domain.errors import LedgerError, NotFound, ValidationError
@@ -112,8 +113,6 @@ class Reconciler:
         self.check_scope(channel, day, currency)
         gateway = self.gateways.get(channel) if self.gateways is not None else None
         if gateway is None:
-            from ..channels.service import GatewayMissing
-
             raise GatewayMissing(f"channel {channel!r} is not connected to this process")
         try:
             text = gateway.statement(day, currency=currency)
