@@ -30,7 +30,7 @@ from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
 from projections.payments import channel_activity
 from projections.suspense import suspense
-from projections.trial_balance import trial_balance
+from projections.trial_balance import trial_balance, trial_balance_by_account
 
 from .service_secrets import ServiceSecrets
 
@@ -179,9 +179,12 @@ def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str]
             f"  fees {_fmt(fee):>6}")
     for day in suspense(views):
         say(f"  {day['channel']:<10}pending reconciliation {_fmt(day['pending']):>10}  reconciled {_fmt(day['reconciled'])}")
-    for row in trial_balance(views):
-        verdict = "balanced" if row["balanced"] else "NOT BALANCED"
-        say(f"Trial balance {row['currency']}: debits {_fmt(row['debits'])} = credits {_fmt(row['credits'])}: {verdict}")
+    turnover = {row["currency"]: row for row in trial_balance(views)}
+    for total in trial_balance_by_account(views)["currencies"]:
+        verdict = "balanced" if total["balanced"] else "NOT BALANCED"
+        moved = turnover[total["currency"]]["debits"]
+        say(f"Trial balance {total['currency']}: debit balances {_fmt(total['debit'])} = credit balances"
+            f" {_fmt(total['credit'])}: {verdict} (turnover {_fmt(moved)})")
 
 
 RESOLUTIONS = {

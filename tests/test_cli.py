@@ -30,7 +30,7 @@ def test_demo_runs_a_day_on_the_embedded_default_and_repeats_it_identically(tmp_
     for name in ("missing_in_ledger", "missing_in_channel", "amount_mismatch", "status_mismatch", "fee_mismatch"):
         assert f": {name} (" in first.stdout, name  # every difference class, resolved
     assert "missing_in_channel (5fb0d3ec-8341-56f0-bd05-9fe55c748120) -> wait" in first.stdout
-    assert "Trial balance CNY: debits 3,204.04 = credits 3,204.04: balanced" in first.stdout
+    assert "Trial balance CNY: debit balances 1,800.00 = credit balances 1,800.00: balanced (turnover 3,204.04)" in first.stdout
     assert "Closed the day: 1,003.71 moved" in first.stdout and "1 difference(s) waiting" in first.stdout
     assert "returned, refunded to Bob" in first.stdout and "failed, funds unfrozen" in first.stdout
     assert _balances(first.stdout, "Alice ") == ["420.00", "0.00", "420.00"]
@@ -51,7 +51,7 @@ def test_demo_of_another_day_runs_that_days_business_afresh(tmp_path):
     assert "write_off" in second.stdout and second.stdout.count("missing_in_ledger (sim-extra-1)") == 1
     assert _balances(second.stdout, "Alice ") == ["840.00", "0.00", "840.00"]  # two days of business
     assert "pending_reconciliation unionpay CNY     system           497.00" in second.stdout  # only the 21st's wait
-    assert "Trial balance CNY: debits 6,905.06 = credits 6,905.06: balanced" in second.stdout
+    assert "Trial balance CNY: debit balances 3,600.00 = credit balances 3,600.00: balanced (turnover 6,905.06)" in second.stdout
 
 
 def test_demo_without_a_date_runs_today_in_the_accounting_zone(tmp_path):
