@@ -10,26 +10,26 @@ from __future__ import annotations
 import time as clock
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
 from typing import Any
 
 from fastapi import FastAPI
 
 from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
+from ledger.channels.registry import SimulatorRegistry
 from ledger.channels.service import Payments
+from ledger.domain.aggregate import Clock
 from ledger.group_commit import GroupCommitter
 from ledger.reconciliation import Reconciler
-from ledger.channels.registry import SimulatorRegistry
-from ledger.domain.aggregate import Clock
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
 
 from . import problems
 from .deps import Services
 from .metrics import Metrics
+from .routes import accounts, admin, channels, money, ops, queries, reconciliations
+from .routes import payments as payment_routes
 from .service_secrets import MissingSecrets, load_secrets
-from .routes import accounts, admin, channels, money, ops, payments as payment_routes, queries, reconciliations
 from .settings import Settings
 
 

@@ -6,23 +6,22 @@ sqlite:///./fundcenter.db. Failures print one line to stderr and exit 2.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
-import sqlite3
-
 import psycopg
 import pydantic
+import typer
 from eventsourcing.persistence import PersistenceError
 
 from ledger import FundCenter, LedgerError
 from ledger.clock import system_clock
-from ledger.store import Database, DatabaseURLError, migrate as apply_migrations, redact_url, resolve_url
+from ledger.store import Database, DatabaseURLError, redact_url, resolve_url
+from ledger.store import migrate as apply_migrations
 
 from .service_secrets import MissingSecrets
 from .settings import Settings
@@ -139,11 +138,11 @@ def reconcile_fetch(
     _print_reconciliation(result)
 
 
-def clock():  # noqa: ANN201 - the CLI's one clock (the tests run it in-process on theirs)
+def clock():
     return system_clock
 
 
-def gateways_for(fc: FundCenter, settings: Settings):  # noqa: ANN201
+def gateways_for(fc: FundCenter, settings: Settings):
     """The channels' gateways this command reaches: the simulator plays every channel in the catalog
     (its statements are of what it did in this process: real adapters fetch the channel's file)."""
     from ledger.channels.registry import SimulatorRegistry
@@ -155,7 +154,7 @@ def gateways_for(fc: FundCenter, settings: Settings):  # noqa: ANN201
 
 
 @contextmanager
-def _reconciler(db: str | None, fetch: bool = False):  # noqa: ANN202
+def _reconciler(db: str | None, fetch: bool = False):
     from ledger.reconciliation import Reconciler
     from projections import ProjectionRunner, ViewStore
 
@@ -164,13 +163,14 @@ def _reconciler(db: str | None, fetch: bool = False):  # noqa: ANN202
     views = ViewStore(fc.database)
     try:
         yield Reconciler(fc, views, settings.accounting_day, catch_up=ProjectionRunner(fc, views).catch_up,
-                         gateways=gateways_for(fc, settings) if fetch else None, wait_max_days=settings.reconciliation_wait_max_days)
+                         gateways=gateways_for(fc, settings) if fetch else None,
+                         wait_max_days=settings.reconciliation_wait_max_days)
     finally:
         views.close()
         fc.close()
 
 
-def _print_reconciliation(result) -> None:  # noqa: ANN001
+def _print_reconciliation(result) -> None:
     typer.echo(f"reconciliation {result.id}: {result.channel} {result.day} {result.currency}, {result.lines} lines,"
                f" {result.ours} of ours, {result.carried} carried over")
     for name, row in sorted(result.summary.items()):
@@ -238,7 +238,9 @@ def project(
 def replay(
     db: DbOption = None,
     verify: Annotated[
-        bool, typer.Option("--verify", help="Rebuild the views from the log and compare; check every aggregate against the transfers.")
+        bool, typer.Option(
+            "--verify", help="Rebuild the views from the log and compare; check every aggregate against the transfers."
+        )
     ] = False,
     catch_up: Annotated[
         bool, typer.Option("--catch-up/--no-catch-up", help="Let lagging live views catch up first.")

@@ -21,10 +21,10 @@ from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
 from ledger.channels.service import Payments
 from ledger.channels.simulator import SimulatedChannel
-from ledger.domain.fees import FeeRule
-from ledger.domain.money import format_amount
 from ledger.clock import SteppingClock
 from ledger.domain.accounting_day import AccountingDay
+from ledger.domain.fees import FeeRule
+from ledger.domain.money import format_amount
 from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
@@ -96,8 +96,10 @@ def _day(fc: FundCenter, clock: SteppingClock, demo: DemoDay, views: ViewStore, 
     mall = fc.open_account("institution", "mall", "main", CNY, name="Mall (business line)")
     alice = fc.open_account("member", "mall", "alice", CNY, name="Alice")
     bob = fc.open_account("member", "mall", "bob", CNY, name="Bob")
-    alice_card = payments.bind_card(alice.id, "icbc", "Alice Li", "110101199003077777", "6222020200112233446", "13812345678", "demo-bind-alice")
-    bob_card = payments.bind_card(bob.id, "ccb", "Bob Wang", "320102198505051234", "6217000010001234569", "13998765432", "demo-bind-bob")
+    alice_card = payments.bind_card(alice.id, "icbc", "Alice Li", "110101199003077777", "6222020200112233446",
+                                    "13812345678", "demo-bind-alice")
+    bob_card = payments.bind_card(bob.id, "ccb", "Bob Wang", "320102198505051234", "6217000010001234569",
+                                  "13998765432", "demo-bind-bob")
     say(f"Opened the Mall's account and members Alice and Bob; bound cards {alice_card.card_masked} and {bob_card.card_masked}.")
 
     done = payments.recharge(alice.id, 50_000, CNY, "withholding", key("rc-alice"), binding_id=alice_card.id)
@@ -155,7 +157,7 @@ def _configure(fc: FundCenter) -> None:
         fc.set_route("mall", method, [{"channel": c, "priority": n} for n, c in enumerate(channels, start=1)])
 
 
-def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str], None]) -> None:  # noqa: ANN001
+def _print_books(fc: FundCenter, views: ViewStore, accounts, say: Callable[[str], None]) -> None:
     say("")
     say(f"{'customer account (credit balance)':<40}{'kind':<13}{'posted':>10}{'frozen':>10}{'available':>11}")
     for account in accounts:
@@ -228,7 +230,8 @@ def _reconcile(fc: FundCenter, demo: DemoDay, views: ViewStore, runner: Projecti
                 f" {line['class']}, carried over")
     for line in reconciler.lines(result.id, differences_only=True, limit=1000):
         resolution = result.resolutions[str(line["seq"])]
-        say(f"  difference {line['seq']}: {line['class']} ({line['reference']}) -> {resolution['action']}: {resolution['reason']}")
+        say(f"  difference {line['seq']}: {line['class']} ({line['reference']})"
+            f" -> {resolution['action']}: {resolution['reason']}")
     for kind, field in (("fund", "amount"), ("fee", "fee")):
         say(f"{kind.capitalize()} reconciliation:")
         for row in csv.DictReader(io.StringIO("".join(reconciler.csv_report(result.id, kind, "summary")))):

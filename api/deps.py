@@ -9,10 +9,10 @@ from fastapi import Depends, Header, Query, Request
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
-from ledger.group_commit import GroupCommitter
-from ledger.reconciliation import Reconciler
 from ledger.domain.access import Permission, Principal
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
+from ledger.group_commit import GroupCommitter
+from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 
 from .metrics import Metrics
@@ -71,7 +71,7 @@ def principal(services: ServicesDep, authorization: Annotated[str | None, Header
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def allowed(permission: Permission):  # noqa: ANN201 - a dependency factory
+def allowed(permission: Permission):
     def check(who: PrincipalDep) -> Principal:
         if not who.can(permission):
             raise forbidden(f"the {who.role.value} role may not do this (needs {permission.value})")

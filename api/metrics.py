@@ -56,7 +56,8 @@ class Metrics:
                 lines.append(f'fundcenter_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(h[-1])}')
                 lines.append(f"fundcenter_http_request_duration_seconds_sum{{{labels}}} {h[-2]:.6f}")
                 lines.append(f"fundcenter_http_request_duration_seconds_count{{{labels}}} {int(h[-1])}")
-            lines += ["# HELP fundcenter_problems_total Error responses by problem type.", "# TYPE fundcenter_problems_total counter"]
+            lines += ["# HELP fundcenter_problems_total Error responses by problem type.",
+                      "# TYPE fundcenter_problems_total counter"]
             lines += [f'fundcenter_problems_total{{type="{code}"}} {n}' for code, n in sorted(self.problems.items())]
         lines += [
             "# HELP fundcenter_commands_total Ledger command outcomes in this process.",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date as date_type, datetime
+from datetime import date as date_type
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -260,8 +261,10 @@ class TurnoverRow(Out):
 class TrialBalanceOut(Out):
     position: int
     as_of: datetime
-    accounts: list[TrialBalanceAccount] = Field(description="Every account with a balance at `as_of` (with `include_zero`, every open one).")
-    currencies: list[TrialBalanceTotal] = Field(description="Per currency, the debit and credit balances' totals: equal, or the ledger is broken.")
+    accounts: list[TrialBalanceAccount] = Field(
+        description="Every account with a balance at `as_of` (with `include_zero`, every open one).")
+    currencies: list[TrialBalanceTotal] = Field(
+        description="Per currency, the debit and credit balances' totals: equal, or the ledger is broken.")
     turnover: list[TurnoverRow] = Field(description="Per currency, all debits and credits posted up to `as_of`.")
 
 

@@ -28,24 +28,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
+from fastapi import Depends
 
 from ledger import AccountView, HoldView, TransferView
 from ledger.domain import ids
-from ledger.domain.access import Permission, Principal, Role, ROLE_PERMISSIONS
+from ledger.domain.access import ROLE_PERMISSIONS, Permission, Principal, Role
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, NotFound, ValidationError
 from ledger.domain.reconciliation import Reconciliation
 from ledger.payments import BindingView, PaymentView
 from ledger.reconciliation.reports import listing as reconciliation_list
 from projections.api_keys import list_api_keys
+from projections.balances import account_balance
 from projections.common import decode_cursor, encode_cursor
 from projections.payments import open_payments
-from projections.balances import account_balance
 from projections.statements import balance_as_of, statement, statement_entries
 from projections.suspense import suspense
 from projections.transactions import list_transactions
 from projections.trial_balance import ACCOUNT_FIELDS, Totals, account_balances, trial_balance_by_account
-
-from fastapi import Depends
 
 from . import models
 from .deps import Services, ServicesDep, allowed
@@ -303,7 +302,8 @@ class Caller:
         )
 
     def withdraw(self, body: models.WithdrawalIn, key: str) -> Any:
-        return self.services.payments.withdraw(self._own(body.account), body.amount, body.currency, body.binding_id, self._key(key))
+        return self.services.payments.withdraw(
+            self._own(body.account), body.amount, body.currency, body.binding_id, self._key(key))
 
     def payment(self, payment_id: UUID, kind: str) -> Any:
         payment = self._own_payment(payment_id)
@@ -425,10 +425,10 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def acting(permission: Permission):  # noqa: ANN201 - a dependency factory
+def acting(permission: Permission):
     """A route's dependency: the caller, allowed `permission`, as a Caller."""
 
-    def make(services: ServicesDep, who: Principal = allowed(permission)) -> Caller:
+    def make(services: ServicesDep, who: Principal = allowed(permission)) -> Caller:  # noqa: B008 - FastAPI's Depends
         return Caller(services, who)
 
     return Depends(make)

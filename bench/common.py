@@ -14,7 +14,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.pgserver import PostgresServer  # noqa: E402
+from tests.pgserver import PostgresServer
 
 
 @contextmanager

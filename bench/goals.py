@@ -145,7 +145,7 @@ def threaded(fc: FundCenter, pick: Callable[[random.Random], tuple[Any, Any]], s
                 done[t] += 1
             except Contention:
                 contention[t] += 1
-            except Exception as error:  # noqa: BLE001 - counted and reported
+            except Exception as error:
                 errors[t] += 1
                 if len(samples) < 3:
                     samples.append(f"{type(error).__name__}: {error}"[:200])

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import resource
+import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 

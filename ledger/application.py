@@ -16,8 +16,8 @@ from eventsourcing.persistence import IntegrityError
 
 from .commands import Commands, T
 from .domain import ids
-from .domain.aggregate import stamped_by
 from .domain.accounts import CUSTOMER_KINDS, Account, SystemRole
+from .domain.aggregate import stamped_by
 from .domain.errors import AccountsMustBeDifferent, LedgerError, TransferNotFound, ValidationError
 from .domain.inputs import check_code, check_key, check_ref, check_text
 from .domain.money import check_amount, check_currency

@@ -25,6 +25,7 @@ commands record who made them (`by`); without one, the ledger's default `actor`
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -39,7 +40,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from . import store
+from .clock import system_clock
+from .domain import ids
+from .domain.accounting_day import AccountingDay
 from .domain.accounts import CHANNEL_ROLES, SYSTEM_BUSINESS_ID, Account, AccountKind, SystemRole
+from .domain.aggregate import Clock, stamped_by
 from .domain.errors import (
     AccountNotFound,
     Contention,
@@ -48,10 +53,6 @@ from .domain.errors import (
     LedgerError,
     ValidationError,
 )
-from .clock import system_clock
-from .domain import ids
-from .domain.accounting_day import AccountingDay
-from .domain.aggregate import Clock, stamped_by
 from .domain.holds import Hold
 from .domain.inputs import check_key, check_text
 from .domain.transfers import Side, Transfer, TransferKind
@@ -268,10 +269,8 @@ class Commands(Application[UUID]):
 
     def _evict(self, aggregate_ids: Iterable[UUID]) -> None:
         for aggregate_id in aggregate_ids:
-            try:
+            with contextlib.suppress(KeyError):  # not cached
                 self.repository.cache.get(aggregate_id, evict=True)
-            except KeyError:
-                pass
 
     def _fresh(self, aggregate: A) -> A:
         """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""

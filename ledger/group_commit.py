@@ -71,7 +71,7 @@ class GroupCommitter:
                 group.append(item)
             try:
                 outcomes = self.ledger.transfer_many([request for request, _ in group])
-            except Exception as error:  # noqa: BLE001 - every waiting caller gets the failure
+            except Exception as error:
                 outcomes = [error] * len(group)
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 future.set_result(outcome)

@@ -1,6 +1,7 @@
 """PostgreSQL connections that ride out outages.
 
-Every PostgreSQL connection (the event store's pool, the views' pool, migrations) connects with a short timeout, checks a pooled connection
+Every PostgreSQL connection (the event store's pool, the views' pool, migrations)
+connects with a short timeout, checks a pooled connection
 before use, and reports to the database's `Reachability`. Once a connection
 attempt has failed, callers stop queueing for the full acquisition timeout:
 they get `DatabaseUnavailable` at once (the API answers `503
@@ -163,7 +164,7 @@ class WatchedPool:
         if self._probing.acquire(blocking=False):
             try:
                 return self._connect()
-            except Exception:  # noqa: BLE001, S110 - reported to the reachability by _connect
+            except Exception:
                 pass
             finally:
                 self._probing.release()

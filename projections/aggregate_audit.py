@@ -344,7 +344,7 @@ class AggregateAudit:
         try:
             snapshot = self.ledger.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
             from_snapshot = snapshot.mutate(None)
-        except Exception as error:  # noqa: BLE001 (a tampered row can fail anywhere in decoding)
+        except Exception as error:
             raise _Mismatch(f"{name}: cannot be read: {_first_line(error)}") from None
         rebuilt: Any = None
         for event in self._events(conn, aggregate_id, name, lte=version):
@@ -354,7 +354,8 @@ class AggregateAudit:
             raise _Mismatch(f"{name}: its events end at version {ends}")
         name = f"snapshot of {type(rebuilt).__name__.lower()} {aggregate_id} at version {version}"
         if type(from_snapshot) is not type(rebuilt):
-            raise _Mismatch(f"{name}: type from the snapshot {type(from_snapshot).__name__}, from its events {type(rebuilt).__name__}")
+            raise _Mismatch(f"{name}: type from the snapshot {type(from_snapshot).__name__},"
+                            f" from its events {type(rebuilt).__name__}")
         mine, theirs = vars(from_snapshot), vars(rebuilt)
         for key in [*theirs, *(k for k in mine if k not in theirs)]:
             if key == "_pending_events":
@@ -394,7 +395,7 @@ class AggregateAudit:
                     raise _Mismatch(f"{name}: versions jump from {last} to {version}")
                 try:
                     event = self.ledger.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     raise _Mismatch(f"{name}: version {version} cannot be read: {_first_line(error)}") from None
                 last = version
                 yield event
@@ -435,7 +436,7 @@ def _captured_hold(event: Any) -> UUID | None:
 def _mutate(event: Any, aggregate: Any, name: str) -> Any:
     try:
         return event.mutate(aggregate)
-    except Exception as error:  # noqa: BLE001 (an event that does not apply is the finding)
+    except Exception as error:
         raise _Mismatch(
             f"{name}: version {event.originator_version} {type(event).__name__} does not apply:"
             f" {type(error).__name__} {_first_line(error)}"

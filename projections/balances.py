@@ -34,7 +34,9 @@ class _Changes:
         self.new_holds: dict[str, dict[str, Any]] = {}
         self.hold_updates: dict[str, dict[str, int]] = {}
 
-    def update_account(self, account_id: str, position: int, status: str | None = None, debits: int = 0, credits: int = 0) -> None:
+    def update_account(
+        self, account_id: str, position: int, status: str | None = None, debits: int = 0, credits: int = 0
+    ) -> None:
         row = self.new_accounts.get(account_id) or self.account_updates.setdefault(
             account_id, {"status": None, "debits": 0, "credits": 0, "posted": 0}
         )
@@ -63,7 +65,8 @@ class _Changes:
         cur.executemany(
             "UPDATE account_balances SET status = COALESCE(?, status), debits = debits + ?, credits = credits + ?,"
             " posted = posted + ?, position = ? WHERE account_id = ?",
-            [(r["status"], r["debits"], r["credits"], r["posted"], r["position"], aid) for aid, r in self.account_updates.items()],
+            [(r["status"], r["debits"], r["credits"], r["posted"], r["position"], aid)
+             for aid, r in self.account_updates.items()],
         )
         if self.new_holds:
             columns = list(next(iter(self.new_holds.values())))

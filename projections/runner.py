@@ -22,6 +22,7 @@ get there in time).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -152,7 +153,7 @@ class ProjectionRunner:
                         if applied == 0:
                             wait(idle_wait)
                             self._stop.wait(linger)
-            except Exception as error:  # noqa: BLE001 - a runner outlives every failure
+            except Exception as error:
                 self._back_off(self._failed(error))
 
     def start(self) -> ProjectionRunner:
@@ -307,10 +308,8 @@ class _PostgresWaker:
     def _close(self) -> None:
         conn, self.conn = self.conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):  # it is closing because it failed
                 conn.close()
-            except psycopg.Error:
-                pass
 
     def __exit__(self, *exc: object) -> None:
         self._close()

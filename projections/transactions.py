@@ -58,7 +58,8 @@ class TransactionsView:
                 f"INSERT INTO transactions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                 [tuple(r[c] for c in COLUMNS) for r in rows],
             )
-        cur.executemany("UPDATE transactions SET status = COALESCE(?, status), channel = COALESCE(?, channel) WHERE id = ?", updates)
+        cur.executemany(
+            "UPDATE transactions SET status = COALESCE(?, status), channel = COALESCE(?, channel) WHERE id = ?", updates)
 
     @singledispatchmethod
     def collect(self, event: Any, position: int, rows: list[dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ from api.settings import Settings
 DAY = date(2026, 11, 25)  # the business day the tests run (any day would do: nothing reads the wall clock)
 
 
-def BUSINESS_HOURS() -> datetime:  # noqa: N802 - a constant clock
+def BUSINESS_HOURS() -> datetime:
     return datetime(DAY.year, DAY.month, DAY.day, 10, 0, tzinfo=UTC)
 
 

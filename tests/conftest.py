@@ -45,3 +45,25 @@ def shop(store_url):
 
     with open_shop(store_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def api(store_url):
+    """The real app on `store_url` (lifespan, projections and all) with a key for every role."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger import FundCenter
+    from tests.api_client import Api
+    from tests.config import settings_for
+
+    fc = FundCenter(store_url)
+    keys = {}
+    for name, role, business in [
+        ("admin", "admin", None), ("operator", "operator", None), ("finance", "finance", None),
+        ("auditor", "auditor", None), ("mall", "business", "mall"), ("shop", "business", "shop"),
+    ]:
+        keys[name] = fc.create_api_key(role, business, name=name)[1]
+    fc.close()
+    with TestClient(create_app(settings=settings_for(store_url))) as client:
+        yield Api(client, keys)

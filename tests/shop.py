@@ -6,11 +6,11 @@ from contextlib import contextmanager
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.config import BUSINESS_HOURS, settings_for
 from ledger import FundCenter
 from ledger.channels.gateway import ChannelRefused, GatewayRegistry
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
+from tests.config import BUSINESS_HOURS, settings_for
 
 CARD, ID_NUMBER, PHONE = "6222020200112233446", "110101199003077777", "13812345678"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=5), "flaky": FeeRule(rate_bps=10)}

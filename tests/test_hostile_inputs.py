@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.config import settings_for
 from ledger import FundCenter
 from ledger.domain.errors import InvalidExpiry
 from projections import ProjectionRunner, ViewStore
 from projections.common import iso
+from tests.config import settings_for
 
 PROBLEM = "application/problem+json"
 FAR_FUTURE = "9999-12-31T23:59:59-14:00"  # 10000-01-01T13:59:59Z
@@ -110,10 +110,10 @@ def leaves(body, path=()):
     """Every place in a JSON body where a value sits (each list's first item stands for all)."""
     if isinstance(body, dict):
         for key, value in body.items():
-            yield path + (key,)
-            yield from leaves(value, path + (key,))
+            yield (*path, key)
+            yield from leaves(value, (*path, key))
     elif isinstance(body, list) and body:
-        yield from leaves(body[0], path + (0,))
+        yield from leaves(body[0], (*path, 0))
 
 
 def replaced(body, path, value):
@@ -161,7 +161,7 @@ def test_headers_missing_oversized_or_odd(hostile):
             {"Content-Length": "99999999999999999999"}, {"X-Junk": big},
         ]:
             response = hostile.send(path, who, headers=headers, json=body)
-            if headers.get("Authorization", "") is None or "Authorization" in headers and headers["Authorization"] != f"Bearer {hostile.keys[who]}":
+            if headers.get("Authorization", "") is None or ("Authorization" in headers and headers["Authorization"] != f"Bearer {hostile.keys[who]}"):
                 assert response.status_code == 401, (path, headers.keys(), response.text[:200])
             if headers.get("Idempotency-Key", "ok") is None:
                 assert response.status_code in (400, 401)

@@ -10,8 +10,8 @@ import pytest
 from api.app import create_app
 from ledger import FundCenter
 from ledger.domain.errors import IdempotencyConflict
+from tests.api_client import problem_of
 from tests.shop import UNIONPAY_FIRST, configure
-from tests.test_http import api, problem_of  # noqa: F401 - the fixture
 
 # Every route that takes an Idempotency-Key, and how it derives its command from it
 # (see api/service.py): "id" - the command's own aggregate id is uuid5 of the scoped key;
@@ -105,7 +105,7 @@ def test_concurrent_creates_with_one_key_make_one_api_key(store_url):
         def create():
             try:
                 results.append(fc.create_api_key("auditor", name="twin", idempotency_key="staff/twin"))
-            except Exception as error:  # noqa: BLE001 - the test reports it
+            except Exception as error:
                 errors.append(error)
 
         threads = [threading.Thread(target=create) for _ in range(6)]

@@ -148,7 +148,7 @@ def test_serve_rides_out_a_restart_and_a_stopped_database_under_load(pg_up):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _load_through_outages(pg, serve, admin, mall):  # noqa: PLR0915 - one scenario, told in order
+def _load_through_outages(pg, serve, admin, mall):
     base = serve.base
     accounts = []
     for n in range(6):
@@ -234,7 +234,7 @@ def _load_through_outages(pg, serve, admin, mall):  # noqa: PLR0915 - one scenar
 
     # Never a 500, never a dropped connection, never a hang.
     statuses = defaultdict(int)
-    for started, (kind, _), status, body, headers, seconds in calls:
+    for _started, (kind, _), status, body, headers, seconds in calls:
         statuses[(kind, status)] += 1
         assert status in (200, 201, 503), (kind, status, body)
         assert seconds < (HEALTHZ_MAX_S if kind == "healthz" else REQUEST_MAX_S), (kind, status, seconds, body)
@@ -265,7 +265,7 @@ def _load_through_outages(pg, serve, admin, mall):  # noqa: PLR0915 - one scenar
 
     # Money is conserved: each account holds its seed plus what succeeded, exactly once.
     expected = dict.fromkeys(accounts, SEED)
-    for key, answer in done.items():
+    for key in done:
         expected[requested[key]["from_account"]] -= requested[key]["amount"]
         expected[requested[key]["to_account"]] += requested[key]["amount"]
     head = max(answer["position"] for answer in done.values())

@@ -9,7 +9,6 @@ from ledger.store import Database
 from tests.shop import CARD, FEES, ID_NUMBER, PHONE, UNIONPAY_FIRST, configure, luhn_ok
 
 
-
 def test_a_card_is_bound_masked_and_can_be_unbound(shop):
     configure(shop, {"withholding": UNIONPAY_FIRST})
     assert luhn_ok(CARD)

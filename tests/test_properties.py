@@ -89,7 +89,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def release(self, hold, amount):
         if hold is None:
             return
-        account, remaining = self.held.get(hold, (None, 0))
+        _account, remaining = self.held.get(hold, (None, 0))
         ok = remaining > 0 and (amount or remaining) <= remaining
         if self.attempt(ok, self.fc.release_hold, hold, amount) is not None:
             self.reduce(hold, amount or remaining)

@@ -6,19 +6,20 @@ import csv
 import io
 import tracemalloc
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from ledger import FundCenter
+from ledger.domain.accounting_day import AccountingDay
 from ledger.domain.ids import system_account_id
 from ledger.domain.reconciliation import net
-from ledger.domain.accounting_day import AccountingDay
 from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from tests.config import BUSINESS_HOURS, DAY
 from tests.shop import UNIONPAY_FIRST, configure, open_shop
+
 ACTIONS = {"missing_in_ledger": "write_off", "missing_in_channel": "write_off", "amount_mismatch": "book_difference",
            "fee_mismatch": "book_difference"}
 
@@ -66,7 +67,7 @@ def import_(shop, channel, text, key):
 
 
 def test_every_difference_class_is_found_resolved_and_the_day_closed(shop):
-    members, pending = busy_channel_day(shop)
+    _members, _pending = busy_channel_day(shop)
     text = shop.channels["unionpay"].statement(DAY, drop=1, extra=1, change_amount=1, change_status=1, change_fee=1)
     imported = import_(shop, "unionpay", text, "imp-1")
     assert imported.status_code == 201, imported.text

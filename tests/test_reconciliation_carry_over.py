@@ -177,7 +177,7 @@ def test_usd_beside_cny_for_the_same_channel_and_day(shop):
     closed = close(shop, in_usd)
     fee = shop.ok("GET", f"/v1/reconciliations/{in_usd['id']}/lines", who="admin")["items"][0]["their_fee"]
     assert closed["moved"] == 9_000 - fee
-    transfer = shop.ok("GET", f"/v1/transactions", who="admin", params={"kind": "reconciliation",
+    transfer = shop.ok("GET", "/v1/transactions", who="admin", params={"kind": "reconciliation",
                                                                         "min_position": closed["position"]})["items"]
     assert [t["currency"] for t in transfer] == ["USD"]
     assert pending(shop, closed["position"], currency="USD") == (0, 9_000 - fee)

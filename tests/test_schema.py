@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
-from tests.config import settings_for
 from ledger import FundCenter
+from tests.config import settings_for
 
 EXAMPLES_PER_OPERATION = 12
 RANDOM_EXAMPLES_PER_OPERATION = 4

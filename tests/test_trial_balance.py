@@ -110,7 +110,7 @@ def test_the_csv_exports_parse_and_match_the_json(store_url):
         statement = shop.ok("GET", f"/v1/accounts/{alice}/statement", params={"limit": 1000})["entries"]
         lines = _csv(shop.call("GET", f"/v1/accounts/{alice}/statement.csv"))
         assert len(lines) == len(statement) >= 5
-        for line, entry in zip(lines, statement):
+        for line, entry in zip(lines, statement, strict=True):
             assert line["currency"] == "CNY"
             assert {k: line[k] for k in ("transfer_id", "kind", "side")} == {k: entry[k] for k in ("transfer_id", "kind", "side")}
             assert [int(line[k]) for k in ("position", "seq", "amount", "balance_after")] == [

@@ -12,7 +12,15 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep
 from ..models import (
-    AdjustmentIn, BatchIn, BatchOut, CaptureIn, HoldIn, HoldOut, ReleaseIn, TransferIn, TransferOut,
+    AdjustmentIn,
+    BatchIn,
+    BatchOut,
+    CaptureIn,
+    HoldIn,
+    HoldOut,
+    ReleaseIn,
+    TransferIn,
+    TransferOut,
 )
 from ..problems import problem_body
 from ..service import Caller, acting

@@ -33,7 +33,7 @@ Reader = Annotated[Caller, acting(P.REPORTS_READ)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def out(caller: Caller, reconciliation, **extra) -> dict:  # noqa: ANN001, ANN003
+def out(caller: Caller, reconciliation, **extra) -> dict:
     # The reconciliation as the command left it (a repeat: as the first one did), with that version's position.
     return {**vars(reconciliation), "id": reconciliation.id, "differences": reconciliation.differences,
             "open_differences": reconciliation.open_differences, "waiting": reconciliation.waiting,
@@ -115,7 +115,7 @@ def report(reconciliation_id: UUID, api: Reader, kind: Literal["fund", "fee"] = 
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _chain(first: str, rest):  # noqa: ANN001, ANN202
+def _chain(first: str, rest):
     yield first
     yield from rest
 

@@ -42,7 +42,7 @@ class SimulatorRegistry(GatewayRegistry):
                 )
             return self.gateways[code]
 
-    def _fees(self, code: str):  # noqa: ANN202
+    def _fees(self, code: str):
         def fee(method: Method, amount: int) -> int:
             return self.ledger.catalog().fee(code, method.value if isinstance(method, Method) else method, amount)
 

@@ -29,7 +29,14 @@ from ledger.domain.routing import rank
 from ledger.payments import BindingView, PaymentView
 
 from .gateway import (
-    CardVerification, ChannelRefused, ChannelUnavailable, ForgedCallback, GatewayRegistry, Method, Outcome, Result,
+    CardVerification,
+    ChannelRefused,
+    ChannelUnavailable,
+    ForgedCallback,
+    GatewayRegistry,
+    Method,
+    Outcome,
+    Result,
     Submission,
 )
 
@@ -73,7 +80,8 @@ class Payments:
         """Verify the card at every open channel that has a card product for its bank and
         keep each channel's agreement; the binding fails if no channel verifies it."""
         check_code(bank, "bank")
-        for value, name in ((holder_name, "holder_name"), (id_number, "id_number"), (card_number, "card_number"), (phone, "phone")):
+        fields = ((holder_name, "holder_name"), (id_number, "id_number"), (card_number, "card_number"), (phone, "phone"))
+        for value, name in fields:
             check_text(value, name, required=True, length_max=64)
         check_key(idempotency_key)
         token = card_token(self.card_key, card_number)
@@ -198,7 +206,7 @@ class Payments:
                 result = self._gateway(choice.channel).submit(submission)
             except ChannelRefused as error:
                 self.ledger.record_refusal(payment.id, choice.channel, str(error) or "refused")
-                skipped = skipped + [{"channel": choice.channel, "reason": f"refused: {error}"}]
+                skipped = [*skipped, {"channel": choice.channel, "reason": f"refused: {error}"}]
                 continue
             except ChannelUnavailable:
                 return self._view(self.ledger.record_submission(payment.id, "pending", None))
@@ -220,7 +228,8 @@ class Payments:
 
     def _record(self, payment_id: UUID, result: Result) -> Payment:
         if result.outcome in SUBMITTED:
-            return self.ledger.record_submission(payment_id, SUBMITTED[result.outcome], result.channel_txn_id, result.redirect_url)
+            return self.ledger.record_submission(
+                payment_id, SUBMITTED[result.outcome], result.channel_txn_id, result.redirect_url)
         if result.outcome == Outcome.UNKNOWN:
             return self.ledger.get_payment(payment_id)
         return self._settle(payment_id, result.outcome, result.channel_txn_id, result.fee, result.message, None)

@@ -16,7 +16,6 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
-
 from .errors import Conflict, NotFound, ValidationError
 from .fees import FeeRule
 from .inputs import check_code, check_text

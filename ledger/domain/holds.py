@@ -18,7 +18,6 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
-
 from .errors import ExceedsHeldAmount, HoldNotActive
 
 

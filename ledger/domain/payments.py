@@ -24,7 +24,6 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
-
 from .errors import Conflict
 
 FINAL = ("succeeded", "failed", "returned")

@@ -23,7 +23,6 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
-
 from .errors import Conflict, ValidationError
 
 MATCHED = "matched"

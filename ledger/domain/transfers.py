@@ -21,7 +21,6 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
-
 from .errors import AlreadyReversed, UnbalancedTransfer
 from .money import check_amount
 

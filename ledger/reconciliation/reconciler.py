@@ -29,7 +29,8 @@ from ..domain.errors import LedgerError, NotFound, ValidationError
 from ..domain.inputs import check_code, check_text
 from ..domain.money import check_currency
 from ..domain.reconciliation import DEFAULT_CURRENCY, DayClosed, Reconciliation, net, scope
-from . import matching, reports, statement as statements
+from . import matching, reports
+from . import statement as statements
 from .reports import DifferenceNotFound
 from .statement import StatementRejected
 
@@ -206,5 +207,12 @@ class Reconciler:
         return self.ledger.reverse_payment(UUID(line["payment_id"]), f"reconciliation: {reason}", key)
 
 
-__all__ = ["ChannelNotFound", "DayNotBegun", "DifferenceNotFound", "Reconciler", "StatementRejected",
-           "StatementUnavailable", "WAIT_MAX_DAYS"]
+__all__ = [
+    "WAIT_MAX_DAYS",
+    "ChannelNotFound",
+    "DayNotBegun",
+    "DifferenceNotFound",
+    "Reconciler",
+    "StatementRejected",
+    "StatementUnavailable",
+]
