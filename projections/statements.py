@@ -87,14 +87,7 @@ def statement(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Entries of an account in log order, within [start, end), a page at a time."""
     check_limit(limit)
-    sql = "SELECT * FROM statement_entries WHERE account_id = ?"
-    params: list[Any] = [str(account_id)]
-    if start is not None:
-        sql += " AND created_at >= ?"
-        params.append(iso(start))
-    if end is not None:
-        sql += " AND created_at < ?"
-        params.append(iso(end))
+    sql, params = _entries_within(account_id, start, end)
     if cursor is not None:
         position, seq = (cursor_int(x, cursor) for x in decode_cursor(cursor, 2))
         sql += " AND (position > ? OR (position = ? AND seq > ?))"
@@ -118,6 +111,12 @@ def statement_entries(
     store: Any, account_id: UUID, *, start: datetime | None = None, end: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every entry of an account in log order within [start, end), streamed (for an export)."""
+    sql, params = _entries_within(account_id, start, end)
+    return store.stream(sql + " ORDER BY position, seq", params)
+
+
+def _entries_within(account_id: UUID, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+    """The query of an account's entries booked within [start, end), and its parameters."""
     sql = "SELECT * FROM statement_entries WHERE account_id = ?"
     params: list[Any] = [str(account_id)]
     if start is not None:
@@ -126,4 +125,4 @@ def statement_entries(
     if end is not None:
         sql += " AND created_at < ?"
         params.append(iso(end))
-    return store.stream(sql + " ORDER BY position, seq", params)
+    return sql, params
