@@ -125,16 +125,20 @@ def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str,
         " (SELECT t.channel_txn_id FROM payments t WHERE t.id = s0.pid) END AS ref_txn,"
         " CASE WHEN s0.w_id IS NOT NULL THEN s0.w_id WHEN s0.pid IS NOT NULL THEN (SELECT t.id FROM payments t"
         f" WHERE t.id = s0.pid AND t.status IN {FINAL}) END AS p_id, {figure('amount')}, {figure('fee')},"
-        f" {figure('status')}, {figure('settled', 'settled_at')} FROM ({joined}) s0"
+        f" {figure('status')}, {figure('settled', 'settled_at')} FROM s s0 WHERE s0.line_no IS NOT NULL"
     )
-    met = (
-        "SELECT s.*, COALESCE(cp.reconciliation_id, ct.reconciliation_id) AS carried_from,"
-        " COALESCE(cp.seq, ct.seq) AS carried_seq, COALESCE(cp.since, ct.since) AS carried_day,"
-        " x.payment_id AS claimed FROM (SELECT * FROM s WHERE line_no IS NOT NULL) s"
+    # The carry-over and the other days' claims are most often empty: then their joins (a pass over
+    # every line each) are left out.
+    carry = bool(cur.execute(f"SELECT 1 FROM {CARRY} LIMIT 1"))
+    claims = bool(cur.execute(f"{claimed} LIMIT 1", (channel, day)))
+    met = "SELECT s.*, " + (
+        "COALESCE(cp.reconciliation_id, ct.reconciliation_id) AS carried_from, COALESCE(cp.seq, ct.seq) AS carried_seq,"
+        " COALESCE(cp.since, ct.since) AS carried_day" if carry else
+        "CAST(NULL AS TEXT) AS carried_from, CAST(NULL AS BIGINT) AS carried_seq, CAST(NULL AS TEXT) AS carried_day"
+    ) + (", x.payment_id AS claimed" if claims else ", CAST(NULL AS TEXT) AS claimed") + f" FROM ({paired}) s" + (
         f" LEFT JOIN {CARRY} cp ON cp.payment_id = s.pid"
-        f" LEFT JOIN {CARRY} ct ON ct.payment_id IS NULL AND ct.channel_txn_id = s.channel_txn_id"
-        f" LEFT JOIN ({claimed}) x ON x.payment_id = s.pid"
-    )
+        f" LEFT JOIN {CARRY} ct ON ct.payment_id IS NULL AND ct.channel_txn_id = s.channel_txn_id" if carry else ""
+    ) + (f" LEFT JOIN ({claimed}) x ON x.payment_id = s.pid" if claims else "")
     duplicate = (
         "CASE WHEN m.carried_from IS NOT NULL THEN NULL"
         " WHEN m.claimed IS NOT NULL THEN 'payment ' || m.pid || ' was reconciled on another day'"
@@ -167,9 +171,9 @@ def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str,
         f" AND o.w_id NOT IN ({claimed})"
     )
     cur.execute(
-        f"WITH s AS MATERIALIZED ({paired}), m AS ({met}), d AS (SELECT m.*, {duplicate} AS dup FROM m) {insert}",
+        f"WITH s AS MATERIALIZED ({joined}), m AS ({met}), d AS (SELECT m.*, {duplicate} AS dup FROM m) {insert}",
         (channel, currency, channel, currency, channel, currency, start, end,  # joined
-         channel, day,  # met: claimed
+         *((channel, day) if claims else ()),  # met: claimed
          channel, day, start, end, channel, day, currency, channel,  # duplicate
          rid, start, end,  # the lines
          rid, lines, channel, day),  # our payments no line named
