@@ -130,13 +130,18 @@ class PostingOut(Out):
     amount: int
 
 
-class TransferOut(Out):
+class PostedOut(Out):
+    """A transfer a resolution (or a close) posted, with its postings."""
+
     id: UUID
     kind: str
     currency: str
     amount: int
     postings: list[PostingOut]
     memo: str
+
+
+class TransferOut(PostedOut):
     references: dict[str, str]
     reversed_by: UUID | None
     created_at: datetime
@@ -484,17 +489,6 @@ class FetchIn(Body):
 class ResolveIn(Body):
     action: Literal["complete", "reverse", "book_difference", "write_off", "dismiss", "wait"]
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-
-
-class PostedOut(Out):
-    """A transfer a resolution (or a close) posted, with its postings."""
-
-    id: UUID
-    kind: str
-    currency: str
-    amount: int
-    postings: list[PostingOut]
-    memo: str
 
 
 class ResolutionOut(Out):

@@ -37,6 +37,25 @@ def settings(url: str) -> str:
     return f"PostgreSQL {version.split()[0]}: " + ", ".join(values)
 
 
+def raw_insert_rate(url: str, *, count: int | None = None, seconds: float | None = None) -> float:
+    """The baseline: single-row INSERT + commit (autocommit) per second on one connection,
+    over `count` rows or for `seconds`."""
+    assert (count is None) != (seconds is None), "give count or seconds"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, account uuid, amount bigint,"
+            " created_at timestamptz DEFAULT now())"
+        )
+        for _ in range(200):  # warm-up
+            conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), 1)")
+        n, deadline = 0, time.perf_counter() + (seconds or 0)
+        with Timer() as timer:
+            while (n < count) if count is not None else (time.perf_counter() < deadline):
+                conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (n,))
+                n += 1
+    return n / timer.seconds
+
+
 class Timer:
     def __enter__(self) -> Timer:
         self.start = time.perf_counter()

@@ -40,8 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from common import Timer, fresh_database, machine, postgres, settings
+from common import Timer, fresh_database, machine, postgres, raw_insert_rate, settings
 
 from ledger import FundCenter, LedgerError
 from ledger.domain.errors import Contention
@@ -61,23 +60,6 @@ def log(message: str) -> None:
 
 
 # -- in process -------------------------------------------------------------------------------
-
-
-def raw_inserts(url: str, seconds: float) -> float:
-    """Single-row INSERT + commit (autocommit), one connection, for `seconds`."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, account uuid, amount bigint,"
-            " created_at timestamptz DEFAULT now())"
-        )
-        for _ in range(200):  # warm-up
-            conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), 1)")
-        n, deadline = 0, time.perf_counter() + seconds
-        with Timer() as timer:
-            while time.perf_counter() < deadline:
-                conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (n,))
-                n += 1
-    return n / timer.seconds
 
 
 def open_funded(fc: FundCenter, business: str, count: int, prefix: str) -> list[Any]:
@@ -485,7 +467,7 @@ def main() -> None:
         ensure_wrk()  # before anything else, so that a failed install costs nothing
     with postgres(args.pg_url) as server:
         log("raw single-row INSERT+commit")
-        result["raw_insert_per_s"] = raw_inserts(fresh_database(server, args.pg_url), args.seconds)
+        result["raw_insert_per_s"] = raw_insert_rate(fresh_database(server, args.pg_url), seconds=args.seconds)
         url = fresh_database(server, args.pg_url)
         result["server"] = settings(url)
         result["in_process"] = in_process(url, args.seconds)

@@ -10,24 +10,9 @@ import argparse
 import json
 import random
 
-import psycopg
-from common import Timer, fresh_database, machine, postgres, settings
+from common import Timer, fresh_database, machine, postgres, raw_insert_rate, settings
 
 from ledger import FundCenter
-
-
-def raw_inserts(url: str, count: int) -> float:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, account uuid, amount bigint,"
-            " created_at timestamptz DEFAULT now())"
-        )
-        for _ in range(200):  # warm-up
-            conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), 1)")
-        with Timer() as timer:
-            for n in range(count):
-                conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (n,))
-    return count / timer.seconds
 
 
 def ledger_transfers(url: str, count: int, accounts: int) -> float:
@@ -59,7 +44,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with postgres(args.pg_url) as server:
-        raw = raw_inserts(fresh_database(server, args.pg_url), args.transfers)
+        raw = raw_insert_rate(fresh_database(server, args.pg_url), count=args.transfers)
         ledger_url = fresh_database(server, args.pg_url)
         ledger = ledger_transfers(ledger_url, args.transfers, args.accounts)
         server_settings = settings(ledger_url)
