@@ -24,6 +24,7 @@ from ledger.channels.simulator import SimulatedChannel
 from ledger.clock import SteppingClock
 from ledger.domain.accounting_day import AccountingDay
 from ledger.domain.fees import FeeRule
+from ledger.domain.methods import METHODS
 from ledger.domain.money import format_amount
 from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
@@ -37,7 +38,6 @@ from .service_secrets import ServiceSecrets
 CNY = "CNY"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=100)}
 CHANNELS = tuple(FEES)
-METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
 OPENING = time(9, 0)  # the business day starts at 09:00 in the accounting time zone
 
 

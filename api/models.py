@@ -9,7 +9,9 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from ledger.application import BATCH_SIZE_MAX
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX, moment_problem
+from ledger.domain.methods import METHODS, RECHARGE_METHODS
 from ledger.domain.money import AMOUNT_MINOR_MAX
 
 Amount = Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX, description="Integer minor units: 10050 is 100.50.")]
@@ -153,7 +155,7 @@ class BatchItemIn(TransferIn):
 
 
 class BatchIn(Body):
-    transfers: Annotated[list[BatchItemIn], Field(min_length=1, max_length=1000)]
+    transfers: Annotated[list[BatchItemIn], Field(min_length=1, max_length=BATCH_SIZE_MAX)]
 
 
 class BatchItemOut(Out):
@@ -372,7 +374,7 @@ class BankSettingIn(Body):
     limit_per_day: Amount | None = None
 
 
-Method = Literal["withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout"]
+Method = Literal[METHODS]  # type: ignore[valid-type]  # the domain's one list, as the schema's enum
 
 
 class ProductIn(Body):
@@ -432,7 +434,7 @@ class RechargeIn(Body):
     account: UUID
     amount: Amount
     currency: Currency
-    method: Literal["withholding", "auth_pay", "personal_ebank", "enterprise_ebank"]
+    method: Literal[RECHARGE_METHODS]  # type: ignore[valid-type]  # the domain's one list, as the schema's enum
     binding_id: UUID | None = Field(None, description="For withholding and auth_pay: the bound card.")
     bank: Code | None = Field(None, description="For e-banking: the payer's bank.")
 

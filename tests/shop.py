@@ -10,6 +10,7 @@ from ledger import FundCenter
 from ledger.channels.gateway import ChannelRefused, GatewayRegistry
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
+from ledger.domain.methods import METHODS
 from tests.config import BUSINESS_HOURS, settings_for
 
 CARD, ID_NUMBER, PHONE = "6222020200112233446", "110101199003077777", "13812345678"
@@ -72,7 +73,7 @@ def configure(shop, routes):
     for code in ("unionpay", "alipay", "flaky", "refusing", "slow"):
         shop.ok("POST", "/v1/admin/channels", {"code": code, "name": code.title(), "logo_url": f"https://x/{code}.png"}, who=op)
         fee = FEES.get(code, FeeRule())
-        for method in ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout"):
+        for method in METHODS:
             shop.ok("POST", f"/v1/admin/channels/{code}/products/{method}",
                     {"fee": fee.as_dict(), "banks": {"icbc": {"enabled": True}, "ccb": {"enabled": code != "alipay"}}}, who=op)
     for method, entries in routes.items():

@@ -40,12 +40,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
+from ..domain import methods
+from ..domain.instants import rfc3339
+from ..domain.methods import Method
 from .gateway import (
     Callback,
     CardVerification,
     ChannelUnavailable,
     ForgedCallback,
-    Method,
     Outcome,
     Result,
     StatementLine,
@@ -53,8 +55,8 @@ from .gateway import (
 )
 
 SIGNATURE_HEADER = "X-Sim-Signature"
-CARD_METHODS = frozenset({Method.WITHHOLDING, Method.AUTH_PAY, Method.PAYOUT})
-EBANK_METHODS = frozenset({Method.PERSONAL_EBANK, Method.ENTERPRISE_EBANK})
+CARD_METHODS = frozenset(Method(method) for method in methods.CARD_METHODS)
+EBANK_METHODS = frozenset(Method(method) for method in methods.EBANK_METHODS)
 FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.RETURNED})
 SMS_TRIES_MAX = 3
 CALLBACK_KEYS = ("reference", "channel_txn_id", "outcome", "amount", "fee", "notification_id")
@@ -100,10 +102,6 @@ def luhn_valid(number: str) -> bool:
 def _utc(moment: datetime) -> datetime:
     """A clock reading in UTC (a naive one is taken as UTC already)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return _utc(moment).isoformat().replace("+00:00", "Z")
 
 
 class SimulatedChannel:
@@ -330,7 +328,8 @@ class SimulatedChannel:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(STATEMENT_HEADER)
         for line in rows:
-            writer.writerow([line.channel_txn_id, line.reference, line.kind, line.amount, line.fee, line.status, _iso(line.time)])
+            writer.writerow([line.channel_txn_id, line.reference, line.kind, line.amount, line.fee, line.status,
+                             rfc3339(line.time)])
         return buffer.getvalue()
 
     def _late(self, day: date, count: int, currency: str | None) -> set[str]:
@@ -436,7 +435,7 @@ class SimulatedChannel:
             "amount": txn.amount,
             "fee": txn.fee if txn.outcome != Outcome.FAILED else 0,
             "notification_id": self.notification_id(txn.reference, txn.outcome),
-            "sent_at": _iso(self.clock()),
+            "sent_at": rfc3339(self.clock()),
         }).encode()
         self._callbacks.append((body, {SIGNATURE_HEADER: self.sign(body)}))
 
