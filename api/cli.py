@@ -238,20 +238,18 @@ def project(
 def replay(
     db: DbOption = None,
     verify: Annotated[
-        bool, typer.Option(
-            "--verify", help="Rebuild the views from the log and compare; check every aggregate against the transfers."
-        )
-    ] = False,
+        bool, typer.Option("--verify", hidden=True, help="What replay does anyway; accepted for older scripts.")
+    ] = True,
     catch_up: Annotated[
         bool, typer.Option("--catch-up/--no-catch-up", help="Let lagging live views catch up first.")
     ] = True,
 ) -> None:
-    """Replay the log into empty views; with --verify, compare them with the live ones."""
+    """Verify the views: replay the log into scratch views and compare them with the live ones;
+    check that every transfer balances, the trial balance is zero per currency, and every
+    aggregate agrees with the transfers. Exit 1 on a mismatch. (`replay --verify` is the same.)"""
     from projections import ViewStore
     from projections.verify import replay_and_verify
 
-    if not verify:
-        raise typer.BadParameter("only `replay --verify` is supported: it rebuilds into scratch views and compares")
     fc = FundCenter(db)
     store = ViewStore(fc.database)
     try:

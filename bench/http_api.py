@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from common import Timer, fresh_database, machine, postgres
 
@@ -109,7 +110,10 @@ def in_process(url: str, requests: int, size: int) -> tuple[float, float]:
         for n, account in enumerate(ids):
             fc.adjust(account, 10**12, "CNY", "credit", "funding", f"ifund-{n}")
         rng = random.Random(3)
-        pick = lambda: dict(zip(("from_account", "to_account"), rng.sample(ids, 2), strict=True))  # noqa: E731
+
+        def pick() -> dict[str, Any]:
+            return dict(zip(("from_account", "to_account"), rng.sample(ids, 2), strict=True))
+
         with Timer() as single:
             for n in range(requests):
                 fc.transfer(**pick(), amount=5, currency="CNY", idempotency_key=f"is-{n}")

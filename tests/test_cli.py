@@ -142,6 +142,8 @@ def test_project_once_then_replay_verify_and_a_tampered_view(store_url, tmp_path
     verified = fundcenter("replay", "--verify", "--db", store_url)
     assert verified.returncode == 0, verified.stderr
     assert "verified: views equal a clean replay" in verified.stdout
+    by_default = fundcenter("replay", "--db", store_url)  # verifying is what replay does: --verify is optional
+    assert (by_default.returncode, by_default.stdout) == (0, verified.stdout), by_default.stderr
     from projections import ViewStore
 
     views = ViewStore(Database.from_url(store_url))
