@@ -11,10 +11,11 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import GrantIn, KeyIn, KeyListOut, KeyOut, NewKeyOut, RoleOut
-from ..service import Caller, acting
+from ..service import acting
+from ..service.access import Access
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-Admin = Annotated[Caller, acting(P.KEYS_MANAGE)]
+Admin = Annotated[Access, acting(P.KEYS_MANAGE, Access)]
 
 
 @router.post("/api-keys", status_code=201, response_model=NewKeyOut)

@@ -12,7 +12,8 @@ from ledger.domain.access import Permission as P
 
 from ..deps import POSITION_MAX, MinPositionQuery
 from ..models import DATETIME_RULE, BoundedDatetime, Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
-from ..service import Caller, acting
+from ..service import acting
+from ..service.reports import Reports
 
 router = APIRouter(tags=["queries"])
 Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconciliation", "adjustment",
@@ -21,7 +22,7 @@ Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconcil
 
 @router.get("/v1/transactions", response_model=TransactionsOut)
 def transactions(
-    api: Annotated[Caller, acting(P.TRANSACTIONS_READ)],
+    api: Annotated[Reports, acting(P.TRANSACTIONS_READ, Reports)],
     business_id: Code | None = None, account_id: UUID | None = None, kind: Kind | None = None,
     status: Literal["posted", "reversed", "pending", "succeeded", "failed", "returned"] | None = None,
     channel: Code | None = None,
@@ -43,7 +44,7 @@ IncludeZero = Annotated[bool, Query(description="List the accounts whose balance
 
 
 @router.get("/v1/reports/trial-balance", response_model=TrialBalanceOut)
-def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = None, include_zero: IncludeZero = False,
+def trial_balance(api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], as_of: AsOf = None, include_zero: IncludeZero = False,
                   min_position: MinPositionQuery = None):
     """Every account (customer and system) with its debit or credit balance at `as_of`; per currency
     the totals of both columns, equal or the ledger is broken; and per currency the turnover (all
@@ -52,7 +53,7 @@ def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = 
 
 
 @router.get("/v1/reports/trial-balance.csv", response_class=StreamingResponse)
-def trial_balance_csv(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = None,
+def trial_balance_csv(api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], as_of: AsOf = None,
                       include_zero: IncludeZero = False, min_position: MinPositionQuery = None):
     """The trial balance as CSV, streamed: `line,account_id,kind,business_id,external_ref,name,currency,role,
     channel,debit,credit`, a line `account` per account, then a line `total` per currency."""
@@ -63,7 +64,7 @@ def trial_balance_csv(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsO
 
 @router.get("/v1/reports/suspense", response_model=SuspenseOut)
 def suspense(
-    api: Annotated[Caller, acting(P.REPORTS_READ)], channel: Code | None = None,
+    api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], channel: Code | None = None,
     day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None, min_position: MinPositionQuery = None,
 ):
     """Per channel, currency and day: pending reconciliation versus reconciled."""
@@ -72,7 +73,7 @@ def suspense(
 
 @router.get("/v1/events", response_model=EventsOut)
 def events(
-    api: Annotated[Caller, acting(P.EVENTS_READ)],
+    api: Annotated[Reports, acting(P.EVENTS_READ, Reports)],
     after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
     """The event log in order, after a position (auditors)."""
