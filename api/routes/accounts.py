@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import DATETIME_RULE, AccountOut, BalanceOut, BoundedDatetime, OpenAccount, SetStatus, StatementOut
@@ -16,7 +17,7 @@ from ..service import acting
 from ..service.accounts import Accounts
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
 @router.post("", status_code=201, response_model=AccountOut)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import POSITION_MAX, MinPositionQuery
 from ..models import DATETIME_RULE, BoundedDatetime, Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
@@ -29,7 +30,7 @@ def transactions(
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100, cursor: str | None = None,
     min_position: MinPositionQuery = None,
 ):
     """Internal and external transactions, newest first; a business sees its own."""
@@ -74,7 +75,7 @@ def suspense(
 @router.get("/v1/events", response_model=EventsOut)
 def events(
     api: Annotated[Reports, acting(P.EVENTS_READ, Reports)],
-    after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
 ):
     """The event log in order, after a position (auditors)."""
     return api.events(after, limit)

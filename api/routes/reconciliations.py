@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
 from ledger.domain.errors import ValidationError
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import POSITION_MAX, IdempotencyKeyDep, MinPositionQuery
 from ..models import (
@@ -31,7 +32,7 @@ from ..service.reconciliations import Reconciliations
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
 Writer = Annotated[Reconciliations, acting(P.RECONCILE, Reconciliations)]
 Reader = Annotated[Reconciliations, acting(P.REPORTS_READ, Reconciliations)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
 def out(caller: Reconciliations, reconciliation, **extra) -> dict:
