@@ -11,6 +11,7 @@ actor, the secrets) they pass in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
 
@@ -28,20 +29,23 @@ from .service_secrets import ServiceSecrets, load_secrets
 from .settings import Settings
 
 ChannelActivity = tuple[dict[str, int], dict[str, int]]
+# The channels' gateways, or what makes them from the ledger (None: the bootstrap's default).
+Gateways = GatewayRegistry | Callable[[FundCenter], GatewayRegistry | None]
 
 
 def bootstrap(
-    settings: Settings | None = None, *, clock: Clock | None = None, gateways: GatewayRegistry | None = None,
+    settings: Settings | None = None, *, clock: Clock | None = None, gateways: Gateways | None = None,
     secrets: ServiceSecrets | None = None, actor: str | None = None, catch_up_before_routing: bool = False,
 ) -> System:
     """The system on `settings` (default: from the environment).
 
     `clock` (default: the system's) is the one time of the ledger, the simulated channels and
-    the accounting day; `gateways` (default: the built-in simulator plays every channel in the
-    catalog) reach the channels; `secrets` (default: `load_secrets(settings)`, read when first
-    needed); `actor` records who staff commands called without `by=` were made by. With
-    `catch_up_before_routing` (a process whose runner does not follow the log: the demo),
-    routing brings the views up to date before it reads the day's channel activity."""
+    the accounting day; `gateways` (or a function of the ledger that makes them; default: the
+    built-in simulator plays every channel in the catalog) reach the channels; `secrets`
+    (default: `load_secrets(settings)`, read when first needed); `actor` records who staff
+    commands called without `by=` were made by. With `catch_up_before_routing` (a process
+    whose runner does not follow the log: the demo), routing brings the views up to date
+    before it reads the day's channel activity."""
     settings = settings or Settings()
     ledger = FundCenter(
         settings.database_url, clock=clock, accounting_day=settings.accounting_day, actor=actor,
@@ -54,7 +58,7 @@ class System:
     """The built system. Each part is made once, on first use; `close()` closes what was made."""
 
     def __init__(
-        self, settings: Settings, ledger: FundCenter, *, gateways: GatewayRegistry | None = None,
+        self, settings: Settings, ledger: FundCenter, *, gateways: Gateways | None = None,
         secrets: ServiceSecrets | None = None, catch_up_before_routing: bool = False,
     ) -> None:
         self.settings, self.ledger = settings, ledger
@@ -75,8 +79,9 @@ class System:
 
     @cached_property
     def gateways(self) -> GatewayRegistry:
-        if self._gateways is not None:
-            return self._gateways
+        given = self._gateways(self.ledger) if callable(self._gateways) else self._gateways
+        if given is not None:
+            return given
         # The secrets are read when a channel is first reached, not before.
         return SimulatorRegistry(self.ledger, lambda code: self.secrets.channel_secret(code), self.settings.simulator_seed,
                                  self.settings.accounting_day.day_of)

@@ -17,12 +17,14 @@ import pydantic
 import typer
 from eventsourcing.persistence import PersistenceError
 
-from ledger import LedgerError
+from ledger import FundCenter, LedgerError
+from ledger.channels.gateway import GatewayRegistry
 from ledger.clock import system_clock
+from ledger.domain.aggregate import Clock
 from ledger.store import Database, DatabaseURLError, redact_url, resolve_url
 from ledger.store import migrate as apply_migrations
 
-from .bootstrap import bootstrap
+from .bootstrap import System, bootstrap
 from .service_secrets import MissingSecrets
 from .settings import Settings
 
@@ -77,6 +79,24 @@ def _settings(db: str | None, *, run_projections: bool = True) -> Settings:
     return Settings(database_url=resolve_url(db), run_projections=run_projections)
 
 
+def clock() -> Clock:
+    """The clock of the commands below: the system's."""
+    return system_clock
+
+
+def gateways_for(ledger: FundCenter, settings: Settings) -> GatewayRegistry | None:
+    """The channels' gateways the commands below reach; None: the bootstrap's default, the simulator
+    playing every channel in the catalog (its statements are of what it did in this process: real
+    adapters fetch the channel's file)."""
+    return None
+
+
+def _system(db: str | None) -> System:
+    """The system the commands below run on: the one bootstrap, on `--db`, with the CLI's clock and gateways."""
+    settings = _settings(db)
+    return bootstrap(settings, clock=clock(), gateways=lambda ledger: gateways_for(ledger, settings))
+
+
 def _date_option(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -96,7 +116,7 @@ def keys_create(
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it, this once (only its hash is kept)."""
-    with bootstrap(_settings(db)) as system:
+    with _system(db) as system:
         view, token = system.ledger.create_api_key(role, business, name, created_by="cli")
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
@@ -116,7 +136,7 @@ def reconcile_import(
 ) -> None:
     """Import a statement file for a channel, day and currency, match it, and print the summary."""
     day = _date_option(date)
-    with bootstrap(_settings(db)) as system, file.open("rb") as statement:
+    with _system(db) as system, file.open("rb") as statement:
         result = system.reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
     _print_reconciliation(result)
 
@@ -132,7 +152,7 @@ def reconcile_fetch(
     (The simulator plays every channel in the catalog: its statements are of what it did in this
     process. Real adapters fetch the channel's file.)"""
     day = _date_option(date)
-    with bootstrap(_settings(db)) as system:
+    with _system(db) as system:
         result = system.reconciler.fetch(channel, day, by="cli", currency=currency)
     _print_reconciliation(result)
 
@@ -177,7 +197,7 @@ def project(
     once: Annotated[bool, typer.Option("--once", help="Catch up to the head of the log, then exit.")] = False,
 ) -> None:
     """Run the projections: build the read models from the log and follow it."""
-    with bootstrap(_settings(db)) as system:
+    with _system(db) as system:
         runner = system.runner
         if once:
             applied = runner.catch_up()
@@ -205,7 +225,7 @@ def replay(
     aggregate agrees with the transfers. Exit 1 on a mismatch. (`replay --verify` is the same.)"""
     from projections.verify import replay_and_verify
 
-    with bootstrap(_settings(db)) as system:
+    with _system(db) as system:
         head = system.ledger.head()
         with typer.progressbar(length=max(head, 1), label="replaying", file=sys.stderr) as bar:
             done = [0]
