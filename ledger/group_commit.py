@@ -15,14 +15,18 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from .application import FundCenter, TransferRequest
+from .application import BATCH_SIZE_MAX, FundCenter
+from .commands import TransferRequest
 from .views import TransferView
 
-GROUP_SIZE_MAX = 200
+GROUP_SIZE_MAX = 200  # transfers committed together; a group is one FundCenter.transfer_many
+STOP_TIMEOUT_S = 10  # how long `stop` waits for the group being committed
+assert 1 <= GROUP_SIZE_MAX <= BATCH_SIZE_MAX
 
 
 class GroupCommitter:
     def __init__(self, ledger: FundCenter, group_size_max: int = GROUP_SIZE_MAX) -> None:
+        assert 1 <= group_size_max <= BATCH_SIZE_MAX, group_size_max
         self.ledger, self.group_size_max = ledger, group_size_max
         self._queue: queue.Queue[tuple[TransferRequest, Future[Any]] | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -37,14 +41,14 @@ class GroupCommitter:
             alone = self._in_flight == 0
             self._in_flight += 1
         try:
-            return self.ledger.transfer(**request) if alone else self._grouped(request)
+            return self.ledger.transfer(**request) if alone else self._grouped(TransferRequest(**request))
         finally:
             with self._lock:
                 self._in_flight -= 1
 
-    def _grouped(self, request: dict[str, Any]) -> TransferView:
+    def _grouped(self, request: TransferRequest) -> TransferView:
         future: Future[Any] = Future()
-        self._queue.put((request, future))  # type: ignore[arg-type]
+        self._queue.put((request, future))
         outcome = future.result()
         if isinstance(outcome, Exception):
             raise outcome
@@ -52,7 +56,7 @@ class GroupCommitter:
 
     def stop(self) -> None:
         self._queue.put(None)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=STOP_TIMEOUT_S)
 
     def _commit_forever(self) -> None:
         while True:

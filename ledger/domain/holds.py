@@ -6,8 +6,12 @@ until nothing remains; or it expires. Its status follows TigerBeetle's pending
 transfers: `pending` while something is held, then `posted` if anything was
 captured or `voided` if all was released, or `expired` once past its expiry.
 
-The held account mirrors the open amount (for its funds checks); this aggregate
-keeps the hold's own history and the operation keys that make retries safe.
+The held account keeps what is still open (a `HoldEntry`, for its funds check,
+which must read the aggregate the command saves); this aggregate keeps the
+hold's own history and the operation keys that make retries safe. Both change
+in the same save, from the same decision: the unit of work never saves one
+without the other, and `Hold.remaining` equals the entry's `remaining` while
+it is open (the replay audit, projections.aggregate_audit, checks that).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Hold(LedgerAggregate):
         self.expires_at = expires_at
         self.request_hash = request_hash
         self.purpose = purpose
+        assert amount > 0, amount
         self.released = 0
         self.captured = 0
         self.capture_transfer_ids: list[UUID] = []
@@ -77,11 +82,13 @@ class Hold(LedgerAggregate):
 
     @event("Released")
     def _released(self, amount: int, operation: str, request_hash: str) -> None:
+        assert 0 < amount <= self.remaining, (amount, self.remaining)
         self.released += amount
         self.operations[operation] = [request_hash, self.version + 1]
 
     @event("Captured")
     def _captured(self, amount: int, transfer_id: UUID, operation: str, request_hash: str) -> None:
+        assert 0 < amount <= self.remaining, (amount, self.remaining)
         self.captured += amount
         self.capture_transfer_ids.append(transfer_id)
         self.operations[operation] = [request_hash, self.version + 1]
