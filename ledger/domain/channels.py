@@ -36,15 +36,17 @@ class NoChannelAvailable(Conflict):
 
 
 def check_method(method: object, allowed: tuple[str, ...] = METHODS) -> str:
-    if method not in allowed:
+    if not isinstance(method, str) or method not in allowed:
         raise ValidationError(f"method must be one of {', '.join(allowed)}; got {method!r}")
-    return method  # type: ignore[return-value]
+    return method
 
 
 def _limit(value: object, name: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValidationError(f"{name} must be a positive integer or null, got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_route(entries: object) -> list[dict[str, Any]]:

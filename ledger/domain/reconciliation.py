@@ -64,11 +64,11 @@ def net(kind: str | None, amount: int | None, fee: int | None, status: str | Non
 
 
 def check_action(action: object, difference_class: str) -> str:
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:
         raise ValidationError(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
-    if difference_class not in ACTIONS[action]:  # type: ignore[index]
+    if difference_class not in ACTIONS[action]:
         raise ValidationError(f"{action} does not resolve a {difference_class} difference")
-    return action  # type: ignore[return-value]
+    return action
 
 
 def scope(channel: str, day: str, currency: str) -> str:
