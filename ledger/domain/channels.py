@@ -183,14 +183,17 @@ class Catalog(LedgerAggregate):
 
     @event("ChannelStatusChanged")
     def _channel_status_changed(self, code: str, status: str, by: str | None = None) -> None:
+        assert self.channels[code]["status"] != status, (code, status)
         self.channels[code]["status"] = status
 
     @event("ProductConfigured")
     def _product_configured(
         self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]], by: str | None = None
     ) -> None:
+        assert code in self.channels and all(bank in self.banks for bank in banks), (code, sorted(banks))
         self.channels[code]["products"][method] = {"fee": fee, "banks": banks}
 
     @event("RouteSet")
     def _route_set(self, business_id: str, method: str, entries: list[dict[str, Any]], by: str | None = None) -> None:
+        assert all(entry["channel"] in self.channels for entry in entries), entries
         self.routes[f"{business_id}/{method}"] = entries
