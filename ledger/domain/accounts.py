@@ -137,6 +137,7 @@ class Account(LedgerAggregate):
         self._credited(transfer_id, amount, self.posted + amount)
 
     def debit(self, transfer_id: UUID, amount: int, now: datetime) -> None:
+        self.expire_holds(now)  # so that the holds it keeps are the ones its funds check counts
         self._check_debits_allowed()
         self._check_funds(amount, now)
         self._debited(transfer_id, amount, self.posted - amount)
@@ -144,6 +145,7 @@ class Account(LedgerAggregate):
     def place_hold(
         self, hold_id: UUID, amount: int, expires_at: datetime | None, now: datetime, purpose: str = "freeze"
     ) -> None:
+        self.expire_holds(now)
         self._check_debits_allowed()
         self._check_funds(amount, now)
         self._hold_placed(hold_id, amount, expires_at, purpose)
@@ -154,6 +156,7 @@ class Account(LedgerAggregate):
 
     def capture_hold(self, hold_id: UUID, transfer_id: UUID, amount: int, now: datetime) -> None:
         """Turn (part of) a hold into a posted debit."""
+        self.expire_holds(now)
         self._check_debits_allowed()
         self._check_hold(hold_id, amount, now)
         self._hold_captured(hold_id, transfer_id, amount, self.posted - amount)
@@ -214,14 +217,14 @@ class Account(LedgerAggregate):
     @event("Debited")
     def _debited(self, transfer_id: UUID, amount: int, balance_after: int) -> None:
         assert self.is_customer and amount > 0, amount
+        self._assert_funded(balance_after, self.held)
         self.posted = balance_after
-        self._assert_funded()
 
     @event("HoldPlaced")
     def _hold_placed(self, hold_id: UUID, amount: int, expires_at: datetime | None, purpose: str) -> None:
         assert self.is_customer and str(hold_id) not in self.holds, hold_id
+        self._assert_funded(self.posted, self.held + amount)
         self.holds[str(hold_id)] = HoldEntry(amount, expires_at, purpose)
-        self._assert_funded()
 
     @event("HoldReleased")
     def _hold_released(self, hold_id: UUID, amount: int) -> None:
@@ -229,9 +232,9 @@ class Account(LedgerAggregate):
 
     @event("HoldCaptured")
     def _hold_captured(self, hold_id: UUID, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        self._assert_funded(balance_after, self.held - amount)
         self._reduce_hold(hold_id, amount)
         self.posted = balance_after
-        self._assert_funded()
 
     @event("HoldExpired")
     def _hold_expired(self, hold_id: UUID) -> None:
@@ -250,6 +253,7 @@ class Account(LedgerAggregate):
         else:
             self.holds[str(hold_id)] = left
 
-    def _assert_funded(self) -> None:
-        """posted >= 0, and open holds (expired or not) never hold more than posted."""
-        assert 0 <= self.held <= self.posted, (self.posted, self.held)
+    @staticmethod
+    def _assert_funded(posted: int, held: int) -> None:
+        """Before a change: after it, posted >= 0 and open holds (expired or not) hold no more than posted."""
+        assert 0 <= held <= posted, (posted, held)
