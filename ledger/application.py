@@ -46,6 +46,8 @@ from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
 T = TypeVar("T")
 BATCH_SIZE_MAX = transfers.BATCH_SIZE_MAX
 AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates kept in memory
+ACCOUNT_SNAPSHOT_INTERVAL_EVENTS = 500  # an account's events between two snapshots
+LOG_PAGE_SIZE_DEFAULT = 1000  # events read_log returns unless asked for another number
 
 
 class HoldEntryAsDict(Transcoding):
@@ -65,7 +67,7 @@ class FundCenter(Application[UUID]):
     name = "fundcenter"
     # The cache is not fast-forwarded on each get: the unit of work's attempts make that safe.
     env = {"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_MAXSIZE), "AGGREGATE_CACHE_FASTFORWARD": "n"}
-    snapshotting_intervals = {Account: 500}
+    snapshotting_intervals = {Account: ACCOUNT_SNAPSHOT_INTERVAL_EVENTS}
 
     def __init__(
         self, url: str | None = None, *, clock: Clock | None = None, accounting_day: AccountingDay | None = None,
@@ -332,7 +334,7 @@ class FundCenter(Application[UUID]):
         """The log position of the aggregate's latest event."""
         return self.unit_of_work.position(aggregate.id, aggregate.version)
 
-    def read_log(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Any]]:
+    def read_log(self, after: int = 0, limit: int = LOG_PAGE_SIZE_DEFAULT) -> list[tuple[int, Any]]:
         """Up to `limit` domain events after log position `after`, in order, with their positions."""
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
         return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]

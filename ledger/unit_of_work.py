@@ -48,7 +48,7 @@ from .domain.accounting_day import AccountingDay
 from .domain.accounts import CHANNEL_ROLES, SYSTEM_BUSINESS_ID, Account, AccountKind, SystemRole
 from .domain.aggregate import Clock, stamped_by
 from .domain.errors import AccountNotFound, Contention, IdempotencyConflict, LedgerError, ValidationError
-from .domain.inputs import check_text
+from .domain.inputs import NAME_LENGTH_MAX, check_text
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -268,5 +268,5 @@ class Attempt:
 
 def check_actor(by: str | None) -> str | None:
     if by is not None:
-        check_text(by, "by", required=True, length_max=200)
+        check_text(by, "by", required=True, length_max=NAME_LENGTH_MAX)
     return by

@@ -18,7 +18,7 @@ from eventsourcing.domain import event
 from .aggregate import LedgerAggregate
 from .errors import Conflict, NotFound, ValidationError
 from .fees import FeeRule
-from .inputs import check_code, check_text
+from .inputs import NAME_LENGTH_MAX, check_code, check_text
 from .routing import Candidate
 
 METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
@@ -79,7 +79,7 @@ class Catalog(LedgerAggregate):
 
     def register_bank(self, code: str, name: str, by: str | None = None) -> bool:
         check_code(code, "bank code")
-        check_text(name, "name", required=True, length_max=200)
+        check_text(name, "name", required=True, length_max=NAME_LENGTH_MAX)
         if self.banks.get(code) == name:
             return False
         self._bank_registered(code, name, by)
@@ -87,7 +87,7 @@ class Catalog(LedgerAggregate):
 
     def register_channel(self, code: str, name: str, logo_url: str, by: str | None = None) -> bool:
         check_code(code, "channel code")
-        check_text(name, "name", required=True, length_max=200)
+        check_text(name, "name", required=True, length_max=NAME_LENGTH_MAX)
         check_text(logo_url, "logo_url", length_max=500)
         known = self.channels.get(code)
         if known and (known["name"], known["logo_url"]) == (name, logo_url):

@@ -6,7 +6,7 @@ from ..commands import OpenAccount, SetAccountStatus
 from ..domain import ids
 from ..domain.accounts import CUSTOMER_KINDS, Account
 from ..domain.errors import ValidationError
-from ..domain.inputs import check_code, check_ref, check_text
+from ..domain.inputs import NAME_LENGTH_MAX, check_code, check_ref, check_text
 from ..domain.money import check_currency
 from ..idempotency import run_once
 from ..unit_of_work import Attempt, Once, UnitOfWork
@@ -20,7 +20,7 @@ def open_account(uow: UnitOfWork, cmd: OpenAccount) -> AccountView:
     check_code(cmd.business_id, "business_id")
     check_ref(cmd.external_ref, "external_ref")
     check_currency(cmd.currency)
-    check_text(cmd.name, "name", length_max=200)
+    check_text(cmd.name, "name", length_max=NAME_LENGTH_MAX)
     if cmd.channel is not None:
         check_code(cmd.channel, "channel")
     account_id = ids.account_id(cmd.business_id, cmd.external_ref)

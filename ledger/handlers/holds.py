@@ -11,7 +11,7 @@ from uuid import uuid4
 from ..commands import CaptureHold, PlaceHold, ReleaseHold
 from ..domain import ids
 from ..domain.errors import AccountsMustBeDifferent, HoldNotFound, IdempotencyConflict, TransferNotFound
-from ..domain.holds import Hold
+from ..domain.holds import Hold, assert_in_step
 from ..domain.inputs import check_expiry, check_key, check_text
 from ..domain.money import check_amount
 from ..domain.postings import move
@@ -60,6 +60,7 @@ def release_hold(uow: UnitOfWork, cmd: ReleaseHold) -> HoldView:
         account = attempt.customer_account(hold.account_id)
         account.release_hold(hold.id, to_release, now)
         hold.release(to_release, operation, request)
+        assert_in_step(hold, account.holds.get(str(hold.id)))
         return HoldView.of(hold, now, attempt.commit(account, hold))
 
     return uow.run(decide)
@@ -89,6 +90,7 @@ def capture_hold(uow: UnitOfWork, cmd: CaptureHold) -> TransferView:
                                move(hold.account_id, cmd.to_account, to_capture, hold.currency), request_hash=request,
                                memo=cmd.memo, references={"hold": str(hold.id)})
         post(attempt, capture, customers=(hold.account_id, cmd.to_account), capture=hold)
+        assert_in_step(hold, attempt.accounts[hold.account_id].holds.get(str(hold.id)))
         return TransferView.of(capture, attempt.commit(hold, capture))
 
     return uow.run(decide)

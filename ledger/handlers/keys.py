@@ -14,7 +14,7 @@ from ..commands import CreateApiKey, GrantRole, RevokeApiKey
 from ..domain import ids
 from ..domain.access import ApiKey, check_role, format_key, hash_secret, new_secret
 from ..domain.errors import KeyNotFound
-from ..domain.inputs import check_code, check_text
+from ..domain.inputs import NAME_LENGTH_MAX, check_code, check_text
 from ..idempotency import run_once
 from ..unit_of_work import Attempt, UnitOfWork
 from ..views import ApiKeyView
@@ -28,7 +28,7 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey) -> tuple[ApiKeyView, str 
     check_role(cmd.role, cmd.business_id)
     if cmd.business_id is not None:
         check_code(cmd.business_id, "business_id")
-    check_text(cmd.name, "name", length_max=200)
+    check_text(cmd.name, "name", length_max=NAME_LENGTH_MAX)
     if cmd.idempotency_key is None:
         secret = new_secret()
         key = ApiKey(id=uuid4(), name=cmd.name, role=cmd.role, business_id=cmd.business_id,

@@ -30,7 +30,7 @@ from ..domain.accounts import Account, SystemRole
 from ..domain.aggregate import stamped_by
 from ..domain.cards import CardBinding
 from ..domain.errors import BindingNotFound, CurrencyMismatch, PaymentNotFound
-from ..domain.holds import Hold
+from ..domain.holds import Hold, assert_in_step
 from ..domain.money import check_amount, check_currency
 from ..domain.payments import Payment, Recharge, Withdrawal
 from ..domain.postings import move, reverse
@@ -190,6 +190,8 @@ def _succeeded(
         capture.capture(p.amount, main.id, f"capture:{p.id}", "")
     p.succeed(channel_txn_id, fee, [t.id for t in transfers], notification, uow.day_of(now))
     post(attempt, main, customers=(p.account_id,), capture=capture)
+    if capture is not None:
+        assert_in_step(capture, attempt.accounts[p.account_id].holds.get(str(capture.id)))
     for other in transfers[1:]:
         post(attempt, other)
     attempt.commit(*transfers, *[a for a in (capture, p) if a is not None])
@@ -203,6 +205,7 @@ def _failed(attempt: Attempt, p: Payment, reason: str, notification: str | None,
         account = attempt.customer_account(p.account_id)
         account.release_hold(hold.id, hold.remaining, uow.clock())
         hold.release(hold.remaining, f"release:{p.id}", "")
+        assert_in_step(hold, account.holds.get(str(hold.id)))
         changed = [account, hold]
     p.fail(reason, notification, uow.day_of(now))
     attempt.commit(*changed, p)
