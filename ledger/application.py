@@ -44,7 +44,6 @@ from .unit_of_work import UnitOfWork
 from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
 
 T = TypeVar("T")
-BATCH_SIZE_MAX = transfers.BATCH_SIZE_MAX
 AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates kept in memory
 ACCOUNT_SNAPSHOT_INTERVAL_EVENTS = 500  # an account's events between two snapshots
 LOG_PAGE_SIZE_DEFAULT = 1000  # events read_log returns unless asked for another number
