@@ -16,15 +16,21 @@ recorder on the same database stays correct beside this one.
 
 A save that writes extra rows in the same transaction (a subclass's
 `_insert_events`, or `save(..., **kwargs)`, a tracking record) takes the library's path.
+
+Both recorders (this one, and `SQLiteRecorder` on SQLite) tell listeners of each
+insert this process makes once it has committed (`listen()`): what this process
+keeps in memory about the log (the API's key cache) learns of its own writes at
+once, without waiting for the projection runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import sql
 
@@ -32,18 +38,55 @@ EVENTS_TABLE = "fundcenter_events"  # the table (and the channel) that 0009's fu
 INSERT_FUNCTION = "fundcenter_insert_events"
 
 
-class OneTripRecorder(PostgresApplicationRecorder):
-    """eventsourcing's application recorder, its insert made one statement (see the module)."""
+Listener = Callable[[Sequence[StoredEvent]], None]
+
+
+class _Told:
+    """`listen(listener)`: `listener(stored_events)` after each insert of this recorder commits,
+    in the inserting thread (so quick, and never raising)."""
+
+    _listeners: list[Listener]
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _tell(self, stored_events: Sequence[StoredEvent]) -> None:
+        for listener in self._listeners:
+            listener(stored_events)
+
+
+class SQLiteRecorder(_Told, SQLiteApplicationRecorder):
+    """eventsourcing's SQLite application recorder, telling its listeners of each insert."""
+
+    def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        self._listeners = []
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        self._tell(stored_events)
+        return ids
+
+
+class OneTripRecorder(_Told, PostgresApplicationRecorder):
+    """eventsourcing's application recorder, its insert made one statement (see the module),
+    telling its listeners of each insert."""
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        self._listeners = []
         self.one_trip = events_table_name == EVENTS_TABLE
         self.insert_in_one_trip = sql.SQL("SELECT {schema}.{function}(%s, %s) AS notification_id").format(
             schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(INSERT_FUNCTION)
         )
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = self._insert(stored_events, **kwargs)
+        self._tell(stored_events)
+        return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         extra = {k: v for k, v in kwargs.items() if v is not None}  # `save()` always passes tracking=None
         if not self.one_trip or extra or type(self)._insert_events is not PostgresApplicationRecorder._insert_events:
             return super().insert_events(stored_events, **kwargs)

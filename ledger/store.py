@@ -89,7 +89,7 @@ class Database:
 
     def eventsourcing_env(self, timeout_s: float | None = None) -> dict[str, str]:
         """Settings for eventsourcing's infrastructure factory (both stores: the transcoder of
-        `ledger/transcoding.py`).
+        `ledger/transcoding.py`, the application recorders of `ledger/recorders.py`).
 
         On PostgreSQL: connections are acquired and made within `timeout_s` (default
         `database_timeout_s()`), pinged before use, and a session idle in a
@@ -99,7 +99,7 @@ class Database:
         if self.kind == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n",
-                "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+                "TRANSCODER_TOPIC": TRANSCODER_TOPIC, "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteRecorder",
             }
         timeout_s = database_timeout_s() if timeout_s is None else timeout_s
         return {
