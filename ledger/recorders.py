@@ -25,14 +25,18 @@ once, without waiting for the projection runner.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import sql
+
+log = logging.getLogger(__name__)
 
 EVENTS_TABLE = "fundcenter_events"  # the table (and the channel) that 0009's function writes to
 INSERT_FUNCTION = "fundcenter_insert_events"
@@ -95,6 +99,14 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
         ]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout), prepare=True)
-            return [row["notification_id"] for row in curs.fetchall()]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout), prepare=True)
+                return [row["notification_id"] for row in curs.fetchall()]
+        except ProgrammingError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
+                raise
+        # A database not yet migrated to 0009 (a process started with migrate=False): the library's way.
+        log.warning("%s() is missing (migration 0009): inserting the library's way", INSERT_FUNCTION)
+        self.one_trip = False
+        return super().insert_events(stored_events, **kwargs)

@@ -83,3 +83,13 @@ def test_a_save_with_extra_rows_takes_the_librarys_path(ledger, monkeypatch):
     monkeypatch.setattr(PostgresApplicationRecorder, "insert_events", lambda self, events, **kw: called.append(kw) or [1])
     assert ledger.recorder.insert_events([stored(uuid.uuid4(), 1)], searchable=["x"]) == [1]
     assert called == [{"searchable": ["x"]}]
+
+
+def test_a_database_without_the_function_gets_the_librarys_insert(ledger, pg_url):
+    """A process started with migrate=False on a database not yet migrated to 0009."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION fundcenter_insert_events")
+    head = ledger.head()
+    assert ledger.recorder.insert_events([stored(uuid.uuid4(), 1)]) == [head + 1]
+    assert not ledger.recorder.one_trip
+    assert ledger.recorder.insert_events([stored(uuid.uuid4(), 1)]) == [head + 2]
