@@ -1,268 +1,339 @@
-"""FundCenter: the ledger's application service, one short method per command.
+"""FundCenter: the ledger's facade, one short method per command or query.
 
-Accounts, transfers and the log are here; holds, API keys, payments through
-channels and reconciliation are mixins beside it; the attempt loop, the cache
-discipline and the posting engine they all run on are `ledger.commands`.
+Each command method builds a command (ledger.commands) and hands it to its
+handler (ledger.handlers), which checks it and runs it through the unit of work
+(ledger.unit_of_work): load, decide, save once. A transfer reads, in order:
+`FundCenter.transfer` -> `handlers.transfers.transfer` -> `posting.post` (the
+one posting engine) -> `Account.debit`/`credit` (ledger.domain) -> one
+`Attempt.commit`.
+
+FundCenter is also the eventsourcing Application (its event store, cache,
+snapshots and notification log), which the projections read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Transcoder, Transcoding
 
-from .commands import Commands, T
-from .domain import ids
-from .domain.accounts import CUSTOMER_KINDS, Account, SystemRole
-from .domain.aggregate import stamped_by
-from .domain.errors import AccountsMustBeDifferent, LedgerError, TransferNotFound, ValidationError
-from .domain.inputs import check_code, check_key, check_ref, check_text
-from .domain.money import check_amount, check_currency
-from .domain.transfers import Side, Transfer, TransferKind, posting, reversed_postings
-from .holds import HoldCommands
-from .keys import KeyCommands
-from .once import Once
-from .payments import PaymentCommands
-from .reconciliation_commands import ReconciliationCommands
-from .views import AccountView, TransferView
+from . import commands as c
+from . import store
+from .clock import system_clock
+from .domain.access import ApiKey, Principal, Role, parse_key
+from .domain.accounting_day import AccountingDay
+from .domain.accounts import Account
+from .domain.aggregate import Clock
+from .domain.cards import CardBinding
+from .domain.channels import Catalog
+from .domain.errors import HoldNotFound, LedgerError, TransferNotFound, ValidationError
+from .domain.fees import FeeRule
+from .domain.holds import Hold
+from .domain.payments import Payment, Recharge, Withdrawal
+from .domain.postings import HoldEntry
+from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
+from .domain.transfers import Transfer
+from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers
+from .idempotency import Replay, run_once
+from .unit_of_work import UnitOfWork
+from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
 
-BATCH_SIZE_MAX = 1000
+T = TypeVar("T")
+AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates kept in memory
+ACCOUNT_SNAPSHOT_INTERVAL_EVENTS = 500  # an account's events between two snapshots
+LOG_PAGE_SIZE_DEFAULT = 1000  # events read_log returns unless asked for another number
 
 
-class TransferRequest(TypedDict, total=False):
-    from_account: UUID
-    to_account: UUID
-    amount: int
-    currency: str
-    idempotency_key: str
-    memo: str
+class HoldEntryAsDict(Transcoding):
+    """An account's open hold in its snapshots."""
+
+    type = HoldEntry
+    name = "hold_entry"
+
+    def encode(self, obj: HoldEntry) -> dict[str, Any]:
+        return {"remaining": obj.remaining, "expires_at": obj.expires_at, "purpose": obj.purpose}
+
+    def decode(self, data: dict[str, Any]) -> HoldEntry:
+        return HoldEntry(**data)
 
 
-class FundCenter(KeyCommands, HoldCommands, PaymentCommands, ReconciliationCommands, Commands):
+class FundCenter(Application[UUID]):
     name = "fundcenter"
+    # The cache is not fast-forwarded on each get: the unit of work's attempts make that safe.
+    env = {"AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_MAXSIZE), "AGGREGATE_CACHE_FASTFORWARD": "n"}
+    snapshotting_intervals = {Account: ACCOUNT_SNAPSHOT_INTERVAL_EVENTS}
 
-    # -- accounts ------------------------------------------------------------------
+    def __init__(
+        self, url: str | None = None, *, clock: Clock | None = None, accounting_day: AccountingDay | None = None,
+        actor: str | None = None, env: dict[str, str] | None = None, migrate: bool = True,
+    ) -> None:
+        self.database = store.Database.from_url(url)
+        if migrate:
+            store.migrate(self.database)
+        self.clock: Clock = clock or system_clock  # every command's time, and its events' stamps
+        self.accounting_day = accounting_day or AccountingDay()  # the day each transfer records
+        self.unit_of_work = UnitOfWork(self, self.clock, self.accounting_day, actor, self.database)
+        self.actor, self.stats = self.unit_of_work.actor, self.unit_of_work.stats
+        super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(HoldEntryAsDict())
+
+    # -- accounts ------------------------------------------------------------------------------------
 
     def open_account(
         self, kind: str, business_id: str, external_ref: str, currency: str, name: str = "", *, channel: str | None = None
     ) -> AccountView:
-        """Open a customer account; the same (business_id, external_ref) again returns it."""
-        if kind not in CUSTOMER_KINDS:
-            raise ValidationError(f"kind must be one of institution, settlement, member; got {kind!r}")
-        check_code(business_id, "business_id")
-        check_ref(external_ref, "external_ref")
-        check_currency(currency)
-        check_text(name, "name", length_max=200)
-        if channel is not None:
-            check_code(channel, "channel")
-        account_id = ids.account_id(business_id, external_ref)
-        request = ids.fingerprint(kind=kind, currency=currency, name=name, channel=channel)
-
-        def attempt() -> AccountView:
-            account = Account(
-                id=account_id, kind=kind, business_id=business_id, external_ref=external_ref,
-                currency=currency, name=name, request_hash=request, channel=channel,
-            )
-            return AccountView.of(account, self.clock(), self._save(account))
-
-        answer = lambda account, position: AccountView.of(account, self.clock(), position)  # noqa: E731
-        return self._run(attempt, Once(Account, account_id, request, f"account {business_id}/{external_ref}", answer))
+        return accounts.open_account(self.unit_of_work, c.OpenAccount(kind, business_id, external_ref, currency, name, channel))
 
     def set_account_status(
         self, account: UUID, status: str, *, idempotency_key: str | None = None, by: str | None = None
     ) -> AccountView:
-        """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op.
-        With `idempotency_key`, a repeat answers with the account as the first call left it.
-        `by`: who changed it (recorded on the event)."""
-        actor = self._by(by)
-
-        def attempt() -> AccountView:
-            acct = self._fresh(self._customer_account(account))  # a no-op answer must not come from a stale cache
-            now = self.clock()
-            if acct.change_status(status, now, actor):
-                return AccountView.of(acct, now, self._save(acct))
-            return AccountView.of(acct, now, self._position(acct.id, acct.version))
-
-        if idempotency_key is None:
-            return self._run(attempt)
-        return self.idempotent(
-            idempotency_key, "set-account-status", ids.fingerprint(account=account, status=status),
-            lambda: self._run(attempt), lambda states: AccountView.of(states[0][0], self.clock(), states[0][1]),
-            target=lambda a: a.id == account, refer=lambda view: [view.id],
-        )
-
-    def latest_position(self, aggregate: Aggregate) -> int | None:
-        """The log position of the aggregate's latest event."""
-        return self._position(aggregate.id, aggregate.version)
-
-    def account_business(self, account: UUID) -> str:
-        """The business an account belongs to (it never changes, so the cache answers)."""
-        return self._account(account).business_id
+        return accounts.set_account_status(self.unit_of_work, c.SetAccountStatus(account, status, idempotency_key, by))
 
     def get_account(self, account: UUID) -> AccountView:
         """The account with its balances, as of now (strongly consistent)."""
-        return AccountView.of(self._fresh(self._account(account)), self.clock())
+        return AccountView.of(self.unit_of_work.fresh(self.unit_of_work.get(Account, account)), self.clock())
 
-    # -- transfers -----------------------------------------------------------------
+    def account_business(self, account: UUID) -> str:
+        """The business an account belongs to (it never changes, so the cache answers)."""
+        return self.unit_of_work.get(Account, account).business_id
+
+    # -- transfers -----------------------------------------------------------------------------------
 
     def transfer(
         self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
     ) -> TransferView:
-        """Move money between two customer accounts of one currency."""
-        transfer_id, request, postings = self._transfer_request(from_account, to_account, amount, currency, idempotency_key, memo)
+        cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo)
+        return transfers.transfer(self.unit_of_work, cmd)
 
-        def attempt() -> TransferView:
-            return self._post_new(
-                transfer_id, request, TransferKind.TRANSFER, currency, postings,
-                memo=memo, customers=(from_account, to_account),
-            )
+    def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
+        return transfers.transfer_many(self.unit_of_work, c.PostTransfers(tuple(items)))
 
-        return self._run(attempt, self._once_transfer(transfer_id, request, "transfer key"))
-
-    def transfer_many(self, items: Sequence[TransferRequest]) -> list[TransferView | LedgerError]:
-        """Many transfers, in order, each idempotent by its own key; one result per item.
-
-        Group commit: all of them are applied in memory and saved in one
-        transaction. If any is refused, repeated or meets a concurrent writer,
-        that attempt is dropped whole and each item runs as its own command,
-        in order, so the results are exactly those of sequential transfers.
-        """
-        if len(items) > BATCH_SIZE_MAX:
-            raise ValidationError(f"a batch holds at most {BATCH_SIZE_MAX} transfers, got {len(items)}")
-        with stamped_by(self.clock):
-            prepared = [self._prepare(item) for item in items]
-            transfers = [p[1] for p in prepared if isinstance(p, tuple)]
-            try:
-                recordings = self._save_batch(transfers)
-            except (LedgerError, IntegrityError):
-                return [p if isinstance(p, LedgerError) else self._try(lambda item=p[0]: self.transfer(**item))
-                        for p in prepared]
-        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
-        self.stats.add("commands", len(transfers))
-        return [p if isinstance(p, LedgerError) else TransferView.of(p[1], positions[p[1].id]) for p in prepared]
-
-    def _prepare(self, item: TransferRequest) -> tuple[TransferRequest, Transfer] | LedgerError:
-        try:
-            transfer_id, request, postings = self._transfer_request(**item)
-        except LedgerError as error:
-            return error
-        return item, self._new_transfer(
-            transfer_id, TransferKind.TRANSFER, item["currency"], postings,
-            request_hash=request, memo=item.get("memo", ""),
-        )
-
-    def _save_batch(self, transfers: list[Transfer]) -> list[Any]:
-        """Apply the transfers in order to shared accounts and save them all in one transaction;
-        on a refusal or a conflict, evict what was read and let the caller fall back."""
-        self._reads.ids = []
-        accounts: dict[UUID, Account] = {}
-        try:
-            for transfer in transfers:
-                self._apply(transfer, accounts, (transfer.postings[0]["account"], transfer.postings[1]["account"]))
-            return self.save(*accounts.values(), *transfers)
-        except (LedgerError, IntegrityError):
-            self._evict(self._reads.ids)
-            raise
-        finally:
-            self._reads.ids = None
-
-    @staticmethod
-    def _try(command: Callable[[], T]) -> T | LedgerError:
-        try:
-            return command()
-        except LedgerError as error:
-            return error
-
-    def _transfer_request(
-        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
-    ) -> tuple[UUID, str, list[dict[str, Any]]]:
-        """Check a transfer's input; return its id, request fingerprint and postings."""
-        check_amount(amount)
-        check_currency(currency)
-        check_key(idempotency_key)
-        check_text(memo, "memo")
-        if from_account == to_account:
-            raise AccountsMustBeDifferent("from_account and to_account must be different accounts")
-        request = ids.fingerprint(
-            from_account=from_account, to_account=to_account, amount=amount, currency=currency, memo=memo
-        )
-        postings = [posting(from_account, Side.DEBIT, amount), posting(to_account, Side.CREDIT, amount)]
-        return ids.command_id("transfer", idempotency_key), request, postings
-
-    def book_recharge(
-        self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str
-    ) -> TransferView:
-        """The accounting of a succeeded recharge: Dr the channel's pending_reconciliation, Cr the account."""
-        check_amount(amount)
-        check_currency(currency)
-        check_code(channel, "channel")
-        check_key(idempotency_key)
-        transfer_id = ids.command_id("recharge", idempotency_key)
-        request = ids.fingerprint(account=account, amount=amount, currency=currency, channel=channel)
-
-        def attempt() -> TransferView:
-            suspense, new = self._system_account(SystemRole.PENDING_RECONCILIATION, currency, channel)
-            postings = [posting(suspense, Side.DEBIT, amount), posting(account, Side.CREDIT, amount)]
-            return self._post_new(
-                transfer_id, request, TransferKind.RECHARGE, currency, postings,
-                references={"channel": channel}, customers=(account,), new_accounts=new,
-            )
-
-        return self._run(attempt, self._once_transfer(transfer_id, request, "recharge key"))
+    def book_recharge(self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str) -> TransferView:
+        return transfers.book_recharge(self.unit_of_work, c.BookRecharge(account, amount, currency, channel, idempotency_key))
 
     def adjust(
         self, account: UUID, amount: int, currency: str, direction: str, reason: str, idempotency_key: str,
         *, by: str | None = None,
     ) -> TransferView:
-        """An operator's manual adjustment against the `difference` system account; `by`: who made it."""
-        actor = self._by(by)
-        check_amount(amount)
-        check_currency(currency)
-        if direction not in (Side.CREDIT, Side.DEBIT):
-            raise ValidationError(f"direction must be 'credit' or 'debit', got {direction!r}")
-        check_text(reason, "reason", required=True)
-        check_key(idempotency_key)
-        transfer_id = ids.command_id("adjustment", idempotency_key)
-        request = ids.fingerprint(account=account, amount=amount, currency=currency, direction=direction, reason=reason)
-
-        def attempt() -> TransferView:
-            difference, new = self._system_account(SystemRole.DIFFERENCE, currency)
-            source, target = (difference, account) if direction == Side.CREDIT else (account, difference)
-            postings = [posting(source, Side.DEBIT, amount), posting(target, Side.CREDIT, amount)]
-            return self._post_new(
-                transfer_id, request, TransferKind.ADJUSTMENT, currency, postings,
-                memo=reason, references={"direction": direction}, by=actor, customers=(account,), new_accounts=new,
-            )
-
-        return self._run(attempt, self._once_transfer(transfer_id, request, "adjustment key"))
+        cmd = c.Adjust(account, amount, currency, direction, reason, idempotency_key, by)
+        return transfers.adjust(self.unit_of_work, cmd)
 
     def reverse_transfer(self, transfer_id: UUID, idempotency_key: str, reason: str, *, by: str | None = None) -> TransferView:
-        """Post the transfer's postings again with the sides swapped; once per transfer. `by`: who reversed it."""
-        actor = self._by(by)
-        check_key(idempotency_key)
-        check_text(reason, "reason", required=True)
-        reversal_id = ids.command_id("reversal", idempotency_key)
-        request = ids.fingerprint(transfer_id=transfer_id, reason=reason)
-
-        def attempt() -> TransferView:
-            original = self._get(Transfer, transfer_id, TransferNotFound, "transfer")
-            original.mark_reversed(reversal_id, actor)
-            return self._post_new(
-                reversal_id, request, TransferKind.REVERSAL, original.currency, reversed_postings(original.postings),
-                memo=reason, references={"reverses": str(original.id)}, by=actor, also_save=(original,),
-            )
-
-        return self._run(attempt, self._once_transfer(reversal_id, request, "reversal key"))
+        return transfers.reverse_transfer(self.unit_of_work, c.ReverseTransfer(transfer_id, idempotency_key, reason, by))
 
     def get_transfer(self, transfer_id: UUID) -> TransferView:
-        return TransferView.of(self._fresh(self._get(Transfer, transfer_id, TransferNotFound, "transfer")))
+        uow = self.unit_of_work
+        return TransferView.of(uow.fresh(uow.get(Transfer, transfer_id, TransferNotFound, "transfer")))
 
-    # -- the event log -----------------------------------------------------------------
+    # -- holds ---------------------------------------------------------------------------------------
 
-    def read_log(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Any]]:
+    def place_hold(
+        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None
+    ) -> HoldView:
+        return holds.place_hold(self.unit_of_work, c.PlaceHold(account, amount, idempotency_key, reason, expires_at))
+
+    def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
+        return holds.release_hold(self.unit_of_work, c.ReleaseHold(hold_id, amount, idempotency_key))
+
+    def capture_hold(
+        self, hold_id: UUID, to_account: UUID, amount: int | None = None, idempotency_key: str | None = None,
+        memo: str = "",
+    ) -> TransferView:
+        return holds.capture_hold(self.unit_of_work, c.CaptureHold(hold_id, to_account, amount, idempotency_key, memo))
+
+    def hold_account(self, hold_id: UUID) -> UUID:
+        """The account a hold is on (it never changes, so the cache answers)."""
+        return self.unit_of_work.get(Hold, hold_id, HoldNotFound, "hold").account_id
+
+    def get_hold(self, hold_id: UUID) -> HoldView:
+        uow = self.unit_of_work
+        return HoldView.of(uow.fresh(uow.get(Hold, hold_id, HoldNotFound, "hold")), self.clock())
+
+    # -- API keys ------------------------------------------------------------------------------------
+
+    def create_api_key(
+        self, role: str, business_id: str | None = None, name: str = "", created_by: str = "cli",
+        *, idempotency_key: str | None = None,
+    ) -> tuple[ApiKeyView, str | None]:
+        cmd = c.CreateApiKey(role, business_id, name, created_by, idempotency_key)
+        return keys.create_api_key(self.unit_of_work, cmd)
+
+    def revoke_api_key(self, key_id: UUID, by: str) -> ApiKeyView:
+        return keys.revoke_api_key(self.unit_of_work, c.RevokeApiKey(key_id, by))
+
+    def grant_role(
+        self, key_id: UUID, role: str, business_id: str | None, by: str, *, idempotency_key: str | None = None
+    ) -> ApiKeyView:
+        return keys.grant_role(self.unit_of_work, c.GrantRole(key_id, role, business_id, by, idempotency_key))
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal a bearer token stands for, or None (unknown, malformed, wrong secret, revoked)."""
+        parsed = parse_key(token)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        key = self.unit_of_work.find(ApiKey, key_id)
+        if key is None or key.revoked:
+            return None
+        key = self.unit_of_work.fresh(key)  # a revocation or a new role made by another process counts at once
+        if not key.matches(secret):
+            return None
+        return Principal(key.id, Role(key.role), key.business_id)
+
+    # -- the channel catalog ---------------------------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        return catalog.catalog(self.unit_of_work)
+
+    def register_bank(self, code: str, name: str, *, idempotency_key: str | None = None, by: str | None = None) -> Catalog:
+        return catalog.change_catalog(self.unit_of_work, c.RegisterBank(code, name, idempotency_key=idempotency_key, by=by))
+
+    def register_channel(
+        self, code: str, name: str, logo_url: str = "", *, idempotency_key: str | None = None, by: str | None = None,
+    ) -> Catalog:
+        cmd = c.RegisterChannel(code, name, logo_url, idempotency_key=idempotency_key, by=by)
+        return catalog.change_catalog(self.unit_of_work, cmd)
+
+    def set_channel_status(
+        self, code: str, status: str, *, idempotency_key: str | None = None, by: str | None = None
+    ) -> Catalog:
+        cmd = c.SetChannelStatus(code, status, idempotency_key=idempotency_key, by=by)
+        return catalog.change_catalog(self.unit_of_work, cmd)
+
+    def configure_product(
+        self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]],
+        *, idempotency_key: str | None = None, by: str | None = None,
+    ) -> Catalog:
+        try:
+            rule = FeeRule(**fee)
+        except TypeError as error:
+            raise ValidationError(f"fee takes rate_bps, fixed, minimum and maximum: {error}") from None
+        cmd = c.ConfigureProduct(code, method, rule, banks, idempotency_key=idempotency_key, by=by)
+        return catalog.change_catalog(self.unit_of_work, cmd)
+
+    def set_route(
+        self, business_id: str, method: str, entries: list[dict[str, Any]], *,
+        idempotency_key: str | None = None, by: str | None = None,
+    ) -> Catalog:
+        cmd = c.SetRoute(business_id, method, entries, idempotency_key=idempotency_key, by=by)
+        return catalog.change_catalog(self.unit_of_work, cmd)
+
+    # -- card bindings, recharges and withdrawals ------------------------------------------------------
+
+    def record_binding(self, binding_id: UUID, request: str, failures: dict[str, str], **fields: Any) -> BindingView:
+        return payments.record_binding(self.unit_of_work, c.RecordBinding(binding_id, request, failures, fields))
+
+    def get_binding(self, binding_id: UUID) -> CardBinding:
+        return payments.binding(self.unit_of_work, binding_id)
+
+    def unbind_card(self, binding_id: UUID) -> BindingView:
+        return payments.unbind_card(self.unit_of_work, c.UnbindCard(binding_id))
+
+    def request_recharge(
+        self, recharge_id: UUID, request: str, account: UUID, amount: int, currency: str,
+        method: str, bank: str, binding_id: UUID | None, route: c.Route | None = None,
+    ) -> tuple[Recharge, bool]:
+        cmd = c.RequestRecharge(recharge_id, request, account, amount, currency, method, bank, binding_id, route)
+        return payments.request_recharge(self.unit_of_work, cmd)
+
+    def request_withdrawal(
+        self, withdrawal_id: UUID, request: str, account: UUID, amount: int, currency: str,
+        bank: str, binding_id: UUID, route: c.Route | None = None,
+    ) -> tuple[Withdrawal, bool]:
+        cmd = c.RequestWithdrawal(withdrawal_id, request, account, amount, currency, bank, binding_id, route)
+        return payments.request_withdrawal(self.unit_of_work, cmd)
+
+    def get_payment(self, payment_id: UUID) -> Payment:
+        return payments.payment(self.unit_of_work, payment_id)
+
+    def record_route(self, payment_id: UUID, channel: str, reason: str, skipped: list[dict[str, str]]) -> Payment:
+        return payments.record_route(self.unit_of_work, c.RecordRoute(payment_id, channel, reason, skipped))
+
+    def record_refusal(self, payment_id: UUID, channel: str, reason: str) -> Payment:
+        return payments.record_refusal(self.unit_of_work, c.RecordRefusal(payment_id, channel, reason))
+
+    def record_submission(
+        self, payment_id: UUID, status: str, channel_txn_id: str | None, redirect_url: str | None = None
+    ) -> Payment:
+        cmd = c.RecordSubmission(payment_id, status, channel_txn_id, redirect_url)
+        return payments.record_submission(self.unit_of_work, cmd)
+
+    def settle_payment(
+        self, payment_id: UUID, outcome: str, *, channel_txn_id: str | None = None, fee: int = 0,
+        reason: str = "", notification: str | None = None,
+    ) -> Payment:
+        cmd = c.SettlePayment(payment_id, outcome, channel_txn_id, fee, reason, notification)
+        return payments.settle_payment(self.unit_of_work, cmd)
+
+    # -- reconciliation ------------------------------------------------------------------------------
+
+    def record_import(
+        self, reconciliation_id: UUID, channel: str, day: str, file_hash: str, lines: int, ours: int,
+        summary: dict[str, dict[str, int]], by: str, currency: str = DEFAULT_CURRENCY, carried: int = 0,
+        window: tuple[str, str] = ("", ""),
+    ) -> Reconciliation:
+        cmd = c.RecordImport(reconciliation_id, channel, day, file_hash, lines, ours, summary, by, currency, carried, window)
+        return reconciliation.record_import(self.unit_of_work, cmd)
+
+    def reconciled_day(self, channel: str, day: str, currency: str = DEFAULT_CURRENCY) -> ReconciledDay | None:
+        return reconciliation.reconciled_day(self.unit_of_work, channel, day, currency)
+
+    def get_reconciliation(self, reconciliation_id: UUID) -> Reconciliation:
+        return reconciliation.reconciliation(self.unit_of_work, reconciliation_id)
+
+    def record_resolution(
+        self, reconciliation_id: UUID, seq: int, difference_class: str, action: str, by: str, reason: str,
+        transfer_ids: list[UUID], settles: int = 0,
+    ) -> Reconciliation:
+        cmd = c.RecordResolution(reconciliation_id, seq, difference_class, action, by, reason, transfer_ids, settles)
+        return reconciliation.record_resolution(self.unit_of_work, cmd)
+
+    def close_reconciliation(
+        self, reconciliation_id: UUID, moved: int, by: str, carried: Iterable[tuple[UUID, int, int, int]] = (),
+    ) -> Reconciliation:
+        cmd = c.CloseReconciliation(reconciliation_id, moved, by, tuple(carried))
+        return reconciliation.close_reconciliation(self.unit_of_work, cmd)
+
+    def post_difference(
+        self, transfer_key: str, channel: str, currency: str, delta: int, memo: str, references: dict[str, str],
+    ) -> Transfer:
+        cmd = c.PostDifference(transfer_key, channel, currency, delta, memo, references)
+        return reconciliation.post_difference(self.unit_of_work, cmd)
+
+    def reverse_payment(self, payment_id: UUID, reason: str, key: str) -> list[Transfer]:
+        return reconciliation.reverse_payment(self.unit_of_work, c.ReversePayment(payment_id, reason, key))
+
+    # -- idempotency keys for commands whose ids do not come from one (ledger.idempotency) -------------
+
+    def idempotent(
+        self, key: str, operation: str, request: str, run: Callable[[], T], replay: Replay[T], *,
+        target: Callable[[Any], bool] | None = None, refer: Callable[[T], Iterable[UUID]] = lambda result: (),
+    ) -> T:
+        return run_once(self.unit_of_work, key, operation, request, run, replay, target=target, refer=refer)
+
+    # -- time, positions and the log -------------------------------------------------------------------
+
+    def day_of(self, moment: datetime) -> str:
+        """The accounting day an instant belongs to, as the views key it (YYYY-MM-DD)."""
+        return self.unit_of_work.day_of(moment)
+
+    def today(self) -> str:
+        """The accounting day it is now."""
+        return self.day_of(self.clock())
+
+    def latest_position(self, aggregate: Aggregate) -> int | None:
+        """The log position of the aggregate's latest event."""
+        return self.unit_of_work.position(aggregate.id, aggregate.version)
+
+    def read_log(self, after: int = 0, limit: int = LOG_PAGE_SIZE_DEFAULT) -> list[tuple[int, Any]]:
         """Up to `limit` domain events after log position `after`, in order, with their positions."""
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
         return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]

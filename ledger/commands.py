@@ -1,329 +1,325 @@
-"""The machinery every FundCenter command runs on.
+"""The commands: what a caller asks the ledger to do, as small frozen values.
 
-Each command validates its input, then runs an *attempt*: load the aggregates,
-decide, and save the transfer with every customer account it touches in one
-`save()`, one database transaction. Command ids are deterministic (`uuid5` of
-scope and idempotency key), so a retry, or a lost commit acknowledgement, finds
-the first outcome instead of writing twice.
-
-The first attempt is optimistic: it takes aggregates from the in-process cache
-as they are (no fast-forward query) and assumes the command is new (no look-up
-of its id). Every aggregate a decision reads is also one it saves, so optimistic
-concurrency catches a stale read: the save fails with IntegrityError, as it does
-when the id exists already. A refusal (insufficient funds, say) might also come
-from a stale cache. Either way the attempt's aggregates are evicted and the
-command runs again on fresh state, first answering a repeat from the stored
-outcome, a bounded number of times. So a new command costs one transaction and
-no reads, and no answer, refusal or repeat, is ever given from stale state.
-
-Every transfer is stamped with one instant and records the accounting day that
-instant falls on (`accounting_day`, given to the constructor: the settings' 日切),
-so the views read the day from the log and never from configuration. Staff
-commands record who made them (`by`); without one, the ledger's default `actor`
-(say "cli" or "demo") is recorded.
+Each command is handled by one handler in `ledger.handlers` (the table is
+`ledger.handlers.HANDLERS`), which checks it, loads what it needs through the
+unit of work, decides and saves once. `FundCenter`'s methods only build these.
 """
 
 from __future__ import annotations
 
-import contextlib
-import random
-import threading
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from typing import Any, TypedDict
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from .domain.fees import FeeRule
+from .domain.reconciliation import DEFAULT_CURRENCY
 
-from . import store
-from .clock import system_clock
-from .domain import ids
-from .domain.accounting_day import AccountingDay
-from .domain.accounts import CHANNEL_ROLES, SYSTEM_BUSINESS_ID, Account, AccountKind, SystemRole
-from .domain.aggregate import Clock, stamped_by
-from .domain.errors import (
-    AccountNotFound,
-    Contention,
-    CurrencyMismatch,
-    IdempotencyConflict,
-    LedgerError,
-    ValidationError,
-)
-from .domain.holds import Hold
-from .domain.inputs import check_key, check_text
-from .domain.transfers import Side, Transfer, TransferKind
-from .once import Once
-from .views import TransferView
-
-T = TypeVar("T")
-A = TypeVar("A", bound=Aggregate)
-
-ATTEMPTS_MAX = 50  # per command, on optimistic-concurrency conflicts
-BACKOFF_MS_MAX = 20
+Route = tuple[str, str, list[dict[str, str]]]  # (channel, why, the channels skipped and why)
 
 
-@dataclass
-class CommandStats:
-    """Counters a test or /metrics can read."""
+class TransferRequest(TypedDict, total=False):
+    """One transfer of a batch, as `FundCenter.transfer`'s keyword arguments."""
 
-    commands: int = 0
-    repeats: int = 0  # idempotent repeats answered from the first outcome
-    conflicts: int = 0  # saves that lost to a concurrent writer (or met their own first outcome), retried
-    rechecks: int = 0  # refusals checked again on fresh state before being returned
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + n)
+    from_account: UUID
+    to_account: UUID
+    amount: int
+    currency: str
+    idempotency_key: str
+    memo: str
 
 
-class Commands(Application[UUID]):
-    """An eventsourcing Application with the attempt loop, the cache discipline and the posting engine."""
+# -- accounts -------------------------------------------------------------------------------------
 
-    # The cache is not fast-forwarded on each get: the attempt loop makes that safe (see above).
-    env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
-    snapshotting_intervals = {Account: 500}
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        clock: Clock | None = None,
-        accounting_day: AccountingDay | None = None,
-        actor: str | None = None,
-        env: dict[str, str] | None = None,
-        migrate: bool = True,
-    ) -> None:
-        self.database = store.Database.from_url(url)
-        if migrate:
-            store.migrate(self.database)
-        self.clock: Clock = clock or system_clock  # every command's time, and its events' stamps
-        self.accounting_day = accounting_day or AccountingDay()  # the day each transfer records
-        self.actor = self._check_actor(actor)  # who staff commands called without `by` were made by
-        self.stats = CommandStats()
-        self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
-        self._reads = threading.local()  # ids of the aggregates the current attempt has read
-        super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+@dataclass(frozen=True)
+class OpenAccount:
+    kind: str
+    business_id: str
+    external_ref: str
+    currency: str
+    name: str = ""
+    channel: str | None = None
 
-    # -- the posting engine ----------------------------------------------------------------
 
-    def _post_new(
-        self,
-        transfer_id: UUID,
-        request: str,
-        kind: TransferKind,
-        currency: str,
-        postings: list[dict[str, Any]],
-        *,
-        memo: str = "",
-        references: dict[str, str] | None = None,
-        by: str | None = None,
-        customers: Iterable[UUID] = (),
-        new_accounts: Iterable[Account] = (),
-        capture: Hold | None = None,
-        also_save: Iterable[Aggregate] = (),
-    ) -> TransferView:
-        """Post a new transfer; save it with every account it changes.
+@dataclass(frozen=True)
+class SetAccountStatus:
+    account: UUID
+    status: str
+    idempotency_key: str | None = None
+    by: str | None = None
 
-        Checks run in this order: accounts exist (those in `customers` must be
-        customer accounts); currencies match; then each account's own checks
-        (status, funds, holds) as its postings apply. (A repeat is answered by
-        `_run`, before any of these, once the first attempt has failed.)
-        """
-        transfer = self._new_transfer(
-            transfer_id, kind, currency, postings, request_hash=request, memo=memo, references=references, by=by
-        )
-        accounts: dict[UUID, Account] = {}
-        self._apply(transfer, accounts, customers, {a.id for a in new_accounts}, capture)
-        position = self._save(*accounts.values(), *new_accounts, *also_save, transfer)
-        self._system_account_ids.update(a.id for a in new_accounts)
-        return TransferView.of(transfer, position)
 
-    def _new_transfer(
-        self, transfer_id: UUID, kind: TransferKind, currency: str, postings: list[dict[str, Any]], *,
-        request_hash: str, memo: str = "", references: dict[str, str] | None = None, by: str | None = None,
-    ) -> Transfer:
-        """A new transfer, stamped with one instant and recording the accounting day of that
-        instant: its `day` and its timestamp always agree, whatever the clock does meanwhile."""
-        now = self.clock()
-        with stamped_by(lambda: now):
-            return Transfer.post(
-                transfer_id, kind, currency, postings, request_hash=request_hash, memo=memo, references=references,
-                day=self.day_of(now), by=by,
-            )
+# -- transfers ------------------------------------------------------------------------------------
 
-    def day_of(self, moment: datetime) -> str:
-        """The accounting day an instant belongs to, as the views key it (YYYY-MM-DD)."""
-        return self.accounting_day.day_of(moment).isoformat()
 
-    def today(self) -> str:
-        """The accounting day it is now."""
-        return self.day_of(self.clock())
+@dataclass(frozen=True)
+class PostTransfer:
+    from_account: UUID
+    to_account: UUID
+    amount: int
+    currency: str
+    idempotency_key: str
+    memo: str = ""
 
-    def _by(self, by: str | None) -> str | None:
-        """Who a staff command is made by: `by`, else the ledger's default actor."""
-        return self.actor if by is None else self._check_actor(by)
 
-    @staticmethod
-    def _check_actor(by: str | None) -> str | None:
-        if by is not None:
-            check_text(by, "by", required=True, length_max=200)
-        return by
+@dataclass(frozen=True)
+class PostTransfers:
+    """Many transfers, in order, each idempotent by its own key, saved together when they can be."""
 
-    def _apply(
-        self, transfer: Transfer, accounts: dict[UUID, Account], customers: Iterable[UUID] = (),
-        new_ids: set[UUID] = frozenset(), capture: Hold | None = None,
-    ) -> None:
-        """Apply a transfer's postings to the customer accounts it touches, loading
-        into `accounts` those not there yet (a batch shares one dict)."""
-        now = self.clock()
-        for aid in customers:
-            if aid not in accounts:
-                accounts[aid] = self._customer_account(aid)
-        for p in transfer.postings:
-            aid = p["account"]
-            if aid in accounts or aid in new_ids or aid in self._system_account_ids:
-                continue
-            account = self._account(aid)
-            if account.is_customer:
-                accounts[aid] = account
-            else:
-                self._system_account_ids.add(aid)
-        touched = [accounts[p["account"]] for p in transfer.postings if p["account"] in accounts]
-        for account in touched:
-            if account.currency != transfer.currency:
-                raise CurrencyMismatch(
-                    f"account {account.id} holds {account.currency}, the transfer is in {transfer.currency}"
-                )
-            account.expire_holds(now)
-        for p in transfer.postings:
-            account = accounts.get(p["account"])
-            if account is None:
-                continue  # a system account: its postings live in the transfer only
-            if p["side"] == Side.CREDIT:
-                account.credit(transfer.id, p["amount"])
-            elif capture is not None and account.id == capture.account_id:
-                account.capture_hold(capture.id, transfer.id, p["amount"], now)
-            else:
-                account.debit(transfer.id, p["amount"], now)
+    items: tuple[PostTransfer | TransferRequest, ...]
 
-    def _system_account(self, role: SystemRole, currency: str, channel: str | None = None) -> tuple[UUID, list[Account]]:
-        """The id of a system account, and the account itself if it must be opened in this save."""
-        account_id = ids.system_account_id(role, currency, channel)
-        if account_id in self._system_account_ids or self._find(Account, account_id) is not None:
-            self._system_account_ids.add(account_id)
-            return account_id, []
-        assert (channel is not None) == (role in CHANNEL_ROLES), (role, channel)
-        account = Account(
-            id=account_id, kind=AccountKind.SYSTEM.value, business_id=SYSTEM_BUSINESS_ID,
-            external_ref=f"{role.value}/{channel or '-'}/{currency}", currency=currency,
-            name=f"{role.value} {channel or ''} {currency}".replace("  ", " "),
-            request_hash="", role=role.value, channel=channel,
-        )
-        return account_id, [account]
 
-    # -- plumbing ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BookRecharge:
+    account: UUID
+    amount: int
+    currency: str
+    channel: str
+    idempotency_key: str
 
-    def _run(self, attempt: Callable[[], T], once: Once | None = None) -> T:
-        """Run a command's attempt: optimistically first, then on fresh state (see the module's docstring)."""
-        try:
-            with stamped_by(self.clock):
-                return self._attempts(attempt, once)
-        finally:
-            self._reads.ids = None  # only commands track what they read
 
-    def _attempts(self, attempt: Callable[[], T], once: Once | None) -> T:
-        fresh = False
-        for n in range(1, ATTEMPTS_MAX + 1):
-            self._reads.ids = []
-            try:
-                if fresh and once is not None and (existing := self._find(once.cls, once.aggregate_id)) is not None:
-                    result = once.answer(existing, self._repeat(existing, once.request, once.what))
-                else:
-                    result = attempt()
-            except IntegrityError:
-                self.stats.add("conflicts")
-                self._evict(self._reads.ids)
-                if n == ATTEMPTS_MAX:
-                    raise Contention(f"gave up after {n} conflicting attempts; try again") from None
-                if fresh:
-                    time.sleep(random.uniform(0, min(BACKOFF_MS_MAX, 0.5 * 2**n)) / 1000)
-                fresh = True
-            except LedgerError:
-                if fresh:
-                    raise
-                self.stats.add("rechecks")
-                self._evict(self._reads.ids)
-                fresh = True
-            else:
-                self.stats.add("commands")
-                return result
-        raise AssertionError("unreachable")
+@dataclass(frozen=True)
+class Adjust:
+    account: UUID
+    amount: int
+    currency: str
+    direction: str  # credit | debit, for the account
+    reason: str
+    idempotency_key: str
+    by: str | None = None
 
-    def _once_transfer(self, transfer_id: UUID, request: str, what: str) -> Once:
-        return Once(Transfer, transfer_id, request, what, TransferView.of)
 
-    def _evict(self, aggregate_ids: Iterable[UUID]) -> None:
-        for aggregate_id in aggregate_ids:
-            with contextlib.suppress(KeyError):  # not cached
-                self.repository.cache.get(aggregate_id, evict=True)
+@dataclass(frozen=True)
+class ReverseTransfer:
+    transfer_id: UUID
+    idempotency_key: str
+    reason: str
+    by: str | None = None
 
-    def _fresh(self, aggregate: A) -> A:
-        """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
-        newer = self.events.get(originator_id=aggregate.id, gt=aggregate.version)
-        return project_aggregate(aggregate, newer)
 
-    def _save(self, *aggregates: Aggregate) -> int:
-        """Save in one transaction; the command's own aggregate comes last, so the
-        position of its event is the position of the whole save (and of a repeat)."""
-        recordings = self.save(*aggregates)
-        return recordings[-1].notification.id
+# -- holds ----------------------------------------------------------------------------------------
 
-    def _position(self, aggregate_id: UUID, version: int) -> int | None:
-        return store.position_of(self.database, self.recorder, aggregate_id, version)
 
-    def _repeat(self, aggregate: Any, request: str, what: str) -> int | None:
-        if aggregate.request_hash != request:
-            raise IdempotencyConflict(f"{what} was already used with different arguments")
-        self.stats.add("repeats")
-        return self._position(aggregate.id, 1)
+@dataclass(frozen=True)
+class PlaceHold:
+    account: UUID
+    amount: int
+    idempotency_key: str
+    reason: str = ""
+    expires_at: datetime | None = None
 
-    def _repeat_operation(self, hold: Hold, operation: str, request: str) -> int | None:
-        first_request, version = hold.operations[operation]
-        if first_request != request:
-            raise IdempotencyConflict("idempotency key was already used with different arguments")
-        self.stats.add("repeats")
-        return self._position(hold.id, version)
 
-    @staticmethod
-    def _operation(kind: str, idempotency_key: str | None) -> str:
-        # Without a key, a fresh one per call: retries inside the call still find the first outcome.
-        return f"{kind}:{check_key(idempotency_key) if idempotency_key is not None else uuid4()}"
+@dataclass(frozen=True)
+class ReleaseHold:
+    hold_id: UUID
+    amount: int | None = None  # None: all that remains
+    idempotency_key: str | None = None
 
-    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        if getattr(self._reads, "ids", None) is not None:
-            self._reads.ids.append(aggregate_id)
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None
 
-    def _get(self, cls: type[A], aggregate_id: Any, error: type[Exception] = AccountNotFound, what: str = "") -> A:
-        found = self._find(cls, aggregate_id) if isinstance(aggregate_id, UUID) else None
-        if found is None:
-            raise error(f"{what or cls.__name__.lower()} {aggregate_id} not found")
-        return found
+@dataclass(frozen=True)
+class CaptureHold:
+    hold_id: UUID
+    to_account: UUID
+    amount: int | None = None  # None: all that remains
+    idempotency_key: str | None = None
+    memo: str = ""
 
-    def _account(self, account_id: Any) -> Account:
-        return self._get(Account, account_id, AccountNotFound, "account")
 
-    def _customer_account(self, account_id: Any) -> Account:
-        account = self._account(account_id)
-        if not account.is_customer:
-            raise ValidationError(f"account {account_id} is a system account; only the ledger posts to it")
-        return account
+# -- API keys -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateApiKey:
+    role: str
+    business_id: str | None = None
+    name: str = ""
+    created_by: str = "cli"
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RevokeApiKey:
+    key_id: UUID
+    by: str
+
+
+@dataclass(frozen=True)
+class GrantRole:
+    key_id: UUID
+    role: str
+    business_id: str | None
+    by: str
+    idempotency_key: str | None = None
+
+
+# -- the channel catalog: one command per change --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeCatalog:
+    idempotency_key: str | None = field(default=None, kw_only=True)
+    by: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class RegisterBank(ChangeCatalog):
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RegisterChannel(ChangeCatalog):
+    code: str
+    name: str
+    logo_url: str = ""
+
+
+@dataclass(frozen=True)
+class SetChannelStatus(ChangeCatalog):
+    code: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ConfigureProduct(ChangeCatalog):
+    code: str
+    method: str
+    fee: FeeRule
+    banks: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SetRoute(ChangeCatalog):
+    business_id: str
+    method: str
+    entries: list[dict[str, Any]]
+
+
+# -- card bindings, recharges and withdrawals (the money side; ledger.channels does the I/O) ------
+
+
+@dataclass(frozen=True)
+class RecordBinding:
+    binding_id: UUID
+    request: str  # the request's fingerprint
+    failures: dict[str, str]  # channel -> why it refused the binding
+    fields: dict[str, Any]  # CardBinding's own fields: masked, never the full numbers
+
+
+@dataclass(frozen=True)
+class UnbindCard:
+    binding_id: UUID
+
+
+@dataclass(frozen=True)
+class RequestRecharge:
+    recharge_id: UUID
+    request: str
+    account: UUID
+    amount: int
+    currency: str
+    method: str
+    bank: str
+    binding_id: UUID | None
+    route: Route | None = None
+
+
+@dataclass(frozen=True)
+class RequestWithdrawal:
+    withdrawal_id: UUID
+    request: str
+    account: UUID
+    amount: int
+    currency: str
+    bank: str
+    binding_id: UUID
+    route: Route | None = None
+
+
+@dataclass(frozen=True)
+class RecordRoute:
+    payment_id: UUID
+    channel: str
+    reason: str
+    skipped: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class RecordRefusal:
+    payment_id: UUID
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordSubmission:
+    payment_id: UUID
+    status: str
+    channel_txn_id: str | None
+    redirect_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SettlePayment:
+    payment_id: UUID
+    outcome: str  # succeeded | failed | returned
+    channel_txn_id: str | None = None
+    fee: int = 0
+    reason: str = ""
+    notification: str | None = None  # the channel's notification id: a repeat of it changes nothing
+
+
+# -- reconciliation (the write side; ledger.reconciliation reads statements and matches) ---------
+
+
+@dataclass(frozen=True)
+class RecordImport:
+    reconciliation_id: UUID
+    channel: str
+    day: str
+    file_hash: str
+    lines: int
+    ours: int
+    summary: dict[str, dict[str, int]]
+    by: str
+    currency: str = DEFAULT_CURRENCY
+    carried: int = 0
+    window: tuple[str, str] = ("", "")
+
+
+@dataclass(frozen=True)
+class RecordResolution:
+    reconciliation_id: UUID
+    seq: int
+    difference_class: str
+    action: str
+    by: str
+    reason: str
+    transfer_ids: list[UUID]
+    settles: int = 0  # a waiting difference of a closed day: the amount it moves to reconciled
+
+
+@dataclass(frozen=True)
+class CloseReconciliation:
+    reconciliation_id: UUID
+    moved: int  # the channel's net figure of the day's own lines
+    by: str
+    carried: tuple[tuple[UUID, int, int, int], ...] = ()  # (origin reconciliation, its difference, line, net)
+
+
+@dataclass(frozen=True)
+class PostDifference:
+    transfer_key: str
+    channel: str
+    currency: str
+    delta: int  # positive: the channel owes us more
+    memo: str
+    references: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ReversePayment:
+    payment_id: UUID
+    reason: str
+    key: str

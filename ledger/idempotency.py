@@ -7,8 +7,8 @@ reconciliation) or act on many (a sweep). For them an `IdempotentRequest`
 records, under `uuid5("request", scoped key)`, what the key was first used for:
 the request's fingerprint and the aggregates (id and version) its answer showed.
 
-`FundCenter.idempotent(key, operation, request, run, replay, target=...)` runs a
-command once per key:
+`run_once(uow, key, operation, request, run, replay, target=...)` (the ledger's
+`FundCenter.idempotent`) runs a command once per key:
 
 - a key already recorded answers from the record: the same request gets the
   first outcome again (each aggregate as it was at the recorded version, with the
@@ -23,14 +23,15 @@ command once per key:
 - a refusal raises out of `run()` and records nothing: the key is free again.
 
 Two concurrent requests with one key: one record wins (optimistic concurrency on
-its id) and the other answers from it. The hook is `save()` itself, so it serves
-every command, including those that run through the payments and reconciliation
-services, without a parameter threaded through each of them.
+its id) and the other answers from it. The hook is the unit of work's `save()`
+(`save_with_record`), so it serves every command, including those that run
+through the payments and reconciliation services, without a parameter threaded
+through each of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,7 +45,7 @@ from .domain.errors import IdempotencyConflict
 from .domain.inputs import check_key
 
 if TYPE_CHECKING:
-    from .application import FundCenter
+    from .unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 Replay = Callable[[list[tuple[Any, int | None]]], T]  # [(aggregate at its recorded version, its position)] -> answer
@@ -85,74 +86,70 @@ class _Recorded(Exception):
     """A concurrent request with the same key recorded first: answer from its record."""
 
 
-class RequestCommands:
-    """Mixed into FundCenter (through KeyCommands): `idempotent`, and the `save` that records."""
-
-    def idempotent(
-        self: FundCenter, key: str, operation: str, request: str, run: Callable[[], T], replay: Replay[T], *,
-        target: Callable[[Any], bool] | None = None, refer: Callable[[T], Iterable[UUID]] = lambda result: (),
-    ) -> T:
-        """Run `run` once per `key` (see the module's docstring). `request` is the request's
-        fingerprint (ids.fingerprint of its arguments); `operation` names the command."""
-        check_key(key)
-        request = ids.fingerprint(operation=operation, request=request)  # one key, one command
-        record_id = request_id(key)
-        found = self._request_record(record_id)
-        if found is not None:
-            return self._replay_request(found, operation, request, replay)
-        pending = _Pending(record_id, key, operation, request, target)
-        token = _PENDING.set(pending)
-        try:
-            result = run()
-        except _Recorded:
-            return self._replay_request(self._request_record(record_id), operation, request, replay)
-        finally:
-            _PENDING.reset(token)
-        if pending.recorded:
-            return result
-        results = [{"id": str(a), "version": v} for a in refer(result) if (v := self._latest_version(a)) is not None]
-        try:
-            self.save(IdempotentRequest(id=record_id, key=key, operation=operation, request_hash=request, results=results))
-        except IntegrityError:  # a concurrent request with this key recorded first
-            return self._replay_request(self._request_record(record_id), operation, request, replay)
+def run_once(
+    uow: UnitOfWork, key: str, operation: str, request: str, run: Callable[[], T], replay: Replay[T], *,
+    target: Callable[[Any], bool] | None = None, refer: Callable[[T], Iterable[UUID]] = lambda result: (),
+) -> T:
+    """Run `run` once per `key` (see the module's docstring). `request` is the request's
+    fingerprint (ids.fingerprint of its arguments); `operation` names the command."""
+    check_key(key)
+    request = ids.fingerprint(operation=operation, request=request)  # one key, one command
+    record_id = request_id(key)
+    found = _record(uow, record_id)
+    if found is not None:
+        return _replay(uow, found, operation, request, replay)
+    pending = _Pending(record_id, key, operation, request, target)
+    token = _PENDING.set(pending)
+    try:
+        result = run()
+    except _Recorded:
+        return _replay(uow, _record(uow, record_id), operation, request, replay)
+    finally:
+        _PENDING.reset(token)
+    if pending.recorded:
         return result
+    results = [{"id": str(a), "version": v} for a in refer(result) if (v := uow.latest_version(a)) is not None]
+    try:
+        uow.save(IdempotentRequest(id=record_id, key=key, operation=operation, request_hash=request, results=results))
+    except IntegrityError:  # a concurrent request with this key recorded first
+        return _replay(uow, _record(uow, record_id), operation, request, replay)
+    return result
 
-    def save(self: FundCenter, *objs: Any, **kwargs: Any) -> Any:
-        pending = _PENDING.get()
-        if pending is None or pending.recorded or pending.target is None:
-            return super().save(*objs, **kwargs)  # type: ignore[misc]
-        result = next((o for o in objs if isinstance(o, Aggregate) and pending.target(o)), None)
-        if result is None:
-            return super().save(*objs, **kwargs)  # type: ignore[misc]
-        if pending.failed and self._request_record(pending.record_id) is not None:
-            raise _Recorded
-        record = IdempotentRequest(id=pending.record_id, key=pending.key, operation=pending.operation,
-                                   request_hash=pending.request, results=[{"id": str(result.id), "version": result.version}])
-        try:
-            # First, so that the command's own aggregate stays last: the save's position is its event's.
-            recordings = super().save(record, *objs, **kwargs)  # type: ignore[misc]
-        except IntegrityError:
-            pending.failed = True
-            raise
-        pending.recorded = True
-        return recordings
 
-    def _request_record(self: FundCenter, record_id: UUID) -> IdempotentRequest | None:
-        return self._find(IdempotentRequest, record_id)  # a record never changes: the cache may answer
+def save_with_record(uow: UnitOfWork, objs: Sequence[Aggregate], save: Callable[..., list[Any]]) -> list[Any]:
+    """`save(*objs)`, with the pending request's record if `objs` hold the aggregate it targets."""
+    pending = _PENDING.get()
+    if pending is None or pending.recorded or pending.target is None:
+        return save(*objs)
+    result = next((o for o in objs if pending.target(o)), None)
+    if result is None:
+        return save(*objs)
+    if pending.failed and _record(uow, pending.record_id) is not None:
+        raise _Recorded
+    record = IdempotentRequest(id=pending.record_id, key=pending.key, operation=pending.operation,
+                               request_hash=pending.request, results=[{"id": str(result.id), "version": result.version}])
+    try:
+        # First, so that the command's own aggregate stays last: the save's position is its event's.
+        recordings = save(record, *objs)
+    except IntegrityError:
+        pending.failed = True
+        raise
+    pending.recorded = True
+    return recordings
 
-    def _replay_request(self: FundCenter, record: IdempotentRequest | None, operation: str, request: str,
-                        replay: Replay[T]) -> T:
-        assert record is not None
-        if record.request_hash != request:
-            what = "this request" if record.operation == operation else f"another command ({record.operation})"
-            raise IdempotencyConflict(f"idempotency key was already used for {what} with different arguments")
-        self.stats.add("repeats")
-        states = []
-        for result in record.results:
-            aggregate_id, version = UUID(result["id"]), result["version"]
-            states.append((self.repository.get(aggregate_id, version=version), self._position(aggregate_id, version)))
-        return replay(states)
 
-    def _latest_version(self: FundCenter, aggregate_id: UUID) -> int | None:
-        newest = list(self.events.get(originator_id=aggregate_id, desc=True, limit=1))
-        return newest[0].originator_version if newest else None
+def _record(uow: UnitOfWork, record_id: UUID) -> IdempotentRequest | None:
+    return uow.find(IdempotentRequest, record_id)  # a record never changes: the cache may answer
+
+
+def _replay(uow: UnitOfWork, record: IdempotentRequest | None, operation: str, request: str, replay: Replay[T]) -> T:
+    assert record is not None
+    if record.request_hash != request:
+        what = "this request" if record.operation == operation else f"another command ({record.operation})"
+        raise IdempotencyConflict(f"idempotency key was already used for {what} with different arguments")
+    uow.stats.add("repeats")
+    states = []
+    for result in record.results:
+        aggregate_id, version = UUID(result["id"]), result["version"]
+        states.append((uow.app.repository.get(aggregate_id, version=version), uow.position(aggregate_id, version)))
+    return replay(states)

@@ -32,6 +32,8 @@ from psycopg import sql
 from .pools import KEEPALIVES, Reachability, database_timeout_s, reachability_at
 
 DEFAULT_URL = "sqlite:///./fundcenter.db"
+# The library's JSON format, parsed and printed by orjson (ledger/transcoding.py): the same bytes, faster.
+TRANSCODER_TOPIC = "ledger.transcoding:FastJSONTranscoder"
 log = logging.getLogger(__name__)
 
 class DatabaseURLError(ValueError):
@@ -88,7 +90,8 @@ class Database:
         raise DatabaseURLError(f"{redact_url(url)!r}: expected a sqlite:/// or postgresql:// URL")
 
     def eventsourcing_env(self, timeout_s: float | None = None) -> dict[str, str]:
-        """Settings for eventsourcing's infrastructure factory.
+        """Settings for eventsourcing's infrastructure factory (both stores: the transcoder of
+        `ledger/transcoding.py`, the application recorders of `ledger/recorders.py`).
 
         On PostgreSQL: connections are acquired and made within `timeout_s` (default
         `database_timeout_s()`), pinged before use, and a session idle in a
@@ -96,7 +99,10 @@ class Database:
         not hold the event table's lock). No lock timeout: saves queue on that lock
         by design, and a commit is short."""
         if self.kind == "sqlite":
-            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n"}
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n",
+                "TRANSCODER_TOPIC": TRANSCODER_TOPIC, "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteRecorder",
+            }
         timeout_s = database_timeout_s() if timeout_s is None else timeout_s
         return {
             "PERSISTENCE_MODULE": "ledger.pools:PostgresFactory",
@@ -113,6 +119,7 @@ class Database:
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
             "POSTGRES_CONN_MAX_AGE": "1800",
             "CREATE_TABLE": "n",
+            "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
         }
 
     @property

@@ -7,13 +7,16 @@ the projections to reach it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from .domain.access import ApiKey
 from .domain.accounts import Account
+from .domain.cards import CardBinding
 from .domain.holds import Hold
+from .domain.payments import Payment
 from .domain.transfers import Transfer
 
 
@@ -79,7 +82,7 @@ class TransferView:
             kind=transfer.kind,
             currency=transfer.currency,
             amount=transfer.amount,
-            postings=[dict(p) for p in transfer.postings],
+            postings=[p.as_record() for p in transfer.postings],
             memo=transfer.memo,
             references=dict(transfer.references),
             reversed_by=transfer.reversed_by,
@@ -119,3 +122,70 @@ class HoldView:
             capture_transfer_ids=list(hold.capture_transfer_ids),
             position=position,
         )
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    id: UUID
+    name: str
+    role: str
+    business_id: str | None
+    created_by: str
+    revoked: bool
+    created_at: datetime
+    position: int | None = None
+
+    @classmethod
+    def of(cls, key: ApiKey, position: int | None = None) -> ApiKeyView:
+        return cls(key.id, key.name, key.role, key.business_id, key.created_by, key.revoked, key.created_on, position)
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    id: UUID
+    kind: str  # recharge | withdrawal
+    account_id: UUID
+    amount: int
+    currency: str
+    method: str
+    bank: str
+    binding_id: UUID | None
+    status: str
+    channel: str | None
+    channel_txn_id: str | None
+    redirect_url: str | None
+    fee: int
+    failure: str | None
+    decisions: list[dict[str, Any]]
+    transfer_ids: list[UUID]
+    created_at: datetime
+    position: int | None = None
+
+    @classmethod
+    def of(cls, p: Payment, position: int | None = None) -> PaymentView:
+        return cls(
+            p.id, type(p).__name__.lower(), p.account_id, p.amount, p.currency, p.method, p.bank, p.binding_id,
+            p.status, p.channel, p.channel_txn_id, p.redirect_url, p.fee, p.failure, list(p.decisions),
+            list(p.transfer_ids), p.created_on, position,
+        )
+
+
+@dataclass(frozen=True)
+class BindingView:
+    id: UUID
+    account_id: UUID
+    bank: str
+    card_masked: str
+    holder_masked: str
+    id_number_masked: str
+    phone_masked: str
+    channels: list[str]
+    status: str
+    created_at: datetime
+    position: int | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, b: CardBinding, position: int | None = None, failures: dict[str, str] | None = None) -> BindingView:
+        return cls(b.id, b.account_id, b.bank, b.card_masked, b.holder_masked, b.id_number_masked, b.phone_masked,
+                   sorted(b.agreements), b.status, b.created_on, position, failures or {})

@@ -234,7 +234,7 @@ class AggregateAudit:
             elif isinstance(event, Account.HoldExpired) and account is not None:
                 open_hold = account.holds.get(str(event.hold_id))
                 if event.hold_id in holds and open_hold is not None:
-                    holds[event.hold_id].expired_with = open_hold["remaining"]
+                    holds[event.hold_id].expired_with = open_hold.remaining
             account = _mutate(event, account, name)
         if not isinstance(account, Account):
             raise _Mismatch(f"{name}: its events rebuild no account")
@@ -299,7 +299,7 @@ class AggregateAudit:
         where = f"on account {account.id}"
         open_hold = account.holds.get(str(hold_id))
         account_remaining = (
-            open_hold["remaining"] if open_hold is not None
+            open_hold.remaining if open_hold is not None
             else on_account.expired_with if on_account.expired_with is not None else 0
         )
         for label, own, theirs in (

@@ -135,7 +135,7 @@ def test_events_written_before_the_day_and_the_actor_were_recorded_still_load(st
             if isinstance(loaded, Transfer.Posted):
                 assert booked_day(loaded) == loaded.timestamp.astimezone(UTC).date().isoformat()
                 transfer = loaded.mutate(None)
-                assert (transfer.day, transfer.by, transfer.postings) == (None, None, event.postings)
+                assert (transfer.day, transfer.by, [p.as_record() for p in transfer.postings]) == (None, None, event.postings)
             checked.add(type(loaded).__qualname__)
         assert {"Transfer.Posted", "Transfer.Reversed", "Account.StatusChanged", "Catalog.BankRegistered",
                 "Catalog.ChannelRegistered", "Catalog.ChannelStatusChanged"} <= checked

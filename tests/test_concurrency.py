@@ -129,7 +129,7 @@ def test_a_hot_system_account_is_no_point_of_contention(fund_center):
 
 
 def test_contention_is_reported_plainly_when_retries_run_out(fund_center, funded_accounts, monkeypatch):
-    import ledger.commands as application
+    import ledger.unit_of_work as application
 
     def always_beaten(*aggregates, **kwargs):
         raise IntegrityError("simulated: a concurrent writer saved first")

@@ -9,9 +9,14 @@ from ledger.domain import errors
 from ledger.domain.accounts import Account
 from ledger.domain.holds import Hold
 from ledger.domain.money import AMOUNT_MINOR_MAX, check_amount, check_currency
-from ledger.domain.transfers import Side, Transfer, TransferKind, posting, reversed_postings
+from ledger.domain.postings import Posting, Side, reverse
+from ledger.domain.transfers import Transfer, TransferKind
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def posting(account, side, amount):
+    return Posting(account, side, amount, "CNY")
 
 
 def member(balance: int = 0) -> Account:
@@ -144,7 +149,7 @@ def test_transfers_must_balance():
 def test_a_reversal_swaps_sides_and_a_transfer_is_reversed_once():
     a, b = uuid4(), uuid4()
     original = [posting(a, Side.DEBIT, 10), posting(b, Side.CREDIT, 10)]
-    assert reversed_postings(original) == [posting(a, Side.CREDIT, 10), posting(b, Side.DEBIT, 10)]
+    assert reverse(original) == [posting(a, Side.CREDIT, 10), posting(b, Side.DEBIT, 10)]
     t = Transfer.post(uuid4(), TransferKind.TRANSFER, "CNY", original, request_hash="h")
     t.mark_reversed(uuid4())
     with pytest.raises(errors.AlreadyReversed):

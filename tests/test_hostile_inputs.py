@@ -252,13 +252,13 @@ def test_the_ledger_refuses_an_expiry_out_of_bounds(fund_center):
 def test_a_log_written_before_the_bound_still_projects(store_url, monkeypatch):
     """A hold placed before the ledger checked the bound expires past year 9999 in UTC: it
     projects (clamped to 9999-12-31T23:59:59.999999Z) and counts as open."""
-    import ledger.holds
+    import ledger.handlers.holds
 
     fc = FundCenter(store_url)
     try:
         alice = fc.open_account("member", "mall", "alice", "CNY")
         fc.adjust(alice.id, 100, "CNY", "credit", "seed", "seed")
-        monkeypatch.setattr(ledger.holds, "check_expiry", lambda expires_at, now: expires_at)
+        monkeypatch.setattr(ledger.handlers.holds, "check_expiry", lambda expires_at, now: expires_at)
         far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
         fc.place_hold(alice.id, 30, "legacy", expires_at=far)
         views = ViewStore(fc.database)

@@ -281,7 +281,7 @@ def test_queries_between_commands_track_nothing(fund_center):
     alice = funded(fund_center, "alice", 100)
     for _ in range(50):
         fund_center.get_account(alice.id)
-    assert getattr(fund_center._reads, "ids", None) is None
+    assert fund_center.unit_of_work.current() is None
 
 
 def test_a_busy_account_is_snapshotted_and_reloads_from_its_snapshot(store_url):

@@ -16,8 +16,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from ledger import FundCenter
-from ledger.application import BATCH_SIZE_MAX
 from ledger.domain.methods import METHODS, RECHARGE_METHODS, Method
+from ledger.handlers.transfers import BATCH_SIZE_MAX
 from tests.config import settings_for
 
 EXAMPLES_PER_OPERATION = 12

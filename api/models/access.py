@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from ledger.keys import ApiKeyView
+from ledger.views import ApiKeyView
 
 from .common import Body, Code, Out, derived
 

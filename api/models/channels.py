@@ -9,7 +9,7 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from ledger.domain.methods import METHODS, RECHARGE_METHODS
 from ledger.domain.money import AMOUNT_MINOR_MAX
-from ledger.payments import BindingView, PaymentView
+from ledger.views import BindingView, PaymentView
 
 from .common import Amount, Body, Code, Currency, Out, derived
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import Field, StringConstraints
 
 from ledger import HoldView, TransferView
-from ledger.application import BATCH_SIZE_MAX
+from ledger.handlers.transfers import BATCH_SIZE_MAX
 
 from .common import DATETIME_RULE, Amount, Body, BoundedDatetime, ClientKey, Currency, Out, Text, derived
 

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain import ids
-from ledger.payments import PaymentView
+from ledger.views import PaymentView
 from projections.payments import open_payments
 
 from .caller import Caller

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from ledger.domain import ids
 from ledger.domain.errors import AccountNotFound, NotFound
-from ledger.payments import BindingView, PaymentView
+from ledger.views import BindingView, PaymentView
 
 from .. import models
 from .caller import Caller

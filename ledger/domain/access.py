@@ -140,9 +140,11 @@ class ApiKey(LedgerAggregate):
 
     @event("Revoked")
     def _revoked(self, by: str) -> None:
+        assert not self.revoked, "a key is revoked once"
         self.revoked_by = by
 
     @event("RoleGranted")
     def _role_granted(self, role: str, business_id: str | None, by: str) -> None:
+        assert not self.revoked, "a revoked key keeps its role"
         self.role = role
         self.business_id = business_id

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ValidationError
 
+VIEW_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the views' fixed-width UTC text
+
 
 @dataclass(frozen=True)
 class AccountingDay:
@@ -42,7 +44,8 @@ class AccountingDay:
 
     def window(self, day: date) -> tuple[str, str]:
         """The day's bounds as the views' fixed-width UTC text."""
-        return tuple(moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for moment in self.bounds(day))  # type: ignore[return-value]
+        start, end = self.bounds(day)
+        return start.strftime(VIEW_TIME_FORMAT), end.strftime(VIEW_TIME_FORMAT)
 
     def day_of(self, moment: datetime) -> date:
         """The accounting day an instant belongs to."""

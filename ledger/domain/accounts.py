@@ -8,14 +8,24 @@ only in Transfer events and their balances come from projections: their
 aggregate records only that they were opened.
 
 Each public method checks, in a fixed order, and only then calls a private
-`@event` method, whose body runs again on every replay and only changes state.
+`@event` method, whose body runs again on every replay and only changes state,
+and asserts the invariants it must keep: a customer account's `posted` never
+goes below zero, and its open holds never hold more than it has posted. The
+`balance_after` an event records is taken as it is: whether it agrees with the
+amounts is the replay audit's finding to report (projections.aggregate_audit),
+not an assertion that would stop the account from loading.
+
+Open holds are kept as typed `HoldEntry`s (the funds check reads them; see
+`ledger.domain.postings` for why the account keeps them beside the Hold
+aggregate). Snapshots taken before that (class version 1) kept plain dicts:
+`upcast_v1_v2` turns them into entries.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -30,6 +40,7 @@ from .errors import (
     InsufficientFunds,
     InvalidStatusChange,
 )
+from .postings import HoldEntry
 
 
 class AccountKind(StrEnum):
@@ -65,6 +76,11 @@ SYSTEM_BUSINESS_ID = "system"
 
 class Account(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
+    class_version: ClassVar[int] = 2  # 2: open holds are HoldEntry values (snapshots of 1 kept dicts)
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["holds"] = {hid: HoldEntry(**entry) for hid, entry in state["holds"].items()}
 
     @event("Opened")
     def __init__(
@@ -88,8 +104,7 @@ class Account(LedgerAggregate):
         self.channel = channel
         self.status = AccountStatus.ACTIVE.value
         self.posted = 0
-        # Open holds by hold id: {"remaining": int, "expires_at": datetime | None, "purpose": str}
-        self.holds: dict[str, dict[str, Any]] = {}
+        self.holds: dict[str, HoldEntry] = {}  # open holds by hold id
 
     # -- queries ---------------------------------------------------------------
 
@@ -97,15 +112,20 @@ class Account(LedgerAggregate):
     def is_customer(self) -> bool:
         return self.kind != AccountKind.SYSTEM
 
-    def open_holds(self, now: datetime) -> dict[str, dict[str, Any]]:
+    def open_holds(self, now: datetime) -> dict[str, HoldEntry]:
         """Holds that still reduce `available`: an expired hold stops at its expiry."""
-        return {hid: h for hid, h in self.holds.items() if not _expired(h["expires_at"], now)}
+        return {hid: h for hid, h in self.holds.items() if not h.is_expired(now)}
 
     def pending_debits(self, now: datetime) -> int:
-        return sum(h["remaining"] for h in self.open_holds(now).values())
+        return sum(h.remaining for h in self.open_holds(now).values())
 
     def frozen(self, now: datetime) -> int:
-        return sum(h["remaining"] for h in self.open_holds(now).values() if h["purpose"] == "freeze")
+        return sum(h.remaining for h in self.open_holds(now).values() if h.purpose == "freeze")
+
+    @property
+    def held(self) -> int:
+        """All that open holds hold, expired or not (what the invariants bound)."""
+        return sum(h.remaining for h in self.holds.values())
 
     def available(self, now: datetime) -> int:
         return self.posted - self.pending_debits(now)
@@ -117,6 +137,7 @@ class Account(LedgerAggregate):
         self._credited(transfer_id, amount, self.posted + amount)
 
     def debit(self, transfer_id: UUID, amount: int, now: datetime) -> None:
+        self.expire_holds(now)  # so that the holds it keeps are the ones its funds check counts
         self._check_debits_allowed()
         self._check_funds(amount, now)
         self._debited(transfer_id, amount, self.posted - amount)
@@ -124,6 +145,7 @@ class Account(LedgerAggregate):
     def place_hold(
         self, hold_id: UUID, amount: int, expires_at: datetime | None, now: datetime, purpose: str = "freeze"
     ) -> None:
+        self.expire_holds(now)
         self._check_debits_allowed()
         self._check_funds(amount, now)
         self._hold_placed(hold_id, amount, expires_at, purpose)
@@ -134,6 +156,7 @@ class Account(LedgerAggregate):
 
     def capture_hold(self, hold_id: UUID, transfer_id: UUID, amount: int, now: datetime) -> None:
         """Turn (part of) a hold into a posted debit."""
+        self.expire_holds(now)
         self._check_debits_allowed()
         self._check_hold(hold_id, amount, now)
         self._hold_captured(hold_id, transfer_id, amount, self.posted - amount)
@@ -141,7 +164,7 @@ class Account(LedgerAggregate):
     def expire_holds(self, now: datetime) -> None:
         """Record the expiry of holds past their time (they already stopped counting)."""
         for hid, hold in list(self.holds.items()):
-            if _expired(hold["expires_at"], now):
+            if hold.is_expired(now):
                 self._hold_expired(UUID(hid))
 
     def change_status(self, status: str, now: datetime, by: str | None = None) -> bool:
@@ -179,24 +202,29 @@ class Account(LedgerAggregate):
 
     def _check_hold(self, hold_id: UUID, amount: int, now: datetime) -> None:
         hold = self.holds.get(str(hold_id))
-        if hold is None or _expired(hold["expires_at"], now):
+        if hold is None or hold.is_expired(now):
             raise HoldNotActive(f"hold {hold_id} is not open on account {self.id}")
-        if amount > hold["remaining"]:
-            raise ExceedsHeldAmount(f"hold {hold_id} has {hold['remaining']} held, {amount} asked")
+        if amount > hold.remaining:
+            raise ExceedsHeldAmount(f"hold {hold_id} has {hold.remaining} held, {amount} asked")
 
-    # -- events: state changes only ------------------------------------------------
+    # -- events: state changes only, and the invariants they keep ----------------
 
     @event("Credited")
     def _credited(self, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        assert self.is_customer and amount > 0, amount
         self.posted = balance_after
 
     @event("Debited")
     def _debited(self, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        assert self.is_customer and amount > 0, amount
+        self._assert_funded(balance_after, self.held)
         self.posted = balance_after
 
     @event("HoldPlaced")
     def _hold_placed(self, hold_id: UUID, amount: int, expires_at: datetime | None, purpose: str) -> None:
-        self.holds[str(hold_id)] = {"remaining": amount, "expires_at": expires_at, "purpose": purpose}
+        assert self.is_customer and str(hold_id) not in self.holds, hold_id
+        self._assert_funded(self.posted, self.held + amount)
+        self.holds[str(hold_id)] = HoldEntry(amount, expires_at, purpose)
 
     @event("HoldReleased")
     def _hold_released(self, hold_id: UUID, amount: int) -> None:
@@ -204,6 +232,7 @@ class Account(LedgerAggregate):
 
     @event("HoldCaptured")
     def _hold_captured(self, hold_id: UUID, transfer_id: UUID, amount: int, balance_after: int) -> None:
+        self._assert_funded(balance_after, self.held - amount)
         self._reduce_hold(hold_id, amount)
         self.posted = balance_after
 
@@ -213,15 +242,18 @@ class Account(LedgerAggregate):
 
     @event("StatusChanged")
     def _status_changed(self, status: str, by: str | None = None) -> None:
+        assert self.status != AccountStatus.CLOSED and status != self.status, (self.status, status)
+        assert status != AccountStatus.CLOSED or (self.posted == 0), "closed with a balance"
         self.status = status
 
     def _reduce_hold(self, hold_id: UUID, amount: int) -> None:
-        hold = self.holds[str(hold_id)]
-        hold["remaining"] -= amount
-        if hold["remaining"] == 0:
+        left = self.holds[str(hold_id)].reduced(amount)  # asserts 0 < amount <= remaining
+        if left is None:
             del self.holds[str(hold_id)]
+        else:
+            self.holds[str(hold_id)] = left
 
-
-def _expired(expires_at: datetime | None, now: datetime) -> bool:
-    return expires_at is not None and expires_at <= now
-
+    @staticmethod
+    def _assert_funded(posted: int, held: int) -> None:
+        """Before a change: after it, posted >= 0 and open holds (expired or not) hold no more than posted."""
+        assert 0 <= held <= posted, (posted, held)

@@ -71,4 +71,5 @@ class CardBinding(LedgerAggregate):
 
     @event("Unbound")
     def _unbound(self) -> None:
+        assert self.status == "active", self.status
         self.status = "unbound"

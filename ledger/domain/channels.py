@@ -18,7 +18,7 @@ from eventsourcing.domain import event
 from .aggregate import LedgerAggregate
 from .errors import Conflict, NotFound, ValidationError
 from .fees import FeeRule
-from .inputs import check_code, check_text
+from .inputs import NAME_LENGTH_MAX, check_code, check_text
 from .routing import Candidate
 
 METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
@@ -36,15 +36,17 @@ class NoChannelAvailable(Conflict):
 
 
 def check_method(method: object, allowed: tuple[str, ...] = METHODS) -> str:
-    if method not in allowed:
+    if not isinstance(method, str) or method not in allowed:
         raise ValidationError(f"method must be one of {', '.join(allowed)}; got {method!r}")
-    return method  # type: ignore[return-value]
+    return method
 
 
 def _limit(value: object, name: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValidationError(f"{name} must be a positive integer or null, got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_route(entries: object) -> list[dict[str, Any]]:
@@ -77,7 +79,7 @@ class Catalog(LedgerAggregate):
 
     def register_bank(self, code: str, name: str, by: str | None = None) -> bool:
         check_code(code, "bank code")
-        check_text(name, "name", required=True, length_max=200)
+        check_text(name, "name", required=True, length_max=NAME_LENGTH_MAX)
         if self.banks.get(code) == name:
             return False
         self._bank_registered(code, name, by)
@@ -85,7 +87,7 @@ class Catalog(LedgerAggregate):
 
     def register_channel(self, code: str, name: str, logo_url: str, by: str | None = None) -> bool:
         check_code(code, "channel code")
-        check_text(name, "name", required=True, length_max=200)
+        check_text(name, "name", required=True, length_max=NAME_LENGTH_MAX)
         check_text(logo_url, "logo_url", length_max=500)
         known = self.channels.get(code)
         if known and (known["name"], known["logo_url"]) == (name, logo_url):
@@ -181,14 +183,17 @@ class Catalog(LedgerAggregate):
 
     @event("ChannelStatusChanged")
     def _channel_status_changed(self, code: str, status: str, by: str | None = None) -> None:
+        assert self.channels[code]["status"] != status, (code, status)
         self.channels[code]["status"] = status
 
     @event("ProductConfigured")
     def _product_configured(
         self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]], by: str | None = None
     ) -> None:
+        assert code in self.channels and all(bank in self.banks for bank in banks), (code, sorted(banks))
         self.channels[code]["products"][method] = {"fee": fee, "banks": banks}
 
     @event("RouteSet")
     def _route_set(self, business_id: str, method: str, entries: list[dict[str, Any]], by: str | None = None) -> None:
+        assert all(entry["channel"] in self.channels for entry in entries), entries
         self.routes[f"{business_id}/{method}"] = entries

@@ -52,6 +52,22 @@ class TransferNotFound(NotFound):
     pass
 
 
+class KeyNotFound(NotFound):
+    pass
+
+
+class PaymentNotFound(NotFound):
+    pass
+
+
+class BindingNotFound(NotFound):
+    pass
+
+
+class ReconciliationNotFound(NotFound):
+    pass
+
+
 class Conflict(LedgerError):
     status = 409
 

@@ -6,8 +6,14 @@ until nothing remains; or it expires. Its status follows TigerBeetle's pending
 transfers: `pending` while something is held, then `posted` if anything was
 captured or `voided` if all was released, or `expired` once past its expiry.
 
-The held account mirrors the open amount (for its funds checks); this aggregate
-keeps the hold's own history and the operation keys that make retries safe.
+The held account keeps what is still open (a `HoldEntry`, for its funds check,
+which must read the aggregate the command saves); this aggregate keeps the
+hold's own history and the operation keys that make retries safe. Both change
+in the same save, from the same decision: every handler that changes one
+changes the other and asserts, before it saves, that the entry still holds what
+the hold says remains (`assert_in_step`); the replay audit
+(projections.aggregate_audit) checks the same on the stored events. Keeping
+one source would need new event shapes for stored logs, so it is left as this.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
 from .errors import ExceedsHeldAmount, HoldNotActive
+from .postings import HoldEntry
 
 
 class Hold(LedgerAggregate):
@@ -42,6 +49,7 @@ class Hold(LedgerAggregate):
         self.expires_at = expires_at
         self.request_hash = request_hash
         self.purpose = purpose
+        assert amount > 0, amount
         self.released = 0
         self.captured = 0
         self.capture_transfer_ids: list[UUID] = []
@@ -77,11 +85,19 @@ class Hold(LedgerAggregate):
 
     @event("Released")
     def _released(self, amount: int, operation: str, request_hash: str) -> None:
+        assert 0 < amount <= self.remaining, (amount, self.remaining)
         self.released += amount
         self.operations[operation] = [request_hash, self.version + 1]
 
     @event("Captured")
     def _captured(self, amount: int, transfer_id: UUID, operation: str, request_hash: str) -> None:
+        assert 0 < amount <= self.remaining, (amount, self.remaining)
         self.captured += amount
         self.capture_transfer_ids.append(transfer_id)
         self.operations[operation] = [request_hash, self.version + 1]
+
+
+def assert_in_step(hold: Hold, entry: HoldEntry | None) -> None:
+    """The held account's entry of an open hold holds what the hold says remains: a
+    command that changes one changes the other, and checks this before it saves."""
+    assert (entry.remaining if entry is not None else 0) == hold.remaining, (hold.id, entry, hold.remaining)

@@ -16,8 +16,11 @@ CLIENT_KEY_LENGTH_MAX = 255
 # The ledger sees keys with the caller's scope in front ("business/<64-char id>/") and
 # sometimes a suffix (a batch item's index): room for both around a client's key.
 KEY_LENGTH_MAX = 512
+assert CLIENT_KEY_LENGTH_MAX + 128 <= KEY_LENGTH_MAX  # room for the scope (74 characters) and a suffix
 REF_LENGTH_MAX = 128
+NAME_LENGTH_MAX = 200  # a name (account, key, bank, channel) or an actor, in characters
 TEXT_LENGTH_MAX = 500
+assert NAME_LENGTH_MAX <= TEXT_LENGTH_MAX
 
 
 def check_code(value: object, name: str) -> str:

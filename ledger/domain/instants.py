@@ -17,15 +17,15 @@ def iso(moment: datetime | None) -> str | None:
     9999-12-31T23:59:59-14:00, which is 10000-01-01T13:59:59Z): it is clamped to
     0001-01-01T00:00:00.000000Z or 9999-12-31T23:59:59.999999Z, which keeps the
     order against every other instant (the far-future hold simply never expires).
-    The year is written with four digits by hand: strftime's %Y does not pad
-    years before 1000 on every platform."""
+    The year has four digits (isoformat pads it; strftime's %Y does not pad
+    years before 1000 on every platform)."""
     if moment is None:
         return None
     try:
-        utc = moment.astimezone(UTC)
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except OverflowError:
         utc = ISO_MAX if moment.year > 1 else ISO_MIN  # only the first and last day can overflow
-    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc:%H:%M:%S}.{utc.microsecond:06d}Z"
+    return utc.isoformat(timespec="microseconds")[:26] + "Z"  # isoformat pads the year to four digits
 
 
 def rfc3339(moment: datetime) -> str:

@@ -38,6 +38,7 @@ class Payment(LedgerAggregate):
 
     def _init(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str,
               bank: str, binding_id: UUID | None, request_hash: str) -> None:
+        assert amount > 0, amount
         self.account_id = account_id
         self.business_id = business_id
         self.amount = amount
@@ -89,6 +90,7 @@ class Payment(LedgerAggregate):
 
     @event("Submitted")
     def _submitted(self, status: str, channel_txn_id: str | None, redirect_url: str | None) -> None:
+        assert not self.is_final, self.status  # a final outcome is final
         self.status = status
         self.channel_txn_id = channel_txn_id
         self.redirect_url = redirect_url
@@ -96,6 +98,7 @@ class Payment(LedgerAggregate):
     @event("Succeeded")
     def _succeeded(self, channel_txn_id: str | None, fee: int, transfer_ids: list[UUID], notification: str | None,
                    day: str | None = None) -> None:
+        assert not self.is_final and fee >= 0 and transfer_ids, (self.status, fee)
         self.status = "succeeded"
         self.channel_txn_id = channel_txn_id or self.channel_txn_id
         self.fee = fee
@@ -105,6 +108,7 @@ class Payment(LedgerAggregate):
 
     @event("Failed")
     def _failed(self, reason: str, notification: str | None, day: str | None = None) -> None:
+        assert not self.is_final, self.status
         self.status = "failed"
         self.failure = reason
         if notification:
@@ -148,6 +152,7 @@ class Withdrawal(Payment):
 
     @event("Returned")
     def _returned(self, transfer_id: UUID, notification: str | None) -> None:
+        assert self.status == "succeeded", self.status  # only money that went out comes back
         self.status = "returned"
         self.transfer_ids.append(transfer_id)
         if notification:

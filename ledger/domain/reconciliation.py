@@ -64,11 +64,11 @@ def net(kind: str | None, amount: int | None, fee: int | None, status: str | Non
 
 
 def check_action(action: object, difference_class: str) -> str:
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:
         raise ValidationError(f"action must be one of {', '.join(ACTIONS)}; got {action!r}")
-    if difference_class not in ACTIONS[action]:  # type: ignore[index]
+    if difference_class not in ACTIONS[action]:
         raise ValidationError(f"{action} does not resolve a {difference_class} difference")
-    return action  # type: ignore[return-value]
+    return action
 
 
 def scope(channel: str, day: str, currency: str) -> str:
@@ -161,6 +161,8 @@ class Reconciliation(LedgerAggregate):
     @event("DifferenceResolved")
     def _resolved(self, seq: int, action: str, by: str, reason: str, transfer_ids: list[UUID]) -> None:
         earlier = self.resolutions.get(str(seq))
+        assert earlier is None or self.is_waiting(seq), seq  # resolved once, or a wait resolved at last
+        assert earlier is not None or self.closed_by is None, seq  # a closed day takes only the end of a wait
         resolution: dict[str, Any] = {"action": action, "by": by, "reason": reason, "transfer_ids": transfer_ids}
         if earlier is not None:  # a waiting difference, resolved at last
             resolution["waited"] = {"by": earlier["by"], "reason": earlier["reason"]}
@@ -168,6 +170,7 @@ class Reconciliation(LedgerAggregate):
 
     @event("WaitEnded")
     def _wait_ended(self, seq: int, reconciliation_id: UUID, day: str, line: int) -> None:
+        assert self.is_waiting(seq), seq
         self.resolutions[str(seq)] = {
             **self.resolutions[str(seq)],
             "matched_on": {"reconciliation_id": str(reconciliation_id), "day": day, "seq": line},
@@ -175,6 +178,8 @@ class Reconciliation(LedgerAggregate):
 
     @event("Closed")
     def _closed(self, by: str, transfer_id: UUID | None, moved: int, stale: list[int] | None = None) -> None:
+        assert self.closed_by is None and self.open_differences == 0, (self.closed_by, self.open_differences)
+        assert (transfer_id is None) == (moved == 0), (transfer_id, moved)  # a close moves money iff it moves any
         self.closed_by = by
         self.close_transfer_id = transfer_id
         self.moved = moved

@@ -14,6 +14,7 @@ rest, and in older logs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -21,13 +22,10 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from .aggregate import LedgerAggregate
-from .errors import AlreadyReversed, UnbalancedTransfer
-from .money import check_amount
+from .errors import AlreadyReversed, CurrencyMismatch
+from .postings import Posting, Side, check_balanced, is_balanced
 
-
-class Side(StrEnum):
-    DEBIT = "debit"
-    CREDIT = "credit"
+__all__ = ["Posting", "Side", "Transfer", "TransferKind"]
 
 
 class TransferKind(StrEnum):
@@ -41,30 +39,6 @@ class TransferKind(StrEnum):
     REVERSAL = "reversal"
 
 
-MAX_POSTINGS = 64
-
-
-def posting(account_id: UUID, side: Side, amount: int) -> dict[str, Any]:
-    return {"account": account_id, "side": side.value, "amount": amount}
-
-
-def reversed_postings(postings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    swap = {Side.DEBIT.value: Side.CREDIT, Side.CREDIT.value: Side.DEBIT}
-    return [posting(p["account"], swap[p["side"]], p["amount"]) for p in postings]
-
-
-def check_balanced(postings: list[dict[str, Any]]) -> None:
-    """Debits equal credits; at least one of each; every amount valid."""
-    if not 2 <= len(postings) <= MAX_POSTINGS:
-        raise UnbalancedTransfer(f"a transfer needs 2 to {MAX_POSTINGS} postings, got {len(postings)}")
-    totals = {Side.DEBIT.value: 0, Side.CREDIT.value: 0}
-    for p in postings:
-        check_amount(p["amount"])
-        totals[Side(p["side"]).value] += p["amount"]
-    if totals[Side.DEBIT] != totals[Side.CREDIT] or totals[Side.DEBIT] == 0:
-        raise UnbalancedTransfer(f"debits {totals[Side.DEBIT]} do not equal credits {totals[Side.CREDIT]}")
-
-
 class Transfer(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
 
@@ -73,7 +47,7 @@ class Transfer(LedgerAggregate):
         self,
         kind: str,
         currency: str,
-        postings: list[dict[str, Any]],
+        postings: list[dict[str, Any]],  # Posting.as_record() of each: the stored shape
         memo: str,
         request_hash: str,
         references: dict[str, str],
@@ -82,7 +56,8 @@ class Transfer(LedgerAggregate):
     ) -> None:
         self.kind = kind
         self.currency = currency
-        self.postings = postings
+        self.postings: tuple[Posting, ...] = tuple(Posting.from_record(p, currency) for p in postings)
+        assert is_balanced(list(self.postings)), self.postings
         self.memo = memo
         self.request_hash = request_hash
         self.references = references
@@ -96,7 +71,7 @@ class Transfer(LedgerAggregate):
         transfer_id: UUID,
         kind: TransferKind,
         currency: str,
-        postings: list[dict[str, Any]],
+        postings: Sequence[Posting],
         *,
         request_hash: str,
         memo: str = "",
@@ -104,12 +79,14 @@ class Transfer(LedgerAggregate):
         day: str | None = None,
         by: str | None = None,
     ) -> Transfer:
-        check_balanced(postings)
+        check_balanced(list(postings))
+        if any(p.currency != currency for p in postings):
+            raise CurrencyMismatch(f"a transfer in {currency} cannot post {sorted({p.currency for p in postings})}")
         return cls(
             id=transfer_id,
             kind=kind.value,
             currency=currency,
-            postings=postings,
+            postings=[p.as_record() for p in postings],
             memo=memo,
             request_hash=request_hash,
             references=references or {},
@@ -119,7 +96,7 @@ class Transfer(LedgerAggregate):
 
     @property
     def amount(self) -> int:
-        return sum(p["amount"] for p in self.postings if p["side"] == Side.DEBIT)
+        return sum(p.amount for p in self.postings if p.side is Side.DEBIT)
 
     def mark_reversed(self, reversal_id: UUID, by: str | None = None) -> None:
         if self.reversed_by is not None:
@@ -128,4 +105,5 @@ class Transfer(LedgerAggregate):
 
     @event("Reversed")
     def _reversed(self, reversal_id: UUID, by: str | None = None) -> None:
+        assert self.reversed_by is None, "a transfer is reversed once"
         self.reversed_by = reversal_id
