@@ -22,8 +22,8 @@ from pathlib import Path
 from common import Timer, fresh_database, machine, postgres
 
 from ledger import FundCenter
-from ledger.reconciliation import Reconciler
 from projections import ViewStore
+from projections.reconciliation import Reconciler
 
 DAY = date(2026, 11, 25)
 WHEN = "2026-11-25T10:00:00.000000Z"

@@ -13,6 +13,7 @@ from .domain.errors import NotFound, ValidationError
 from .domain.reconciliation import DEFAULT_CURRENCY, DayClosed, ReconciledDay, Reconciliation, scope
 from .domain.transfers import Side, Transfer, TransferKind, posting
 from .once import Once
+from .reconciliation import CloseFigures, StatementMatch
 
 if TYPE_CHECKING:
     from .application import FundCenter
@@ -24,15 +25,14 @@ class ReconciliationNotFound(NotFound):
 
 class ReconciliationCommands:
     def record_import(
-        self: FundCenter, reconciliation_id: UUID, channel: str, day: str, file_hash: str, lines: int, ours: int,
-        summary: dict[str, dict[str, int]], by: str, currency: str = DEFAULT_CURRENCY, carried: int = 0,
-        window: tuple[str, str] = ("", ""),
+        self: FundCenter, reconciliation_id: UUID, channel: str, day: str, file_hash: str, match: StatementMatch,
+        by: str, currency: str = DEFAULT_CURRENCY,
     ) -> Reconciliation:
         def attempt() -> Reconciliation:
             reconciliation = Reconciliation(id=reconciliation_id, channel=channel, day=day, file_hash=file_hash,
-                                            lines=lines, ours=ours, summary=summary, imported_by=by,
-                                            currency=currency, carried=carried, starts_at=window[0],
-                                            ends_at=window[1])
+                                            lines=match.lines, ours=match.ours, summary=match.summary(),
+                                            imported_by=by, currency=currency, carried=match.carried,
+                                            starts_at=match.starts_at, ends_at=match.ends_at)
             self._save(reconciliation)
             return reconciliation
 
@@ -71,17 +71,13 @@ class ReconciliationCommands:
 
         return self._run(attempt)
 
-    def close_reconciliation(
-        self: FundCenter, reconciliation_id: UUID, moved: int, by: str,
-        carried: list[tuple[UUID, int, int, int]] = (),  # type: ignore[assignment]
-    ) -> Reconciliation:
+    def close_reconciliation(self: FundCenter, reconciliation_id: UUID, figures: CloseFigures, by: str) -> Reconciliation:
         """Move the day's matched total from pending_reconciliation to reconciled, and close the day.
 
-        `moved` is the channel's net figure of the day's own lines; `carried` names the lines that
-        matched a difference waiting from an earlier day: (that reconciliation, its difference, our
-        line, the line's net figure). Each such wait ends here, in the same save, and its amount moves
-        with the day's; one another day has already ended (or someone resolved otherwise) is stale:
-        not moved again."""
+        `figures.moved` is the channel's net figure of the day's own lines; `figures.carried` names the
+        lines that matched a difference waiting from an earlier day. Each such wait ends here, in the
+        same save, and its amount moves with the day's; one another day has already ended (or someone
+        resolved otherwise) is stale: not moved again."""
 
         def attempt() -> Reconciliation:
             reconciliation = self.get_reconciliation(reconciliation_id)
@@ -91,14 +87,15 @@ class ReconciliationCommands:
                 raise DayClosed(f"{reconciliation.channel} {reconciliation.day} {reconciliation.currency} was closed"
                                 f" by reconciliation {closed.reconciliation_id}")
             origins: dict[UUID, Reconciliation] = {}
-            stale, total = [], moved
-            for origin_id, origin_seq, line, amount in carried:
-                origin = origins.get(origin_id) or origins.setdefault(origin_id, self.get_reconciliation(origin_id))
-                if not origin.is_waiting(origin_seq):
-                    stale.append(line)
+            stale, total = [], figures.moved
+            for line in figures.carried:
+                origin = origins.get(line.origin_id) or origins.setdefault(
+                    line.origin_id, self.get_reconciliation(line.origin_id))
+                if not origin.is_waiting(line.origin_seq):
+                    stale.append(line.seq)
                     continue
-                origin.end_wait(origin_seq, reconciliation.id, reconciliation.day, line)
-                total += amount
+                origin.end_wait(line.origin_seq, reconciliation.id, reconciliation.day, line.seq)
+                total += line.net
             marker = ReconciledDay(
                 id=ids.command_id("reconciled-day", scope(reconciliation.channel, reconciliation.day,
                                                           reconciliation.currency)),

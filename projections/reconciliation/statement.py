@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from ..domain.errors import ValidationError
-from ..domain.inputs import moment_problem
-from ..domain.money import AMOUNT_MINOR_MAX
-from ..domain.reconciliation import STATUSES
+from ledger.domain.errors import ValidationError
+from ledger.domain.inputs import moment_problem
+from ledger.domain.money import AMOUNT_MINOR_MAX
+from ledger.domain.reconciliation import STATUSES
+
+from ..store import Cursor
 
 HEADER = ["channel_txn_id", "reference", "kind", "amount", "fee", "status", "time"]
 KINDS = ("recharge", "payout")
@@ -148,7 +150,7 @@ def chunks(lines: Iterator[Any], size: int = CHUNK_LINES) -> Iterator[list[Any]]
         yield chunk
 
 
-def load(cur: Any, table: str, statement: IO[bytes]) -> int:
+def load(cur: Cursor, table: str, statement: IO[bytes]) -> int:
     """Read the statement into `table` (line_no, channel_txn_id, reference, kind, amount, fee,
     status, time) inside the caller's transaction; the count of lines."""
     count = 0
@@ -171,7 +173,7 @@ def load(cur: Any, table: str, statement: IO[bytes]) -> int:
     return count
 
 
-def duplicate_line(cur: Any, table: str) -> str | None:
+def duplicate_line(cur: Cursor, table: str) -> str | None:
     """Why the loaded statement is rejected for a channel_txn_id, or a reference, on two lines
     (the first such line, by its number), or None. A reference is ours, echoed: two lines with
     one would pair one payment twice."""

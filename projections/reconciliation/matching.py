@@ -32,7 +32,9 @@ lacks; then the carried differences with no line of this day.
 
 from __future__ import annotations
 
-from typing import Any
+from ledger.reconciliation import ClassTotals
+
+from ..store import Cursor
 
 STAGING = "statement_staging"
 CARRY = "reconciliation_carry"
@@ -54,7 +56,7 @@ def _classify(their: str, ours: str) -> str:
             f" THEN 'status_mismatch' WHEN {their}.fee != {ours}.fee THEN 'fee_mismatch' ELSE 'matched' END")
 
 
-def create_scratch(cur: Any) -> None:
+def create_scratch(cur: Cursor) -> None:
     """The import's own tables, gone at the end of its transaction."""
     if cur.kind == "postgresql":
         # The day's hash joins and set differences in memory; the staged file in memory too (this
@@ -73,13 +75,13 @@ def create_scratch(cur: Any) -> None:
                 f" our_status TEXT, since TEXT NOT NULL){drop}")
 
 
-def drop_scratch(cur: Any) -> None:
+def drop_scratch(cur: Cursor) -> None:
     if cur.kind == "sqlite":
         for table in (STAGING, CARRY):
             cur.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def collect_waiting(cur: Any, rid: str, channel: str, currency: str, day: str) -> None:
+def collect_waiting(cur: Cursor, rid: str, channel: str, currency: str, day: str) -> None:
     """The differences of this channel and currency waiting from earlier days, except those a line
     of another reconciliation (not superseded) has carried over already, pending its close."""
     cur.execute(
@@ -94,7 +96,7 @@ def collect_waiting(cur: Any, rid: str, channel: str, currency: str, day: str) -
     )
 
 
-def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str, end: str, lines: int) -> None:
+def match(cur: Cursor, rid: str, channel: str, currency: str, day: str, start: str, end: str, lines: int) -> None:
     """Write `reconciliation_lines` for this import (see the module's docstring)."""
     if cur.kind == "postgresql":
         cur.execute(f"ANALYZE {STAGING}")
@@ -190,12 +192,9 @@ def match(cur: Any, rid: str, channel: str, currency: str, day: str, start: str,
     )
 
 
-def summary(cur: Any, rid: str) -> tuple[dict[str, dict[str, int]], int, int]:
-    """Per class: count, our and their amounts and fees, and how many were carried over; the
-    count of lines with our side; the count carried over."""
+def summary(cur: Cursor, rid: str) -> tuple[dict[str, ClassTotals], int]:
+    """Per class: count, our and their amounts and fees, and how many were carried over; and the
+    count of lines with our side."""
     rows = cur.execute(f"{TOTALS} FROM reconciliation_lines WHERE reconciliation_id = ? GROUP BY class", (rid,))
-    result = {r["class"]: {k: int(v) for k, v in r.items() if k not in ("class", "ours")} for r in rows}
-    for row in result.values():
-        if not row["carried"]:
-            del row["carried"]
-    return result, sum(int(r["ours"]) for r in rows), sum(v.get("carried", 0) for v in result.values())
+    classes = {r["class"]: ClassTotals(**{k: int(v) for k, v in r.items() if k not in ("class", "ours")}) for r in rows}
+    return classes, sum(int(r["ours"]) for r in rows)

@@ -11,8 +11,11 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
-from ..domain.errors import NotFound, ValidationError
-from ..domain.reconciliation import CLASSES, MATCHED, Reconciliation
+from ledger.domain.errors import NotFound, ValidationError
+from ledger.domain.reconciliation import CLASSES, MATCHED, Reconciliation
+from ledger.reconciliation import CarriedLine, CloseFigures
+
+from ..store import ViewStore
 
 LISTED = ("id, channel, currency, day, status, lines, ours, differences, open_differences, waiting, carried,"
           " file_hash, imported_by, imported_at, closed_by, closed_at, moved, position")
@@ -28,7 +31,7 @@ class DifferenceNotFound(NotFound):
     pass
 
 
-def difference(store: Any, reconciliation_id: UUID, seq: int) -> dict[str, Any]:
+def difference(store: ViewStore, reconciliation_id: UUID, seq: int) -> dict[str, Any]:
     rows = store.query(
         "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? AND seq = ? AND class != 'matched'",
         (str(reconciliation_id), seq),
@@ -38,7 +41,7 @@ def difference(store: Any, reconciliation_id: UUID, seq: int) -> dict[str, Any]:
     return rows[0]
 
 
-def lines(store: Any, reconciliation_id: UUID, *, differences_only: bool = False, after: int = 0,
+def lines(store: ViewStore, reconciliation_id: UUID, *, differences_only: bool = False, after: int = 0,
           limit: int = 100) -> list[dict[str, Any]]:
     sql = "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? AND seq > ?"
     if differences_only:
@@ -56,7 +59,7 @@ def resolution_text(reconciliation: Reconciliation, seq: int) -> str:
     return f"{r['action']} (after waiting)" if "waited" in r else r["action"]
 
 
-def csv_report(store: Any, reconciliation: Reconciliation, kind: str, part: str) -> Iterator[str]:
+def csv_report(store: ViewStore, reconciliation: Reconciliation, kind: str, part: str) -> Iterator[str]:
     """Fund or fee reconciliation, summary or detail, as CSV text, a row at a time."""
     field = "amount" if kind == "fund" else "fee"
     out = io.StringIO()
@@ -90,7 +93,7 @@ def csv_report(store: Any, reconciliation: Reconciliation, kind: str, part: str)
         yield flush()
 
 
-def close_figures(store: Any, reconciliation: Reconciliation) -> tuple[int, list[tuple[UUID, int, int, int]]]:
+def close_figures(store: ViewStore, reconciliation: Reconciliation) -> CloseFigures:
     """What the close moves for the day's own lines (the channel's net figures, less what waits
     and what was dismissed), and the lines carried over from earlier days, each with its net."""
     rid = str(reconciliation.id)
@@ -109,12 +112,12 @@ def close_figures(store: Any, reconciliation: Reconciliation) -> tuple[int, list
         if row["carried_from"] is None:
             moved -= int(row["net"])  # a difference of this day left waiting (or a repeat dismissed)
         else:
-            carried.append((UUID(row["carried_from"]), int(row["carried_seq"]), int(row["seq"]),
-                            0 if waits else int(row["net"])))
-    return moved, carried
+            carried.append(CarriedLine(UUID(row["carried_from"]), int(row["carried_seq"]), int(row["seq"]),
+                                       0 if waits else int(row["net"])))
+    return CloseFigures(moved, tuple(carried))
 
 
-def listing(store: Any, *, channel: str | None = None, currency: str | None = None, status: str | None = None,
+def listing(store: ViewStore, *, channel: str | None = None, currency: str | None = None, status: str | None = None,
             start: date | None = None, end: date | None = None, after: tuple[str, str] | None = None,
             limit: int = 100) -> list[dict[str, Any]]:
     """Reconciliations by day (then id), filtered; `after` is the last (day, id) of the page before."""
@@ -137,7 +140,7 @@ def listing(store: Any, *, channel: str | None = None, currency: str | None = No
     return store.query(sql + " ORDER BY day, id LIMIT ?", (*params, limit))
 
 
-def overdue(store: Any, today: date, wait_max_days: int, *, channel: str | None = None,
+def overdue(store: ViewStore, today: date, wait_max_days: int, *, channel: str | None = None,
             currency: str | None = None) -> list[dict[str, Any]]:
     """The differences waiting since before `today - wait_max_days` (the oldest first), with their age."""
     cutoff = (today - timedelta(days=wait_max_days)).isoformat()
