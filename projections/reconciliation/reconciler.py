@@ -100,13 +100,14 @@ class Reconciler:
         start, end = self.accounting_day.window(day)
         rid = str(reconciliation_id)
         with self.store.transaction() as cur:
-            cur.execute("DELETE FROM reconciliation_lines WHERE reconciliation_id = ?", (rid,))
+            matching.clear(cur, rid)
             matching.create_scratch(cur)
-            lines = statements.load(cur, matching.STAGING, statement)
+            lines = statements.load(cur, matching.STAGING, statement, matching.keep_block(cur, rid))
             if (why := statements.duplicate_line(cur, matching.STAGING)) is not None:
                 raise StatementRejected(why)
             matching.collect_waiting(cur, rid, channel, currency, day.isoformat())
             matching.match(cur, rid, channel, currency, day.isoformat(), start, end, lines)
+            matching.record_matched(cur, rid, lines)
             classes, ours = matching.summary(cur, rid)
             matching.drop_scratch(cur)
         match = StatementMatch(lines=lines, ours=ours, classes=classes, starts_at=start, ends_at=end)

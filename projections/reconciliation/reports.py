@@ -8,6 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, timedelta
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -16,16 +17,16 @@ from ledger.domain.reconciliation import CLASSES, MATCHED, Reconciliation
 from ledger.reconciliation import CarriedLine, CloseFigures
 
 from ..store import ViewStore
+from .matching import BLOCKS, LINES
+from .matching import MATCHED as MATCHED_TOTALS
+from .matching import NET_SQL as NET
+from .statement import fields
+
+NET_SQL = NET.format(p="their_")  # a line's net figure from the channel's side
 
 LISTED = ("id, channel, currency, day, status, lines, ours, differences, open_differences, waiting, carried,"
           " file_hash, imported_by, imported_at, closed_by, closed_at, moved, position")
 STATUSES = ("open", "closed", "superseded")
-
-# What a line means for the channel's pending_reconciliation, in SQL (ledger.domain.reconciliation.net).
-NET_SQL = ("CASE WHEN their_status = 'succeeded' THEN CASE WHEN kind = 'payout' THEN -(their_amount + their_fee)"
-           " ELSE their_amount - their_fee END WHEN their_status = 'returned' THEN CASE WHEN kind = 'payout'"
-           " THEN -their_fee ELSE their_amount - their_fee END ELSE 0 END")
-
 
 class DifferenceNotFound(NotFound):
     pass
@@ -43,10 +44,48 @@ def difference(store: ViewStore, reconciliation_id: UUID, seq: int) -> dict[str,
 
 def lines(store: ViewStore, reconciliation_id: UUID, *, differences_only: bool = False, after: int = 0,
           limit: int = 100) -> list[dict[str, Any]]:
-    sql = "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? AND seq > ?"
-    if differences_only:
+    rid = str(reconciliation_id)
+    sql = f"SELECT * FROM {LINES} WHERE reconciliation_id = ? AND seq > ?"
+    if differences_only:  # a plain match is never a difference
         sql += " AND class != 'matched'"  # the partial index's own condition
-    return store.query(sql + " ORDER BY seq LIMIT ?", (str(reconciliation_id), after, limit))
+        return store.query(sql + " ORDER BY seq LIMIT ?", (rid, after, limit))
+    rows = store.query(sql + " ORDER BY seq LIMIT ?", (rid, after, limit))
+    return list(islice(_merged(rid, iter(rows), _blocks(store, rid, after), after), limit))
+
+
+def _blocks(store: ViewStore, rid: str, after: int) -> Iterator[str]:
+    """The statement's blocks of lines holding a seq past `after`, in order, one query each."""
+    while True:
+        rows = store.query(f"SELECT last_seq, lines FROM {BLOCKS} WHERE reconciliation_id = ? AND last_seq > ?"
+                           " ORDER BY first_seq LIMIT 1", (rid, after))
+        if not rows:
+            return
+        after = int(rows[0]["last_seq"])
+        yield rows[0]["lines"]
+
+
+def _merged(rid: str, rows: Iterator[dict[str, Any]], blocks: Iterator[str], after: int) -> Iterator[dict[str, Any]]:
+    """The lines in seq order: the rows, and the statement's lines that have none (plain matches)."""
+    row = next(rows, None)
+    for block in blocks:
+        for text in block.splitlines():
+            line_no, txn, reference, kind, amount, fee, status, when = fields(text)
+            seq = line_no - 1
+            if seq <= after:
+                continue
+            while row is not None and row["seq"] < seq:
+                yield row
+                row = next(rows, None)
+            if row is not None and row["seq"] == seq:
+                continue  # not a plain match: its row comes next
+            yield {"reconciliation_id": rid, "seq": seq, "class": MATCHED, "payment_id": reference,
+                   "reference": reference, "channel_txn_id": txn, "kind": kind, "our_amount": amount,
+                   "our_fee": fee, "our_status": status, "their_amount": amount, "their_fee": fee,
+                   "their_status": status, "their_time": when, "carried_from": None, "carried_seq": None,
+                   "carried_day": None, "note": None, "off_window": 0}
+    while row is not None:
+        yield row
+        row = next(rows, None)
 
 
 def resolution_text(reconciliation: Reconciliation, seq: int) -> str:
@@ -84,9 +123,9 @@ def csv_report(store: ViewStore, reconciliation: Reconciliation, kind: str, part
     writer.writerow(["seq", "class", "currency", "channel_txn_id", "reference", "kind", f"our_{field}",
                      f"their_{field}", "our_status", "their_status", "carried_from", "resolution"])
     yield flush()
-    for row in store.stream(
-        "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? ORDER BY seq", (str(reconciliation.id),)
-    ):
+    rid = str(reconciliation.id)
+    rows = store.stream(f"SELECT * FROM {LINES} WHERE reconciliation_id = ? ORDER BY seq", (rid,))
+    for row in _merged(rid, rows, _blocks(store, rid, 0), 0):
         writer.writerow([row["seq"], row["class"], currency, row["channel_txn_id"], row["reference"], row["kind"],
                          row[f"our_{field}"], row[f"their_{field}"], row["our_status"], row["their_status"],
                          row["carried_day"] or "", resolution_text(reconciliation, row["seq"])])
@@ -98,13 +137,14 @@ def close_figures(store: ViewStore, reconciliation: Reconciliation) -> CloseFigu
     and what was dismissed), and the lines carried over from earlier days, each with its net."""
     rid = str(reconciliation.id)
     total = store.query(
-        f"SELECT COALESCE(SUM({NET_SQL}), 0) AS n FROM reconciliation_lines WHERE reconciliation_id = ?"
+        f"SELECT COALESCE(SUM({NET_SQL}), 0) AS n FROM {LINES} WHERE reconciliation_id = ?"
         " AND carried_from IS NULL", (rid,))[0]["n"]
-    moved = int(total)
+    moved = int(total) + sum(int(r["net"]) for r in store.query(
+        f"SELECT net FROM {MATCHED_TOTALS} WHERE reconciliation_id = ?", (rid,)))  # the plain matches
     left_out = [int(seq) for seq, r in reconciliation.resolutions.items() if r["action"] in ("wait", "dismiss")]
     carried = []
     for row in store.query(
-        f"SELECT seq, carried_from, carried_seq, {NET_SQL} AS net FROM reconciliation_lines"
+        f"SELECT seq, carried_from, carried_seq, {NET_SQL} AS net FROM {LINES}"
         " WHERE reconciliation_id = ? AND (carried_from IS NOT NULL OR seq IN"
         f" ({', '.join('?' * len(left_out)) or 'NULL'}))", (rid, *left_out),
     ):
