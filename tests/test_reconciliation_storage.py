@@ -107,7 +107,7 @@ def test_a_carried_line_after_a_day_of_plain_matches_has_a_number_of_its_own(ste
     # Day 2: another recharge the channel finishes; the sweep settles both on day 2.
     fresh = shop.recharge(member, 888, binding_id=card).json()
     slow.query(fresh["id"])
-    shop.ok("GET", "/v1/transactions", params={"min_position": closed["position"]})
+    shop.ok("GET", "/v1/transactions", params={"min_position": max(closed["position"], fresh["position"])})
     swept = shop.ok("POST", "/v1/admin/payments/sweep", {"older_than_s": 0}, who="operator")
     assert {p["id"] for p in swept} == {late["id"], fresh["id"]}
     shop.clock.set(morning(D3))

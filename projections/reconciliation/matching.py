@@ -43,14 +43,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ledger.domain.reconciliation import MATCHED as MATCHED_CLASS
+from ledger.domain.reconciliation import MATCHED
 from ledger.reconciliation import ClassTotals
 
 from ..store import Cursor
 
 STAGING = "statement_staging"
 CARRY = "reconciliation_carry"
-LINES, BLOCKS, MATCHED = "reconciliation_lines", "reconciliation_statement_blocks", "reconciliation_matched"
+LINES, BLOCKS, PLAIN = "reconciliation_lines", "reconciliation_statement_blocks", "reconciliation_matched"
 FINAL = "('succeeded', 'failed', 'returned')"
 LINE_COLUMNS = (
     "reconciliation_id, seq, class, payment_id, reference, channel_txn_id, kind, our_amount, our_fee, our_status,"
@@ -71,7 +71,7 @@ NET_SQL = ("CASE WHEN {p}status = 'succeeded' THEN CASE WHEN kind = 'payout' THE
 
 def clear(cur: Cursor, rid: str) -> None:
     """What an earlier attempt at this import left (its transaction rolled back, or the record failed)."""
-    for table in (LINES, BLOCKS, MATCHED):
+    for table in (LINES, BLOCKS, PLAIN):
         cur.execute(f"DELETE FROM {table} WHERE reconciliation_id = ?", (rid,))
 
 
@@ -249,7 +249,7 @@ def record_matched(cur: Cursor, rid: str, lines: int) -> None:
         (rid, lines))[0]
     plain = {k: int(file[k]) - int(rows[k]) for k in ("count", "amount", "fee", "net")}
     assert plain["count"] >= 0 and int(file["count"]) == lines, (plain, file, lines)
-    cur.execute(f"INSERT INTO {MATCHED} (reconciliation_id, count, amount, fee, net) VALUES (?, ?, ?, ?, ?)",
+    cur.execute(f"INSERT INTO {PLAIN} (reconciliation_id, count, amount, fee, net) VALUES (?, ?, ?, ?, ?)",
                 (rid, plain["count"], plain["amount"], plain["fee"], plain["net"]))
 
 
@@ -259,11 +259,11 @@ def summary(cur: Cursor, rid: str) -> tuple[dict[str, ClassTotals], int]:
     rows = cur.execute(f"{TOTALS} FROM {LINES} WHERE reconciliation_id = ? GROUP BY class", (rid,))
     classes = {r["class"]: ClassTotals(**{k: int(v) for k, v in r.items() if k not in ("class", "ours")}) for r in rows}
     ours = sum(int(r["ours"]) for r in rows)
-    for plain in cur.execute(f"SELECT count, amount, fee FROM {MATCHED} WHERE reconciliation_id = ?", (rid,)):
+    for plain in cur.execute(f"SELECT count, amount, fee FROM {PLAIN} WHERE reconciliation_id = ?", (rid,)):
         count, amount, fee = int(plain["count"]), int(plain["amount"]), int(plain["fee"])
         if count:
-            row = classes.get(MATCHED_CLASS, ClassTotals(0, 0, 0, 0, 0))
-            classes[MATCHED_CLASS] = ClassTotals(row.count + count, row.our_amount + amount, row.their_amount + amount,
+            row = classes.get(MATCHED, ClassTotals(0, 0, 0, 0, 0))
+            classes[MATCHED] = ClassTotals(row.count + count, row.our_amount + amount, row.their_amount + amount,
                                                  row.our_fee + fee, row.their_fee + fee, row.carried)
             ours += count
     return classes, ours

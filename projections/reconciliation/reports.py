@@ -17,8 +17,7 @@ from ledger.domain.reconciliation import CLASSES, MATCHED, Reconciliation
 from ledger.reconciliation import CarriedLine, CloseFigures
 
 from ..store import ViewStore
-from .matching import BLOCKS, LINES
-from .matching import MATCHED as MATCHED_TOTALS
+from .matching import BLOCKS, LINES, PLAIN
 from .matching import NET_SQL as NET
 from .statement import fields
 
@@ -27,6 +26,7 @@ NET_SQL = NET.format(p="their_")  # a line's net figure from the channel's side
 LISTED = ("id, channel, currency, day, status, lines, ours, differences, open_differences, waiting, carried,"
           " file_hash, imported_by, imported_at, closed_by, closed_at, moved, position")
 STATUSES = ("open", "closed", "superseded")
+
 
 class DifferenceNotFound(NotFound):
     pass
@@ -140,7 +140,7 @@ def close_figures(store: ViewStore, reconciliation: Reconciliation) -> CloseFigu
         f"SELECT COALESCE(SUM({NET_SQL}), 0) AS n FROM {LINES} WHERE reconciliation_id = ?"
         " AND carried_from IS NULL", (rid,))[0]["n"]
     moved = int(total) + sum(int(r["net"]) for r in store.query(
-        f"SELECT net FROM {MATCHED_TOTALS} WHERE reconciliation_id = ?", (rid,)))  # the plain matches
+        f"SELECT net FROM {PLAIN} WHERE reconciliation_id = ?", (rid,)))  # the plain matches
     left_out = [int(seq) for seq, r in reconciliation.resolutions.items() if r["action"] in ("wait", "dismiss")]
     carried = []
     for row in store.query(
