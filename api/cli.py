@@ -155,8 +155,8 @@ def gateways_for(fc: FundCenter, settings: Settings):
 
 @contextmanager
 def _reconciler(db: str | None, fetch: bool = False):
-    from ledger.reconciliation import Reconciler
     from projections import ProjectionRunner, ViewStore
+    from projections.reconciliation import Reconciler
 
     settings = Settings(database_url=resolve_url(db))
     fc = FundCenter(settings.database_url, clock=clock())

@@ -25,10 +25,10 @@ from ledger.clock import SteppingClock
 from ledger.domain.accounting_day import AccountingDay
 from ledger.domain.fees import FeeRule
 from ledger.domain.money import format_amount
-from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
 from projections.payments import channel_activity
+from projections.reconciliation import Reconciler
 from projections.suspense import suspense
 from projections.trial_balance import trial_balance, trial_balance_by_account
 

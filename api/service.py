@@ -36,11 +36,11 @@ from ledger.domain.access import ROLE_PERMISSIONS, Permission, Principal, Role
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError, NotFound, ValidationError
 from ledger.domain.reconciliation import Reconciliation
 from ledger.payments import BindingView, PaymentView
-from ledger.reconciliation.reports import listing as reconciliation_list
 from projections.api_keys import list_api_keys
 from projections.balances import account_balance
 from projections.common import decode_cursor, encode_cursor
 from projections.payments import open_payments
+from projections.reconciliation.reports import listing as reconciliation_list
 from projections.statements import balance_as_of, statement, statement_entries
 from projections.suspense import suspense
 from projections.transactions import list_transactions
