@@ -21,9 +21,9 @@ from ledger.channels.registry import SimulatorRegistry
 from ledger.channels.service import Payments
 from ledger.domain.aggregate import Clock
 from ledger.group_commit import GroupCommitter
-from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
+from projections.reconciliation import Reconciler
 
 from .service_secrets import ServiceSecrets, load_secrets
 from .settings import Settings

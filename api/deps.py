@@ -18,8 +18,8 @@ from ledger.channels.service import Payments
 from ledger.domain.access import ApiKey, Permission, Principal
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
 from ledger.group_commit import GroupCommitter
-from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
+from projections.reconciliation import Reconciler
 
 from .metrics import Metrics
 from .problems import ApiProblem, forbidden, unauthorized

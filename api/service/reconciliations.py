@@ -9,8 +9,8 @@ from uuid import UUID
 
 from ledger.domain import ids
 from ledger.domain.reconciliation import Reconciliation
-from ledger.reconciliation.reports import listing as reconciliation_list
 from projections.common import decode_cursor, encode_cursor
+from projections.reconciliation.reports import listing as reconciliation_list
 
 from .. import models
 from .caller import Caller
