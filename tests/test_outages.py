@@ -314,7 +314,8 @@ def test_a_quiet_app_answers_503_while_the_database_is_stopped_and_recovers(pg_u
          {"account": alice, "amount": 10_000, "currency": "CNY", "direction": "credit", "reason": "seed"}, "a1")
 
     # A restart while nobody is looking: every pooled connection is stale; the first
-    # requests after it find good ones.
+    # requests after it find good ones. The runner's batch the restart cut off may not
+    # be retried yet: that is no failing runner (it resumes by itself), so /healthz is 200.
     pg_up.restart("fast")
     started = time.monotonic()
     response = client.get("/healthz")
