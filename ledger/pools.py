@@ -113,8 +113,11 @@ class WatchedPool:
       than one per back-off step;
     - reconnection retries quickly (`_QuickAttempt`) for `reconnect_timeout`;
     - `acquire()`: while the database is known unreachable a caller waits briefly,
-      makes one direct connection attempt (one caller at a time), and otherwise
-      gets `DatabaseUnavailable`, instead of queueing for the whole timeout.
+      makes one direct connection attempt (one caller at a time; the others wait their
+      turn briefly), and otherwise gets `DatabaseUnavailable`, instead of queueing for
+      the whole timeout. A caller whose brief wait began while the database was known
+      unreachable makes that attempt even if it was found reachable meanwhile: the
+      pool's own reconnection may still be a second away.
     """
 
     reachability: Reachability
@@ -144,11 +147,11 @@ class WatchedPool:
     @contextmanager
     def acquire(self, timeout: float | None = None) -> Iterator[Any]:
         """As `connection()`, but fails fast with `DatabaseUnavailable` during a known outage."""
-        pooled = True
+        pooled, known_down = True, self.reachability.down
         try:
-            conn = self.getconn(PROBE_TIMEOUT_S if self.reachability.down else timeout)  # type: ignore[attr-defined]
+            conn = self.getconn(PROBE_TIMEOUT_S if known_down else timeout)  # type: ignore[attr-defined]
         except psycopg_pool.PoolTimeout as error:
-            if not self.reachability.down:
+            if not (known_down or self.reachability.down):
                 raise
             conn, pooled = self._probe(error), False
         try:
@@ -161,9 +164,12 @@ class WatchedPool:
                 conn.close()
 
     def _probe(self, error: Exception) -> Any:
-        """One direct connection attempt (not pooled), so that the first caller after the
-        database's return need not wait for the pool's next reconnection attempt."""
-        if self._probing.acquire(blocking=False):
+        """One direct connection attempt (not pooled), so that the first callers after the
+        database's return need not wait for the pool's next reconnection attempt. One at a
+        time: a caller waits `PROBE_TIMEOUT_S` at most for another's attempt to finish
+        (so that callers arriving together at the database's return all get through,
+        while a connection attempt that hangs holds up no one for long)."""
+        if self._probing.acquire(timeout=PROBE_TIMEOUT_S):
             try:
                 return self._connect()
             except Exception:

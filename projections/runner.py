@@ -76,6 +76,7 @@ class ProjectionRunner:
         self._listeners: list[Callable[[int, int, Batch | None], None]] = []
         self._told: int | None = None  # the listeners know the log up to here
         self._telling = threading.Lock()
+        self._recoveries_seen = 0  # the database's recoveries as of the current attempt's start
 
     @property
     def position(self) -> int:
@@ -152,10 +153,12 @@ class ProjectionRunner:
         batches of many commands rather than a transaction per command. A failed
         batch rolls back and is tried again after the back-off, until it goes through.
         """
+        reachability = self.ledger.database.reachability
         while not self._stop.is_set():
             try:
                 with self._waker() as wait:
                     while not self._stop.is_set():
+                        self._recoveries_seen = reachability.recoveries  # before this attempt
                         applied = self.catch_up()
                         if self.error is not None:
                             self._recovered()
@@ -251,9 +254,10 @@ class ProjectionRunner:
         return delay
 
     def _back_off(self, delay: float) -> None:
-        """Sleep `delay`, or less: until stop(), or until the database comes back."""
+        """Sleep `delay`, or less: until stop(), or until the database comes back (at once if it
+        came back while the failed attempt was under way: that attempt may have begun before)."""
         reachability = self.ledger.database.reachability
-        seen, deadline = reachability.recoveries, time.monotonic() + delay
+        seen, deadline = self._recoveries_seen, time.monotonic() + delay
         while not self._stop.is_set() and reachability.recoveries == seen:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..deps import Services
-from ..problems import RETRY_AFTER_S
+from ..problems import RETRY_AFTER_S, database_unavailable
 
 router = APIRouter(tags=["ops"])
 
@@ -99,11 +99,17 @@ async def healthz(request: Request) -> JSONResponse:
     """200 `{"status": "ok", ...}` when the database answers and the projections follow the
     log; else 503 with `status` (`unavailable` or `degraded`), `reason`
     (`database-unavailable`, `projections-failing`, `projections-lagging`) and `detail`.
-    Answers within `healthz_timeout_s` (1.5 s) in every state."""
+    Answers within `healthz_timeout_s` (1.5 s) in every state.
+
+    `projections-failing` is a runner failing for a reason of its own (a view raises). A
+    runner whose last attempt failed because the database was away, once the database
+    answers again, is retrying on its own and is not reported (its `projections` state
+    still shows it); if it stays behind, that is `projections-lagging`."""
     services, probe = _probe_of(request)
     settings = services.settings
     answered, why = await probe.run(settings.healthz_timeout_s)
     state = services.runner.state()
+    failure = services.runner.error  # a runner that failed only because the database was away is not failing now
     position = state["position"] if state["running"] else probe.position
     body: dict[str, Any] = {
         "status": "ok", "log_head": probe.head, "projection_position": position,
@@ -114,7 +120,7 @@ async def healthz(request: Request) -> JSONResponse:
     if not answered:
         body["database"].update(error=why or reachability.error, down_since=_when(reachability.down_since))
         body.update(status="unavailable", reason="database-unavailable", detail=why)
-    elif state["running"] and state["failing"]:
+    elif state["running"] and failure is not None and not database_unavailable(failure):
         body.update(status="degraded", reason="projections-failing",
                     detail=f"the projections fail and retry: {state['error']}")
     elif state["running"] and body["projection_lag"] > 0:
