@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import singledispatchmethod
 from typing import Any
 
@@ -44,10 +43,6 @@ def booked_day(event: Any) -> str:
     return getattr(event, "day", None) or iso(event.timestamp)[:10]
 
 
-def from_iso(text: str | None) -> datetime | None:
-    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def encode_cursor(*parts: object) -> str:
     return base64.urlsafe_b64encode("|".join(str(p) for p in parts).encode()).decode().rstrip("=")
 
@@ -75,24 +70,29 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-_METADATA: dict[str, dict[str, Any]] = {}
-_METADATA_SIZE_MAX = 200_000
-
-
-def account_metadata(cur: Any, account_ids: set[str]) -> dict[str, dict[str, Any]]:
+class AccountMetadata:
     """Kind, business, role, channel and currency of accounts, from the balances view.
 
-    These never change once an account is opened, so they are cached in the process.
-    """
-    missing = sorted(a for a in account_ids if a not in _METADATA)
-    for start in range(0, len(missing), 500):
-        chunk = missing[start : start + 500]
-        rows = cur.execute(
-            "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances"
-            f" WHERE account_id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        )
-        if len(_METADATA) > _METADATA_SIZE_MAX:
-            _METADATA.clear()
-        _METADATA.update({row["account_id"]: row for row in rows})
-    return {a: _METADATA[a] for a in account_ids if a in _METADATA}
+    These never change once an account is opened, so a view keeps them in memory: one cache
+    per view object, so two stores (a live one and a replay's scratch one, or two databases in
+    one process) never share one."""
+
+    SIZE_MAX = 200_000  # accounts kept before the cache starts afresh
+    CHUNK_SIZE_MAX = 500  # account ids per query
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, cur: Any, account_ids: set[str]) -> dict[str, dict[str, Any]]:
+        missing = sorted(a for a in account_ids if a not in self._rows)
+        for start in range(0, len(missing), self.CHUNK_SIZE_MAX):
+            chunk = missing[start : start + self.CHUNK_SIZE_MAX]
+            rows = cur.execute(
+                "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances"
+                f" WHERE account_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            if len(self._rows) > self.SIZE_MAX:
+                self._rows.clear()
+            self._rows.update({row["account_id"]: row for row in rows})
+        return {a: self._rows[a] for a in account_ids if a in self._rows}

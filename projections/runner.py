@@ -46,18 +46,25 @@ from .transactions import TransactionsView
 
 log = logging.getLogger(__name__)
 
-# Balances first: the other views read account metadata from its table.
-VIEWS = (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView(),
-         ReconciliationsView())
+
+def all_views() -> tuple[Any, ...]:
+    """A fresh set of the read models, for one store: a view may keep what it learnt of that store
+    in memory (accounts' metadata), so no two runners share one. Balances first: the other views
+    read account metadata from its table."""
+    return (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView(),
+            ReconciliationsView())
+
+
 BATCH_SIZE = 1000
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubling, capped
 
 
 class ProjectionRunner:
     def __init__(
-        self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE, views: Sequence[Any] = VIEWS
+        self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE, views: Sequence[Any] | None = None
     ) -> None:
-        self.ledger, self.store, self.views = ledger, store, views
+        self.ledger, self.store = ledger, store
+        self.views = all_views() if views is None else views
         self.batch_size = batch_size
         self.application_name = ledger.name
         self.backoff_min_s, self.backoff_max_s = BACKOFF_MIN_S, BACKOFF_MAX_S

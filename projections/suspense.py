@@ -18,7 +18,7 @@ from typing import Any
 from ledger.domain.accounts import SystemRole
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, account_metadata, booked_day, dispatchmethod
+from .common import AccountMetadata, Batch, booked_day, dispatchmethod
 
 ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
 
@@ -27,13 +27,16 @@ class SuspenseView:
     name = "suspense"
     tables = {"suspense_days": "channel, currency, day, role"}
 
+    def __init__(self) -> None:
+        self.account_metadata = AccountMetadata()
+
     def apply(self, cur: Any, batch: Batch) -> None:
         postings: list[tuple[str, str, dict[str, Any]]] = []  # (account, day, posting)
         for _, event in batch:
             self.collect(event, postings)
         if not postings:
             return
-        accounts = account_metadata(cur, {account for account, _, _ in postings})
+        accounts = self.account_metadata(cur, {account for account, _, _ in postings})
         totals: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
         for account_id, day, p in postings:
             meta = accounts.get(account_id)

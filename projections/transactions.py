@@ -21,7 +21,7 @@ from ledger.domain.holds import Hold
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, account_metadata, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import AccountMetadata, Batch, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
@@ -32,6 +32,9 @@ COLUMNS = (
 class TransactionsView:
     name = "transactions"
     tables = {"transactions": "id"}
+
+    def __init__(self) -> None:
+        self.account_metadata = AccountMetadata()
 
     def apply(self, cur: Any, batch: Batch) -> None:
         rows: list[dict[str, Any]] = []
@@ -48,7 +51,7 @@ class TransactionsView:
                 self.collect(event, position, rows)
         _fill_unfreezes(cur, [r for r in rows if r["kind"] == "unfreeze"])
         if rows:
-            accounts = account_metadata(cur, {r[k] for r in rows for k in ("account_id", "counterparty_id") if r[k]})
+            accounts = self.account_metadata(cur, {r[k] for r in rows for k in ("account_id", "counterparty_id") if r[k]})
             for r in rows:
                 r["business_id"] = accounts.get(r["account_id"], {}).get("business_id")
                 r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")

@@ -29,7 +29,7 @@ from ledger import FundCenter
 from ledger.store import Database, migrate
 
 from .aggregate_audit import AggregateAudit
-from .runner import VIEWS, ProjectionRunner
+from .runner import ProjectionRunner, all_views
 from .store import ViewStore
 from .trial_balance import trial_balance
 
@@ -89,7 +89,7 @@ def replay_and_verify(
         return report
     audit = AggregateAudit(ledger)
     with _scratch_views(ledger.database) as scratch:
-        views = (*VIEWS, _BalanceCheck(report), audit)
+        views = (*all_views(), _BalanceCheck(report), audit)
         ProjectionRunner(ledger, scratch, batch_size=batch_size, views=views).catch_up(
             until=report.position, on_batch=on_progress
         )
@@ -105,7 +105,7 @@ def replay_and_verify(
 
 def _first_differences(live: ViewStore, replayed: ViewStore) -> Iterator[str]:
     """At most one difference per table: the first, in key order."""
-    for view in VIEWS:
+    for view in all_views():
         for table, key in view.tables.items():
             query = f"SELECT * FROM {table} ORDER BY {key}"
             difference = _first_difference(table, key, live.stream(query), replayed.stream(query))

@@ -187,10 +187,10 @@ class CrashingView:
 
 
 def test_a_crash_mid_batch_neither_double_counts_nor_skips(fund_center, views):
-    from projections import VIEWS
+    from projections import all_views
 
     busy_day(fund_center, transfers=60)
-    crashing = ProjectionRunner(fund_center, views, batch_size=40, views=(*VIEWS, CrashingView()))
+    crashing = ProjectionRunner(fund_center, views, batch_size=40, views=(*all_views(), CrashingView()))
     with pytest.raises(Crash):
         crashing.catch_up()
     assert crashing.position == 80  # two whole batches; the third rolled back entirely
@@ -320,3 +320,12 @@ def test_views_applied_an_event_per_batch_equal_views_applied_in_one_batch(fund_
     assert one_by_one.catch_up() == fund_center.head()
     report = replay_and_verify(fund_center, views, batch_size=1000)  # the replay: the whole log in one batch
     assert report.ok, report.problems
+
+
+def test_each_runner_has_views_of_its_own_so_no_cache_spans_two_stores(fund_center, views):
+    # A view keeps accounts' metadata of its store in memory: a second runner (another store,
+    # or verify's scratch views) must not read the first one's.
+    first, second = ProjectionRunner(fund_center, views), ProjectionRunner(fund_center, views)
+    assert not {id(v) for v in first.views} & {id(v) for v in second.views}
+    caches = [v.account_metadata for runner in (first, second) for v in runner.views if hasattr(v, "account_metadata")]
+    assert len(caches) == 4 and len({id(c) for c in caches}) == 4
