@@ -28,7 +28,6 @@ snapshot) is reported, with how many more of that kind there are.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,7 +41,8 @@ from ledger.domain.accounts import Account, AccountKind
 from ledger.domain.holds import Hold
 from ledger.domain.transfers import Transfer, TransferKind
 
-PAGE = 500
+from .stored_aggregates import Mismatch, StoredAggregates, first_line, mutate
+
 MASK = (1 << 64) - 1
 KINDS = ("account", "hold", "snapshot")
 
@@ -51,10 +51,6 @@ def _digest(*parts: object) -> int:
     """A 64-bit hash of some values; summed (mod 2**64) into order-free digests of sets."""
     data = "\x1f".join(str(p) for p in parts).encode()
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
-
-
-class _Mismatch(Exception):
-    pass
 
 
 @dataclass(slots=True)
@@ -135,7 +131,7 @@ class AggregateAudit:
         self.findings = _Findings()
         self.counts = AuditCounts()
         self._failed: set[UUID] = set()  # accounts that did not pass: their holds went unchecked
-        self._until = 0
+        self.stored = StoredAggregates(ledger)
 
     # -- while the replay streams the log ---------------------------------------------------
 
@@ -179,13 +175,13 @@ class AggregateAudit:
 
     def check(self, until: int) -> list[str]:
         """Rebuild every account, hold and snapshot from the log up to `until`; the first mismatch per kind."""
-        self._until = until
+        self.stored.until = until
         with self.ledger.database.connect() as conn:
             for account_id, said in self.accounts.items():
                 self.counts.accounts += 1
                 try:
                     self._check_account(conn, account_id, said)
-                except _Mismatch as mismatch:
+                except Mismatch as mismatch:
                     self.findings.add("account", str(mismatch))
                     self._failed.add(account_id)
             for hold_id, captures in self.captures.items():  # captured holds that no account placed
@@ -202,21 +198,21 @@ class AggregateAudit:
     def _check_account(self, conn: Any, account_id: UUID, said: _Said) -> None:
         name = f"account {account_id}"
         if said.kind is None:
-            raise _Mismatch(
+            raise Mismatch(
                 f"{name}: named by {said.postings} postings and {said.holds} holds, but it was never opened"
             )
         account: Account | None = None
         credits = debits = postings = postings_digest = 0
         holds: dict[UUID, _HoldOnAccount] = {}
-        for event in self._events(conn, account_id, name):
+        for event in self.stored.events(conn, account_id, name):
             version, what = event.originator_version, type(event).__name__
             if account is None and not isinstance(event, Account.Opened):
-                raise _Mismatch(f"{name}: version {version} is {what}, not Opened")
+                raise Mismatch(f"{name}: version {version} is {what}, not Opened")
             if isinstance(event, (Account.Credited, Account.Debited, Account.HoldCaptured)):
                 side = "credit" if isinstance(event, Account.Credited) else "debit"
                 expected = account.posted + (event.amount if side == "credit" else -event.amount)
                 if event.amount <= 0 or event.balance_after != expected:
-                    raise _Mismatch(
+                    raise Mismatch(
                         f"{name}: version {version} {what} {event.amount}: balance_after from its event"
                         f" {event.balance_after}, from the amounts {expected}"
                     )
@@ -235,24 +231,24 @@ class AggregateAudit:
                 open_hold = account.holds.get(str(event.hold_id))
                 if event.hold_id in holds and open_hold is not None:
                     holds[event.hold_id].expired_with = open_hold.remaining
-            account = _mutate(event, account, name)
+            account = mutate(event, account, name)
         if not isinstance(account, Account):
-            raise _Mismatch(f"{name}: its events rebuild no account")
+            raise Mismatch(f"{name}: its events rebuild no account")
         if said.kind == AccountKind.SYSTEM:
             derived = ids.system_account_id(account.role or "", account.currency, account.channel)
             if derived != account.id:
-                raise _Mismatch(
+                raise Mismatch(
                     f"{name}: identity from its events (system {account.role!r}, channel {account.channel!r},"
                     f" {account.currency}) is account {derived}"
                 )
             if account.version != 1:
-                raise _Mismatch(
+                raise Mismatch(
                     f"{name}: a system account with {account.version} events; its postings live only in the transfers"
                 )
             return
         self._check_identity(account, name)
         if said.currency is not None and account.currency != said.currency:
-            raise _Mismatch(f"{name}: currency from its events {account.currency}, from the transfers {said.currency}")
+            raise Mismatch(f"{name}: currency from its events {account.currency}, from the transfers {said.currency}")
         posted = said.credits - said.debits
         for label, own, theirs in (
             ("posted", account.posted, posted),
@@ -261,27 +257,27 @@ class AggregateAudit:
             ("postings", postings, said.postings),
         ):
             if own != theirs:
-                raise _Mismatch(f"{name}: {label} from its events {own}, from the transfers {theirs}")
+                raise Mismatch(f"{name}: {label} from its events {own}, from the transfers {theirs}")
         if postings_digest != said.postings_digest:
-            raise _Mismatch(f"{name}: postings from its events name other transfers or amounts than the transfers do")
+            raise Mismatch(f"{name}: postings from its events name other transfers or amounts than the transfers do")
         if len(holds) != said.holds:
-            raise _Mismatch(f"{name}: holds from its events {len(holds)}, from the hold events {said.holds}")
+            raise Mismatch(f"{name}: holds from its events {len(holds)}, from the hold events {said.holds}")
         if sum(_digest(h) for h in holds) & MASK != said.holds_digest:
-            raise _Mismatch(f"{name}: holds from its events are not the holds placed on it")
+            raise Mismatch(f"{name}: holds from its events are not the holds placed on it")
         for hold_id, on_account in holds.items():
             self.counts.holds += 1
             try:
                 self._check_hold(conn, hold_id, account, on_account)
-            except _Mismatch as mismatch:
+            except Mismatch as mismatch:
                 self.findings.add("hold", str(mismatch))
 
     @staticmethod
     def _check_identity(account: Account, name: str) -> None:
         if account.kind not in {k.value for k in AccountKind} - {AccountKind.SYSTEM.value}:
-            raise _Mismatch(f"{name}: kind from its events {account.kind!r}, opened as a customer account")
+            raise Mismatch(f"{name}: kind from its events {account.kind!r}, opened as a customer account")
         derived = ids.account_id(account.business_id, account.external_ref)
         if derived != account.id:
-            raise _Mismatch(
+            raise Mismatch(
                 f"{name}: identity from its events (business {account.business_id!r},"
                 f" external ref {account.external_ref!r}) is account {derived}"
             )
@@ -292,10 +288,10 @@ class AggregateAudit:
         name = f"hold {hold_id}"
         captures = self.captures.pop(hold_id, _Captures())  # checked here, whatever else fails
         hold: Any = None
-        for event in self._events(conn, hold_id, name):
-            hold = _mutate(event, hold, name)
+        for event in self.stored.events(conn, hold_id, name):
+            hold = mutate(event, hold, name)
         if not isinstance(hold, Hold):
-            raise _Mismatch(f"{name}: placed on account {account.id}, but its events rebuild no hold")
+            raise Mismatch(f"{name}: placed on account {account.id}, but its events rebuild no hold")
         where = f"on account {account.id}"
         open_hold = account.holds.get(str(hold_id))
         account_remaining = (
@@ -313,31 +309,31 @@ class AggregateAudit:
             ("remaining", hold.remaining, account_remaining),
         ):
             if own != theirs:
-                raise _Mismatch(f"{name}: {label} from its events {own}, {where} {theirs}")
+                raise Mismatch(f"{name}: {label} from its events {own}, {where} {theirs}")
         if sum(_digest(t) for t in hold.capture_transfer_ids) & MASK != on_account.captures_digest:
-            raise _Mismatch(f"{name}: capture transfers from its events are not those {where}")
+            raise Mismatch(f"{name}: capture transfers from its events are not those {where}")
         if on_account.expired_with is not None and hold.expires_at is None:
-            raise _Mismatch(f"{name}: no expiry from its events, expired {where}")
+            raise Mismatch(f"{name}: no expiry from its events, expired {where}")
         for label, own, theirs in (
             ("captured", hold.captured, captures.amount),
             ("captures", len(hold.capture_transfer_ids), captures.count),
         ):
             if own != theirs:
-                raise _Mismatch(f"{name}: {label} from its events {own}, from the capture transfers {theirs}")
+                raise Mismatch(f"{name}: {label} from its events {own}, from the capture transfers {theirs}")
         if sum(_digest(t) for t in hold.capture_transfer_ids) & MASK != captures.digest:
-            raise _Mismatch(f"{name}: capture transfers from its events are not those that reference it")
+            raise Mismatch(f"{name}: capture transfers from its events are not those that reference it")
 
     # -- snapshots ---------------------------------------------------------------------------
 
     def _check_snapshots(self, conn: Any) -> None:
         if self.ledger.snapshots is None:
             return
-        for aggregate_id, version, topic, state in self._snapshot_rows(conn):
+        for aggregate_id, version, topic, state in self.stored.snapshot_rows(conn):
             self.counts.snapshots += 1
             name = f"snapshot of {aggregate_id} at version {version}"
             try:
                 self._check_snapshot(conn, aggregate_id, version, topic, state, name)
-            except _Mismatch as mismatch:
+            except Mismatch as mismatch:
                 self.findings.add("snapshot", str(mismatch))
 
     def _check_snapshot(self, conn: Any, aggregate_id: UUID, version: int, topic: str, state: bytes, name: str) -> None:
@@ -345,82 +341,25 @@ class AggregateAudit:
             snapshot = self.ledger.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
             from_snapshot = snapshot.mutate(None)
         except Exception as error:
-            raise _Mismatch(f"{name}: cannot be read: {_first_line(error)}") from None
+            raise Mismatch(f"{name}: cannot be read: {first_line(error)}") from None
         rebuilt: Any = None
-        for event in self._events(conn, aggregate_id, name, lte=version):
-            rebuilt = _mutate(event, rebuilt, name)
+        for event in self.stored.events(conn, aggregate_id, name, lte=version):
+            rebuilt = mutate(event, rebuilt, name)
         if rebuilt is None or rebuilt.version != version:
             ends = 0 if rebuilt is None else rebuilt.version
-            raise _Mismatch(f"{name}: its events end at version {ends}")
+            raise Mismatch(f"{name}: its events end at version {ends}")
         name = f"snapshot of {type(rebuilt).__name__.lower()} {aggregate_id} at version {version}"
         if type(from_snapshot) is not type(rebuilt):
-            raise _Mismatch(f"{name}: type from the snapshot {type(from_snapshot).__name__},"
+            raise Mismatch(f"{name}: type from the snapshot {type(from_snapshot).__name__},"
                             f" from its events {type(rebuilt).__name__}")
         mine, theirs = vars(from_snapshot), vars(rebuilt)
         for key in [*theirs, *(k for k in mine if k not in theirs)]:
             if key == "_pending_events":
                 continue
             if key not in mine or key not in theirs or mine[key] != theirs[key]:
-                raise _Mismatch(
+                raise Mismatch(
                     f"{name}: {key.lstrip('_')} from the snapshot {mine.get(key)!r}, from its events {theirs.get(key)!r}"
                 )
-
-    # -- reading the store -------------------------------------------------------------------
-
-    def _sql(self) -> tuple[str, str, str, str]:
-        """(placeholder, events table, position column, snapshots table)."""
-        snapshots = self.ledger.snapshots.recorder.events_table_name if self.ledger.snapshots else ""
-        events = self.ledger.recorder.events_table_name
-        if self.ledger.database.kind == "sqlite":
-            return "?", events, "rowid", snapshots
-        return "%s", events, "notification_id", snapshots
-
-    def _key(self, aggregate_id: UUID) -> Any:
-        return aggregate_id.hex if self.ledger.database.kind == "sqlite" else aggregate_id
-
-    def _events(self, conn: Any, aggregate_id: UUID, name: str, lte: int | None = None) -> Iterator[Any]:
-        """The aggregate's events up to the audited position (and version `lte`), a page at a time,
-        through the application's mapper; a gap in the versions is a mismatch."""
-        p, table, position, _ = self._sql()
-        query = (
-            f"SELECT originator_version, topic, state FROM {table} WHERE originator_id = {p}"
-            f" AND originator_version > {p} AND originator_version <= {p} AND {position} <= {p}"
-            f" ORDER BY originator_version LIMIT {PAGE}"
-        )
-        last, stop = 0, lte if lte is not None else 2**62
-        while True:
-            rows = conn.execute(query, (self._key(aggregate_id), last, stop, self._until)).fetchall()
-            for version, topic, state in rows:
-                if version != last + 1:
-                    raise _Mismatch(f"{name}: versions jump from {last} to {version}")
-                try:
-                    event = self.ledger.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
-                except Exception as error:
-                    raise _Mismatch(f"{name}: version {version} cannot be read: {_first_line(error)}") from None
-                last = version
-                yield event
-            if len(rows) < PAGE:
-                return
-
-    def _snapshot_rows(self, conn: Any) -> Iterator[tuple[UUID, int, str, bytes]]:
-        """Every snapshot whose version the audited log reaches (or that has no event at its version)."""
-        p, events, position, snapshots = self._sql()
-        query = (
-            f"SELECT s.originator_id, s.originator_version, s.topic, s.state FROM {snapshots} s"
-            f" LEFT JOIN {events} e ON e.originator_id = s.originator_id AND e.originator_version = s.originator_version"
-            f" WHERE (e.{position} IS NULL OR e.{position} <= {p})"
-            f" AND (s.originator_id > {p} OR (s.originator_id = {p} AND s.originator_version > {p}))"
-            f" ORDER BY s.originator_id, s.originator_version LIMIT {PAGE}"
-        )
-        after_id: Any = "" if self.ledger.database.kind == "sqlite" else UUID(int=0)
-        after_version = -1
-        while True:
-            rows = conn.execute(query, (self._until, after_id, after_id, after_version)).fetchall()
-            for raw_id, version, topic, state in rows:
-                yield (raw_id if isinstance(raw_id, UUID) else UUID(raw_id)), version, topic, state
-            if len(rows) < PAGE:
-                return
-            after_id, after_version = rows[-1][0], rows[-1][1]
 
 
 def _captured_hold(event: Any) -> UUID | None:
@@ -431,18 +370,3 @@ def _captured_hold(event: Any) -> UUID | None:
     if event.kind == TransferKind.WITHDRAWAL and "withdrawal" in references:
         return ids.command_id("withdrawal-hold", references["withdrawal"])
     return None
-
-
-def _mutate(event: Any, aggregate: Any, name: str) -> Any:
-    try:
-        return event.mutate(aggregate)
-    except Exception as error:
-        raise _Mismatch(
-            f"{name}: version {event.originator_version} {type(event).__name__} does not apply:"
-            f" {type(error).__name__} {_first_line(error)}"
-        ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -266,9 +266,9 @@ def test_the_audit_names_the_first_mismatch_per_kind(books):
 
 
 def test_the_audit_reads_the_store_a_page_at_a_time(books, monkeypatch):
-    import projections.aggregate_audit as audit
+    import projections.stored_aggregates as stored
 
-    monkeypatch.setattr(audit, "PAGE", 2)  # every account's events and the snapshots span several pages
+    monkeypatch.setattr(stored, "PAGE", 2)  # every account's events and the snapshots span several pages
     store = Store(books["url"])
     fc = FundCenter(books["url"])
     views = ViewStore(fc.database)
