@@ -12,8 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ValidationError
-
-VIEW_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the views' fixed-width UTC text
+from .instants import iso
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class AccountingDay:
     def window(self, day: date) -> tuple[str, str]:
         """The day's bounds as the views' fixed-width UTC text."""
         start, end = self.bounds(day)
-        return start.strftime(VIEW_TIME_FORMAT), end.strftime(VIEW_TIME_FORMAT)
+        return iso(start), iso(end)
 
     def day_of(self, moment: datetime) -> date:
         """The accounting day an instant belongs to."""

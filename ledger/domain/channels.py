@@ -19,11 +19,9 @@ from .aggregate import LedgerAggregate
 from .errors import Conflict, NotFound, ValidationError
 from .fees import FeeRule
 from .inputs import NAME_LENGTH_MAX, check_code, check_text
+from .methods import METHODS
 from .routing import Candidate
 
-METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
-CARD_METHODS = ("withholding", "auth_pay", "payout")  # need a bound card
-RECHARGE_METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank")
 ROUTE_LENGTH_MAX = 20
 
 

@@ -22,11 +22,12 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from ledger.domain.errors import ValidationError
 from ledger.domain.inputs import moment_problem
+from ledger.domain.instants import iso
 from ledger.domain.money import AMOUNT_MINOR_MAX
 from ledger.domain.reconciliation import STATUSES
 
@@ -132,7 +133,7 @@ def _moment(number: int, when: str) -> str:
         raise StatementRejected(f"line {number}: time {_shown(when)} is not ISO 8601")
     if (problem := moment_problem(moment)) is not None:
         raise StatementRejected(f"line {number}: time {_shown(when)} {problem}")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(moment)
 
 
 def _shown(value: str) -> str:
