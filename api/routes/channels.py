@@ -28,19 +28,19 @@ def catalog(api: Operator):
 
 @router.post("/banks", response_model=CatalogOut)
 def register_bank(body: BankIn, key: IdempotencyKeyDep, api: Operator):
-    return api.change_catalog(key, "register_bank", body.code, body.name)
+    return api.register_bank(key, body.code, body.name)
 
 
 @router.post("/channels", response_model=CatalogOut)
 def register_channel(body: ChannelIn, key: IdempotencyKeyDep, api: Operator):
-    return api.change_catalog(key, "register_channel", body.code, body.name, body.logo_url)
+    return api.register_channel(key, body.code, body.name, body.logo_url)
 
 
 @router.post("/channels/{code}/status", response_model=CatalogOut)
 def set_channel_status(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")],
                        body: ChannelStatusIn, key: IdempotencyKeyDep, api: Operator):
     """Open or close a channel: a closed one is skipped by routing."""
-    return api.change_catalog(key, "set_channel_status", code, body.status)
+    return api.set_channel_status(key, code, body.status)
 
 
 @router.post("/channels/{code}/products/{method}", response_model=CatalogOut)
@@ -48,14 +48,14 @@ def configure_product(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9
                       body: ProductIn, key: IdempotencyKeyDep, api: Operator):
     """A channel's product for a method: its fee rule, and per bank a switch and limits."""
     banks = {bank: setting.model_dump() for bank, setting in body.banks.items()}
-    return api.change_catalog(key, "configure_product", code, method, body.fee.model_dump(), banks)
+    return api.configure_product(key, code, method, body.fee.model_dump(), banks)
 
 
 @router.post("/routes", response_model=CatalogOut)
 def set_route(body: RouteIn, key: IdempotencyKeyDep, api: Operator):
     """A business's channels for a method, with priorities (lower first)."""
     entries = [entry.model_dump() for entry in body.channels]
-    return api.change_catalog(key, "set_route", body.business_id, body.method, entries)
+    return api.set_route(key, body.business_id, body.method, entries)
 
 
 @router.post("/payments/sweep", response_model=list[PaymentOut])

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain import ids
+from ledger.domain.channels import Catalog
 from ledger.views import PaymentView
 from projections.payments import open_payments
 
@@ -17,12 +18,25 @@ class Channels(Caller):
     """The operators' channel routes' calls."""
 
     def catalog(self) -> dict[str, Any]:
-        catalog = self.ledger.catalog()
-        return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
+        return _shown(self.ledger.catalog())
 
-    def change_catalog(self, key: str, command: str, *args: Any) -> dict[str, Any]:
-        catalog = getattr(self.ledger, command)(*args, idempotency_key=self._key(key), by=self.by)
-        return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
+    def register_bank(self, key: str, code: str, name: str) -> dict[str, Any]:
+        return _shown(self.ledger.register_bank(code, name, idempotency_key=self._key(key), by=self.by))
+
+    def register_channel(self, key: str, code: str, name: str, logo_url: str) -> dict[str, Any]:
+        return _shown(self.ledger.register_channel(code, name, logo_url, idempotency_key=self._key(key), by=self.by))
+
+    def set_channel_status(self, key: str, code: str, status: str) -> dict[str, Any]:
+        return _shown(self.ledger.set_channel_status(code, status, idempotency_key=self._key(key), by=self.by))
+
+    def configure_product(
+        self, key: str, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        catalog = self.ledger.configure_product(code, method, fee, banks, idempotency_key=self._key(key), by=self.by)
+        return _shown(catalog)
+
+    def set_route(self, key: str, business_id: str, method: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return _shown(self.ledger.set_route(business_id, method, entries, idempotency_key=self._key(key), by=self.by))
 
     def sweep(self, older_than_s: int, key: str) -> list[Any]:
         def run() -> list[Any]:
@@ -36,3 +50,7 @@ class Channels(Caller):
             lambda states: [PaymentView.of(payment, position) for payment, position in states],
             refer=lambda views: [view.id for view in views],
         )
+
+
+def _shown(catalog: Catalog) -> dict[str, Any]:
+    return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
