@@ -24,6 +24,7 @@ from eventsourcing.persistence import Transcoder, Transcoding
 
 from . import commands as c
 from . import store
+from . import webhook_commands as wc
 from .clock import system_clock
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
@@ -38,11 +39,12 @@ from .domain.payments import Payment, Recharge, Withdrawal
 from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
-from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers
+from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers, webhooks
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
 from .unit_of_work import UnitOfWork
 from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
+from .webhook_views import WebhookEndpointView
 
 T = TypeVar("T")
 AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates kept in memory
@@ -339,3 +341,30 @@ class FundCenter(Application[UUID]):
     def head(self) -> int:
         """The log position of the newest event (0 for an empty log)."""
         return self.recorder.max_notification_id() or 0
+
+    # -- webhook endpoints (ledger/handlers/webhooks.py) -----------------------------------------------
+
+    def create_webhook_endpoint(
+        self, url: str, events: Sequence[str], business_id: str | None, description: str = "", created_by: str = "cli",
+        *, idempotency_key: str | None = None,
+    ) -> tuple[WebhookEndpointView, str | None]:
+        """A new endpoint and its signing secret, shown this once (None on a repeat of the same key).
+        The URL must have been checked by the caller (ledger.webhook_urls.check_url)."""
+        cmd = wc.CreateWebhookEndpoint(url, tuple(events), business_id, description, created_by, idempotency_key)
+        return webhooks.create_webhook_endpoint(self.unit_of_work, cmd)
+
+    def get_webhook_endpoint(self, endpoint_id: UUID) -> WebhookEndpointView:
+        return WebhookEndpointView.of(webhooks.endpoint(self.unit_of_work, endpoint_id))
+
+    def webhook_signing_secret(self, endpoint_id: UUID) -> str:
+        """What the deliverer signs with (never returned by the API after it was made)."""
+        return webhooks.endpoint(self.unit_of_work, endpoint_id).signing_secret
+
+    def disable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
+        return webhooks.disable_webhook_endpoint(self.unit_of_work, wc.DisableWebhookEndpoint(endpoint_id, by))
+
+    def delete_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
+        return webhooks.delete_webhook_endpoint(self.unit_of_work, wc.DeleteWebhookEndpoint(endpoint_id, by))
+
+    def rotate_webhook_secret(self, endpoint_id: UUID, by: str) -> tuple[WebhookEndpointView, str | None]:
+        return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by))
