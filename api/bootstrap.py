@@ -24,6 +24,7 @@ from ledger.group_commit import GroupCommitter
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
 from projections.reconciliation import Reconciler
+from projections.webhook_delivery import Deliverer
 
 from .service_secrets import ServiceSecrets, load_secrets
 from .settings import Settings
@@ -100,6 +101,12 @@ class System:
         """Concurrent transfers sharing transactions, when the settings want it."""
         return GroupCommitter(self.ledger) if self.settings.group_commit else None
 
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        """Sends the webhooks the outbox queues from the log (`serve` runs it in a thread, `fundcenter deliver`
+        on its own); http and private addresses only in a development run."""
+        return Deliverer(self.ledger, self.views, development=self.settings.environment == "development")
+
     def _activity(self, business: str, method: str, bank: str, day: str) -> ChannelActivity:
         """What routing reads: the channels' use of the day and their success rates (a read model)."""
         if self._catch_up_before_routing:
@@ -112,6 +119,8 @@ class System:
         committer: GroupCommitter | None = made.get("committer")
         if committer is not None:
             committer.stop()
+        if "deliverer" in made:
+            self.deliverer.close()
         if "runner" in made:
             self.runner.stop()
         if "views" in made:

@@ -211,6 +211,25 @@ def project(
 
 
 @app.command()
+def deliver(
+    db: DbOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Queue and send what is due now, then exit.")] = False,
+) -> None:
+    """Send the webhooks: queue them from the log (the outbox) and deliver them, until Ctrl-C."""
+    with _system(db) as system:
+        deliverer = system.deliverer
+        if once:
+            attempts = deliverer.run_once()
+            typer.echo(f"{attempts} delivery attempts; outbox at position {deliverer.outbox.position}")
+            return
+        typer.echo(f"delivering webhooks; outbox at position {deliverer.outbox.position} (Ctrl-C to stop)")
+        try:
+            deliverer.follow()
+        except KeyboardInterrupt:
+            typer.echo(f"stopped; outbox at position {deliverer.outbox.position}")
+
+
+@app.command()
 def replay(
     db: DbOption = None,
     verify: Annotated[

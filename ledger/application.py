@@ -363,6 +363,9 @@ class FundCenter(Application[UUID]):
     def disable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
         return webhooks.disable_webhook_endpoint(self.unit_of_work, wc.DisableWebhookEndpoint(endpoint_id, by))
 
+    def enable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
+        return webhooks.enable_webhook_endpoint(self.unit_of_work, wc.EnableWebhookEndpoint(endpoint_id, by))
+
     def delete_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
         return webhooks.delete_webhook_endpoint(self.unit_of_work, wc.DeleteWebhookEndpoint(endpoint_id, by))
 

@@ -23,6 +23,12 @@ class DisableWebhookEndpoint:
 
 
 @dataclass(frozen=True)
+class EnableWebhookEndpoint:
+    endpoint_id: UUID
+    by: str
+
+
+@dataclass(frozen=True)
 class DeleteWebhookEndpoint:
     endpoint_id: UUID
     by: str

@@ -15,7 +15,7 @@ from projections.trial_balance import Totals, account_balances, trial_balance_by
 from .caller import Caller
 from .exports import TRIAL_BALANCE_CSV, csv_lines
 
-EVENT_FIELDS_HIDDEN = {"secret_hash"}
+EVENT_FIELDS_HIDDEN = {"secret_hash", "signing_secret"}
 
 
 class Reports(Caller):

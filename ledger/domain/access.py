@@ -42,6 +42,7 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys:manage"
     CHANNELS_MANAGE = "channels:manage"  # banks, channels, products, routes, settling by query
     RECONCILE = "reconciliation:write"  # import statements, resolve differences, close days
+    WEBHOOKS_MANAGE = "webhooks:manage"  # a business: its own endpoints; the admin: the staff's
 
 
 P = Permission
@@ -52,7 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: frozenset({P.ACCOUNTS_READ, P.ADJUSTMENTS, P.TRANSACTIONS_READ, P.REPORTS_READ, P.RECONCILE}),
     Role.AUDITOR: frozenset({P.ACCOUNTS_READ, P.TRANSACTIONS_READ, P.REPORTS_READ, P.EVENTS_READ}),
     Role.BUSINESS: frozenset({P.ACCOUNTS_READ, P.ACCOUNTS_OPEN_MEMBER, P.ACCOUNTS_STATUS, P.MONEY_MOVE,
-                              P.TRANSACTIONS_READ}),
+                              P.TRANSACTIONS_READ, P.WEBHOOKS_MANAGE}),
 }
 
 KEY_PREFIX = "fc"

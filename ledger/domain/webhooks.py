@@ -93,6 +93,14 @@ class WebhookEndpoint(LedgerAggregate):
         self._disabled(by)
         return True
 
+    def enable(self, by: str) -> bool:
+        """Deliver again (what was queued meanwhile included). False if it was active."""
+        self._check_not_deleted()
+        if self.status == EndpointStatus.ACTIVE:
+            return False
+        self._enabled(by)
+        return True
+
     def delete(self, by: str) -> bool:
         if self.status == EndpointStatus.DELETED:
             return False
@@ -113,6 +121,11 @@ class WebhookEndpoint(LedgerAggregate):
     def _disabled(self, by: str) -> None:
         assert self.status == EndpointStatus.ACTIVE, self.status
         self.status = EndpointStatus.DISABLED.value
+
+    @event("Enabled")
+    def _enabled(self, by: str) -> None:
+        assert self.status == EndpointStatus.DISABLED, self.status
+        self.status = EndpointStatus.ACTIVE.value
 
     @event("Deleted")
     def _deleted(self, by: str) -> None:

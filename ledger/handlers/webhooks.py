@@ -14,7 +14,13 @@ from ..domain.inputs import TEXT_LENGTH_MAX, check_text
 from ..domain.webhooks import WebhookEndpoint, WebhookEndpointNotFound, check_event_types, new_signing_secret
 from ..idempotency import run_once
 from ..unit_of_work import Attempt, UnitOfWork
-from ..webhook_commands import CreateWebhookEndpoint, DeleteWebhookEndpoint, DisableWebhookEndpoint, RotateWebhookSecret
+from ..webhook_commands import (
+    CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    DisableWebhookEndpoint,
+    EnableWebhookEndpoint,
+    RotateWebhookSecret,
+)
 from ..webhook_views import WebhookEndpointView
 
 Made = tuple[WebhookEndpointView, str | None]  # the endpoint and its secret (None on a repeat)
@@ -53,6 +59,14 @@ def disable_webhook_endpoint(uow: UnitOfWork, cmd: DisableWebhookEndpoint) -> We
     def decide(attempt: Attempt) -> WebhookEndpointView:
         found = uow.fresh(attempt.get(WebhookEndpoint, cmd.endpoint_id, WebhookEndpointNotFound, "webhook endpoint"))
         return WebhookEndpointView.of(found, attempt.commit(found) if found.disable(cmd.by) else None)
+
+    return uow.run(decide)
+
+
+def enable_webhook_endpoint(uow: UnitOfWork, cmd: EnableWebhookEndpoint) -> WebhookEndpointView:
+    def decide(attempt: Attempt) -> WebhookEndpointView:
+        found = uow.fresh(attempt.get(WebhookEndpoint, cmd.endpoint_id, WebhookEndpointNotFound, "webhook endpoint"))
+        return WebhookEndpointView.of(found, attempt.commit(found) if found.enable(cmd.by) else None)
 
     return uow.run(decide)
 

@@ -1,0 +1,322 @@
+"""Webhooks: an outbox fed from the log, delivered signed to a real HTTP receiver on 127.0.0.1.
+
+The deliverer runs on a stepping clock that the test moves: retries come due when the
+test says so, never by waiting. The receiver is a tiny http.server in a thread.
+"""
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from random import Random
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.bootstrap import bootstrap
+from api.settings import Settings
+from ledger.clock import SteppingClock
+from ledger.domain.webhooks import UrlRefused
+from ledger.webhook_urls import check_url
+from projections.webhook_delivery import FIRST_RETRY_S, GIVE_UP_S, LEASE_S, Deliverer
+from projections.webhook_outbox import list_deliveries
+from tests.api_client import Api
+from tests.config import api_keys
+
+START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+class Receiver:
+    """Records every POST (headers, raw body); answers with `statuses` in turn, then 200."""
+
+    def __init__(self):
+        self.received, self.statuses = [], []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self):
+        return [json.loads(body) for _, body in self.received]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    opened = Receiver()
+    yield opened
+    opened.close()
+
+
+def verifies(secret, headers, body):
+    """What a receiver does: recompute the signature over `<t>.<raw body>` and compare."""
+    fields = dict(part.split("=", 1) for part in headers["Fundcenter-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"]) and json.loads(body)["id"] == headers["Fundcenter-Event-Id"]
+
+
+def development(url):
+    return Settings(database_url=url, env="development", deliver_webhooks=False)
+
+
+class Ledger:
+    """A development system on a stepping clock, with a deliverer the test drives round by round."""
+
+    def __init__(self, url, clock, **deliverer):
+        self.system = bootstrap(development(url), clock=clock)
+        self.ledger, self.clock = self.system.ledger, clock
+        self.deliverer = Deliverer(self.ledger, self.system.views, clock=clock, development=True, rng=Random(7),
+                                   **deliverer)
+        self.keys = 0
+
+    def key(self):
+        self.keys += 1
+        return f"k{self.keys}"
+
+    def member(self, business, ref, funded=0):
+        account = self.ledger.open_account("member", business, ref, "CNY", ref).id
+        if funded:
+            self.ledger.adjust(account, funded, "CNY", "credit", "seed", self.key())
+        return account
+
+    def deliver_all(self, rounds=20):
+        for _ in range(rounds):
+            if self.deliverer.run_once() == 0:
+                return
+
+    def later(self, seconds):
+        self.clock.set(self.clock() + timedelta(seconds=seconds))
+
+    def close(self):
+        self.deliverer.close()
+        self.system.close()
+
+
+@pytest.fixture
+def hooks(store_url):
+    opened = Ledger(store_url, SteppingClock(START))
+    yield opened
+    opened.close()
+
+
+def test_a_business_gets_its_own_accounts_events_signed_and_in_order(hooks, receiver):
+    endpoint, secret = hooks.ledger.create_webhook_endpoint(receiver.url, ["*"], "mall", "orders", "test")
+    alice, bob = hooks.member("mall", "alice", funded=5000), hooks.member("mall", "bob")
+    stranger = hooks.member("other", "stranger", funded=700)
+    hooks.ledger.transfer(alice, bob, 1200, "CNY", hooks.key())
+    hold = hooks.ledger.place_hold(alice, 300, hooks.key(), "deposit")
+    hooks.ledger.release_hold(hold.id, 100)
+    hooks.ledger.capture_hold(hold.id, bob, 200)
+    hooks.ledger.set_account_status(bob, "frozen")
+    hooks.ledger.transfer(stranger, hooks.member("other", "s2"), 100, "CNY", hooks.key())
+
+    hooks.deliver_all()
+
+    assert all(verifies(secret, headers, body) for headers, body in receiver.received)
+    events = receiver.events()
+    mine = {str(alice), str(bob)}
+    assert all(e["data"].get("account_id", (e["data"].get("postings") or [{}])[0].get("account_id")) in mine for e in events)
+    assert str(stranger) not in json.dumps(events)
+
+    def about(e):
+        return e["data"].get("account_id") or e["data"]["postings"][0]["account_id"]
+
+    assert [e["type"] for e in events if about(e) == str(alice)] == [
+        "account.opened", "transfer.posted", "transfer.posted", "hold.placed", "hold.released", "hold.captured",
+        "transfer.posted"]  # funded, paid bob, held, released part, captured the rest for bob (in the log's order)
+    assert [e["type"] for e in events if about(e) == str(bob)] == ["account.opened", "account.status_changed"]
+    transfer = [e["data"] for e in events if e["type"] == "transfer.posted"][1]
+    assert transfer["postings"] == [{"account_id": str(alice), "side": "debit", "amount": 1200},
+                                    {"account_id": str(bob), "side": "credit", "amount": 1200}]
+    assert len({e["id"] for e in events}) == len(events)
+    items, _ = list_deliveries(hooks.system.views, endpoint.id)
+    assert [i["status"] for i in items] == ["delivered"] * len(events)
+    assert all(i["attempt_log"][0]["status_code"] == 200 for i in items)
+
+
+def test_a_receiver_that_fails_then_recovers_gets_the_same_event_id_and_order_is_kept(hooks, receiver):
+    endpoint, secret = hooks.ledger.create_webhook_endpoint(receiver.url, ["account.opened", "transfer.posted"], "mall")
+    receiver.statuses = [500, 503]
+    alice = hooks.member("mall", "alice", funded=900)
+    first_ids = None
+
+    assert hooks.deliverer.run_once() == 1  # only the account's first event: the next waits behind it
+    assert len(receiver.received) == 1
+    first_ids = receiver.events()[0]["id"]
+    assert hooks.deliverer.run_once() == 0  # not due yet
+    hooks.later(FIRST_RETRY_S)  # the first retry comes within 10 s
+    assert hooks.deliverer.run_once() == 1  # answered 503
+    hooks.later(2 * FIRST_RETRY_S)
+    hooks.deliver_all()
+
+    events = receiver.events()
+    assert [e["id"] for e in events[:3]] == [first_ids] * 3
+    assert [e["type"] for e in events] == ["account.opened"] * 3 + ["transfer.posted"]
+    assert all(verifies(secret, headers, body) for headers, body in receiver.received)
+    items, _ = list_deliveries(hooks.system.views, endpoint.id)
+    assert [a["status_code"] for a in items[0]["attempt_log"]] == [500, 503, 200]
+    assert items[0]["attempt_log"][0]["error"] == "answered 500" and items[0]["status"] == "delivered"
+    assert str(alice) in json.dumps(events[-1])
+
+
+def test_a_delivery_that_keeps_failing_is_failed_after_three_days_and_the_next_goes(hooks, receiver):
+    endpoint, _ = hooks.ledger.create_webhook_endpoint(receiver.url, ["*"], "mall")
+    receiver.statuses = [500] * 100
+    alice = hooks.member("mall", "alice")
+    attempts = 0
+    while hooks.deliverer.run_once():
+        attempts += 1
+        hooks.later(24 * 3600)  # past any back-off
+        assert attempts < 10
+    items, _ = list_deliveries(hooks.system.views, endpoint.id)
+    assert items[0]["status"] == "failed" and items[0]["attempts"] == attempts
+    receiver.statuses = []
+    hooks.ledger.set_account_status(alice, "frozen")
+    hooks.deliver_all()
+    assert receiver.events()[-1]["type"] == "account.status_changed"
+    assert GIVE_UP_S == 3 * 24 * 3600
+
+
+class Crash(BaseException):
+    """The deliverer's process dies: after the request reached the receiver, before the outcome was recorded."""
+
+
+class CrashAfterSending(httpx.BaseTransport):
+    def __init__(self):
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request):
+        response = self.inner.handle_request(request)
+        response.read()
+        raise Crash()
+
+
+def test_a_deliverer_restarted_mid_delivery_loses_nothing(store_url, receiver):
+    clock = SteppingClock(START)
+    first = Ledger(store_url, clock, client=httpx.Client(transport=CrashAfterSending()))
+    try:
+        _, secret = first.ledger.create_webhook_endpoint(receiver.url, ["*"], "mall")
+        alice = first.member("mall", "alice", funded=300)
+        with pytest.raises(Crash):
+            first.deliverer.run_once()
+    finally:
+        first.close()
+    assert len(receiver.received) == 1
+
+    second = Ledger(store_url, clock)  # a new process on the same database
+    try:
+        second.member("mall", "bob")
+        assert second.deliverer.run_once() == 1  # bob's account is not behind alice's claimed delivery
+        second.later(LEASE_S)  # the dead deliverer's claim runs out
+        second.deliver_all()
+    finally:
+        second.close()
+    events = receiver.events()
+    assert events[0]["id"] == events[2]["id"]  # at least once: the interrupted one again, same id
+    assert [e["type"] for e in events[1:]] == ["account.opened", "account.opened", "transfer.posted"]
+    assert {e["data"].get("account_id") for e in events[:3]} == {str(alice), events[1]["data"]["account_id"]}
+    assert all(verifies(secret, headers, body) for headers, body in receiver.received)
+
+
+def test_urls_into_the_network_are_refused_in_production():
+    public = {"hooks.example.com": ["93.184.215.14"], "inside.example.com": ["93.184.215.14", "10.1.2.3"]}
+
+    def resolver(host, port):
+        return public.get(host) or [host.strip("[]")]
+
+    assert check_url("https://hooks.example.com/x", development=False, resolver=resolver)
+    for url in ("http://hooks.example.com/x", "https://inside.example.com/x", "https://127.0.0.1/x",
+                "https://10.0.0.8/x", "https://169.254.169.254/latest", "https://[::1]/x", "https://0.0.0.0/x",
+                "https://192.168.1.1/x", "ftp://hooks.example.com/x", "https://user:pw@hooks.example.com/x"):
+        with pytest.raises(UrlRefused):
+            check_url(url, development=False, resolver=resolver)
+    assert check_url("http://127.0.0.1:8080/x", development=True)
+
+
+def test_a_production_deliverer_refuses_a_private_address_at_delivery(hooks, receiver):
+    endpoint, _ = hooks.ledger.create_webhook_endpoint(receiver.url, ["*"], "mall")
+    hooks.member("mall", "alice")
+    hooks.deliverer.development = False
+    assert hooks.deliverer.run_once() == 1
+    assert receiver.received == []
+    items, _ = list_deliveries(hooks.system.views, endpoint.id)
+    assert items[0]["status"] == "pending" and "url must be https" in items[0]["attempt_log"][0]["error"]
+
+
+@pytest.fixture
+def http_api(sqlite_url):
+    settings = development(sqlite_url)
+    keys = api_keys(settings, [("admin", "admin", None), ("mall", "business", "mall"), ("shop", "business", "shop"),
+                               ("finance", "finance", None)])
+    with TestClient(create_app(settings=settings)) as client:
+        yield Api(client, keys)
+
+
+def test_endpoints_over_http(http_api, receiver):
+    api = http_api
+    made = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["*"], "description": "orders"}, key="e1")
+    assert made.status_code == 201, made.text
+    endpoint = made.json()
+    assert endpoint["secret"].startswith("whsec_") and endpoint["events"] == ["*"] and endpoint["business_id"] == "mall"
+    again = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["*"], "description": "orders"}, key="e1")
+    assert again.status_code == 201 and again.json()["id"] == endpoint["id"] and again.json()["secret"] is None
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    shown = api.get(path).json()
+    assert "secret" not in shown and endpoint["secret"] not in json.dumps(api.get("/v1/webhook-endpoints").json())
+    assert [e["id"] for e in api.get("/v1/webhook-endpoints").json()["items"]] == [endpoint["id"]]
+    assert api.get(path, who="shop").status_code == 404
+    assert api.get("/v1/webhook-endpoints", who="shop").json()["items"] == []
+    assert api.get(path, who="finance").status_code == 403
+    events = api.get("/v1/events?limit=1000", who="admin").json()["events"]
+    assert endpoint["secret"] not in json.dumps(events)
+
+    rotated = api.post(f"{path}/rotate-secret")
+    assert rotated.status_code == 200 and rotated.json()["secret"] not in (None, endpoint["secret"])
+    refused = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["reconciliation.closed"]})
+    assert refused.status_code == 422
+    staff = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["reconciliation.closed"]}, who="admin")
+    assert staff.status_code == 201 and staff.json()["business_id"] is None
+    assert api.get(f"/v1/webhook-endpoints/{staff.json()['id']}").status_code == 404
+
+    assert api.post(f"{path}/disable").json()["status"] == "disabled"
+    api.open("alice")
+    deliveries = api.get(f"{path}/deliveries").json()
+    assert [(d["event_type"], d["status"], d["attempts"]) for d in deliveries["items"]] == [("account.opened", "pending", 0)]
+    assert api.post(f"{path}/replay?from=0").json() == {"replayed": 1}
+    assert api.post(f"{path}/enable").json()["status"] == "active"
+    assert api.call("DELETE", path).json()["status"] == "deleted"
+    assert api.get(path).status_code == 404
+
+
+def test_production_refuses_http_and_private_endpoint_urls_over_http(pg_url):
+    from tests.config import settings_for
+
+    settings = settings_for(pg_url, deliver_webhooks=False)
+    keys = api_keys(settings, [("mall", "business", "mall")])
+    with TestClient(create_app(settings=settings)) as client:
+        api = Api(client, keys)
+        for url in ("http://127.0.0.1:9/x", "https://127.0.0.1/x", "https://10.0.0.1/x"):
+            refused = api.post("/v1/webhook-endpoints", {"url": url, "events": ["*"]})
+            assert refused.status_code == 422 and refused.json()["type"] == "webhook-url-refused", refused.text
+        assert api.get("/v1/webhook-endpoints").json()["items"] == []
