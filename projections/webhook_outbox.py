@@ -31,7 +31,7 @@ from ledger.domain.accounts import SYSTEM_BUSINESS_ID, Account, AccountKind
 from ledger.domain.holds import Hold
 from ledger.domain.ids import NAMESPACE
 from ledger.domain.instants import iso
-from ledger.domain.payments import Recharge, Withdrawal
+from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.transfers import Transfer
 from ledger.domain.webhooks import ALL_TYPES, EndpointStatus, WebhookEndpoint
@@ -124,24 +124,16 @@ class WebhookMapper:
         return self._hold("hold.captured", event, {"amount": event.amount, "transfer_id": str(event.transfer_id)})
 
     @webhooks.register
-    def _(self, event: Recharge.Succeeded) -> list[Webhook]:
-        return self._payment("recharge.succeeded", event)
+    def _(self, event: Payment.Succeeded) -> list[Webhook]:
+        return self._payment("succeeded", event)
 
     @webhooks.register
-    def _(self, event: Recharge.Failed) -> list[Webhook]:
-        return self._payment("recharge.failed", event, {"reason": event.reason})
-
-    @webhooks.register
-    def _(self, event: Withdrawal.Succeeded) -> list[Webhook]:
-        return self._payment("withdrawal.succeeded", event)
-
-    @webhooks.register
-    def _(self, event: Withdrawal.Failed) -> list[Webhook]:
-        return self._payment("withdrawal.failed", event, {"reason": event.reason})
+    def _(self, event: Payment.Failed) -> list[Webhook]:
+        return self._payment("failed", event, {"reason": event.reason})
 
     @webhooks.register
     def _(self, event: Withdrawal.Returned) -> list[Webhook]:
-        return self._payment("withdrawal.returned", event, {"transfer_id": str(event.transfer_id)})
+        return self._payment("returned", event, {"transfer_id": str(event.transfer_id)})
 
     @webhooks.register
     def _(self, event: Reconciliation.Closed) -> list[Webhook]:
@@ -167,8 +159,10 @@ class WebhookMapper:
         return [Webhook(kind, self.business_of(account), str(account),
                         {"hold_id": str(event.originator_id), "account_id": str(account), **data})]
 
-    def _payment(self, kind: str, event: Any, extra: dict[str, Any] | None = None) -> list[Webhook]:
+    def _payment(self, outcome: str, event: Any, extra: dict[str, Any] | None = None) -> list[Webhook]:
+        """`recharge.<outcome>` or `withdrawal.<outcome>` (their events are Payment's, whichever it is)."""
         payment = self.ledger.get_payment(event.originator_id)
+        kind = f"{'recharge' if isinstance(payment, Recharge) else 'withdrawal'}.{outcome}"
         account = str(payment.account_id)
         data = {"id": str(payment.id), "account_id": account, "amount": payment.amount, "currency": payment.currency,
                 "method": payment.method, "channel": payment.channel, **(extra or {})}

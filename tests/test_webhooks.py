@@ -320,3 +320,36 @@ def test_production_refuses_http_and_private_endpoint_urls_over_http(pg_url):
             refused = api.post("/v1/webhook-endpoints", {"url": url, "events": ["*"]})
             assert refused.status_code == 422 and refused.json()["type"] == "webhook-url-refused", refused.text
         assert api.get("/v1/webhook-endpoints").json()["items"] == []
+
+
+def test_payments_and_a_closed_reconciliation_become_webhooks(sqlite_url):
+    from tests.config import DAY
+    from tests.shop import UNIONPAY_FIRST, configure, open_shop
+
+    with open_shop(sqlite_url) as shop:
+        configure(shop, {"withholding": UNIONPAY_FIRST, "payout": UNIONPAY_FIRST})
+        alice = shop.account("alice")
+        binding = shop.bind(alice)["id"]
+        shop.recharge(alice, 10_000, binding_id=binding)
+        paid = shop.ok("POST", "/v1/withdrawals", {"account": alice, "amount": 4_000, "currency": "CNY", "binding_id": binding})
+        shop.channels["unionpay"].return_payout(paid["id"])
+        shop.deliver("unionpay")
+        configure(shop, {"payout": [{"channel": "flaky", "priority": 1}], "withholding": [{"channel": "flaky", "priority": 1}]})
+        shop.ok("POST", "/v1/withdrawals", {"account": alice, "amount": 1_000, "currency": "CNY", "binding_id": binding})
+        shop.recharge(alice, 500, binding_id=binding)
+        statement = shop.channels["alipay"].statement(DAY)
+        rec = shop.ok("POST", "/v1/reconciliations", {"channel": "alipay", "date": DAY.isoformat(), "file": statement},
+                      who="admin")
+        shop.ok("POST", f"/v1/reconciliations/{rec['id']}/close", who="admin")
+        ledger = shop.client.app.state.services.ledger
+        from projections.webhook_outbox import WebhookMapper
+
+        mapper = WebhookMapper(ledger)
+        webhooks = [w for _, event in ledger.read_log(0, 10_000) for w in mapper.webhooks(event)]
+    payments = [(w.type, w.business_id, w.data["account_id"]) for w in webhooks if w.type.startswith(("recharge", "withdrawal"))]
+    assert payments == [("recharge.succeeded", "mall", alice), ("withdrawal.succeeded", "mall", alice),
+                        ("withdrawal.returned", "mall", alice), ("withdrawal.failed", "mall", alice),
+                        ("recharge.failed", "mall", alice)]
+    [closed] = [w for w in webhooks if w.type == "reconciliation.closed"]
+    assert (closed.business_id, closed.data["channel"], closed.data["day"]) == ("", "alipay", DAY.isoformat())
+    assert all(w.business_id in ("mall", "") for w in webhooks)
