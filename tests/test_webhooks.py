@@ -353,3 +353,19 @@ def test_payments_and_a_closed_reconciliation_become_webhooks(sqlite_url):
     [closed] = [w for w in webhooks if w.type == "reconciliation.closed"]
     assert (closed.business_id, closed.data["channel"], closed.data["day"]) == ("", "alipay", DAY.isoformat())
     assert all(w.business_id in ("mall", "") for w in webhooks)
+
+
+def test_fundcenter_deliver_sends_what_the_log_holds(sqlite_url, receiver, monkeypatch):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    with bootstrap(development(sqlite_url)) as system:
+        _, secret = system.ledger.create_webhook_endpoint(receiver.url, ["account.opened"], "mall")
+        alice = system.ledger.open_account("member", "mall", "alice", "CNY").id
+    monkeypatch.setenv("FUNDCENTER_ENV", "development")
+    result = CliRunner().invoke(app, ["deliver", "--db", sqlite_url, "--once"])
+    assert result.exit_code == 0, result.output
+    assert "1 delivery attempts" in result.output
+    [(headers, body)] = receiver.received
+    assert verifies(secret, headers, body) and json.loads(body)["data"]["account_id"] == str(alice)
