@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 TRACKING_NAME = "fundcenter.webhooks"
 BATCH_SIZE = 500  # events per transaction
 STAFF = ""  # the business of a staff-only event
+BUSINESSES_KEPT_MAX = 100_000  # accounts' businesses remembered; past it, the memory starts again empty
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class WebhookMapper:
     def business_of(self, account_id: UUID) -> str:
         found = self._business.get(account_id)
         if found is None:
+            if len(self._business) >= BUSINESSES_KEPT_MAX:
+                self._business.clear()
             found = self._business[account_id] = self.ledger.account_business(account_id)
         return found
 
