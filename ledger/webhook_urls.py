@@ -23,7 +23,7 @@ Resolver = Callable[[str, int], list[str]]  # (host, port) -> the addresses it r
 def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise UrlRefused(f"the host {host!r} does not resolve: {error}") from None
     return [str(info[4][0]) for info in infos]
 
