@@ -9,7 +9,7 @@ instead of writing twice.
 
 The first attempt is optimistic: it takes aggregates from the in-process cache
 as they are (no fast-forward query) and assumes the command is new (no look-up
-of its id). Every aggregate a decision reads is also one it saves, so optimistic
+of its id; only a repeat the cache holds is answered at once). Every aggregate a decision reads is also one it saves, so optimistic
 concurrency catches a stale read: the save fails with IntegrityError, as it does
 when the id exists already. A refusal (insufficient funds, say) might also come
 from a stale cache. Either way the attempt's aggregates are evicted and the
@@ -147,7 +147,8 @@ class UnitOfWork:
             for n in range(1, ATTEMPTS_MAX + 1):
                 attempt = self.begin()
                 try:
-                    if fresh and once is not None and (found := attempt.find(once.cls, once.aggregate_id)) is not None:
+                    found = None if once is None else attempt.find(once.cls, once.aggregate_id) if fresh else self.cached(once)
+                    if found is not None:
                         result = once.answer(found, self.repeat(found, once.request, once.what))
                     else:
                         result = decide(attempt)
@@ -195,6 +196,16 @@ class UnitOfWork:
         if found is None:
             raise error(f"{what or cls.__name__.lower()} {aggregate_id} not found")
         return found
+
+    def cached(self, once: Once) -> Any:
+        """A command's first outcome if the cache holds it (no read: one it does not hold is assumed new)."""
+        cache = self.app.repository.cache
+        assert cache is not None, "FundCenter.env configures the aggregate cache"
+        try:
+            found = cache.get(once.aggregate_id)
+        except KeyError:
+            return None
+        return found if isinstance(found, once.cls) else None
 
     def fresh(self, aggregate: A) -> A:
         """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
@@ -340,7 +351,7 @@ class Batch:
         self.uow._current.attempt = attempt
         try:
             if once is not None:
-                found = attempt.find(once.cls, once.aggregate_id) if self.fresh else self.owned.get(once.aggregate_id)
+                found = attempt.find(once.cls, once.aggregate_id) if self.fresh else self.known(once)
                 if isinstance(found, once.cls):  # a repeat: of a stored command, or of one earlier in the batch
                     return once.answer(found, self.uow.repeat(found, once.request, once.what))
             return decide(attempt)
@@ -356,6 +367,10 @@ class Batch:
                 return None
             self.owned[aggregate_id] = found
         return found if isinstance(found, cls) else None
+
+    def known(self, once: Once) -> Aggregate | None:
+        """The aggregate if this batch or the cache holds it (no read: a command not known here is assumed new)."""
+        return self.owned.get(once.aggregate_id) or self.uow.cached(once)
 
     def stage(self, aggregates: list[Aggregate]) -> int:
         for aggregate in aggregates:

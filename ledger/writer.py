@@ -32,10 +32,11 @@ new one; `stop` runs what is queued, then refuses new commands.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -124,6 +125,7 @@ class Writer:
         self._state = threading.Lock()  # guards _thread and _stopped
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._waiting = 0  # commands handed to the writer's thread, not answered yet
 
     def run(self, handler: Callable[[UnitOfWork, C], R], command: C) -> R:
         """Run `handler(uow, command)` as the process's writer (see the module's docstring)."""
@@ -143,11 +145,27 @@ class Writer:
         with self._state:
             if self._stopped:
                 raise WriterStopped("the ledger is closed")
+            self._waiting += 1
+            job.future.add_done_callback(self._answered)
             self._queue.put(job)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_forever, name="fundcenter-writer", daemon=True)
                 self._thread.start()
         return job.future.result()
+
+    def waiting(self) -> int:
+        """How many commands wait for the writer's thread (queued or being run)."""
+        return self._waiting
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Write nothing during the block: other threads' commands queue, then run as batches."""
+        with self._lock:
+            yield
+
+    def _answered(self, _: Future[Any]) -> None:
+        with self._state:
+            self._waiting -= 1
 
     def stop(self) -> None:
         """Run what is queued, then take no more commands."""
@@ -190,9 +208,8 @@ class Writer:
                 jobs = []
                 if stop:
                     return
-        except BaseException as error:
+        except BaseException as error:  # the thread ends here; its callers get the error
             self._died(jobs, error)
-            raise
 
     def _died(self, jobs: list[_Job], error: BaseException) -> None:
         """The thread is dying: fail what it holds and what is queued; the next command starts a new one."""
