@@ -9,8 +9,9 @@ instead of writing twice.
 
 The first attempt is optimistic: it takes aggregates from the in-process cache
 as they are (no fast-forward query) and assumes the command is new (no look-up
-of its id; only a repeat the cache holds is answered at once). Every aggregate a decision reads is also one it saves, so optimistic
-concurrency catches a stale read: the save fails with IntegrityError, as it does
+of its id; only a repeat the cache holds is answered at once). Every aggregate
+a decision reads is also one it saves, so optimistic concurrency catches a stale
+read: the save fails with IntegrityError, as it does
 when the id exists already. A refusal (insufficient funds, say) might also come
 from a stale cache. Either way the attempt's aggregates are evicted and the
 command runs again on fresh state, first answering a repeat from the stored

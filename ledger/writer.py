@@ -99,6 +99,8 @@ class _Job:
         return self.handler in BATCHED and not idempotency.pending_in(self.context)
 
     def settle(self, run: Callable[[], Any]) -> None:
+        if self.future.done():  # refused in a batch before it read anything
+            return
         try:
             result = run()
         except Exception as error:
