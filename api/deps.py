@@ -2,22 +2,106 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated
 
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 from fastapi import Depends, Header, Query, Request
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
-from ledger.domain.access import Permission, Principal
+from ledger.domain.access import ApiKey, Permission, Principal
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
 from ledger.group_commit import GroupCommitter
-from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
+from projections.reconciliation import Reconciler
 
 from .metrics import Metrics
 from .problems import ApiProblem, forbidden, unauthorized
 from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _key_changes() -> list[type]:
+    """The events that change an existing key (all of ApiKey's but Created): a revocation, a new role..."""
+    return [v for v in vars(ApiKey).values()
+            if isinstance(v, type) and issubclass(v, ApiKey.Event) and v not in (ApiKey.Event, ApiKey.Created)]
+
+
+class KeyCache:
+    """The principals of API keys recently presented, in memory, following the log.
+
+    A request's key is looked up by the hash of its token; on a miss, the ledger
+    authenticates it from the event store (as every request did before) and a valid
+    key is remembered. Any change to any key (a revocation, a new role) empties the
+    cache: made by this process, as soon as it is committed (the event recorder
+    tells the cache of each insert, `ledger/recorders.py`); made by another
+    process, as soon as this process's projection runner applies it (it follows
+    the one log through LISTEN/NOTIFY), before any `?min_position=` waiter hears of
+    it (when another process's runner applied that batch, its key events are looked
+    up by topic). While the runner is not following the log (stopped, or retrying
+    a failed batch), the cache is not used: every request reads its key from the
+    event store, as it does when the recorder cannot tell of inserts."""
+
+    SIZE_MAX = 10_000  # entries; past it, the cache starts again empty
+
+    def __init__(self, ledger: FundCenter, runner: ProjectionRunner) -> None:
+        self.ledger, self.runner = ledger, runner
+        self._principals: dict[bytes, Principal] = {}
+        self._lock = threading.Lock()
+        self._epoch = 0  # moves on each emptying: a lookup that raced one is not remembered
+        self._changes = tuple(_key_changes())
+        self._topics = [get_topic(e) for e in self._changes]
+        listen = getattr(ledger.recorder, "listen", None)
+        self.usable = listen is not None
+        if self.usable:
+            listen(self._inserted)
+            runner.watch(self._applied)
+
+    def authenticate(self, token: str) -> Principal | None:
+        if not (self.usable and self.runner.following and self.runner.watching and self.runner.error is None):
+            return self.ledger.authenticate(token)
+        digest = hashlib.sha256(token.encode()).digest()
+        found = self._principals.get(digest)
+        if found is not None:
+            return found
+        epoch = self._epoch
+        found = self.ledger.authenticate(token)
+        if found is not None:
+            with self._lock:
+                if self._epoch == epoch:
+                    if len(self._principals) >= self.SIZE_MAX:
+                        self._principals.clear()
+                    self._principals[digest] = found
+        return found
+
+    def _inserted(self, stored_events: Sequence[StoredEvent]) -> None:
+        if any(e.topic in self._topics for e in stored_events):
+            self._forget()
+
+    def _applied(self, after: int, upto: int, batch: list | None) -> None:
+        if batch is not None:
+            changed = any(isinstance(event, self._changes) for _, event in batch)
+        else:
+            try:
+                changed = bool(self.ledger.recorder.select_notifications(
+                    start=after, limit=1, stop=upto, topics=self._topics, inclusive_of_start=False))
+            except Exception as error:  # cannot tell: forget every key
+                log.warning("api key cache emptied: could not read the log's key events (%s)", error)
+                changed = True
+        if changed:
+            self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._principals.clear()
+            self._epoch += 1
 
 
 @dataclass
@@ -30,6 +114,10 @@ class Services:
     payments: Payments
     reconciler: Reconciler
     committer: GroupCommitter | None = None  # concurrent transfers, one transaction per group
+    keys: KeyCache = field(init=False)  # API keys' principals, in memory, following the log
+
+    def __post_init__(self) -> None:
+        self.keys = KeyCache(self.ledger, self.runner)
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: block until the views include `position`."""
@@ -62,7 +150,7 @@ def principal(services: ServicesDep, authorization: Annotated[str | None, Header
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    found = services.ledger.authenticate(token.strip())
+    found = services.keys.authenticate(token.strip())
     if found is None:
         raise unauthorized("the API key is unknown, malformed or revoked")
     return found

@@ -42,6 +42,7 @@ from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliati
 from .domain.transfers import Transfer
 from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers
 from .idempotency import Replay, run_once
+from .reconciliation import CloseFigures, StatementMatch
 from .unit_of_work import UnitOfWork
 from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
 from .writer import Writer
@@ -285,11 +286,10 @@ class FundCenter(Application[UUID]):
     # -- reconciliation ------------------------------------------------------------------------------
 
     def record_import(
-        self, reconciliation_id: UUID, channel: str, day: str, file_hash: str, lines: int, ours: int,
-        summary: dict[str, dict[str, int]], by: str, currency: str = DEFAULT_CURRENCY, carried: int = 0,
-        window: tuple[str, str] = ("", ""),
+        self, reconciliation_id: UUID, channel: str, day: str, file_hash: str, match: StatementMatch, by: str,
+        currency: str = DEFAULT_CURRENCY,
     ) -> Reconciliation:
-        cmd = c.RecordImport(reconciliation_id, channel, day, file_hash, lines, ours, summary, by, currency, carried, window)
+        cmd = c.RecordImport(reconciliation_id, channel, day, file_hash, match, by, currency)
         return self.writer.run(reconciliation.record_import, cmd)
 
     def reconciled_day(self, channel: str, day: str, currency: str = DEFAULT_CURRENCY) -> ReconciledDay | None:
@@ -305,10 +305,8 @@ class FundCenter(Application[UUID]):
         cmd = c.RecordResolution(reconciliation_id, seq, difference_class, action, by, reason, transfer_ids, settles)
         return self.writer.run(reconciliation.record_resolution, cmd)
 
-    def close_reconciliation(
-        self, reconciliation_id: UUID, moved: int, by: str, carried: Iterable[tuple[UUID, int, int, int]] = (),
-    ) -> Reconciliation:
-        cmd = c.CloseReconciliation(reconciliation_id, moved, by, tuple(carried))
+    def close_reconciliation(self, reconciliation_id: UUID, figures: CloseFigures, by: str) -> Reconciliation:
+        cmd = c.CloseReconciliation(reconciliation_id, figures, by)
         return self.writer.run(reconciliation.close_reconciliation, cmd)
 
     def post_difference(

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from .domain.fees import FeeRule
 from .domain.reconciliation import DEFAULT_CURRENCY
+from .reconciliation import CloseFigures, StatementMatch
 
 Route = tuple[str, str, list[dict[str, str]]]  # (channel, why, the channels skipped and why)
 
@@ -279,13 +280,9 @@ class RecordImport:
     channel: str
     day: str
     file_hash: str
-    lines: int
-    ours: int
-    summary: dict[str, dict[str, int]]
+    match: StatementMatch  # what the read side's matching found: counts, summary, carried lines, window
     by: str
     currency: str = DEFAULT_CURRENCY
-    carried: int = 0
-    window: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)
@@ -303,9 +300,8 @@ class RecordResolution:
 @dataclass(frozen=True)
 class CloseReconciliation:
     reconciliation_id: UUID
-    moved: int  # the channel's net figure of the day's own lines
+    figures: CloseFigures  # the day's own net figure and the lines that end an earlier day's wait
     by: str
-    carried: tuple[tuple[UUID, int, int, int], ...] = ()  # (origin reconciliation, its difference, line, net)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ import psycopg_pool.base
 from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import OperationalError, PersistenceError
 
+from .recorders import OneTripRecorder
+
 log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT_S = 2.0  # default: how long to wait for a pooled connection, and to connect
@@ -236,8 +238,11 @@ class _Datastore(es_postgres.PostgresDatastore):
 
 
 class PostgresFactory(es_postgres.PostgresFactory):
-    """eventsourcing's PostgreSQL infrastructure, its datastore watched (see `_Datastore`).
+    """eventsourcing's PostgreSQL infrastructure, its datastore watched (see `_Datastore`), its
+    application recorder inserting in one round trip (`ledger.recorders.OneTripRecorder`).
     Named by `Database.eventsourcing_env()` as the persistence module."""
+
+    application_recorder_class = OneTripRecorder
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)

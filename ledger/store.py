@@ -4,8 +4,9 @@ URLs are `sqlite:///path` (relative) or `sqlite:////abs/path`, and
 `postgresql://user[:password]@host[:port]/dbname`. Without one, the
 `FUNDCENTER_DATABASE_URL` environment variable, else `sqlite:///./fundcenter.db`.
 
-The SQL in `migrations/<database>/` owns the schema, event store included: each
-file runs once, in name order, in its own transaction with its version row, under
+The SQL in `migrations/` owns the schema, event store included (`common/` where
+it is the same on both databases, `<database>/` where it differs): each
+version runs once, in name order, in its own transaction with its version row, under
 a lock, so two processes migrating at once do not collide.
 
 Outages are handled by the pools of `ledger/pools.py`.
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -30,6 +32,8 @@ from psycopg import sql
 from .pools import KEEPALIVES, Reachability, database_timeout_s, reachability_at
 
 DEFAULT_URL = "sqlite:///./fundcenter.db"
+# The library's JSON format, parsed and printed by orjson (ledger/transcoding.py): the same bytes, faster.
+TRANSCODER_TOPIC = "ledger.transcoding:FastJSONTranscoder"
 log = logging.getLogger(__name__)
 
 class DatabaseURLError(ValueError):
@@ -86,7 +90,8 @@ class Database:
         raise DatabaseURLError(f"{redact_url(url)!r}: expected a sqlite:/// or postgresql:// URL")
 
     def eventsourcing_env(self, timeout_s: float | None = None) -> dict[str, str]:
-        """Settings for eventsourcing's infrastructure factory.
+        """Settings for eventsourcing's infrastructure factory (both stores: the transcoder of
+        `ledger/transcoding.py`, the application recorders of `ledger/recorders.py`).
 
         On PostgreSQL: connections are acquired and made within `timeout_s` (default
         `database_timeout_s()`), pinged before use, and a session idle in a
@@ -94,7 +99,10 @@ class Database:
         not hold the event table's lock). No lock timeout: saves queue on that lock
         by design, and a commit is short."""
         if self.kind == "sqlite":
-            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n"}
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n",
+                "TRANSCODER_TOPIC": TRANSCODER_TOPIC, "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteRecorder",
+            }
         timeout_s = database_timeout_s() if timeout_s is None else timeout_s
         return {
             "PERSISTENCE_MODULE": "ledger.pools:PostgresFactory",
@@ -111,6 +119,7 @@ class Database:
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
             "POSTGRES_CONN_MAX_AGE": "1800",
             "CREATE_TABLE": "n",
+            "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
         }
 
     @property
@@ -137,10 +146,26 @@ class Database:
                 yield conn
 
 
-def migration_files(kind: str) -> list[tuple[str, str]]:
-    folder = resources.files("migrations") / kind
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
-    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+MIGRATION_KINDS = ("postgresql", "sqlite")
+
+
+class MigrationConflict(Exception):
+    """A migration version defined both in `common/` and for a database: which one applies is unclear."""
+
+
+def migration_files(kind: str, root: Traversable | None = None) -> list[tuple[str, str]]:
+    """(version, SQL) of every migration for database `kind`, in version order: those in
+    `migrations/common/` (the same SQL on both databases) and those in `migrations/<kind>/`."""
+    if kind not in MIGRATION_KINDS:
+        raise ValueError(f"no migrations for database {kind!r}")
+    root = root or resources.files("migrations")
+    common = {f.name.removesuffix(".sql"): f for f in (root / "common").iterdir() if f.name.endswith(".sql")}
+    specific = {f.name.removesuffix(".sql"): f for f in (root / kind).iterdir() if f.name.endswith(".sql")}
+    both = sorted(common.keys() & specific.keys())
+    if both:
+        raise MigrationConflict(f"migration {', '.join(both)} is in both migrations/common/ and migrations/{kind}/")
+    files = {**common, **specific}
+    return [(version, files[version].read_text()) for version in sorted(files)]
 
 
 def migrate(db: Database, schema: str | None = None) -> list[str]:

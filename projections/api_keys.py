@@ -5,12 +5,11 @@ Table `api_keys`. Never the secret, nor its hash: those stay in the ApiKey aggre
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
 from typing import Any
 
 from ledger.domain.access import ApiKey
 
-from .common import Batch, check_limit, decode_cursor, encode_cursor, iso
+from .common import Batch, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
 
 
 class ApiKeysView:
@@ -21,7 +20,7 @@ class ApiKeysView:
         for _, event in batch:
             self.collect(event, cur)
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, cur: Any) -> None:
         """Other events are not about keys."""
 

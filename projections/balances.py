@@ -13,7 +13,6 @@ This view applies first in each batch: the others read account metadata from it.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +21,7 @@ from ledger.domain.errors import AccountNotFound
 from ledger.domain.holds import Hold
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, iso
+from .common import Batch, dispatchmethod, iso
 
 
 class _Changes:
@@ -56,29 +55,29 @@ class _Changes:
         row["expired"] = max(row["expired"], expired)
 
     def write(self, cur: Any) -> None:
-        if self.new_accounts:
-            columns = list(next(iter(self.new_accounts.values())))
-            cur.executemany(
-                f"INSERT INTO account_balances ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [tuple(row[c] for c in columns) for row in self.new_accounts.values()],
-            )
-        cur.executemany(
-            "UPDATE account_balances SET status = COALESCE(?, status), debits = debits + ?, credits = credits + ?,"
-            " posted = posted + ?, position = ? WHERE account_id = ?",
-            [(r["status"], r["debits"], r["credits"], r["posted"], r["position"], aid)
+        for table, rows in (("account_balances", self.new_accounts), ("account_holds", self.new_holds)):
+            if rows:
+                columns = list(next(iter(rows.values())))
+                cur.insert_rows(table, columns, [tuple(row[c] for c in columns) for row in rows.values()])
+        cur.update_rows(
+            "account_balances", ["account_id"], ACCOUNT_UPDATE,
+            "status = COALESCE(v.status, t.status), debits = t.debits + v.debits, credits = t.credits + v.credits,"
+            " posted = t.posted + v.posted, position = v.position",
+            [(aid, r["status"], r["debits"], r["credits"], r["posted"], r["position"])
              for aid, r in self.account_updates.items()],
         )
-        if self.new_holds:
-            columns = list(next(iter(self.new_holds.values())))
-            cur.executemany(
-                f"INSERT INTO account_holds ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [tuple(row[c] for c in columns) for row in self.new_holds.values()],
-            )
-        cur.executemany(
-            "UPDATE account_holds SET released = released + ?, captured = captured + ?,"
-            " expired = CASE WHEN ? = 1 THEN 1 ELSE expired END WHERE hold_id = ?",
-            [(r["released"], r["captured"], r["expired"], hid) for hid, r in self.hold_updates.items()],
+        cur.update_rows(
+            "account_holds", ["hold_id"], HOLD_UPDATE,
+            "released = t.released + v.released, captured = t.captured + v.captured,"
+            " expired = CASE WHEN v.expired = 1 THEN 1 ELSE t.expired END",
+            [(hid, r["released"], r["captured"], r["expired"]) for hid, r in self.hold_updates.items()],
         )
+
+
+# The folded changes of one batch, one row per account or hold (column: PostgreSQL type).
+ACCOUNT_UPDATE = {"account_id": "text", "status": "text", "debits": "bigint", "credits": "bigint", "posted": "bigint",
+                  "position": "bigint"}
+HOLD_UPDATE = {"hold_id": "text", "released": "bigint", "captured": "bigint", "expired": "bigint"}
 
 
 class BalancesView:
@@ -91,7 +90,7 @@ class BalancesView:
             self.collect(event, position, changes)
         changes.write(cur)
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, position: int, changes: _Changes) -> None:
         """Other events change no balance."""
 

@@ -3,39 +3,39 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import singledispatchmethod
 from typing import Any
 
 from ledger.domain.errors import ValidationError
+from ledger.domain.instants import iso
+
+
+class dispatchmethod(singledispatchmethod):
+    """`functools.singledispatchmethod`, without its cost per call on Python 3.11 (a new
+    wrapper, `update_wrapper` and all, every time the method is looked up): the bound
+    dispatcher is made once per view object and kept on it."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Callable[..., Any]:
+        if obj is None:
+            return super().__get__(obj, cls)
+        dispatch = self.dispatcher.dispatch
+
+        def method(event: Any, *args: Any, **kwargs: Any) -> Any:
+            return dispatch(event.__class__)(obj, event, *args, **kwargs)
+
+        obj.__dict__[self.name] = method  # found before this (non-data) descriptor from now on
+        return method
+
 
 # A batch is the events of one transaction of the runner: (log position, domain event).
 Batch = list[tuple[int, Any]]
 
 PAGE_SIZE_MAX = 1000
-
-
-ISO_MIN = datetime.min.replace(tzinfo=UTC)
-ISO_MAX = datetime.max.replace(tzinfo=UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Fixed-width UTC text, so that text order is time order on both databases.
-
-    Never raises on an aware datetime. The ledger takes only instants from 1970 to
-    9999-12-31 UTC (ledger.domain.inputs.MOMENT_MAX), but a log written before that
-    bound may hold one whose UTC instant lies outside Python's datetime range (say
-    9999-12-31T23:59:59-14:00, which is 10000-01-01T13:59:59Z): it is clamped to
-    0001-01-01T00:00:00.000000Z or 9999-12-31T23:59:59.999999Z, which keeps the
-    order against every other instant (the far-future hold simply never expires).
-    The year is written with four digits by hand: strftime's %Y does not pad
-    years before 1000 on every platform."""
-    if moment is None:
-        return None
-    try:
-        utc = moment.astimezone(UTC)
-    except OverflowError:
-        utc = ISO_MAX if moment.year > 1 else ISO_MIN  # only the first and last day can overflow
-    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc:%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
 def booked_day(event: Any) -> str:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from functools import singledispatchmethod
 from typing import Any
 
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 
-from .common import Batch, booked_day, iso
+from .common import Batch, booked_day, dispatchmethod, iso
 
 OPEN = ("requested", "pending", "awaiting_confirmation", "redirected")
 COLUMNS = ("id", "kind", "business_id", "account_id", "method", "bank", "currency", "amount", "status",
@@ -35,7 +34,7 @@ class PaymentsView:
         for _, event in batch:
             self.collect(event, cur)
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, cur: Any) -> None:
         """Other events are not payments."""
 

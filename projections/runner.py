@@ -36,6 +36,7 @@ from ledger import FundCenter
 
 from .api_keys import ApiKeysView
 from .balances import BalancesView
+from .common import Batch
 from .payments import PaymentsView
 from .reconciliations import ReconciliationsView
 from .statements import StatementsView
@@ -72,6 +73,9 @@ class ProjectionRunner:
         self.retries_total = 0  # failed attempts since start
         self.started_at: float | None = None
         self.caught_up_at: float | None = None  # time.time() the runner last reached the head it had read
+        self._listeners: list[Callable[[int, int, Batch | None], None]] = []
+        self._told: int | None = None  # the listeners know the log up to here
+        self._telling = threading.Lock()
 
     @property
     def position(self) -> int:
@@ -107,7 +111,10 @@ class ProjectionRunner:
 
     def catch_up(self, until: int | None = None, on_batch: Callable[[int, int], None] | None = None) -> int:
         """Apply every event up to `until` (default: the head of the log now); return how many."""
-        position, head = self.position, until if until is not None else self.ledger.head()
+        position = self.store.max_tracking_id(self.application_name) or 0
+        self._tell(self._told if self._told is not None else position, position, None)  # applied by another runner
+        self._advance(position)
+        head = until if until is not None else self.ledger.head()
         with self._progress:
             self._head = max(self._head, head)
         applied = 0
@@ -125,9 +132,11 @@ class ProjectionRunner:
                         view.apply(cur, batch)
                     self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
             if claimed != position:  # another runner (another `serve` process) got there first
+                self._tell(position, claimed, None)
                 position = claimed
                 self._advance(position)
                 continue
+            self._tell(position, batch[-1][0], batch)
             position, applied = batch[-1][0], applied + len(batch)
             self._advance(position)
             if on_batch is not None:
@@ -190,6 +199,27 @@ class ProjectionRunner:
                     why = f"; projections failing: {_describe(self.error)}" if self.error is not None else ""
                     raise TimeoutError(f"the views are at {self._applied}, not yet {position}{why}")
                 self._progress.wait(remaining)
+
+    def watch(self, listener: Callable[[int, int, Batch | None], None]) -> None:
+        """Call `listener(after, upto, batch)` once the views include the log's events in
+        (after, upto], before any waiter hears of it: `batch` holds them, or is None when
+        another runner (another process) applied them. From the first catch-up on, every
+        event of the log is told once, in order (`watching` says since when). It runs in
+        the runner's thread, so it must be quick, and must not raise."""
+        self._listeners.append(listener)
+
+    @property
+    def watching(self) -> bool:
+        """Whether the listeners are told of every event from here on (after the first catch-up began)."""
+        return self._told is not None
+
+    def _tell(self, after: int, upto: int, batch: Batch | None) -> None:
+        with self._telling:  # catch_up may run in more than one thread (the reconciler calls it)
+            after = max(after, self._told if self._told is not None else after)
+            if upto > after:
+                for listener in self._listeners:
+                    listener(after, upto, batch)
+            self._told = max(upto, self._told if self._told is not None else upto)
 
     def _advance(self, position: int) -> None:
         with self._progress:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, check_limit, cursor_int, decode_cursor, encode_cursor, iso
+from .common import Batch, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+
+COLUMNS = ("account_id", "position", "seq", "transfer_id", "kind", "side", "amount", "balance_after",
+           "counterparty_id", "memo", "created_at")
 
 
 class StatementsView:
@@ -39,13 +41,9 @@ class StatementsView:
                 e["account_id"], e["position"], e["seq"], e["transfer_id"], e["kind"], e["side"], e["amount"],
                 balance_after, e["counterparty_id"], e["memo"], e["created_at"],
             ))
-        cur.executemany(
-            "INSERT INTO statement_entries (account_id, position, seq, transfer_id, kind, side, amount,"
-            " balance_after, counterparty_id, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        cur.insert_rows("statement_entries", COLUMNS, rows)
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, position: int, entries: list[dict[str, Any]]) -> None:
         """Only transfers make entries."""
 

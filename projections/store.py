@@ -56,6 +56,31 @@ class Cursor:
         if rows:
             self.raw.executemany(self._sql(sql), rows)
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows, one statement for them all: COPY on PostgreSQL, a prepared insert on SQLite."""
+        if rows:
+            self.copy(table, columns, rows)
+
+    def update_rows(
+        self, table: str, key: Sequence[str], columns: dict[str, str], assignments: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Update rows of `table` from `rows` (values of `columns`, name: PostgreSQL type, `key`
+        among them; one row per key): `assignments` reads the table as `t`, the row as `v`
+        (`debits = t.debits + v.debits`). On PostgreSQL one statement for them all (the rows
+        as arrays, `unnest`ed); on SQLite a prepared statement per row."""
+        if not rows:
+            return
+        where = " AND ".join(f"t.{k} = v.{k}" for k in key)
+        if self.kind == "sqlite":
+            values = ", ".join(f"? AS {c}" for c in columns)
+            self.raw.executemany(f"UPDATE {table} AS t SET {assignments} FROM (SELECT {values}) AS v WHERE {where}", rows)
+            return
+        arrays = ", ".join(f"%s::{kind}[]" for kind in columns.values())
+        self.raw.execute(
+            f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({', '.join(columns)}) WHERE {where}",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+
     def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Bulk-load rows: COPY on PostgreSQL, a prepared insert on SQLite."""
         names = ", ".join(columns)

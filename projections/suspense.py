@@ -13,13 +13,12 @@ transfers from logs older than that record count on their UTC date.
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import singledispatchmethod
 from typing import Any
 
 from ledger.domain.accounts import SystemRole
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, account_metadata, booked_day
+from .common import Batch, account_metadata, booked_day, dispatchmethod
 
 ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
 
@@ -49,7 +48,7 @@ class SuspenseView:
             [(*key, debits, credits) for key, (debits, credits) in totals.items()],
         )
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, postings: list) -> None:
         """Only transfers touch suspense accounts."""
 

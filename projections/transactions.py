@@ -14,7 +14,6 @@ on. The transfers a channel payment posts belong to its row, not rows of their o
 from __future__ import annotations
 
 from datetime import datetime
-from functools import singledispatchmethod
 from typing import Any
 
 from ledger.domain.cards import CardBinding
@@ -22,7 +21,7 @@ from ledger.domain.holds import Hold
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, account_metadata, check_limit, cursor_int, decode_cursor, encode_cursor, iso
+from .common import Batch, account_metadata, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
@@ -54,14 +53,19 @@ class TransactionsView:
                 r["business_id"] = accounts.get(r["account_id"], {}).get("business_id")
                 r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")
                 r["currency"] = r["currency"] or accounts.get(r["account_id"], {}).get("currency", "")
-            cur.executemany(
-                f"INSERT INTO transactions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                [tuple(r[c] for c in COLUMNS) for r in rows],
-            )
-        cur.executemany(
-            "UPDATE transactions SET status = COALESCE(?, status), channel = COALESCE(?, channel) WHERE id = ?", updates)
+            cur.insert_rows("transactions", COLUMNS, [tuple(r[c] for c in COLUMNS) for r in rows])
+        folded: dict[str, list[str | None]] = {}  # per row, the last status and channel the batch gave it
+        for status, channel, row_id in updates:
+            last = folded.setdefault(row_id, [None, None])
+            last[0] = status if status is not None else last[0]
+            last[1] = channel if channel is not None else last[1]
+        cur.update_rows(
+            "transactions", ["id"], {"id": "text", "status": "text", "channel": "text"},
+            "status = COALESCE(v.status, t.status), channel = COALESCE(v.channel, t.channel)",
+            [(row_id, status, channel) for row_id, (status, channel) in folded.items()],
+        )
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, position: int, rows: list[dict[str, Any]]) -> None:
         """Other events are not transactions."""
 
@@ -111,8 +115,17 @@ class TransactionsView:
 
 
 def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
+    """Account, currency and memo of each unfreeze, from its hold's row: one query per 500 holds."""
+    ids = sorted({r["hold_id"] for r in rows})
+    holds: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        holds.update((h["hold_id"], h) for h in cur.execute(
+            f"SELECT hold_id, account_id, currency, reason FROM account_holds WHERE hold_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ))
     for r in rows:
-        hold = cur.execute("SELECT account_id, currency, reason FROM account_holds WHERE hold_id = ?", (r["hold_id"],))[0]
+        hold = holds[r["hold_id"]]
         r.update(account_id=hold["account_id"], currency=hold["currency"], memo=hold["reason"])
 
 

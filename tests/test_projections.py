@@ -302,3 +302,21 @@ def test_views_survive_a_restart_of_the_process(store_url):
         if store is not None:
             store.close()
         fc.close()
+
+
+def test_views_applied_an_event_per_batch_equal_views_applied_in_one_batch(fund_center, views):
+    """Each batch folds its changes per row (one statement per table): folding many events
+    into one row must give what applying them one by one gives."""
+    members = busy_day(fund_center, transfers=120)
+    dinner = fund_center.transfer(members[0], members[1], 700, "CNY", "fold-dinner")
+    fund_center.reverse_transfer(dinner.id, "fold-reverse", "mistake", by="ops")
+    fund_center.set_account_status(members[2], "frozen", by="ops")
+    fund_center.set_account_status(members[2], "active", by="ops")
+    hold = fund_center.place_hold(members[3], 900, "fold-hold")
+    fund_center.capture_hold(hold.id, members[4], 300)
+    fund_center.release_hold(hold.id, 200)
+    fund_center.release_hold(hold.id)
+    one_by_one = ProjectionRunner(fund_center, views, batch_size=1)
+    assert one_by_one.catch_up() == fund_center.head()
+    report = replay_and_verify(fund_center, views, batch_size=1000)  # the replay: the whole log in one batch
+    assert report.ok, report.problems

@@ -15,8 +15,8 @@ from ledger import FundCenter
 from ledger.domain.accounting_day import AccountingDay
 from ledger.domain.ids import system_account_id
 from ledger.domain.reconciliation import net
-from ledger.reconciliation import Reconciler
 from projections import ProjectionRunner, ViewStore
+from projections.reconciliation import Reconciler
 from tests.config import BUSINESS_HOURS, DAY
 from tests.shop import UNIONPAY_FIRST, configure, open_shop
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 import api.cli
 from ledger import FundCenter
 from ledger.clock import SteppingClock
-from ledger.reconciliation import Reconciler, StatementRejected
 from projections import ViewStore
+from projections.reconciliation import Reconciler, StatementRejected
 from tests.config import BUSINESS_HOURS, DAY
 from tests.shop import UNIONPAY_FIRST, configure, open_shop
 

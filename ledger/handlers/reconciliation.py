@@ -24,9 +24,9 @@ from . import payments, transfers
 def record_import(uow: UnitOfWork, cmd: RecordImport) -> Reconciliation:
     def decide(attempt: Attempt) -> Reconciliation:
         reconciliation = Reconciliation(
-            id=cmd.reconciliation_id, channel=cmd.channel, day=cmd.day, file_hash=cmd.file_hash, lines=cmd.lines,
-            ours=cmd.ours, summary=cmd.summary, imported_by=cmd.by, currency=cmd.currency, carried=cmd.carried,
-            starts_at=cmd.window[0], ends_at=cmd.window[1],
+            id=cmd.reconciliation_id, channel=cmd.channel, day=cmd.day, file_hash=cmd.file_hash,
+            lines=cmd.match.lines, ours=cmd.match.ours, summary=cmd.match.summary(), imported_by=cmd.by,
+            currency=cmd.currency, carried=cmd.match.carried, starts_at=cmd.match.starts_at, ends_at=cmd.match.ends_at,
         )
         attempt.commit(reconciliation)
         return reconciliation
@@ -69,9 +69,8 @@ def record_resolution(uow: UnitOfWork, cmd: RecordResolution) -> Reconciliation:
 def close_reconciliation(uow: UnitOfWork, cmd: CloseReconciliation) -> Reconciliation:
     """Move the day's matched total from pending_reconciliation to reconciled, and close the day.
 
-    `moved` is the channel's net figure of the day's own lines; `carried` names the lines that
-    matched a difference waiting from an earlier day: (that reconciliation, its difference, our
-    line, the line's net figure). Each such wait ends here, in the same save, and its amount moves
+    `figures.moved` is the channel's net figure of the day's own lines; `figures.carried` names the
+    lines that matched a difference waiting from an earlier day. Each such wait ends here, in the same save, and its amount moves
     with the day's; one another day has already ended (or someone resolved otherwise) is stale:
     not moved again."""
 
@@ -83,14 +82,15 @@ def close_reconciliation(uow: UnitOfWork, cmd: CloseReconciliation) -> Reconcili
             raise DayClosed(f"{current.channel} {current.day} {current.currency} was closed"
                             f" by reconciliation {closed.reconciliation_id}")
         origins: dict[UUID, Reconciliation] = {}
-        stale, total = [], cmd.moved
-        for origin_id, origin_seq, line, amount in cmd.carried:
-            origin = origins.get(origin_id) or origins.setdefault(origin_id, _reconciliation(attempt, origin_id))
-            if not origin.is_waiting(origin_seq):
-                stale.append(line)
+        stale, total = [], cmd.figures.moved
+        for line in cmd.figures.carried:
+            origin = origins.get(line.origin_id) or origins.setdefault(
+                line.origin_id, _reconciliation(attempt, line.origin_id))
+            if not origin.is_waiting(line.origin_seq):
+                stale.append(line.seq)
                 continue
-            origin.end_wait(origin_seq, current.id, current.day, line)
-            total += amount
+            origin.end_wait(line.origin_seq, current.id, current.day, line.seq)
+            total += line.net
         marker = ReconciledDay(
             id=_reconciled_day_id(current.channel, current.day, current.currency),
             channel=current.channel, day=current.day, reconciliation_id=current.id, moved=total, currency=current.currency,

@@ -1,18 +1,11 @@
-"""Reconciliation (对账), on its own side of the ledger: `statement` reads and loads a
-channel's file, `matching` pairs and classifies it in SQL (with the differences carried
-over from earlier days), `reports` shows it (lines, CSV, the list, what is overdue), and
-`reconciler` is the service the API, the CLI and the demo call. The commands that record
-it are FundCenter's (ledger/reconciliation_commands.py); its aggregate is in the domain."""
+"""What the write side of reconciliation receives from its read side (the port).
 
-from .reconciler import (
-    WAIT_MAX_DAYS,
-    ChannelNotFound,
-    DayNotBegun,
-    DifferenceNotFound,
-    Reconciler,
-    StatementRejected,
-    StatementUnavailable,
-)
+The statement, its matching against the payments read model and the reports live on the
+read side (`projections/reconciliation/`), which owns their tables. The ledger's
+reconciliation commands never read those tables: the read side hands them these values,
+computed from a committed import, and the commands record them in the `Reconciliation`
+aggregate's events (`ledger/domain/reconciliation.py`)."""
 
-__all__ = ["WAIT_MAX_DAYS", "ChannelNotFound", "DayNotBegun", "DifferenceNotFound", "Reconciler",
-           "StatementRejected", "StatementUnavailable"]
+from .port import CarriedLine, ClassTotals, CloseFigures, StatementMatch
+
+__all__ = ["CarriedLine", "ClassTotals", "CloseFigures", "StatementMatch"]

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from ..domain.errors import ValidationError
-from ..domain.inputs import moment_problem
-from ..domain.money import AMOUNT_MINOR_MAX
-from ..domain.reconciliation import STATUSES
+from ledger.domain.errors import ValidationError
+from ledger.domain.inputs import moment_problem
+from ledger.domain.money import AMOUNT_MINOR_MAX
+from ledger.domain.reconciliation import STATUSES
+
+from ..store import Cursor
 
 HEADER = ["channel_txn_id", "reference", "kind", "amount", "fee", "status", "time"]
 KINDS = ("recharge", "payout")
@@ -148,30 +151,54 @@ def chunks(lines: Iterator[Any], size: int = CHUNK_LINES) -> Iterator[list[Any]]
         yield chunk
 
 
-def load(cur: Any, table: str, statement: IO[bytes]) -> int:
+def _text(n: int, txn: str, ref: str, kind: str, amount: int, fee: int, status: str, when: str) -> str:
+    """A line in COPY's text format (printable values need only the backslash escaped)."""
+    if "\\" in txn or "\\" in ref:
+        txn, ref = txn.replace("\\", "\\\\"), ref.replace("\\", "\\\\")
+    return f"{n}\t{txn}\t{ref}\t{kind}\t{amount}\t{fee}\t{status}\t{when}\n"
+
+
+def fields(text: str) -> tuple[int, str, str, str, int, int, str, str]:
+    """A line of `_text` back: (line_no, channel_txn_id, reference, kind, amount, fee, status, time)."""
+    n, txn, ref, kind, amount, fee, status, when = text.split("\t")
+    if "\\" in txn or "\\" in ref:
+        txn, ref = txn.replace("\\\\", "\\"), ref.replace("\\\\", "\\")
+    return int(n), txn, ref, kind, int(amount), int(fee), status, when
+
+
+def load(cur: Cursor, table: str, statement: IO[bytes], keep: Callable[[int, int, str], None]) -> int:
     """Read the statement into `table` (line_no, channel_txn_id, reference, kind, amount, fee,
-    status, time) inside the caller's transaction; the count of lines."""
+    status, time) inside the caller's transaction; the count of lines. Each chunk of lines, as
+    text (`fields` reads a line of it back), also goes to `keep(first line_no, last line_no, text)`
+    once the load is done, from a temporary file: the chunks' text is never all in memory."""
     count = 0
-    if cur.kind == "sqlite":
-        sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-        for chunk in chunks(read(statement)):
-            cur.raw.executemany(sql, chunk)
-            count += len(chunk)
-        return count
-
-    def text(n: int, txn: str, ref: str, kind: str, amount: int, fee: int, status: str, when: str) -> str:
-        if "\\" in txn or "\\" in ref:  # COPY's text format: printable values need only this escaped
-            txn, ref = txn.replace("\\", "\\\\"), ref.replace("\\", "\\\\")
-        return f"{n}\t{txn}\t{ref}\t{kind}\t{amount}\t{fee}\t{status}\t{when}\n"
-
-    with cur.raw.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-        for chunk in chunks(read(statement, text)):
-            copy.write("".join(chunk))
-            count += len(chunk)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        kept: list[tuple[int, int, int]] = []  # first and last line, length of text: a few per 5,000 lines
+        if cur.kind == "sqlite":
+            sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+            for chunk in chunks(read(statement, _text), CHUNK_LINES):
+                cur.raw.executemany(sql, [fields(line[:-1]) for line in chunk])
+                count += _spool(spool, kept, chunk)
+        else:
+            with cur.raw.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for chunk in chunks(read(statement, _text), CHUNK_LINES):
+                    text = "".join(chunk)
+                    copy.write(text)
+                    count += _spool(spool, kept, chunk, text)
+        spool.seek(0)
+        for first, last, length in kept:
+            keep(first, last, spool.read(length))
     return count
 
 
-def duplicate_line(cur: Any, table: str) -> str | None:
+def _spool(spool: IO[str], kept: list[tuple[int, int, int]], chunk: list[str], text: str | None = None) -> int:
+    text = "".join(chunk) if text is None else text
+    spool.write(text)
+    kept.append((int(chunk[0].split("\t", 1)[0]), int(chunk[-1].split("\t", 1)[0]), len(text)))
+    return len(chunk)
+
+
+def duplicate_line(cur: Cursor, table: str) -> str | None:
     """Why the loaded statement is rejected for a channel_txn_id, or a reference, on two lines
     (the first such line, by its number), or None. A reference is ours, echoed: two lines with
     one would pair one payment twice."""

@@ -8,27 +8,31 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, timedelta
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
-from ..domain.errors import NotFound, ValidationError
-from ..domain.reconciliation import CLASSES, MATCHED, Reconciliation
+from ledger.domain.errors import NotFound, ValidationError
+from ledger.domain.reconciliation import CLASSES, MATCHED, Reconciliation
+from ledger.reconciliation import CarriedLine, CloseFigures
+
+from ..store import ViewStore
+from .matching import BLOCKS, LINES, PLAIN
+from .matching import NET_SQL as NET
+from .statement import fields
+
+NET_SQL = NET.format(p="their_")  # a line's net figure from the channel's side
 
 LISTED = ("id, channel, currency, day, status, lines, ours, differences, open_differences, waiting, carried,"
           " file_hash, imported_by, imported_at, closed_by, closed_at, moved, position")
 STATUSES = ("open", "closed", "superseded")
-
-# What a line means for the channel's pending_reconciliation, in SQL (ledger.domain.reconciliation.net).
-NET_SQL = ("CASE WHEN their_status = 'succeeded' THEN CASE WHEN kind = 'payout' THEN -(their_amount + their_fee)"
-           " ELSE their_amount - their_fee END WHEN their_status = 'returned' THEN CASE WHEN kind = 'payout'"
-           " THEN -their_fee ELSE their_amount - their_fee END ELSE 0 END")
 
 
 class DifferenceNotFound(NotFound):
     pass
 
 
-def difference(store: Any, reconciliation_id: UUID, seq: int) -> dict[str, Any]:
+def difference(store: ViewStore, reconciliation_id: UUID, seq: int) -> dict[str, Any]:
     rows = store.query(
         "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? AND seq = ? AND class != 'matched'",
         (str(reconciliation_id), seq),
@@ -38,12 +42,50 @@ def difference(store: Any, reconciliation_id: UUID, seq: int) -> dict[str, Any]:
     return rows[0]
 
 
-def lines(store: Any, reconciliation_id: UUID, *, differences_only: bool = False, after: int = 0,
+def lines(store: ViewStore, reconciliation_id: UUID, *, differences_only: bool = False, after: int = 0,
           limit: int = 100) -> list[dict[str, Any]]:
-    sql = "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? AND seq > ?"
-    if differences_only:
+    rid = str(reconciliation_id)
+    sql = f"SELECT * FROM {LINES} WHERE reconciliation_id = ? AND seq > ?"
+    if differences_only:  # a plain match is never a difference
         sql += " AND class != 'matched'"  # the partial index's own condition
-    return store.query(sql + " ORDER BY seq LIMIT ?", (str(reconciliation_id), after, limit))
+        return store.query(sql + " ORDER BY seq LIMIT ?", (rid, after, limit))
+    rows = store.query(sql + " ORDER BY seq LIMIT ?", (rid, after, limit))
+    return list(islice(_merged(rid, iter(rows), _blocks(store, rid, after), after), limit))
+
+
+def _blocks(store: ViewStore, rid: str, after: int) -> Iterator[str]:
+    """The statement's blocks of lines holding a seq past `after`, in order, one query each."""
+    while True:
+        rows = store.query(f"SELECT last_seq, lines FROM {BLOCKS} WHERE reconciliation_id = ? AND last_seq > ?"
+                           " ORDER BY first_seq LIMIT 1", (rid, after))
+        if not rows:
+            return
+        after = int(rows[0]["last_seq"])
+        yield rows[0]["lines"]
+
+
+def _merged(rid: str, rows: Iterator[dict[str, Any]], blocks: Iterator[str], after: int) -> Iterator[dict[str, Any]]:
+    """The lines in seq order: the rows, and the statement's lines that have none (plain matches)."""
+    row = next(rows, None)
+    for block in blocks:
+        for text in block.splitlines():
+            line_no, txn, reference, kind, amount, fee, status, when = fields(text)
+            seq = line_no - 1
+            if seq <= after:
+                continue
+            while row is not None and row["seq"] < seq:
+                yield row
+                row = next(rows, None)
+            if row is not None and row["seq"] == seq:
+                continue  # not a plain match: its row comes next
+            yield {"reconciliation_id": rid, "seq": seq, "class": MATCHED, "payment_id": reference,
+                   "reference": reference, "channel_txn_id": txn, "kind": kind, "our_amount": amount,
+                   "our_fee": fee, "our_status": status, "their_amount": amount, "their_fee": fee,
+                   "their_status": status, "their_time": when, "carried_from": None, "carried_seq": None,
+                   "carried_day": None, "note": None, "off_window": 0}
+    while row is not None:
+        yield row
+        row = next(rows, None)
 
 
 def resolution_text(reconciliation: Reconciliation, seq: int) -> str:
@@ -56,7 +98,7 @@ def resolution_text(reconciliation: Reconciliation, seq: int) -> str:
     return f"{r['action']} (after waiting)" if "waited" in r else r["action"]
 
 
-def csv_report(store: Any, reconciliation: Reconciliation, kind: str, part: str) -> Iterator[str]:
+def csv_report(store: ViewStore, reconciliation: Reconciliation, kind: str, part: str) -> Iterator[str]:
     """Fund or fee reconciliation, summary or detail, as CSV text, a row at a time."""
     field = "amount" if kind == "fund" else "fee"
     out = io.StringIO()
@@ -81,27 +123,28 @@ def csv_report(store: Any, reconciliation: Reconciliation, kind: str, part: str)
     writer.writerow(["seq", "class", "currency", "channel_txn_id", "reference", "kind", f"our_{field}",
                      f"their_{field}", "our_status", "their_status", "carried_from", "resolution"])
     yield flush()
-    for row in store.stream(
-        "SELECT * FROM reconciliation_lines WHERE reconciliation_id = ? ORDER BY seq", (str(reconciliation.id),)
-    ):
+    rid = str(reconciliation.id)
+    rows = store.stream(f"SELECT * FROM {LINES} WHERE reconciliation_id = ? ORDER BY seq", (rid,))
+    for row in _merged(rid, rows, _blocks(store, rid, 0), 0):
         writer.writerow([row["seq"], row["class"], currency, row["channel_txn_id"], row["reference"], row["kind"],
                          row[f"our_{field}"], row[f"their_{field}"], row["our_status"], row["their_status"],
                          row["carried_day"] or "", resolution_text(reconciliation, row["seq"])])
         yield flush()
 
 
-def close_figures(store: Any, reconciliation: Reconciliation) -> tuple[int, list[tuple[UUID, int, int, int]]]:
+def close_figures(store: ViewStore, reconciliation: Reconciliation) -> CloseFigures:
     """What the close moves for the day's own lines (the channel's net figures, less what waits
     and what was dismissed), and the lines carried over from earlier days, each with its net."""
     rid = str(reconciliation.id)
     total = store.query(
-        f"SELECT COALESCE(SUM({NET_SQL}), 0) AS n FROM reconciliation_lines WHERE reconciliation_id = ?"
+        f"SELECT COALESCE(SUM({NET_SQL}), 0) AS n FROM {LINES} WHERE reconciliation_id = ?"
         " AND carried_from IS NULL", (rid,))[0]["n"]
-    moved = int(total)
+    moved = int(total) + sum(int(r["net"]) for r in store.query(
+        f"SELECT net FROM {PLAIN} WHERE reconciliation_id = ?", (rid,)))  # the plain matches
     left_out = [int(seq) for seq, r in reconciliation.resolutions.items() if r["action"] in ("wait", "dismiss")]
     carried = []
     for row in store.query(
-        f"SELECT seq, carried_from, carried_seq, {NET_SQL} AS net FROM reconciliation_lines"
+        f"SELECT seq, carried_from, carried_seq, {NET_SQL} AS net FROM {LINES}"
         " WHERE reconciliation_id = ? AND (carried_from IS NOT NULL OR seq IN"
         f" ({', '.join('?' * len(left_out)) or 'NULL'}))", (rid, *left_out),
     ):
@@ -109,12 +152,12 @@ def close_figures(store: Any, reconciliation: Reconciliation) -> tuple[int, list
         if row["carried_from"] is None:
             moved -= int(row["net"])  # a difference of this day left waiting (or a repeat dismissed)
         else:
-            carried.append((UUID(row["carried_from"]), int(row["carried_seq"]), int(row["seq"]),
-                            0 if waits else int(row["net"])))
-    return moved, carried
+            carried.append(CarriedLine(UUID(row["carried_from"]), int(row["carried_seq"]), int(row["seq"]),
+                                       0 if waits else int(row["net"])))
+    return CloseFigures(moved, tuple(carried))
 
 
-def listing(store: Any, *, channel: str | None = None, currency: str | None = None, status: str | None = None,
+def listing(store: ViewStore, *, channel: str | None = None, currency: str | None = None, status: str | None = None,
             start: date | None = None, end: date | None = None, after: tuple[str, str] | None = None,
             limit: int = 100) -> list[dict[str, Any]]:
     """Reconciliations by day (then id), filtered; `after` is the last (day, id) of the page before."""
@@ -137,7 +180,7 @@ def listing(store: Any, *, channel: str | None = None, currency: str | None = No
     return store.query(sql + " ORDER BY day, id LIMIT ?", (*params, limit))
 
 
-def overdue(store: Any, today: date, wait_max_days: int, *, channel: str | None = None,
+def overdue(store: ViewStore, today: date, wait_max_days: int, *, channel: str | None = None,
             currency: str | None = None) -> list[dict[str, Any]]:
     """The differences waiting since before `today - wait_max_days` (the oldest first), with their age."""
     cutoff = (today - timedelta(days=wait_max_days)).isoformat()

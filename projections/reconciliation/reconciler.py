@@ -20,15 +20,18 @@ from datetime import date
 from typing import IO, Any
 from uuid import UUID
 
-from ..application import FundCenter
-from ..channels.gateway import ChannelUnavailable, GatewayRegistry
-from ..channels.service import GatewayMissing
-from ..domain import ids
-from ..domain.accounting_day import AccountingDay
-from ..domain.errors import LedgerError, NotFound, ValidationError
-from ..domain.inputs import check_code, check_text
-from ..domain.money import check_currency
-from ..domain.reconciliation import DEFAULT_CURRENCY, DayClosed, Reconciliation, net, scope
+from ledger.application import FundCenter
+from ledger.channels.gateway import ChannelUnavailable, GatewayRegistry
+from ledger.channels.service import GatewayMissing
+from ledger.domain import ids
+from ledger.domain.accounting_day import AccountingDay
+from ledger.domain.errors import LedgerError, NotFound, ValidationError
+from ledger.domain.inputs import check_code, check_text
+from ledger.domain.money import check_currency
+from ledger.domain.reconciliation import DEFAULT_CURRENCY, DayClosed, Reconciliation, net, scope
+from ledger.reconciliation import StatementMatch
+
+from ..store import ViewStore
 from . import matching, reports
 from . import statement as statements
 from .reports import DifferenceNotFound
@@ -52,7 +55,7 @@ class StatementUnavailable(LedgerError):
 
 
 class Reconciler:
-    def __init__(self, ledger: FundCenter, store: Any, accounting_day: AccountingDay | None = None,
+    def __init__(self, ledger: FundCenter, store: ViewStore, accounting_day: AccountingDay | None = None,
                  catch_up: Callable[[], Any] | None = None, *, gateways: GatewayRegistry | None = None,
                  wait_max_days: int = WAIT_MAX_DAYS) -> None:
         self.ledger, self.store = ledger, store
@@ -97,17 +100,18 @@ class Reconciler:
         start, end = self.accounting_day.window(day)
         rid = str(reconciliation_id)
         with self.store.transaction() as cur:
-            cur.execute("DELETE FROM reconciliation_lines WHERE reconciliation_id = ?", (rid,))
+            matching.clear(cur, rid)
             matching.create_scratch(cur)
-            lines = statements.load(cur, matching.STAGING, statement)
+            lines = statements.load(cur, matching.STAGING, statement, matching.keep_block(cur, rid))
             if (why := statements.duplicate_line(cur, matching.STAGING)) is not None:
                 raise StatementRejected(why)
             matching.collect_waiting(cur, rid, channel, currency, day.isoformat())
             matching.match(cur, rid, channel, currency, day.isoformat(), start, end, lines)
-            summary, ours, carried = matching.summary(cur, rid)
+            matching.record_matched(cur, rid, lines)
+            classes, ours = matching.summary(cur, rid)
             matching.drop_scratch(cur)
-        return self.ledger.record_import(reconciliation_id, channel, day.isoformat(), file_hash, lines, ours, summary,
-                                         by, currency, carried, (start, end))
+        match = StatementMatch(lines=lines, ours=ours, classes=classes, starts_at=start, ends_at=end)
+        return self.ledger.record_import(reconciliation_id, channel, day.isoformat(), file_hash, match, by, currency)
 
     def fetch(self, channel: str, day: date, by: str, currency: str = DEFAULT_CURRENCY) -> Reconciliation:
         """Get the day's statement from the channel's gateway and import it as if uploaded."""
@@ -152,8 +156,7 @@ class Reconciler:
     def close(self, reconciliation_id: UUID, by: str) -> Reconciliation:
         reconciliation = self.ledger.get_reconciliation(reconciliation_id)
         reconciliation.check_can_close()
-        moved, carried = reports.close_figures(self.store, reconciliation)
-        return self.ledger.close_reconciliation(reconciliation_id, moved, by, carried)
+        return self.ledger.close_reconciliation(reconciliation_id, reports.close_figures(self.store, reconciliation), by)
 
     # -- what it shows ---------------------------------------------------------------------------
 

@@ -1,0 +1,112 @@
+"""The event store's insert in one round trip to PostgreSQL.
+
+eventsourcing 9.5's `PostgresApplicationRecorder.insert_events` runs a pipeline:
+BEGIN, `SET LOCAL lock_timeout`, `LOCK TABLE ... IN EXCLUSIVE MODE`, `NOTIFY`,
+the insert, a sync for its notification ids, COMMIT. That is about 15 waits on
+the connection per save, and the table lock is held while the client goes
+back and forth (with other threads wanting the GIL meanwhile).
+
+`OneTripRecorder` sends one statement instead, in autocommit: the server-side
+function `fundcenter_insert_events` (migrations/postgresql/0009_*) takes the same
+lock, NOTIFYs the same channel, inserts into the same table through the same
+composite type and returns the notification ids; the statement's own
+transaction commits it. Tables, ordering (ids commit in the order they are
+given) and notifications are the library's, so a process running the library's
+recorder on the same database stays correct beside this one.
+
+A save that writes extra rows in the same transaction (a subclass's
+`_insert_events`, or `save(..., **kwargs)`, a tracking record) takes the library's path.
+
+Both recorders (this one, and `SQLiteRecorder` on SQLite) tell listeners of each
+insert this process makes once it has committed (`listen()`): what this process
+keeps in memory about the log (the API's key cache) learns of its own writes at
+once, without waiting for the projection runner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+EVENTS_TABLE = "fundcenter_events"  # the table (and the channel) that 0009's function writes to
+INSERT_FUNCTION = "fundcenter_insert_events"
+
+
+Listener = Callable[[Sequence[StoredEvent]], None]
+
+
+class _Told:
+    """`listen(listener)`: `listener(stored_events)` after each insert of this recorder commits,
+    in the inserting thread (so quick, and never raising)."""
+
+    _listeners: list[Listener]
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _tell(self, stored_events: Sequence[StoredEvent]) -> None:
+        for listener in self._listeners:
+            listener(stored_events)
+
+
+class SQLiteRecorder(_Told, SQLiteApplicationRecorder):
+    """eventsourcing's SQLite application recorder, telling its listeners of each insert."""
+
+    def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        self._listeners = []
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        self._tell(stored_events)
+        return ids
+
+
+class OneTripRecorder(_Told, PostgresApplicationRecorder):
+    """eventsourcing's application recorder, its insert made one statement (see the module),
+    telling its listeners of each insert."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._listeners = []
+        self.one_trip = events_table_name == EVENTS_TABLE
+        self.insert_in_one_trip = sql.SQL("SELECT {schema}.{function}(%s, %s) AS notification_id").format(
+            schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(INSERT_FUNCTION)
+        )
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = self._insert(stored_events, **kwargs)
+        self._tell(stored_events)
+        return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        extra = {k: v for k, v in kwargs.items() if v is not None}  # `save()` always passes tracking=None
+        if not self.one_trip or extra or type(self)._insert_events is not PostgresApplicationRecorder._insert_events:
+            return super().insert_events(stored_events, **kwargs)
+        if not stored_events:
+            return []
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
+        ]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout), prepare=True)
+                return [row["notification_id"] for row in curs.fetchall()]
+        except ProgrammingError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
+                raise
+        # A database not yet migrated to 0009 (a process started with migrate=False): the library's way.
+        log.warning("%s() is missing (migration 0009): inserting the library's way", INSERT_FUNCTION)
+        self.one_trip = False
+        return super().insert_events(stored_events, **kwargs)

@@ -1,0 +1,156 @@
+"""The event store's transcoder: eventsourcing's JSON format, read and written by orjson.
+
+`FastJSONTranscoder` is a `JSONTranscoder` (so the application registers its
+transcodings on it: UUID as hex, datetime as ISO text, Decimal as text) that
+writes the same bytes as the library's (compact separators, UTF-8, each
+registered type as `{"_type_": name, "_data_": ...}`) and reads them back to the
+same objects, with orjson doing the parsing and printing in C. A log written by
+the library's transcoder reads the same, and the library's transcoder reads what
+this one writes: nothing stored changes.
+
+orjson prints UUIDs and datetimes itself and has no option to hand them back, so
+`encode` first replaces every registered type with its `_type_` form; `decode`
+turns those forms back, innermost first, as the library's object hook does. What
+orjson would not do exactly as the standard library does (integers beyond 64 bits,
+which it reads as floats; floats, NaN, keys that are not strings, subclasses other
+than string enums) goes to the library's own code, so every input gets the
+library's answer. (The ledger's events hold no floats: money is integers.)
+
+Named by `Database.eventsourcing_env()` as `TRANSCODER_TOPIC`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID, SafeUUID
+
+import orjson
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    JSONTranscoder,
+    Transcoding,
+    TranscodingNotRegisteredError,
+    UUIDAsHex,
+)
+
+
+class _Unprintable(TypeError):
+    """A value orjson would print otherwise than the standard library: use the library's encoder."""
+
+
+class _Inexact(ValueError):
+    """orjson read a float: perhaps an integer outside [-2**63, 2**64), which it reads as a float
+    where the standard library reads it exactly. Use the library's decoder."""
+
+
+class FastJSONTranscoder(JSONTranscoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoders: dict[str, Callable[[Any], Any]] = {}  # per registered name, filled as names are read
+
+    def encode(self, obj: Any) -> bytes:
+        try:
+            return orjson.dumps(self._tagged(obj))
+        except TypeError:  # _Unprintable, orjson.JSONEncodeError, an unregistered type
+            return super().encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            return self._untagged(orjson.loads(data))
+        except (orjson.JSONDecodeError, _Inexact):  # NaN, a float, invalid text...: the library's answer, or its error
+            return super().decode(data)
+
+    def _tagged(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind in _PLAIN:
+            return obj
+        if kind is dict:
+            tagged = {}
+            for key, value in obj.items():
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        raise _Unprintable(key)
+                    key = str.__str__(key)
+                tagged[key] = value if type(value) in _PLAIN else self._tagged(value)
+            return tagged
+        if kind is list or kind is tuple:
+            return [value if type(value) in _PLAIN else self._tagged(value) for value in obj]
+        transcoding = self.types.get(kind)
+        if transcoding is not None:
+            data = transcoding.encode(obj)
+            return {"_type_": transcoding.name, "_data_": data if type(data) in _PLAIN else self._tagged(data)}
+        if isinstance(obj, str):  # an enum of strings: the library prints its text
+            return str.__str__(obj)
+        # Floats (orjson prints 1e16 where the library prints 1e+16), integer enums, subclasses of
+        # dict or list, unregistered types: the library decides, for the whole object.
+        raise _Unprintable(kind)
+
+    def _untagged(self, obj: Any) -> Any:
+        """The value with each `{"_type_": name, "_data_": data}` turned back into its object,
+        innermost first (as the library's object hook); a tagged form is found from its parent,
+        so that the common case, a UUID or a datetime in a dict or list, costs no call of its own."""
+        kind = type(obj)
+        if kind is dict:
+            for key, value in obj.items():
+                if type(value) in _NOT_PLAIN:
+                    obj[key] = self._untagged_value(value)
+            if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+                return self._decoder(obj["_type_"])(obj["_data_"])
+        elif kind is list:
+            for index, value in enumerate(obj):
+                if type(value) in _NOT_PLAIN:
+                    obj[index] = self._untagged_value(value)
+        elif kind is float:
+            raise _Inexact(obj)
+        return obj
+
+    def _untagged_value(self, value: Any) -> Any:
+        if type(value) is dict and len(value) == 2 and type(value.get("_data_")) is str:
+            decode = self._decoders.get(value.get("_type_"))  # type: ignore[arg-type]
+            if decode is not None:
+                return decode(value["_data_"])
+        return self._untagged(value)
+
+    def _decoder(self, name: str) -> Callable[[Any], Any]:
+        decode = self._decoders.get(name)
+        if decode is not None:
+            return decode
+        try:
+            transcoding = self.names[name]
+        except KeyError as error:
+            raise TranscodingNotRegisteredError(
+                f"Data serialized with name '{name}' is not deserializable. Please register a custom transcoding for this type."
+            ) from error
+        decode = {UUIDAsHex: _uuid_from_hex, DatetimeAsISO: _datetime_from_iso}.get(type(transcoding), transcoding.decode)
+        self._decoders[name] = decode
+        return decode
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        self._decoders = {}
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+_NOT_PLAIN = frozenset({dict, list, float})  # what orjson reads that `_untagged` looks into
+
+
+def _datetime_from_iso(data: Any) -> datetime:
+    """`DatetimeAsISO.decode` (its assertion, that it is given text, made a real check)."""
+    return datetime.fromisoformat(data) if type(data) is str else DatetimeAsISO().decode(data)
+
+
+def _uuid_from_hex(data: Any) -> UUID:
+    """`UUIDAsHex.decode`, without `UUID()`'s clean-up of forms it never writes (32 hex digits)."""
+    if type(data) is str and len(data) == 32:
+        try:
+            number = int(data, 16)
+        except ValueError:
+            number = -1
+        if number >= 0:
+            uuid = object.__new__(UUID)
+            object.__setattr__(uuid, "int", number)  # as UUID.__init__ does: its instances are immutable
+            object.__setattr__(uuid, "is_safe", SafeUUID.unknown)
+            return uuid
+    return UUIDAsHex().decode(data)

@@ -1,0 +1,3 @@
+-- Nothing on SQLite: PostgreSQL's 0009 is the event store's one-round-trip insert
+-- (ledger/recorders.py); SQLite's insert runs in the process already. Kept so that
+-- both stores record the same schema versions.
