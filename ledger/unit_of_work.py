@@ -9,8 +9,9 @@ instead of writing twice.
 
 The first attempt is optimistic: it takes aggregates from the in-process cache
 as they are (no fast-forward query) and assumes the command is new (no look-up
-of its id). Every aggregate a decision reads is also one it saves, so optimistic
-concurrency catches a stale read: the save fails with IntegrityError, as it does
+of its id; only a repeat the cache holds is answered at once). Every aggregate
+a decision reads is also one it saves, so optimistic concurrency catches a stale
+read: the save fails with IntegrityError, as it does
 when the id exists already. A refusal (insufficient funds, say) might also come
 from a stale cache. Either way the attempt's aggregates are evicted and the
 command runs again on fresh state, first answering a repeat from the stored
@@ -18,9 +19,17 @@ outcome (its `Once`), at most ATTEMPTS_MAX times. So a new command costs one
 transaction and no reads, and no answer, refusal or repeat, is ever given from
 stale state.
 
-An attempt is an object, not the calling thread: a batch of commands (group
-commit, `ledger.handlers.transfers.transfer_many`) runs in one attempt and
-commits once, whichever threads asked for them.
+An attempt is an object, not the calling thread: a batch of commands
+(`ledger.handlers.transfers.transfer_many`) runs in one attempt and commits
+once, whichever threads asked for them.
+
+A `Batch` is how the process's one writer (ledger.writer) runs many commands,
+one after another, and saves them in one transaction: while a batch is open in
+the writer's thread, `run` gives each command its own attempt over the batch's
+aggregates (each loaded once, then shared in memory: no copy per command), and
+`commit` stages instead of saving, answering with a stand-in position that the
+batch's save resolves. A command that fails leaves the batch as it found it, or
+the batch starts again without it (see `Batch.touched`).
 
 Staff commands record who made them (`by`); without one, the ledger's default
 `actor` (say "cli" or "demo") is recorded.
@@ -29,13 +38,14 @@ Staff commands record who made them (`by`); without one, the ledger's default
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
@@ -98,23 +108,48 @@ class UnitOfWork:
         self.app, self.clock, self.accounting_day, self.database = app, clock, accounting_day, database
         self.actor = check_actor(actor)  # who staff commands called without `by` were made by
         self.stats = CommandStats()
-        self.system_account_ids: set[UUID] = set()  # known to exist: never loaded again
-        self._current = threading.local()  # the attempt running in this thread, if any
+        self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
+        self._current = threading.local()  # the attempt (and batch) running in this thread, if any
 
     def current(self) -> Attempt | None:
         """The attempt running in this thread (None between commands: queries track nothing)."""
         return getattr(self._current, "attempt", None)
 
+    def batch(self) -> Batch | None:
+        """The batch open in this thread (the writer's), if any."""
+        return getattr(self._current, "batch", None)
+
+    @property
+    def system_account_ids(self) -> set[UUID]:
+        """System accounts known to exist (in a batch: also those it opens, until its save fails)."""
+        batch = self.batch()
+        return self._system_account_ids if batch is None else batch.system_account_ids
+
+    @contextlib.contextmanager
+    def open_batch(self, fresh: bool) -> Iterator[Batch]:
+        """Run the commands of the block as one batch in this thread (see `Batch`)."""
+        assert self.batch() is None and self.current() is None, "batches do not nest"
+        batch = Batch(self, fresh)
+        self._current.batch = batch
+        try:
+            yield batch
+        finally:
+            self._current.batch = None
+
     # -- the attempt loop --------------------------------------------------------------------------
 
     def run(self, decide: Callable[[Attempt], R], once: Once | None = None) -> R:
         """Run a command: optimistically first, then on fresh state (see the module's docstring)."""
+        batch = self.batch()
+        if batch is not None:
+            return batch.run(decide, once)
         fresh = False
         with stamped_by(self.clock):
             for n in range(1, ATTEMPTS_MAX + 1):
                 attempt = self.begin()
                 try:
-                    if fresh and once is not None and (found := attempt.find(once.cls, once.aggregate_id)) is not None:
+                    found = None if once is None else attempt.find(once.cls, once.aggregate_id) if fresh else self.cached(once)
+                    if found is not None:
                         result = once.answer(found, self.repeat(found, once.request, once.what))
                     else:
                         result = decide(attempt)
@@ -163,6 +198,16 @@ class UnitOfWork:
             raise error(f"{what or cls.__name__.lower()} {aggregate_id} not found")
         return found
 
+    def cached(self, once: Once) -> Any:
+        """A command's first outcome if the cache holds it (no read: one it does not hold is assumed new)."""
+        cache = self.app.repository.cache
+        assert cache is not None, "FundCenter.env configures the aggregate cache"
+        try:
+            found = cache.get(once.aggregate_id)
+        except KeyError:
+            return None
+        return found if isinstance(found, once.cls) else None
+
     def fresh(self, aggregate: A) -> A:
         """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
         newer = self.app.events.get(originator_id=aggregate.id, gt=aggregate.version)
@@ -176,6 +221,9 @@ class UnitOfWork:
                 cache.get(aggregate_id, evict=True)
 
     def position(self, aggregate_id: UUID, version: int) -> int | None:
+        batch = self.batch()
+        if batch is not None and batch.unsaved(aggregate_id, version):
+            return batch.stand_in(aggregate_id, version)
         return store.position_of(self.database, self.app.recorder, aggregate_id, version)
 
     def latest_version(self, aggregate_id: UUID) -> int | None:
@@ -209,8 +257,9 @@ class UnitOfWork:
 class Attempt:
     """One try of one command (or of a batch of them): what it read, what it saves, once."""
 
-    def __init__(self, uow: UnitOfWork, outer: Attempt | None = None) -> None:
+    def __init__(self, uow: UnitOfWork, outer: Attempt | None = None, batch: Batch | None = None) -> None:
         self.uow, self.outer = uow, outer  # outer: the attempt this one runs inside, if any
+        self.batch = batch  # the batch whose aggregates this attempt shares, if any
         self.read: list[UUID] = []  # evicted from the cache if the attempt fails
         self.accounts: dict[UUID, Account] = {}  # customer accounts the posting engine changes
         self.new_accounts: dict[UUID, Account] = {}  # system accounts opened in this save
@@ -218,6 +267,8 @@ class Attempt:
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         self.read.append(aggregate_id)
+        if self.batch is not None:
+            return self.batch.find(cls, aggregate_id)
         return self.uow.find(cls, aggregate_id)
 
     def get(self, cls: type[A], aggregate_id: Any, error: type[Exception] = AccountNotFound, what: str = "") -> A:
@@ -256,14 +307,119 @@ class Attempt:
         """Save, in one transaction, the accounts the posting engine changed, the system accounts
         opened, then `aggregates`: the command's own aggregate last, so the position of its event
         is the position of the whole save (and of a repeat). Once per attempt."""
+        if self.batch is not None:
+            assert not self.committed, "an attempt saves once"
+            staged = self.batch.stage([*self.accounts.values(), *self.new_accounts.values(), *aggregates])
+            self.committed = True
+            return staged
         return self.commit_all(*aggregates)[-1].notification.id
 
     def commit_all(self, *aggregates: Aggregate) -> list[Any]:
         assert not self.committed, "an attempt saves once"
+        assert self.batch is None, "a batch stages with commit()"
         self.committed = True
         recordings = self.uow.save(*self.accounts.values(), *self.new_accounts.values(), *aggregates)
         self.uow.system_account_ids.update(self.new_accounts)
         return recordings
+
+
+class Refused(Exception):
+    """A command of a batch that is to run on its own after the batch (its `cause`: why)."""
+
+
+class Batch:
+    """Commands run one after another on shared in-memory aggregates, saved in one transaction.
+
+    Each aggregate is loaded once (`owned`: the batch's identity map) and every
+    command after that sees it as the commands before left it. `stage` adds a
+    command's aggregates to the save and answers with a stand-in position (a
+    negative number) that `resolve` replaces after the save. `fresh`: after a
+    failed save, each command first looks for its first outcome (`Once`).
+    """
+
+    def __init__(self, uow: UnitOfWork, fresh: bool) -> None:
+        self.uow, self.fresh = uow, fresh
+        self.owned: dict[UUID, Aggregate] = {}  # every aggregate the batch loaded or created
+        self.staged: dict[UUID, Aggregate] = {}  # those to save, in the order first staged
+        self.staged_events: dict[UUID, int] = {}  # pending events of each owned aggregate as the last stage left it
+        self.system_account_ids = set(uow._system_account_ids)
+        self.attempt: Attempt | None = None  # the attempt of the command running now
+        self._stand_ins: dict[int, tuple[UUID, int]] = {}
+        self._stand_in_of: dict[tuple[UUID, int], int] = {}
+
+    def run(self, decide: Callable[[Attempt], R], once: Once | None) -> R:
+        attempt = self.attempt = Attempt(self.uow, self.uow.current(), batch=self)
+        self.uow._current.attempt = attempt
+        try:
+            if once is not None:
+                found = attempt.find(once.cls, once.aggregate_id) if self.fresh else self.known(once)
+                if isinstance(found, once.cls):  # a repeat: of a stored command, or of one earlier in the batch
+                    return once.answer(found, self.uow.repeat(found, once.request, once.what))
+            return decide(attempt)
+        finally:
+            self.uow._current.attempt = attempt.outer
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        found = self.owned.get(aggregate_id)
+        if found is None:
+            try:
+                found = self.uow.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            self.owned[aggregate_id] = found
+        return found if isinstance(found, cls) else None
+
+    def known(self, once: Once) -> Aggregate | None:
+        """The aggregate if this batch or the cache holds it (no read: a command not known here is assumed new)."""
+        return self.owned.get(once.aggregate_id) or self.uow.cached(once)
+
+    def stage(self, aggregates: list[Aggregate]) -> int:
+        for aggregate in aggregates:
+            known = self.owned.get(aggregate.id)
+            if known is not None and known is not aggregate:
+                raise Refused(f"{type(aggregate).__name__} {aggregate.id} is already in this batch")
+        for aggregate in aggregates:
+            self.owned[aggregate.id] = aggregate
+            self.staged.setdefault(aggregate.id, aggregate)
+            self.staged_events[aggregate.id] = len(aggregate.pending_events)
+        last = aggregates[-1]
+        return self.stand_in(last.id, last.version)
+
+    def touched(self, attempt: Attempt) -> bool:
+        """Whether a failed command changed the batch's aggregates (then the batch starts again without it)."""
+        if attempt.committed:
+            return True
+        return any(
+            len(aggregate.pending_events) != self.staged_events.get(aggregate_id, 0)
+            for aggregate_id in {*attempt.read, *attempt.accounts}
+            if (aggregate := self.owned.get(aggregate_id)) is not None
+        )
+
+    def unsaved(self, aggregate_id: UUID, version: int) -> bool:
+        aggregate = self.staged.get(aggregate_id)
+        return aggregate is not None and version > aggregate.version - len(aggregate.pending_events)
+
+    def stand_in(self, aggregate_id: UUID, version: int) -> int:
+        key = (aggregate_id, version)
+        if key not in self._stand_in_of:
+            self._stand_in_of[key] = -1 - len(self._stand_ins)
+            self._stand_ins[self._stand_in_of[key]] = key
+        return self._stand_in_of[key]
+
+    def save(self) -> dict[tuple[UUID, int], int]:
+        """Save every staged aggregate in one transaction; the position of each event saved."""
+        if not self.staged:
+            return {}
+        recordings = self.uow.app.save(*self.staged.values())
+        self.uow._system_account_ids.update(self.system_account_ids)
+        return {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id for r in recordings}
+
+    def resolve(self, result: R, positions: dict[tuple[UUID, int], int]) -> R:
+        """The result with its stand-in position replaced by the saved one."""
+        position = getattr(result, "position", None)
+        if isinstance(position, int) and position < 0 and dataclasses.is_dataclass(result):
+            return cast(R, dataclasses.replace(cast(Any, result), position=positions[self._stand_ins[position]]))
+        return result
 
 
 def check_actor(by: str | None) -> str | None:
