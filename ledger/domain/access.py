@@ -63,7 +63,7 @@ class KeyRevoked(Conflict):
 
 
 def check_role(role: object, business_id: str | None) -> Role:
-    if role not in Role.__members__.values():
+    if not isinstance(role, str) or role not in Role.__members__.values():
         raise ValidationError(f"role must be one of {', '.join(Role)}; got {role!r}")
     if (role == Role.BUSINESS) != (business_id is not None):
         raise ValidationError("a business key needs a business_id, and only a business key takes one")
@@ -114,7 +114,7 @@ class ApiKey(LedgerAggregate):
     id: UUID
 
     @event("Created")
-    def __init__(self, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
+    def __init__(self, id: UUID, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
         self.name = name
         self.role = role
         self.business_id = business_id

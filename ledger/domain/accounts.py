@@ -85,6 +85,7 @@ class Account(LedgerAggregate):
     @event("Opened")
     def __init__(
         self,
+        id: UUID,
         kind: str,
         business_id: str,
         external_ref: str,

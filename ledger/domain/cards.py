@@ -44,7 +44,7 @@ class CardBinding(LedgerAggregate):
 
     @event("Bound")
     def __init__(
-        self, account_id: UUID, business_id: str, bank: str, card_masked: str, card_token: str, holder_masked: str,
+        self, id: UUID, account_id: UUID, business_id: str, bank: str, card_masked: str, card_token: str, holder_masked: str,
         id_number_masked: str, phone_masked: str, agreements: dict[str, str], request_hash: str,
     ) -> None:
         self.account_id = account_id

@@ -70,7 +70,7 @@ class Catalog(LedgerAggregate):
     id: UUID
 
     @event("Started")
-    def __init__(self, by: str | None = None) -> None:  # by: who made the first change
+    def __init__(self, id: UUID, by: str | None = None) -> None:  # by: who made the first change
         self.banks: dict[str, str] = {}  # code -> name
         self.channels: dict[str, dict[str, Any]] = {}  # code -> {name, logo_url, status, products}
         self.routes: dict[str, list[dict[str, Any]]] = {}  # "business/method" -> [{channel, priority}]

@@ -19,6 +19,7 @@ one source would need new event shapes for stored logs, so it is left as this.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -34,6 +35,7 @@ class Hold(LedgerAggregate):
     @event("Placed")
     def __init__(
         self,
+        id: UUID,
         account_id: UUID,
         currency: str,
         amount: int,
@@ -54,7 +56,7 @@ class Hold(LedgerAggregate):
         self.captured = 0
         self.capture_transfer_ids: list[UUID] = []
         # Operation key -> (request hash, aggregate version it produced).
-        self.operations: dict[str, list] = {}
+        self.operations: dict[str, list[Any]] = {}  # a [str, int] pair, kept a list as JSON gives it back
 
     @property
     def remaining(self) -> int:

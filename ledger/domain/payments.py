@@ -126,7 +126,7 @@ class Recharge(Payment):
     id: UUID
 
     @event("Requested")
-    def __init__(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
+    def __init__(self, id: UUID, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
                  binding_id: UUID | None, request_hash: str) -> None:
         self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash)
 
@@ -135,7 +135,7 @@ class Withdrawal(Payment):
     id: UUID
 
     @event("Requested")
-    def __init__(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
+    def __init__(self, id: UUID, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
                  binding_id: UUID | None, request_hash: str, hold_id: UUID) -> None:
         self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash)
         self.hold_id = hold_id

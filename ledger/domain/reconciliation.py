@@ -81,7 +81,7 @@ class Reconciliation(LedgerAggregate):
     request_hash = ""  # its id is the statement file's hash: a repeat is the same file
 
     @event("Imported")
-    def __init__(self, channel: str, day: str, file_hash: str, lines: int, ours: int,
+    def __init__(self, id: UUID, channel: str, day: str, file_hash: str, lines: int, ours: int,
                  summary: dict[str, dict[str, int]], imported_by: str, currency: str = DEFAULT_CURRENCY,
                  carried: int = 0, starts_at: str = "", ends_at: str = "") -> None:
         self.channel = channel
@@ -192,7 +192,7 @@ class ReconciledDay(LedgerAggregate):
     id: UUID
 
     @event("Closed")
-    def __init__(self, channel: str, day: str, reconciliation_id: UUID, moved: int,
+    def __init__(self, id: UUID, channel: str, day: str, reconciliation_id: UUID, moved: int,
                  currency: str = DEFAULT_CURRENCY) -> None:
         self.channel = channel
         self.day = day

@@ -45,6 +45,7 @@ class Transfer(LedgerAggregate):
     @event("Posted")
     def __init__(
         self,
+        id: UUID,
         kind: str,
         currency: str,
         postings: list[dict[str, Any]],  # Posting.as_record() of each: the stored shape
