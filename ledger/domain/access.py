@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -112,6 +113,22 @@ class Principal:
 
 class ApiKey(LedgerAggregate):
     id: UUID
+
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Created(LedgerAggregate.Created):
+            name: str
+            role: str
+            business_id: str | None
+            secret_hash: str
+            created_by: str
+
+        class Revoked(LedgerAggregate.Event):
+            by: str
+
+        class RoleGranted(LedgerAggregate.Event):
+            role: str
+            business_id: str | None
+            by: str
 
     @event("Created")
     def __init__(self, id: UUID, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
