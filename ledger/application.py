@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import commands as c
 from . import store
@@ -82,7 +82,7 @@ class FundCenter(Application[UUID]):
         self.actor, self.stats = self.unit_of_work.actor, self.unit_of_work.stats
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(HoldEntryAsDict())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -76,6 +77,7 @@ class GroupCommitter:
                     self._queue.put(None)  # stop after this group
                     break
                 group.append(item)
+            outcomes: Sequence[TransferView | Exception]
             try:
                 outcomes = transfer_many(self.ledger.unit_of_work, PostTransfers(tuple(command for command, _ in group)))
             except Exception as error:

@@ -148,7 +148,7 @@ def _replay(uow: UnitOfWork, record: IdempotentRequest | None, operation: str, r
         what = "this request" if record.operation == operation else f"another command ({record.operation})"
         raise IdempotencyConflict(f"idempotency key was already used for {what} with different arguments")
     uow.stats.add("repeats")
-    states = []
+    states: list[tuple[Any, int | None]] = []
     for result in record.results:
         aggregate_id, version = UUID(result["id"]), result["version"]
         states.append((uow.app.repository.get(aggregate_id, version=version), uow.position(aggregate_id, version)))

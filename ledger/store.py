@@ -146,7 +146,7 @@ class Database:
 
 def migration_files(kind: str) -> list[tuple[str, str]]:
     folder = resources.files("migrations") / kind
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
