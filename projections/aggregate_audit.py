@@ -34,7 +34,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from ledger import FundCenter
 from ledger.domain import ids
@@ -213,6 +216,7 @@ class AggregateAudit:
             if account is None and not isinstance(event, Account.Opened):
                 raise _Mismatch(f"{name}: version {version} is {what}, not Opened")
             if isinstance(event, (Account.Credited, Account.Debited, Account.HoldCaptured)):
+                assert account is not None  # an Opened came first, checked above
                 side = "credit" if isinstance(event, Account.Credited) else "debit"
                 expected = account.posted + (event.amount if side == "credit" else -event.amount)
                 if event.amount <= 0 or event.balance_after != expected:
@@ -343,6 +347,8 @@ class AggregateAudit:
     def _check_snapshot(self, conn: Any, aggregate_id: UUID, version: int, topic: str, state: bytes, name: str) -> None:
         try:
             snapshot = self.ledger.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
+            if not isinstance(snapshot, Snapshot):
+                raise TypeError(f"{type(snapshot).__name__} is not a snapshot")
             from_snapshot = snapshot.mutate(None)
         except Exception as error:
             raise _Mismatch(f"{name}: cannot be read: {_first_line(error)}") from None
@@ -369,8 +375,8 @@ class AggregateAudit:
 
     def _sql(self) -> tuple[str, str, str, str]:
         """(placeholder, events table, position column, snapshots table)."""
-        snapshots = self.ledger.snapshots.recorder.events_table_name if self.ledger.snapshots else ""
-        events = self.ledger.recorder.events_table_name
+        snapshots = _table(self.ledger.snapshots.recorder) if self.ledger.snapshots else ""
+        events = _table(self.ledger.recorder)
         if self.ledger.database.kind == "sqlite":
             return "?", events, "rowid", snapshots
         return "%s", events, "notification_id", snapshots
@@ -446,3 +452,9 @@ def _mutate(event: Any, aggregate: Any, name: str) -> Any:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _table(recorder: object) -> str:
+    """The table of eventsourcing's SQLite or PostgreSQL recorder (its base type names none)."""
+    assert isinstance(recorder, SQLiteAggregateRecorder | PostgresAggregateRecorder), recorder
+    return recorder.events_table_name

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, overload
 
 from ledger.domain.errors import ValidationError
 
@@ -41,6 +41,10 @@ ISO_MIN = datetime.min.replace(tzinfo=UTC)
 ISO_MAX = datetime.max.replace(tzinfo=UTC)
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
 def iso(moment: datetime | None) -> str | None:
     """Fixed-width UTC text, so that text order is time order on both databases.
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger import FundCenter
 
@@ -286,7 +287,10 @@ class _PollingWaker:
         self.stop = stop
 
     def __enter__(self) -> Callable[[float], None]:
-        return lambda timeout: self.stop.wait(timeout)
+        return self.wait
+
+    def wait(self, timeout: float) -> None:
+        self.stop.wait(timeout)
 
     def __exit__(self, *exc: object) -> None:
         pass
@@ -301,6 +305,7 @@ class _PostgresWaker:
     RECONNECT_EVERY_S = 1.0
 
     def __init__(self, ledger: FundCenter, stop: threading.Event) -> None:
+        assert isinstance(ledger.recorder, PostgresApplicationRecorder), ledger.recorder  # only PostgreSQL notifies
         self.db, self.channel, self.stop = ledger.database, ledger.recorder.channel_name, stop
         self.conn: psycopg.Connection | None = None
         self._next_attempt = 0.0

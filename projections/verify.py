@@ -120,6 +120,7 @@ def _first_difference(table: str, key: str, live: Iterator[dict], replayed: Iter
             continue
         if a is None or b is None:
             row = b if a is None else a
+            assert row is not None  # two Nones are equal, passed over above
             where = "missing from the live view" if a is None else "not in the replay"
             return f"{table}: row {_key(row, key_columns)} is {where}"
         if _key(a, key_columns) != _key(b, key_columns):
