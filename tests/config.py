@@ -7,6 +7,7 @@ accounting day all run on a clock the test gives, starting on `DAY`.
 import json
 import secrets
 from datetime import UTC, date, datetime
+from typing import Any
 
 from api.settings import Settings
 
@@ -17,7 +18,7 @@ def BUSINESS_HOURS() -> datetime:
     return datetime(DAY.year, DAY.month, DAY.day, 10, 0, tzinfo=UTC)
 
 
-def settings_for(url: str, channels: tuple[str, ...] = (), **changes: object) -> Settings:
+def settings_for(url: str, channels: tuple[str, ...] = (), **changes: Any) -> Settings:
     """Production-like settings on `url`: configured secrets (the card-token key, and a callback
     secret for each of `channels`), made afresh for each app."""
     return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32),
