@@ -245,7 +245,7 @@ class ProjectionRunner:
                 "projections failing at position %s, retrying (every %.1fs up to %.0fs) until it clears: %s",
                 position, self.backoff_min_s, self.backoff_max_s, _describe(error), exc_info=error,
             )
-        elif _describe(error) != _describe(previous):  # type: ignore[arg-type]
+        elif previous is not None and _describe(error) != _describe(previous):
             log.warning("projections still failing at position %s, now: %s", position, _describe(error))
         else:
             log.debug("projections: attempt %s failed: %s", attempts, _describe(error))

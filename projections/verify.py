@@ -131,12 +131,11 @@ def _first_difference(table: str, key: str, live: Iterator[dict], replayed: Iter
 
 
 def _zip_longest(a: Iterator[dict], b: Iterator[dict]) -> Iterator[tuple[dict | None, dict | None]]:
-    sentinel = object()
-    while True:
-        x, y = next(a, sentinel), next(b, sentinel)
-        if x is sentinel and y is sentinel:
+    while True:  # rows are dicts, never None
+        x, y = next(a, None), next(b, None)
+        if x is None and y is None:
             return
-        yield (None if x is sentinel else x), (None if y is sentinel else y)  # type: ignore[misc]
+        yield x, y
 
 
 def _key(row: dict, columns: list[str]) -> str:
