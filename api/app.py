@@ -1,8 +1,9 @@
 """The HTTP API, made by a factory: `api.app:create_app`.
 
-Everything the app holds (the ledger, the views' store, the projection runner,
-metrics) is built in the lifespan, never at import time. Endpoints are plain
-`def`: the ledger is synchronous and FastAPI runs them in its thread pool.
+Everything the app holds (the ledger, the views' store, the projection runner and the
+services, which `api/bootstrap.py` builds; its metrics) is made in the lifespan, never at
+import time. Endpoints are plain `def`: the ledger is synchronous and FastAPI runs them
+in its thread pool.
 """
 
 from __future__ import annotations
@@ -14,22 +15,16 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
-from ledger.channels.registry import SimulatorRegistry
-from ledger.channels.service import Payments
 from ledger.domain.aggregate import Clock
-from ledger.group_commit import GroupCommitter
-from projections import ProjectionRunner, ViewStore
-from projections.payments import channel_activity
-from projections.reconciliation import Reconciler
 
 from . import problems
+from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
 from .routes import accounts, admin, channels, money, ops, queries, reconciliations
 from .routes import payments as payment_routes
-from .service_secrets import MissingSecrets, load_secrets
+from .service_secrets import load_secrets
 from .settings import Settings
 
 
@@ -47,41 +42,24 @@ def create_app(
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     secrets = load_secrets(settings)
-    day = settings.accounting_day
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ledger = FundCenter(
-            settings.database_url, clock=clock, accounting_day=day,
-            env={"FUNDCENTER_DATABASE_TIMEOUT_S": str(settings.database_timeout_s)},
-        )
-        if gateways is None:
-            try:
-                secrets.require_channels(sorted(ledger.catalog().channels))
-            except MissingSecrets:
-                ledger.close()
-                raise
-        views = ViewStore(ledger.database, timeout_s=settings.database_timeout_s)
-        runner = ProjectionRunner(ledger, views)
-        if settings.run_projections:
-            runner.start()
-        payments = Payments(
-            ledger, gateways or SimulatorRegistry(ledger, secrets.channel_secret, settings.simulator_seed, day.day_of),
-            activity=lambda business, method, bank, day: channel_activity(views, method, bank, day),
-            card_key=secrets.card_token_key,
-        )
-        reconciler = Reconciler(ledger, views, day, catch_up=runner.catch_up, gateways=payments.gateways,
-                                wait_max_days=settings.reconciliation_wait_max_days)
-        committer = GroupCommitter(ledger) if settings.group_commit else None
-        app.state.services = Services(ledger, views, runner, Metrics(), settings, payments, reconciler, committer)
+        system = bootstrap(settings, clock=clock, gateways=gateways, secrets=secrets)
+        try:
+            if gateways is None:  # the simulator plays the catalog's channels: each needs its callback secret
+                secrets.require_channels(sorted(system.ledger.catalog().channels))
+            if settings.run_projections:
+                system.runner.start()
+            app.state.services = Services(system.ledger, system.views, system.runner, Metrics(), settings,
+                                          system.payments, system.reconciler, system.committer)
+        except BaseException:
+            system.close()
+            raise
         try:
             yield
         finally:
-            if committer is not None:
-                committer.stop()
-            runner.stop()
-            views.close()
-            ledger.close()
+            system.close()
 
     app = FastAPI(
         title="Fund Center",

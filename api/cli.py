@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -19,10 +18,13 @@ import typer
 from eventsourcing.persistence import PersistenceError
 
 from ledger import FundCenter, LedgerError
+from ledger.channels.gateway import GatewayRegistry
 from ledger.clock import system_clock
+from ledger.domain.aggregate import Clock
 from ledger.store import Database, DatabaseURLError, redact_url, resolve_url
 from ledger.store import migrate as apply_migrations
 
+from .bootstrap import System, bootstrap
 from .service_secrets import MissingSecrets
 from .settings import Settings
 
@@ -62,19 +64,37 @@ def demo(
     from .demo import CHANNELS, DemoDay, run_demo
     from .service_secrets import load_secrets
 
-    settings = Settings(database_url=resolve_url(db))
+    settings = _settings(db)
     accounting_day = settings.accounting_day
     secrets = load_secrets(settings)
     secrets.require_channels(list(CHANNELS))
     business_day = _date_option(day) if day else accounting_day.day_of(system_clock())
     demo_day = DemoDay(business_day, accounting_day, secrets)
     typer.echo(f"Fund Center demo of {business_day} on {redact_url(settings.database_url)}\n")
-    clock = demo_day.clock()
-    fc = FundCenter(settings.database_url, clock=clock, accounting_day=accounting_day, actor="demo")
-    try:
-        run_demo(fc, clock, demo_day, typer.echo)
-    finally:
-        fc.close()
+    run_demo(settings, demo_day, typer.echo)
+
+
+def _settings(db: str | None, *, run_projections: bool = True) -> Settings:
+    """The settings from the environment, on the database of `--db` if given."""
+    return Settings(database_url=resolve_url(db), run_projections=run_projections)
+
+
+def clock() -> Clock:
+    """The clock of the commands below: the system's."""
+    return system_clock
+
+
+def gateways_for(ledger: FundCenter, settings: Settings) -> GatewayRegistry | None:
+    """The channels' gateways the commands below reach; None: the bootstrap's default, the simulator
+    playing every channel in the catalog (its statements are of what it did in this process: real
+    adapters fetch the channel's file)."""
+    return None
+
+
+def _system(db: str | None) -> System:
+    """The system the commands below run on: the one bootstrap, on `--db`, with the CLI's clock and gateways."""
+    settings = _settings(db)
+    return bootstrap(settings, clock=clock(), gateways=lambda ledger: gateways_for(ledger, settings))
 
 
 def _date_option(text: str) -> date:
@@ -96,11 +116,8 @@ def keys_create(
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it, this once (only its hash is kept)."""
-    fc = FundCenter(db)
-    try:
-        view, token = fc.create_api_key(role, business, name, created_by="cli")
-    finally:
-        fc.close()
+    with _system(db) as system:
+        view, token = system.ledger.create_api_key(role, business, name, created_by="cli")
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
 
@@ -119,8 +136,8 @@ def reconcile_import(
 ) -> None:
     """Import a statement file for a channel, day and currency, match it, and print the summary."""
     day = _date_option(date)
-    with _reconciler(db) as reconciler, file.open("rb") as statement:
-        result = reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
+    with _system(db) as system, file.open("rb") as statement:
+        result = system.reconciler.import_statement(channel, day, statement, by="cli", currency=currency)
     _print_reconciliation(result)
 
 
@@ -131,43 +148,13 @@ def reconcile_fetch(
     currency: Annotated[str, typer.Option(help="The statement's currency.")] = "CNY",
     db: DbOption = None,
 ) -> None:
-    """Get the day's statement from the channel's gateway, import it as if uploaded, print the summary."""
+    """Get the day's statement from the channel's gateway, import it as if uploaded, print the summary.
+    (The simulator plays every channel in the catalog: its statements are of what it did in this
+    process. Real adapters fetch the channel's file.)"""
     day = _date_option(date)
-    with _reconciler(db, fetch=True) as reconciler:
-        result = reconciler.fetch(channel, day, by="cli", currency=currency)
+    with _system(db) as system:
+        result = system.reconciler.fetch(channel, day, by="cli", currency=currency)
     _print_reconciliation(result)
-
-
-def clock():
-    return system_clock
-
-
-def gateways_for(fc: FundCenter, settings: Settings):
-    """The channels' gateways this command reaches: the simulator plays every channel in the catalog
-    (its statements are of what it did in this process: real adapters fetch the channel's file)."""
-    from ledger.channels.registry import SimulatorRegistry
-
-    from .service_secrets import load_secrets
-
-    return SimulatorRegistry(fc, load_secrets(settings).channel_secret, settings.simulator_seed,
-                             settings.accounting_day.day_of)
-
-
-@contextmanager
-def _reconciler(db: str | None, fetch: bool = False):
-    from projections import ProjectionRunner, ViewStore
-    from projections.reconciliation import Reconciler
-
-    settings = Settings(database_url=resolve_url(db))
-    fc = FundCenter(settings.database_url, clock=clock())
-    views = ViewStore(fc.database)
-    try:
-        yield Reconciler(fc, views, settings.accounting_day, catch_up=ProjectionRunner(fc, views).catch_up,
-                         gateways=gateways_for(fc, settings) if fetch else None,
-                         wait_max_days=settings.reconciliation_wait_max_days)
-    finally:
-        views.close()
-        fc.close()
 
 
 def _print_reconciliation(result) -> None:
@@ -191,18 +178,14 @@ def serve(
     import uvicorn
 
     from .app import create_app
-    from .service_secrets import load_secrets
 
     url = resolve_url(db)
     Database.from_url(url)  # a bad URL fails here, in one line
-    settings = Settings(database_url=url, run_projections=projections)
+    settings = _settings(url, run_projections=projections)
     app = create_app(settings=settings)  # refuses production without its secrets, naming them
     if settings.environment == "production":  # and without a callback secret for a channel it has
-        fc = FundCenter(url)
-        try:
-            load_secrets(settings).require_channels(sorted(fc.catalog().channels))
-        finally:
-            fc.close()
+        with bootstrap(settings) as system:
+            system.secrets.require_channels(sorted(system.ledger.catalog().channels))
     typer.echo(f"Fund Center API on http://{host}:{port} ({settings.environment}, database {redact_url(url)});"
                " OpenAPI at /docs", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -214,12 +197,8 @@ def project(
     once: Annotated[bool, typer.Option("--once", help="Catch up to the head of the log, then exit.")] = False,
 ) -> None:
     """Run the projections: build the read models from the log and follow it."""
-    from projections import ProjectionRunner, ViewStore
-
-    fc = FundCenter(db)
-    store = ViewStore(fc.database)
-    runner = ProjectionRunner(fc, store)
-    try:
+    with _system(db) as system:
+        runner = system.runner
         if once:
             applied = runner.catch_up()
             typer.echo(f"applied {applied} events; views at position {runner.position}")
@@ -229,33 +208,25 @@ def project(
             runner.follow()
         except KeyboardInterrupt:
             typer.echo(f"stopped at position {runner.position}")
-    finally:
-        store.close()
-        fc.close()
 
 
 @app.command()
 def replay(
     db: DbOption = None,
     verify: Annotated[
-        bool, typer.Option(
-            "--verify", help="Rebuild the views from the log and compare; check every aggregate against the transfers."
-        )
-    ] = False,
+        bool, typer.Option("--verify", hidden=True, help="What replay does anyway; accepted for older scripts.")
+    ] = True,
     catch_up: Annotated[
         bool, typer.Option("--catch-up/--no-catch-up", help="Let lagging live views catch up first.")
     ] = True,
 ) -> None:
-    """Replay the log into empty views; with --verify, compare them with the live ones."""
-    from projections import ViewStore
+    """Verify the views: replay the log into scratch views and compare them with the live ones;
+    check that every transfer balances, the trial balance is zero per currency, and every
+    aggregate agrees with the transfers. Exit 1 on a mismatch. (`replay --verify` is the same.)"""
     from projections.verify import replay_and_verify
 
-    if not verify:
-        raise typer.BadParameter("only `replay --verify` is supported: it rebuilds into scratch views and compares")
-    fc = FundCenter(db)
-    store = ViewStore(fc.database)
-    try:
-        head = fc.head()
+    with _system(db) as system:
+        head = system.ledger.head()
         with typer.progressbar(length=max(head, 1), label="replaying", file=sys.stderr) as bar:
             done = [0]
 
@@ -263,10 +234,7 @@ def replay(
                 bar.update(position - done[0])
                 done[0] = position
 
-            report = replay_and_verify(fc, store, catch_up=catch_up, on_progress=progress)
-    finally:
-        store.close()
-        fc.close()
+            report = replay_and_verify(system.ledger, system.views, catch_up=catch_up, on_progress=progress)
     typer.echo(f"replayed {report.events} events ({report.transfers} transfers) up to position {report.position}")
     if report.events:
         typer.echo(

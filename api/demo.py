@@ -19,25 +19,24 @@ from zoneinfo import ZoneInfo
 
 from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
-from ledger.channels.service import Payments
 from ledger.channels.simulator import SimulatedChannel
 from ledger.clock import SteppingClock
 from ledger.domain.accounting_day import AccountingDay
 from ledger.domain.fees import FeeRule
+from ledger.domain.methods import METHODS
 from ledger.domain.money import format_amount
-from projections import ProjectionRunner, ViewStore
+from projections import ViewStore
 from projections.balances import account_balance
-from projections.payments import channel_activity
-from projections.reconciliation import Reconciler
 from projections.suspense import suspense
 from projections.trial_balance import trial_balance, trial_balance_by_account
 
+from .bootstrap import System, bootstrap
 from .service_secrets import ServiceSecrets
+from .settings import Settings
 
 CNY = "CNY"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=100)}
 CHANNELS = tuple(FEES)
-METHODS = ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout")
 OPENING = time(9, 0)  # the business day starts at 09:00 in the accounting time zone
 
 
@@ -57,39 +56,32 @@ class DemoDay:
     def key(self, name: str) -> str:
         return f"demo-{self.day.isoformat()}-{name}"
 
-
-def run_demo(fc: FundCenter, clock: SteppingClock, demo: DemoDay, say: Callable[[str], None] = print) -> None:
-    """Run `demo.day` on `fc`, whose clock is `clock` (moved to the next morning for the reconciliation)."""
-    views = ViewStore(fc.database)
-    runner = ProjectionRunner(fc, views)
-    try:
-        _day(fc, clock, demo, views, runner, say)
-    finally:
-        views.close()
-
-
-def _day(fc: FundCenter, clock: SteppingClock, demo: DemoDay, views: ViewStore, runner: ProjectionRunner,
-         say: Callable[[str], None]) -> None:
-    key = demo.key
-
-    def simulated(code: str, **options: object) -> SimulatedChannel:
-        secret = demo.secrets.channel_secret(code)
+    def channel(self, code: str, clock: SteppingClock, **options: object) -> SimulatedChannel:
+        """The simulator playing channel `code`, on the demo's clock, charging the demo's fees."""
+        secret = self.secrets.channel_secret(code)
         assert secret is not None, "DemoDay's maker checked the channels' secrets"
-        return SimulatedChannel(code, secret=secret, seed=7, clock=fc.clock,
-                                statement_day=demo.accounting_day.day_of,
+        return SimulatedChannel(code, secret=secret, seed=7, clock=clock, statement_day=self.accounting_day.day_of,
                                 fee_rule=lambda method, amount: FEES[code].fee(amount), **options)
 
-    unionpay = simulated("unionpay")
-    alipay = simulated("alipay", bank_success_rates={"icbc": 0.0})
+
+def run_demo(settings: Settings, demo: DemoDay, say: Callable[[str], None] = print) -> None:
+    """Run `demo.day` on the settings' database, on a clock of its own (moved to the next morning for
+    the reconciliation), with unionpay and alipay played by the simulator."""
+    clock = demo.clock()
+    unionpay = demo.channel("unionpay", clock)
+    alipay = demo.channel("alipay", clock, bank_success_rates={"icbc": 0.0})
     gateways = GatewayRegistry()
     gateways.add(unionpay)
     gateways.add(alipay)
+    # No runner follows the log here: routing catches the views up before it reads the day's activity.
+    with bootstrap(settings, clock=clock, gateways=gateways, secrets=demo.secrets, actor="demo",
+                   catch_up_before_routing=True) as system:
+        _day(system, clock, demo, unionpay, alipay, say)
 
-    def activity(business: str, method: str, bank: str, day: str) -> tuple[dict[str, int], dict[str, int]]:
-        runner.catch_up()
-        return channel_activity(views, method, bank, day)
 
-    payments = Payments(fc, gateways, activity, demo.secrets.card_token_key)
+def _day(system: System, clock: SteppingClock, demo: DemoDay, unionpay: SimulatedChannel, alipay: SimulatedChannel,
+         say: Callable[[str], None]) -> None:
+    key, fc, payments = demo.key, system.ledger, system.payments
     _configure(fc)
     say("Configured banks ICBC and CCB, channels unionpay (0.60%) and alipay (0.40%, at least 1.00), and the Mall's routes.")
 
@@ -135,9 +127,9 @@ def _day(fc: FundCenter, clock: SteppingClock, demo: DemoDay, views: ViewStore, 
     say(f"Alice withdrew 80.00: above unionpay's single limit, so {declined.channel} took it; {declined.status}, funds unfrozen.")
 
     clock.set(datetime.combine(demo.day + timedelta(days=1), OPENING, ZoneInfo(demo.accounting_day.timezone)))
-    _reconcile(fc, demo, views, runner, unionpay, say)
-    runner.catch_up()
-    _print_books(fc, views, (mall, alice, bob), say)
+    _reconcile(system, demo, unionpay, say)
+    system.runner.catch_up()
+    _print_books(fc, system.views, (mall, alice, bob), say)
 
 
 def _configure(fc: FundCenter) -> None:
@@ -202,17 +194,15 @@ RESOLUTIONS = {
 STATEMENT_DIFFERENCES = {"late": 1, "extra": 1, "change_amount": 1, "change_status": 1, "change_fee": 1}
 
 
-def _reconcile(fc: FundCenter, demo: DemoDay, views: ViewStore, runner: ProjectionRunner, channel: SimulatedChannel,
-               say: Callable[[str], None]) -> None:
+def _reconcile(system: System, demo: DemoDay, channel: SimulatedChannel, say: Callable[[str], None]) -> None:
     """T+1: import unionpay's statement (with injected differences, and yesterday's late row),
     resolve the differences, close the day; what waits is carried over to the next day's."""
-    day = demo.day
-    reconciler = Reconciler(fc, views, demo.accounting_day, catch_up=runner.catch_up)
+    day, fc, reconciler = demo.day, system.ledger, system.reconciler
     closed = fc.reconciled_day("unionpay", day.isoformat())
     if closed is not None:  # the demo ran before today: show that reconciliation again
         result = fc.get_reconciliation(closed.reconciliation_id)
     else:
-        _restore_yesterday(channel, views, runner, demo)
+        _restore_yesterday(channel, system, demo)
         statement = channel.statement(day, **STATEMENT_DIFFERENCES)
         result = reconciler.import_statement("unionpay", day, io.BytesIO(statement.encode()), by="demo-finance")
     say("")
@@ -242,12 +232,12 @@ def _reconcile(fc: FundCenter, demo: DemoDay, views: ViewStore, runner: Projecti
         f" {len(result.waiting)} difference(s) waiting for a later day's file.")
 
 
-def _restore_yesterday(channel: SimulatedChannel, views: ViewStore, runner: ProjectionRunner, demo: DemoDay) -> None:
+def _restore_yesterday(channel: SimulatedChannel, system: System, demo: DemoDay) -> None:
     """The simulated channel keeps nothing between runs: give it back yesterday's transactions
     (as our payments recorded them), so that yesterday's late row reaches today's file."""
-    runner.catch_up()
+    system.runner.catch_up()
     start, end = demo.accounting_day.window(demo.day - timedelta(days=1))
-    for row in views.query(
+    for row in system.views.query(
         "SELECT * FROM payments WHERE channel = ? AND status IN ('succeeded', 'failed', 'returned')"
         " AND settled_at >= ? AND settled_at < ? ORDER BY id", (channel.code, start, end),
     ):

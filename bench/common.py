@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from api.bootstrap import System, bootstrap
+from api.service_secrets import ServiceSecrets
+from api.settings import Settings
 from tests.pgserver import PostgresServer
 
 
@@ -54,6 +59,13 @@ def raw_insert_rate(url: str, *, count: int | None = None, seconds: float | None
                 conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (n,))
                 n += 1
     return n / timer.seconds
+
+
+def open_system(url: str, **options: Any) -> System:
+    """The system on `url`, built as the app builds it (api/bootstrap.py), with secrets made up
+    for this run; `options` go to `bootstrap` (a clock, gateways)."""
+    made_up = ServiceSecrets("production", secrets.token_bytes(32))
+    return bootstrap(Settings(database_url=url), secrets=made_up, **options)
 
 
 class Timer:

@@ -40,11 +40,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import Timer, fresh_database, machine, postgres, raw_insert_rate, settings
+from common import Timer, fresh_database, machine, open_system, postgres, raw_insert_rate, settings
 
 from ledger import FundCenter, LedgerError
 from ledger.domain.errors import Contention
-from projections import ProjectionRunner, ViewStore
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk" / "transfers.lua"
@@ -150,7 +149,8 @@ def threaded(fc: FundCenter, pick: Callable[[random.Random], tuple[Any, Any]], s
 
 
 def in_process(url: str, seconds: float) -> dict[str, Any]:
-    fc = FundCenter(url)
+    system = open_system(url)
+    fc = system.ledger
     try:
         ids = open_funded(fc, "bench", ACCOUNTS, "a")
         log(f"one-by-one transfer(), 1 thread, {seconds:g} s")
@@ -165,7 +165,7 @@ def in_process(url: str, seconds: float) -> dict[str, Any]:
         return {"transfer_per_s": single, "transfer_many_per_s": many, "transfer_many_refused": refused,
                 "threads_spread": spread, "threads_one_destination": into_one}
     finally:
-        fc.close()
+        system.close()
 
 
 # -- HTTP -----------------------------------------------------------------------------------
@@ -226,13 +226,14 @@ def busy_now(seconds: float = 1.0) -> float:
 def seed_http(url: str, folder: Path) -> tuple[str, Path, Path]:
     """A business key for "bench", and two account files for the Lua script:
     the spread accounts, and the hot account followed by its sources."""
-    fc = FundCenter(url)
+    system = open_system(url)
+    fc = system.ledger
     try:
         _, token = fc.create_api_key("business", "bench", name="bench")
         ids = open_funded(fc, "bench", HTTP_ACCOUNTS, "h")
         hot = fc.open_account("institution", "bench", "hot", "CNY").id
     finally:
-        fc.close()
+        system.close()
     spread, into_hot = folder / "spread.txt", folder / "hot.txt"
     spread.write_text("".join(f"{a}\n" for a in ids))
     into_hot.write_text("".join(f"{a}\n" for a in [hot, *ids]))
@@ -334,8 +335,8 @@ def http_phases(url: str, seconds: float, connections: int, threads: int) -> dic
 def catch_up(url: str, events: int, accounts: int = 1000) -> dict[str, Any]:
     """Write a log of at least `events` events (transfers through transfer_many; every tenth
     command a hold placed and released, one by one), then time a runner catching empty views up."""
-    fc = FundCenter(url)
-    store = ViewStore(fc.database)
+    system = open_system(url)
+    fc = system.ledger
     try:
         ids = []
         for n in range(accounts):
@@ -359,13 +360,12 @@ def catch_up(url: str, events: int, accounts: int = 1000) -> dict[str, Any]:
         head = fc.head()
         log(f"catch-up over {head:,} events")
         with Timer() as catching_up:
-            applied = ProjectionRunner(fc, store).catch_up()
+            applied = system.runner.catch_up()
         assert applied == head, (applied, head)
         return {"events": head, "write_s": writing.seconds, "catch_up_s": catching_up.seconds,
                 "events_per_s": head / catching_up.seconds}
     finally:
-        store.close()
-        fc.close()
+        system.close()
 
 
 # -- the table --------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -18,10 +20,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from common import Timer, fresh_database, machine, postgres
-
-from ledger import FundCenter
+from common import Timer, fresh_database, machine, open_system, postgres
 
 ACCOUNTS = 200
 EXTRA = [a for a in sys.argv if a == "--no-projections"]
@@ -34,7 +35,8 @@ def free_port() -> int:
 
 
 def seed(url: str) -> tuple[str, list[str]]:
-    fc = FundCenter(url)
+    system = open_system(url)
+    fc = system.ledger
     try:
         _, token = fc.create_api_key("business", "bench", name="bench")
         ids = []
@@ -44,7 +46,7 @@ def seed(url: str) -> tuple[str, list[str]]:
             ids.append(str(account.id))
         return token, ids
     finally:
-        fc.close()
+        system.close()
 
 
 class Client:
@@ -103,13 +105,17 @@ def run_batches(port: int, token: str, ids: list[str], batches: int, size: int) 
 
 
 def in_process(url: str, requests: int, size: int) -> tuple[float, float]:
-    fc = FundCenter(url)
+    system = open_system(url)
+    fc = system.ledger
     try:
         ids = [fc.open_account("member", "bench", f"i{n}", "CNY").id for n in range(ACCOUNTS)]
         for n, account in enumerate(ids):
             fc.adjust(account, 10**12, "CNY", "credit", "funding", f"ifund-{n}")
         rng = random.Random(3)
-        pick = lambda: dict(zip(("from_account", "to_account"), rng.sample(ids, 2), strict=True))  # noqa: E731
+
+        def pick() -> dict[str, Any]:
+            return dict(zip(("from_account", "to_account"), rng.sample(ids, 2), strict=True))
+
         with Timer() as single:
             for n in range(requests):
                 fc.transfer(**pick(), amount=5, currency="CNY", idempotency_key=f"is-{n}")
@@ -119,7 +125,7 @@ def in_process(url: str, requests: int, size: int) -> tuple[float, float]:
                 fc.transfer_many([{**pick(), "amount": 5, "currency": "CNY", "idempotency_key": f"ib-{n}-{i}"} for i in range(size)])
         return requests / single.seconds, batches * size / batched.seconds
     finally:
-        fc.close()
+        system.close()
 
 
 def main() -> None:
@@ -135,7 +141,9 @@ def main() -> None:
         token, ids = seed(url)
         port = free_port()
         script = Path(sys.executable).with_name("fundcenter")
-        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), *EXTRA], stderr=subprocess.DEVNULL)
+        env = {**os.environ, "FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32)}  # production refuses to start without it
+        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), *EXTRA], env=env,
+                                 stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
             while True:

@@ -13,10 +13,10 @@ import argparse
 import json
 import random
 
-from common import Timer, fresh_database, machine, postgres
+from common import Timer, fresh_database, machine, open_system, postgres
 
 from ledger import FundCenter
-from projections import ProjectionRunner, ViewStore
+from projections import ProjectionRunner
 from projections.verify import replay_and_verify
 
 
@@ -47,8 +47,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with postgres(args.pg_url) as server:
-        fc = FundCenter(fresh_database(server, args.pg_url))
-        store = ViewStore(fc.database)
+        system = open_system(fresh_database(server, args.pg_url))
+        fc, store = system.ledger, system.views
         try:
             with Timer() as writing:
                 write_log(fc, args.events, args.accounts)
@@ -59,8 +59,7 @@ def main() -> None:
                 report = replay_and_verify(fc, store, batch_size=args.batch_size)
             assert report.ok, report.problems
         finally:
-            store.close()
-            fc.close()
+            system.close()
     result = {
         "events": events,
         "write_events_per_s": round(events / writing.seconds),

@@ -10,15 +10,11 @@ import argparse
 import json
 import secrets
 
-from common import Timer, fresh_database, machine, postgres
+from common import Timer, fresh_database, machine, open_system, postgres
 
-from ledger import FundCenter
 from ledger.channels.gateway import GatewayRegistry
-from ledger.channels.service import Payments
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
-from projections import ProjectionRunner, ViewStore
-from projections.payments import channel_activity
 
 MEMBERS = 100
 FEE = FeeRule(rate_bps=60)
@@ -31,15 +27,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with postgres(args.pg_url) as server:
-        fc = FundCenter(fresh_database(server, args.pg_url))
-        views = ViewStore(fc.database)
-        runner = ProjectionRunner(fc, views).start()  # as in `serve`: the views follow the log
+        gateways = GatewayRegistry()
+        gateways.add(SimulatedChannel("unionpay", secret=secrets.token_bytes(32), seed=1,
+                                      fee_rule=lambda method, amount: FEE.fee(amount)))
+        system = open_system(fresh_database(server, args.pg_url), gateways=gateways)
+        fc, payments = system.ledger, system.payments
+        system.runner.start()  # as in `serve`: the views follow the log
         try:
-            gateways = GatewayRegistry()
-            gateways.add(SimulatedChannel("unionpay", secret=secrets.token_bytes(32), seed=1,
-                                          fee_rule=lambda method, amount: FEE.fee(amount)))
-            payments = Payments(fc, gateways, lambda b, m, bank, day: channel_activity(views, m, bank, day),
-                                secrets.token_bytes(32))
             fc.register_bank("icbc", "ICBC")
             fc.register_channel("unionpay", "UnionPay")
             fc.configure_product("unionpay", "withholding", FEE.as_dict(), {"icbc": {"enabled": True}})
@@ -59,9 +53,7 @@ def main() -> None:
                     result = payments.recharge(account, 10_000, "CNY", "withholding", f"rc-{n}", binding_id=card)
                     assert result.status == "succeeded", result
         finally:
-            runner.stop()
-            views.close()
-            fc.close()
+            system.close()
     rate = args.recharges / timer.seconds
     if args.json:
         print(json.dumps({"recharges_per_s": round(rate)}))

@@ -20,11 +20,9 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from common import Timer, fresh_database, machine, postgres
+from common import Timer, fresh_database, machine, open_system, postgres
 
-from ledger import FundCenter
 from projections import ViewStore
-from projections.reconciliation import Reconciler
 
 DAY = date(2026, 11, 25)
 WHEN = "2026-11-25T10:00:00.000000Z"
@@ -64,21 +62,20 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with postgres(args.pg_url) as server, tempfile.TemporaryDirectory() as folder:
-        fc = FundCenter(fresh_database(server, args.pg_url), clock=lambda: datetime(2026, 11, 26, 9, tzinfo=UTC))
+        system = open_system(fresh_database(server, args.pg_url), clock=lambda: datetime(2026, 11, 26, 9, tzinfo=UTC))
+        fc, views = system.ledger, system.views
         fc.register_channel("bigpay", "BigPay")  # an import names a channel of the catalog
-        views = ViewStore(fc.database)
         try:
             seed_payments(views, args.lines)
             statement = Path(folder) / "statement.csv"
             write_statement(statement, args.lines)
             before = views.query("SELECT pg_current_wal_lsn() AS lsn")[0]["lsn"]
             with Timer() as timer, statement.open("rb") as f:
-                result = Reconciler(fc, views).import_statement("bigpay", DAY, f, by="bench")
+                result = system.reconciler.import_statement("bigpay", DAY, f, by="bench")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             wal = views.query("SELECT pg_current_wal_lsn() - ?::pg_lsn AS n", (str(before),))[0]["n"]
         finally:
-            views.close()
-            fc.close()
+            system.close()
     counts = {k: v["count"] for k, v in result.summary.items()}
     rate = result.lines / timer.seconds
     if args.json:

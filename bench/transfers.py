@@ -10,13 +10,12 @@ import argparse
 import json
 import random
 
-from common import Timer, fresh_database, machine, postgres, raw_insert_rate, settings
-
-from ledger import FundCenter
+from common import Timer, fresh_database, machine, open_system, postgres, raw_insert_rate, settings
 
 
 def ledger_transfers(url: str, count: int, accounts: int) -> float:
-    fc = FundCenter(url)
+    system = open_system(url)
+    fc = system.ledger
     try:
         ids = []
         for n in range(accounts):
@@ -33,7 +32,7 @@ def ledger_transfers(url: str, count: int, accounts: int) -> float:
                 fc.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{n}", memo="bench")
         return count / timer.seconds
     finally:
-        fc.close()
+        system.close()
 
 
 def main() -> None:

@@ -4,8 +4,9 @@ URLs are `sqlite:///path` (relative) or `sqlite:////abs/path`, and
 `postgresql://user[:password]@host[:port]/dbname`. Without one, the
 `FUNDCENTER_DATABASE_URL` environment variable, else `sqlite:///./fundcenter.db`.
 
-The SQL in `migrations/<database>/` owns the schema, event store included: each
-file runs once, in name order, in its own transaction with its version row, under
+The SQL in `migrations/` owns the schema, event store included (`common/` where
+it is the same on both databases, `<database>/` where it differs): each
+version runs once, in name order, in its own transaction with its version row, under
 a lock, so two processes migrating at once do not collide.
 
 Outages are handled by the pools of `ledger/pools.py`.
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -144,10 +146,26 @@ class Database:
                 yield conn
 
 
-def migration_files(kind: str) -> list[tuple[str, str]]:
-    folder = resources.files("migrations") / kind
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+MIGRATION_KINDS = ("postgresql", "sqlite")
+
+
+class MigrationConflict(Exception):
+    """A migration version defined both in `common/` and for a database: which one applies is unclear."""
+
+
+def migration_files(kind: str, root: Traversable | None = None) -> list[tuple[str, str]]:
+    """(version, SQL) of every migration for database `kind`, in version order: those in
+    `migrations/common/` (the same SQL on both databases) and those in `migrations/<kind>/`."""
+    if kind not in MIGRATION_KINDS:
+        raise ValueError(f"no migrations for database {kind!r}")
+    root = root or resources.files("migrations")
+    common = {f.name.removesuffix(".sql"): f for f in (root / "common").iterdir() if f.name.endswith(".sql")}
+    specific = {f.name.removesuffix(".sql"): f for f in (root / kind).iterdir() if f.name.endswith(".sql")}
+    both = sorted(common.keys() & specific.keys())
+    if both:
+        raise MigrationConflict(f"migration {', '.join(both)} is in both migrations/common/ and migrations/{kind}/")
+    files = {**common, **specific}
+    return [(version, files[version].read_text()) for version in sorted(files)]
 
 
 def migrate(db: Database, schema: str | None = None) -> list[str]:

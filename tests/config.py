@@ -6,9 +6,11 @@ accounting day all run on a clock the test gives, starting on `DAY`.
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from api.bootstrap import bootstrap
 from api.settings import Settings
 
 DAY = date(2026, 11, 25)  # the business day the tests run (any day would do: nothing reads the wall clock)
@@ -23,6 +25,14 @@ def settings_for(url: str, channels: tuple[str, ...] = (), **changes: Any) -> Se
     secret for each of `channels`), made afresh for each app."""
     return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32),
                     channel_secrets={code: secrets.token_hex(32) for code in channels}, **changes)
+
+
+def api_keys(settings: Settings, holders: list[tuple[str, str, str | None]],
+             clock: Callable[[], datetime] | None = None) -> dict[str, str]:
+    """A key for each (name, role, business) of `holders`, made before the app starts, through the
+    bootstrap (as `fundcenter keys create` makes them): name -> bearer token."""
+    with bootstrap(settings, clock=clock) as system:
+        return {name: system.ledger.create_api_key(role, business, name=name)[1] for name, role, business in holders}
 
 
 def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:

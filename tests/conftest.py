@@ -31,11 +31,12 @@ def store_url(request):
 
 @pytest.fixture
 def fund_center(store_url):
-    from ledger import FundCenter
+    """The ledger, as the bootstrap builds it on `store_url`."""
+    from api.bootstrap import bootstrap
+    from tests.config import settings_for
 
-    fc = FundCenter(store_url)
-    yield fc
-    fc.close()
+    with bootstrap(settings_for(store_url)) as system:
+        yield system.ledger
 
 
 @pytest.fixture
@@ -53,17 +54,13 @@ def api(store_url):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from ledger import FundCenter
     from tests.api_client import Api
-    from tests.config import settings_for
+    from tests.config import api_keys, settings_for
 
-    fc = FundCenter(store_url)
-    keys = {}
-    for name, role, business in [
+    settings = settings_for(store_url)
+    keys = api_keys(settings, [
         ("admin", "admin", None), ("operator", "operator", None), ("finance", "finance", None),
         ("auditor", "auditor", None), ("mall", "business", "mall"), ("shop", "business", "shop"),
-    ]:
-        keys[name] = fc.create_api_key(role, business, name=name)[1]
-    fc.close()
-    with TestClient(create_app(settings=settings_for(store_url))) as client:
+    ])
+    with TestClient(create_app(settings=settings)) as client:
         yield Api(client, keys)

@@ -6,11 +6,11 @@ from contextlib import contextmanager
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger import FundCenter
 from ledger.channels.gateway import ChannelRefused, GatewayRegistry
 from ledger.channels.simulator import SimulatedChannel
 from ledger.domain.fees import FeeRule
-from tests.config import BUSINESS_HOURS, settings_for
+from ledger.domain.methods import METHODS
+from tests.config import BUSINESS_HOURS, api_keys, settings_for
 
 CARD, ID_NUMBER, PHONE = "6222020200112233446", "110101199003077777", "13812345678"
 FEES = {"unionpay": FeeRule(rate_bps=60), "alipay": FeeRule(rate_bps=40, minimum=5), "flaky": FeeRule(rate_bps=10)}
@@ -72,7 +72,7 @@ def configure(shop, routes):
     for code in ("unionpay", "alipay", "flaky", "refusing", "slow"):
         shop.ok("POST", "/v1/admin/channels", {"code": code, "name": code.title(), "logo_url": f"https://x/{code}.png"}, who=op)
         fee = FEES.get(code, FeeRule())
-        for method in ("withholding", "auth_pay", "personal_ebank", "enterprise_ebank", "payout"):
+        for method in METHODS:
             shop.ok("POST", f"/v1/admin/channels/{code}/products/{method}",
                     {"fee": fee.as_dict(), "banks": {"icbc": {"enabled": True}, "ccb": {"enabled": code != "alipay"}}}, who=op)
     for method, entries in routes.items():
@@ -88,9 +88,13 @@ def open_shop(store_url, clock=BUSINESS_HOURS, **settings):
     everything on `clock`; `settings` change the app's (the accounting time zone, say)."""
     settings = settings_for(store_url, **settings)
     day = settings.accounting_day
-    fee = lambda code: (lambda method, amount: FEES.get(code, FeeRule()).fee(amount))  # noqa: E731
-    kw = lambda seed: {"seed": seed, "secret": secrets.token_bytes(32), "clock": clock,  # noqa: E731
-                       "statement_day": day.day_of}
+
+    def fee(code):
+        return lambda method, amount: FEES.get(code, FeeRule()).fee(amount)
+
+    def kw(seed):
+        return {"seed": seed, "secret": secrets.token_bytes(32), "clock": clock, "statement_day": day.day_of}
+
     channels = {
         "unionpay": SimulatedChannel("unionpay", fee_rule=fee("unionpay"), **kw(1)),
         "alipay": SimulatedChannel("alipay", fee_rule=fee("alipay"), **kw(2)),
@@ -101,11 +105,8 @@ def open_shop(store_url, clock=BUSINESS_HOURS, **settings):
     registry = GatewayRegistry()
     for channel in channels.values():
         registry.add(channel)
-    fc = FundCenter(store_url, clock=clock, accounting_day=day)
-    keys = {name: fc.create_api_key(role, business, name=name)[1] for name, role, business in
-            [("mall", "business", "mall"), ("operator", "operator", None), ("admin", "admin", None),
-             ("other", "business", "other")]}
-    fc.close()
+    keys = api_keys(settings, [("mall", "business", "mall"), ("operator", "operator", None), ("admin", "admin", None),
+                               ("other", "business", "other")], clock=clock)
     with TestClient(create_app(settings=settings, gateways=registry, clock=clock)) as client:
         shop = Shop(client, keys, channels)
         shop.url = store_url

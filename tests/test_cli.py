@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.store import Database, migrate
+from ledger.store import Database, MigrationConflict, migrate, migration_files
 from tests.config import configured_secrets
 
 
@@ -75,6 +75,36 @@ def test_migrate_applies_each_migration_once(store_url):
     assert migrate(database) == []
 
 
+def _migrations(root, files):
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_migration_is_common_or_one_file_per_database(tmp_path):
+    root = _migrations(tmp_path, {
+        "common/0001_shared.sql": "CREATE TABLE t (n BIGINT);", "postgresql/0002_own.sql": "-- pg",
+        "sqlite/0002_own.sql": "-- lite", "common/0003_later.sql": "-- both", "sqlite/notes.txt": "not sql",
+    })
+    assert migration_files("postgresql", root) == [("0001_shared", "CREATE TABLE t (n BIGINT);"), ("0002_own", "-- pg"),
+                                                   ("0003_later", "-- both")]
+    assert migration_files("sqlite", root) == [("0001_shared", "CREATE TABLE t (n BIGINT);"), ("0002_own", "-- lite"),
+                                               ("0003_later", "-- both")]
+    (root / "sqlite/0003_later.sql").write_text("-- which one?")
+    with pytest.raises(MigrationConflict, match="0003_later"):
+        migration_files("sqlite", root)
+    assert [version for version, _ in migration_files("postgresql", root)] == ["0001_shared", "0002_own", "0003_later"]
+
+
+def test_the_shipped_migrations_give_each_database_every_version_once():
+    postgresql, sqlite = (migration_files(kind) for kind in ("postgresql", "sqlite"))
+    assert [version for version, _ in postgresql] == [version for version, _ in sqlite]
+    assert postgresql[0][0] == "0001_event_store" and postgresql[0][1] != sqlite[0][1]  # each database's event store
+    assert {"0002_views", "0007_day_and_actor"} <= {version for (version, a), (_, b) in zip(postgresql, sqlite, strict=True)
+                                                    if a == b}  # the same SQL, one file
+
+
 def test_migrate_command_and_database_url_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path}/cli.db"
     result = fundcenter("migrate", env={"FUNDCENTER_DATABASE_URL": url})
@@ -114,6 +144,8 @@ def test_project_once_then_replay_verify_and_a_tampered_view(store_url, tmp_path
     verified = fundcenter("replay", "--verify", "--db", store_url)
     assert verified.returncode == 0, verified.stderr
     assert "verified: views equal a clean replay" in verified.stdout
+    by_default = fundcenter("replay", "--db", store_url)  # verifying is what replay does: --verify is optional
+    assert (by_default.returncode, by_default.stdout) == (0, verified.stdout), by_default.stderr
     from projections import ViewStore
 
     views = ViewStore(Database.from_url(store_url))

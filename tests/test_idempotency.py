@@ -14,7 +14,7 @@ from tests.api_client import problem_of
 from tests.shop import UNIONPAY_FIRST, configure
 
 # Every route that takes an Idempotency-Key, and how it derives its command from it
-# (see api/service.py): "id" - the command's own aggregate id is uuid5 of the scoped key;
+# (see api/service/): "id" - the command's own aggregate id is uuid5 of the scoped key;
 # "record" - an IdempotentRequest (ledger/idempotency.py) records key, request and outcome.
 IDEMPOTENT_ROUTES = {
     ("POST", "/v1/accounts"): "record",  # and the account id from (business_id, external_ref)

@@ -91,7 +91,7 @@ class Serve:
     def __init__(self, url, env):
         self.url, self.port = url, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.devnull, "w")  # noqa: SIM115
+        self.log = open(os.devnull, "w")  # noqa: SIM115 - the server writes to it for its whole life; closed in close()
         self.process = subprocess.Popen(
             [*fundcenter_command(), "serve", "--db", url, "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets(), **env},

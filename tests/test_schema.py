@@ -16,6 +16,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from ledger import FundCenter
+from ledger.domain.methods import METHODS, RECHARGE_METHODS, Method
+from ledger.handlers.transfers import BATCH_SIZE_MAX
 from tests.config import settings_for
 
 EXAMPLES_PER_OPERATION = 12
@@ -72,3 +74,14 @@ def test_the_api_keeps_its_own_contract_on_random_examples(tmp_path):
         raise
     assert len(statuses) >= len(operations)
     assert all(status < 500 for status in statuses), f"seed {chosen}"
+
+
+def test_the_schema_takes_its_methods_and_limits_from_the_ledger(tmp_path):
+    schemas = create_app(settings=settings_for(f"sqlite:///{tmp_path}/fundcenter.db")).openapi()["components"]["schemas"]
+    assert schemas["RouteIn"]["properties"]["method"]["enum"] == list(METHODS) == [method.value for method in Method]
+    assert schemas["RechargeIn"]["properties"]["method"]["enum"] == list(RECHARGE_METHODS) == list(METHODS[:-1])
+    assert schemas["BatchIn"]["properties"]["transfers"]["maxItems"] == BATCH_SIZE_MAX
+    account, hold = schemas["AccountOut"]["properties"], schemas["HoldOut"]["properties"]
+    assert "version" not in account and account["posted"]["type"] == "integer"  # derived from AccountView, as shown
+    assert list(hold) == ["id", "account_id", "currency", "amount", "remaining", "released", "captured", "status", "reason",
+                          "expires_at", "capture_transfer_ids", "position"]  # HoldView's fields, in its order

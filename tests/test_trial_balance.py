@@ -133,7 +133,7 @@ def test_the_csv_exports_parse_and_match_the_json(store_url):
 def test_postings_committed_out_of_clock_order_still_balance_at_every_instant(store_url):
     """Two writers whose clocks read 10:05 and 10:02 commit in that order: the log's order is
     not the clocks'. A balance at 10:03 is a cut in time, and every cut balances."""
-    at = lambda hh, mm: datetime(2026, 11, 25, hh, mm, tzinfo=UTC)  # noqa: E731
+    at = lambda hh, mm: datetime(2026, 11, 25, hh, mm, tzinfo=UTC)  # noqa: E731 - a one-line helper of this test only
     now = [at(10, 0)]
     fc = FundCenter(store_url, clock=lambda: now[0])
     views = ViewStore(fc.database)

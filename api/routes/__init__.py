@@ -1,1 +1,1 @@
-"""Route modules: each route translates HTTP to one call on a Caller (api/service.py) and back."""
+"""Route modules: each route translates HTTP to one call on its concept's service (api/service/) and back."""

@@ -9,30 +9,32 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import DATETIME_RULE, AccountOut, BalanceOut, BoundedDatetime, OpenAccount, SetStatus, StatementOut
-from ..service import Caller, acting
+from ..service import acting
+from ..service.accounts import Accounts
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def open_account(body: OpenAccount, key: IdempotencyKeyDep, api: Annotated[Caller, acting(P.ACCOUNTS_OPEN_MEMBER)]):
+def open_account(body: OpenAccount, key: IdempotencyKeyDep, api: Annotated[Accounts, acting(P.ACCOUNTS_OPEN_MEMBER, Accounts)]):
     """Open an account; the same (business_id, external_ref) again returns the same account."""
     return api.open_account(body, key)
 
 
 @router.get("/{account_id}", response_model=AccountOut)
-def get_account(account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)]):
+def get_account(account_id: UUID, api: Annotated[Accounts, acting(P.ACCOUNTS_READ, Accounts)]):
     """The account with its balances: strongly consistent for customer accounts."""
     return api.account(account_id)
 
 
 @router.get("/{account_id}/statement", response_model=StatementOut)
 def get_statement(
-    account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
+    account_id: UUID, api: Annotated[Accounts, acting(P.ACCOUNTS_READ, Accounts)],
     start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
     limit: Limit = 100, cursor: str | None = None, min_position: MinPositionQuery = None,
@@ -43,7 +45,7 @@ def get_statement(
 
 @router.get("/{account_id}/statement.csv", response_class=StreamingResponse)
 def export_statement(
-    account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
+    account_id: UUID, api: Annotated[Accounts, acting(P.ACCOUNTS_READ, Accounts)],
     start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
     min_position: MinPositionQuery = None,
@@ -57,7 +59,7 @@ def export_statement(
 
 @router.get("/{account_id}/balance", response_model=BalanceOut)
 def get_balance(
-    account_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)],
+    account_id: UUID, api: Annotated[Accounts, acting(P.ACCOUNTS_READ, Accounts)],
     as_of: Annotated[BoundedDatetime | None, Query(description=DATETIME_RULE)] = None,
     min_position: MinPositionQuery = None,
 ):
@@ -67,6 +69,6 @@ def get_balance(
 
 @router.post("/{account_id}/status", response_model=AccountOut)
 def set_status(account_id: UUID, body: SetStatus, key: IdempotencyKeyDep,
-               api: Annotated[Caller, acting(P.ACCOUNTS_STATUS)]):
+               api: Annotated[Accounts, acting(P.ACCOUNTS_STATUS, Accounts)]):
     """Freeze (no debits), unfreeze or close (final, only when empty) the whole account."""
     return api.set_status(account_id, body.status, key)

@@ -8,13 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from ledger.domain.access import Permission as P
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import GrantIn, KeyIn, KeyListOut, KeyOut, NewKeyOut, RoleOut
-from ..service import Caller, acting
+from ..service import acting
+from ..service.access import Access
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-Admin = Annotated[Caller, acting(P.KEYS_MANAGE)]
+Admin = Annotated[Access, acting(P.KEYS_MANAGE, Access)]
 
 
 @router.post("/api-keys", status_code=201, response_model=NewKeyOut)
@@ -26,7 +28,7 @@ def create_key(body: KeyIn, key: IdempotencyKeyDep, api: Admin):
 
 
 @router.get("/api-keys", response_model=KeyListOut)
-def list_keys(api: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+def list_keys(api: Admin, limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100, cursor: str | None = None,
               min_position: MinPositionQuery = None):
     return api.keys(limit, cursor, min_position)
 

@@ -12,11 +12,12 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep, ServicesDep
 from ..models import BankIn, CatalogOut, ChannelIn, ChannelStatusIn, Code, Method, PaymentOut, ProductIn, RouteIn, SweepIn
-from ..service import Caller, acting
+from ..service import acting
+from ..service.channels import Channels
 
 router = APIRouter(prefix="/v1/admin", tags=["channels"])
 callbacks = APIRouter(tags=["channels"])
-Operator = Annotated[Caller, acting(P.CHANNELS_MANAGE)]
+Operator = Annotated[Channels, acting(P.CHANNELS_MANAGE, Channels)]
 
 
 @router.get("/channels", response_model=CatalogOut)

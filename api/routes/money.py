@@ -23,10 +23,11 @@ from ..models import (
     TransferOut,
 )
 from ..problems import problem_body
-from ..service import Caller, acting
+from ..service import acting
+from ..service.money import Money
 
 router = APIRouter(tags=["money"])
-Mover = Annotated[Caller, acting(P.MONEY_MOVE)]
+Mover = Annotated[Money, acting(P.MONEY_MOVE, Money)]
 
 
 @router.post("/v1/transfers", status_code=201, response_model=TransferOut)
@@ -57,7 +58,7 @@ def place_hold(body: HoldIn, key: IdempotencyKeyDep, api: Mover):
 
 
 @router.get("/v1/holds/{hold_id}", response_model=HoldOut)
-def get_hold(hold_id: UUID, api: Annotated[Caller, acting(P.ACCOUNTS_READ)]):
+def get_hold(hold_id: UUID, api: Annotated[Money, acting(P.ACCOUNTS_READ, Money)]):
     return api.hold(hold_id)
 
 
@@ -74,6 +75,6 @@ def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mo
 
 
 @router.post("/v1/admin/adjustments", status_code=201, response_model=TransferOut, tags=["admin"])
-def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Caller, acting(P.ADJUSTMENTS)]):
+def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Money, acting(P.ADJUSTMENTS, Money)]):
     """An operator's manual adjustment against the `difference` system account."""
     return api.adjust(body, key)

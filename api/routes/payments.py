@@ -11,11 +11,12 @@ from ledger.domain.access import Permission as P
 
 from ..deps import IdempotencyKeyDep
 from ..models import BindingIn, BindingOut, ConfirmIn, PaymentOut, RechargeIn, WithdrawalIn
-from ..service import Caller, acting
+from ..service import acting
+from ..service.payments import CardPayments
 
 router = APIRouter(tags=["payments"])
-Payer = Annotated[Caller, acting(P.MONEY_MOVE)]
-Reader = Annotated[Caller, acting(P.ACCOUNTS_READ)]
+Payer = Annotated[CardPayments, acting(P.MONEY_MOVE, CardPayments)]
+Reader = Annotated[CardPayments, acting(P.ACCOUNTS_READ, CardPayments)]
 
 
 @router.post("/v1/bindings", status_code=201, response_model=BindingOut)

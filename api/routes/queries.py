@@ -9,10 +9,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import POSITION_MAX, MinPositionQuery
 from ..models import DATETIME_RULE, BoundedDatetime, Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
-from ..service import Caller, acting
+from ..service import acting
+from ..service.reports import Reports
 
 router = APIRouter(tags=["queries"])
 Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconciliation", "adjustment",
@@ -21,14 +23,14 @@ Kind = Literal["transfer", "recharge", "withdrawal", "capture", "fee", "reconcil
 
 @router.get("/v1/transactions", response_model=TransactionsOut)
 def transactions(
-    api: Annotated[Caller, acting(P.TRANSACTIONS_READ)],
+    api: Annotated[Reports, acting(P.TRANSACTIONS_READ, Reports)],
     business_id: Code | None = None, account_id: UUID | None = None, kind: Kind | None = None,
     status: Literal["posted", "reversed", "pending", "succeeded", "failed", "returned"] | None = None,
     channel: Code | None = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     start: Annotated[BoundedDatetime | None, Query(alias="from", description=DATETIME_RULE)] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to", description=DATETIME_RULE)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100, cursor: str | None = None,
     min_position: MinPositionQuery = None,
 ):
     """Internal and external transactions, newest first; a business sees its own."""
@@ -43,7 +45,7 @@ IncludeZero = Annotated[bool, Query(description="List the accounts whose balance
 
 
 @router.get("/v1/reports/trial-balance", response_model=TrialBalanceOut)
-def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = None, include_zero: IncludeZero = False,
+def trial_balance(api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], as_of: AsOf = None, include_zero: IncludeZero = False,
                   min_position: MinPositionQuery = None):
     """Every account (customer and system) with its debit or credit balance at `as_of`; per currency
     the totals of both columns, equal or the ledger is broken; and per currency the turnover (all
@@ -52,7 +54,7 @@ def trial_balance(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = 
 
 
 @router.get("/v1/reports/trial-balance.csv", response_class=StreamingResponse)
-def trial_balance_csv(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsOf = None,
+def trial_balance_csv(api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], as_of: AsOf = None,
                       include_zero: IncludeZero = False, min_position: MinPositionQuery = None):
     """The trial balance as CSV, streamed: `line,account_id,kind,business_id,external_ref,name,currency,role,
     channel,debit,credit`, a line `account` per account, then a line `total` per currency."""
@@ -63,7 +65,7 @@ def trial_balance_csv(api: Annotated[Caller, acting(P.REPORTS_READ)], as_of: AsO
 
 @router.get("/v1/reports/suspense", response_model=SuspenseOut)
 def suspense(
-    api: Annotated[Caller, acting(P.REPORTS_READ)], channel: Code | None = None,
+    api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], channel: Code | None = None,
     day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None, min_position: MinPositionQuery = None,
 ):
     """Per channel, currency and day: pending reconciliation versus reconciled."""
@@ -72,8 +74,8 @@ def suspense(
 
 @router.get("/v1/events", response_model=EventsOut)
 def events(
-    api: Annotated[Caller, acting(P.EVENTS_READ)],
-    after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    api: Annotated[Reports, acting(P.EVENTS_READ, Reports)],
+    after: Annotated[int, Query(ge=0, le=POSITION_MAX)] = 0, limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
 ):
     """The event log in order, after a position (auditors)."""
     return api.events(after, limit)

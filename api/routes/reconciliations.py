@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
 from ledger.domain.errors import ValidationError
+from projections.common import PAGE_SIZE_MAX
 
 from ..deps import POSITION_MAX, IdempotencyKeyDep, MinPositionQuery
 from ..models import (
@@ -25,15 +26,16 @@ from ..models import (
     ReconciliationOut,
     ResolveIn,
 )
-from ..service import Caller, acting
+from ..service import acting
+from ..service.reconciliations import Reconciliations
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
-Writer = Annotated[Caller, acting(P.RECONCILE)]
-Reader = Annotated[Caller, acting(P.REPORTS_READ)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Writer = Annotated[Reconciliations, acting(P.RECONCILE, Reconciliations)]
+Reader = Annotated[Reconciliations, acting(P.REPORTS_READ, Reconciliations)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
-def out(caller: Caller, reconciliation, **extra) -> dict:
+def out(caller: Reconciliations, reconciliation, **extra) -> dict:
     # The reconciliation as the command left it (a repeat: as the first one did), with that version's position.
     return {**vars(reconciliation), "id": reconciliation.id, "differences": reconciliation.differences,
             "open_differences": reconciliation.open_differences, "waiting": reconciliation.waiting,
@@ -120,7 +122,7 @@ def _chain(first: str, rest):
     yield from rest
 
 
-def _page(api: Caller, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:
+def _page(api: Reconciliations, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:
     api.ledger.get_reconciliation(reconciliation_id)
     if cursor is not None and (not cursor.isdigit() or int(cursor) > POSITION_MAX):
         raise ValidationError(f"cursor {cursor!r} is not one this service gave out")

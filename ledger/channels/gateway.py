@@ -17,13 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-
-class Method(StrEnum):
-    WITHHOLDING = "withholding"  # 代扣: debit the bound card, result at once
-    AUTH_PAY = "auth_pay"  # 认证支付: the bank sends an SMS code, the payer confirms it
-    PERSONAL_EBANK = "personal_ebank"  # redirect to the bank's site; the result comes by callback
-    ENTERPRISE_EBANK = "enterprise_ebank"  # the same, for companies
-    PAYOUT = "payout"  # withdrawal to a bound card
+from ..domain.methods import Method as Method  # the domain's methods, re-exported for the adapters
 
 
 class Outcome(StrEnum):

@@ -21,9 +21,10 @@ from uuid import UUID
 from ledger import FundCenter
 from ledger.domain import ids
 from ledger.domain.cards import card_token, mask_name, mask_number, mask_phone
-from ledger.domain.channels import CARD_METHODS, RECHARGE_METHODS, NoChannelAvailable, check_method
+from ledger.domain.channels import NoChannelAvailable, check_method
 from ledger.domain.errors import Conflict, NotFound, ValidationError
 from ledger.domain.inputs import check_code, check_key, check_text
+from ledger.domain.methods import CARD_METHODS, RECHARGE_METHODS
 from ledger.domain.payments import Payment
 from ledger.domain.routing import rank
 from ledger.payments import BindingView, PaymentView

@@ -28,41 +28,33 @@ The only I/O is the optional `time.sleep` that simulates the channel's latency.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from ..domain import methods
+from ..domain.instants import rfc3339
+from ..domain.methods import Method
+from . import wire
 from .gateway import (
     Callback,
     CardVerification,
     ChannelUnavailable,
-    ForgedCallback,
-    Method,
     Outcome,
     Result,
     StatementLine,
     Submission,
 )
+from .wire import luhn_valid as luhn_valid  # re-exported: the card check the simulated banks run
 
-SIGNATURE_HEADER = "X-Sim-Signature"
-CARD_METHODS = frozenset({Method.WITHHOLDING, Method.AUTH_PAY, Method.PAYOUT})
-EBANK_METHODS = frozenset({Method.PERSONAL_EBANK, Method.ENTERPRISE_EBANK})
-FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.RETURNED})
+CARD_METHODS = frozenset(Method(method) for method in methods.CARD_METHODS)
+EBANK_METHODS = frozenset(Method(method) for method in methods.EBANK_METHODS)
 SMS_TRIES_MAX = 3
-CALLBACK_KEYS = ("reference", "channel_txn_id", "outcome", "amount", "fee", "notification_id")
-STATEMENT_HEADER = ("channel_txn_id", "reference", "kind", "amount", "fee", "status", "time")
-
-CARD_NUMBER = re.compile(r"[0-9]{12,19}")
-ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]")  # the API accepts a lower-case x too
-PHONE = re.compile(r"[0-9]{11}")
 
 
 @dataclass
@@ -83,27 +75,9 @@ class _Txn:
     currency: str = "CNY"
 
 
-def luhn_valid(number: str) -> bool:
-    """The Luhn check digit test every bank card number passes."""
-    if not number.isascii() or not number.isdigit():
-        return False
-    total = 0
-    for position, digit in enumerate(int(d) for d in reversed(number)):
-        if position % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
 def _utc(moment: datetime) -> datetime:
     """A clock reading in UTC (a naive one is taken as UTC already)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return _utc(moment).isoformat().replace("+00:00", "Z")
 
 
 class SimulatedChannel:
@@ -175,12 +149,9 @@ class SimulatedChannel:
     def verify_card(self, request: CardVerification) -> Result:
         """鉴权: check the card, ID number and phone; on success, an agreement for the card."""
         self._wait()
-        if not CARD_NUMBER.fullmatch(request.card_number) or not luhn_valid(request.card_number):
-            return Result(Outcome.FAILED, request.reference, message="invalid card number")
-        if not ID_NUMBER.fullmatch(request.id_number):
-            return Result(Outcome.FAILED, request.reference, message="invalid id number")
-        if not PHONE.fullmatch(request.phone):
-            return Result(Outcome.FAILED, request.reference, message="invalid phone number")
+        problem = wire.card_problem(request)
+        if problem is not None:
+            return Result(Outcome.FAILED, request.reference, message=problem)
         tag = hashlib.sha256(f"{self.seed}|{self.code}|card|{request.card_number}".encode()).hexdigest()[:12]
         agreement = f"{self.code}-agr-{tag}"
         with self._lock:
@@ -242,33 +213,7 @@ class SimulatedChannel:
 
     def parse_callback(self, body: bytes, headers: dict[str, str]) -> Callback:
         """Verify the signature and read the notification; anything wrong is a ForgedCallback."""
-        signature = next((value for name, value in headers.items() if name.lower() == SIGNATURE_HEADER.lower()), "")
-        if not isinstance(signature, str) or not signature.isascii():
-            raise ForgedCallback("bad signature")
-        if not signature or not hmac.compare_digest(signature.encode(), self.sign(body).encode()):
-            raise ForgedCallback("bad or missing signature")
-        try:
-            data = json.loads(body)
-        except ValueError as error:  # UnicodeDecodeError is a ValueError too
-            raise ForgedCallback(f"callback is not JSON: {error}") from None
-        if not isinstance(data, dict) or any(key not in data for key in CALLBACK_KEYS):
-            raise ForgedCallback(f"callback needs the keys {', '.join(CALLBACK_KEYS)}")
-        texts = [data[key] for key in ("reference", "channel_txn_id", "outcome", "notification_id")]
-        numbers = [data["amount"], data["fee"]]
-        if not all(isinstance(text, str) and text for text in texts):
-            raise ForgedCallback("callback: reference, channel_txn_id, outcome and notification_id are text")
-        if not all(isinstance(number, int) and not isinstance(number, bool) and number >= 0 for number in numbers):
-            raise ForgedCallback("callback: amount and fee are whole numbers, not negative")
-        if data["outcome"] not in {outcome.value for outcome in FINAL_OUTCOMES}:
-            raise ForgedCallback(f"callback: unknown outcome {data['outcome']!r}")
-        return Callback(
-            reference=data["reference"],
-            channel_txn_id=data["channel_txn_id"],
-            outcome=Outcome(data["outcome"]),
-            amount=data["amount"],
-            fee=data["fee"],
-            notification_id=data["notification_id"],
-        )
+        return wire.parse_callback(body, headers, self.sign(body))
 
     def statement(
         self,
@@ -294,27 +239,8 @@ class SimulatedChannel:
         remaining = sorted((line for line in lines if line.channel_txn_id not in held),
                            key=lambda line: self._draw(line.channel_txn_id, f"statement|{day.isoformat()}"))
 
-        def take(count: int, fits: Callable[[StatementLine], bool] = lambda line: True) -> set[str]:
-            chosen = [line for line in remaining if fits(line)][: max(count, 0)]
-            for line in chosen:
-                remaining.remove(line)
-            return {line.channel_txn_id for line in chosen}
-
-        dropped = take(drop)
-        statuses = take(change_status, lambda line: line.status in ("succeeded", "failed"))
-        amounts = take(change_amount)
-        fees = take(change_fee)
-        rows: list[StatementLine] = []
-        for line in lines:
-            if line.channel_txn_id in dropped or line.channel_txn_id in held:
-                continue
-            if line.channel_txn_id in amounts:
-                line = replace(line, amount=line.amount + 1)
-            if line.channel_txn_id in statuses:
-                line = replace(line, status="failed" if line.status == "succeeded" else "succeeded")
-            if line.channel_txn_id in fees:
-                line = replace(line, fee=line.fee + 1)
-            rows.append(line)
+        rows = wire.with_differences(lines, held, remaining, drop=drop, change_status=change_status,
+                                     change_amount=change_amount, change_fee=change_fee)
         previous = day - timedelta(days=1)
         if late and day > date.min:
             rows += [line for line in self.statement_lines(previous, currency)
@@ -324,14 +250,7 @@ class SimulatedChannel:
             # The channel's own id differs by day: an extra row is a new transaction each day.
             rows.append(StatementLine(f"{self.code}-x{day:%Y%m%d}-{k:04d}", f"sim-extra-{k}", "recharge", 1_000 + k, 0,
                                       "succeeded", noon))
-        rows.sort(key=lambda line: line.channel_txn_id)
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(STATEMENT_HEADER)
-        for line in rows:
-            writer.writerow([line.channel_txn_id, line.reference, line.kind, line.amount, line.fee, line.status, _iso(line.time)])
-        return buffer.getvalue()
+        return wire.statement_csv(rows)
 
     def _late(self, day: date, count: int, currency: str | None) -> set[str]:
         """The channel txn ids of the `count` rows of `day` that come a day late."""
@@ -436,9 +355,9 @@ class SimulatedChannel:
             "amount": txn.amount,
             "fee": txn.fee if txn.outcome != Outcome.FAILED else 0,
             "notification_id": self.notification_id(txn.reference, txn.outcome),
-            "sent_at": _iso(self.clock()),
+            "sent_at": rfc3339(self.clock()),
         }).encode()
-        self._callbacks.append((body, {SIGNATURE_HEADER: self.sign(body)}))
+        self._callbacks.append((body, {wire.SIGNATURE_HEADER: self.sign(body)}))
 
     def _result(self, txn: _Txn) -> Result:
         if txn.method in EBANK_METHODS and txn.outcome == Outcome.PENDING:

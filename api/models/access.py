@@ -1,0 +1,41 @@
+"""Access: API keys and roles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from ledger.views import ApiKeyView
+
+from .common import Body, Code, Out, derived
+
+
+class KeyIn(Body):
+    role: Literal["admin", "operator", "finance", "auditor", "business"]
+    business_id: Code | None = None
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class GrantIn(Body):
+    role: Literal["admin", "operator", "finance", "auditor", "business"]
+    business_id: Code | None = None
+
+
+KeyOut = derived(ApiKeyView, "KeyOut")
+
+
+class NewKeyOut(KeyOut):
+    key: str | None = Field(description="The bearer token. Shown on the first response only (only its hash is kept):"
+                                        " a retry with the same Idempotency-Key answers null, with a note.")
+    note: str | None = None
+
+
+class KeyListOut(Out):
+    items: list[KeyOut]
+    next_cursor: str | None
+
+
+class RoleOut(Out):
+    role: str
+    permissions: list[str]

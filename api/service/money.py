@@ -1,0 +1,61 @@
+"""Money: transfers (one, or a batch), holds (place, release, capture), adjustments."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ledger import HoldView, TransferView
+from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError
+
+from .. import models
+from .caller import Caller
+
+
+class Money(Caller):
+    """The money routes' calls."""
+
+    def _own_hold(self, hold_id: UUID) -> UUID:
+        try:
+            self._own(self.ledger.hold_account(hold_id))
+        except AccountNotFound:
+            raise HoldNotFound(f"hold {hold_id} not found") from None
+        return hold_id
+
+    def transfer(self, body: models.TransferIn, key: str) -> TransferView:
+        self._own(body.from_account), self._own(body.to_account)
+        transfer = self.services.committer.transfer if self.services.committer else self.ledger.transfer
+        return transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
+                        currency=body.currency, idempotency_key=self._key(key), memo=body.memo)
+
+    def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
+        items, refused = [], {}
+        for index, item in enumerate(body.transfers):
+            try:
+                self._own(item.from_account), self._own(item.to_account)
+            except LedgerError as error:
+                refused[index] = error
+                continue
+            items.append({
+                "from_account": item.from_account, "to_account": item.to_account, "amount": item.amount,
+                "currency": item.currency, "memo": item.memo,
+                "idempotency_key": self._key(item.idempotency_key or f"{key}/{index}"),
+            })
+        done = iter(self.ledger.transfer_many(items))
+        return [refused[i] if i in refused else next(done) for i in range(len(body.transfers))]
+
+    def place_hold(self, body: models.HoldIn, key: str) -> HoldView:
+        return self.ledger.place_hold(self._own(body.account), body.amount, self._key(key), body.reason, body.expires_at)
+
+    def release_hold(self, hold_id: UUID, body: models.ReleaseIn, key: str) -> HoldView:
+        return self.ledger.release_hold(self._own_hold(hold_id), body.amount, idempotency_key=self._key(key))
+
+    def capture_hold(self, hold_id: UUID, body: models.CaptureIn, key: str) -> TransferView:
+        self._own_hold(hold_id), self._own(body.to_account)
+        return self.ledger.capture_hold(hold_id, body.to_account, body.amount, idempotency_key=self._key(key), memo=body.memo)
+
+    def hold(self, hold_id: UUID) -> HoldView:
+        return self.ledger.get_hold(self._own_hold(hold_id))
+
+    def adjust(self, body: models.AdjustmentIn, key: str) -> TransferView:
+        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key),
+                                  by=self.by)

@@ -1,0 +1,71 @@
+"""Reports: the transactions list, the trial balance, suspense, the event log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from projections.suspense import suspense
+from projections.transactions import list_transactions
+from projections.trial_balance import Totals, account_balances, trial_balance_by_account
+
+from .caller import Caller
+from .exports import TRIAL_BALANCE_CSV, csv_lines
+
+EVENT_FIELDS_HIDDEN = {"secret_hash"}
+
+
+class Reports(Caller):
+    """The query routes' calls."""
+
+    def transactions(self, min_position: int | None, **filters: Any) -> dict[str, Any]:
+        if self.who.business_id is not None:
+            if filters.get("business_id") not in (None, self.who.business_id):
+                return {"items": [], "next_cursor": None}
+            filters["business_id"] = self.who.business_id
+        if filters.get("account_id") is not None:
+            self._own(filters["account_id"])
+        self.services.wait_for(min_position)
+        items, following = list_transactions(self.views, **filters)
+        return {"items": items, "next_cursor": following}
+
+    def trial_balance(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> dict[str, Any]:
+        self.services.wait_for(min_position)
+        position, moment = self.services.runner.position, as_of or self.ledger.clock()
+        return {"position": position, "as_of": moment,
+                **trial_balance_by_account(self.views, as_of, include_zero=include_zero)}
+
+    def trial_balance_csv(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> Iterator[str]:
+        """The trial balance as CSV, streamed: a line per account, then a total line per currency."""
+        self.services.wait_for(min_position)
+        rows = account_balances(self.views, as_of)
+
+        def lines() -> Iterator[dict[str, Any]]:
+            totals = Totals()
+            for row in rows:
+                totals.add(row)
+                if include_zero or row["debit"] or row["credit"]:
+                    yield {**row, "line": "account"}
+            for total in totals.balances():
+                yield {"line": "total", "currency": total["currency"], "debit": total["debit"], "credit": total["credit"]}
+
+        return csv_lines(TRIAL_BALANCE_CSV, lines())
+
+    def suspense(self, channel: str | None, day: str | None, min_position: int | None) -> dict[str, Any]:
+        self.services.wait_for(min_position)
+        return {"position": self.services.runner.position, "days": suspense(self.views, channel=channel, day=day)}
+
+    def events(self, after: int, limit: int) -> dict[str, Any]:
+        events = [
+            {
+                "position": position, "topic": get_topic(type(event)), "originator_id": event.originator_id,
+                "originator_version": event.originator_version, "timestamp": event.timestamp,
+                "data": {k: v for k, v in vars(event).items()
+                         if k not in EVENT_FIELDS_HIDDEN and not k.startswith("originator_") and k != "timestamp"},
+            }
+            for position, event in self.ledger.read_log(after=after, limit=limit)
+        ]
+        return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
