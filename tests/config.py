@@ -31,8 +31,13 @@ def api_keys(settings: Settings, holders: list[tuple[str, str, str | None]],
              clock: Callable[[], datetime] | None = None) -> dict[str, str]:
     """A key for each (name, role, business) of `holders`, made before the app starts, through the
     bootstrap (as `fundcenter keys create` makes them): name -> bearer token."""
+    keys = {}
     with bootstrap(settings, clock=clock) as system:
-        return {name: system.ledger.create_api_key(role, business, name=name)[1] for name, role, business in holders}
+        for name, role, business in holders:
+            secret = system.ledger.create_api_key(role, business, name=name)[1]
+            assert secret is not None, name  # a new key shows its secret once
+            keys[name] = secret
+    return keys
 
 
 def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:

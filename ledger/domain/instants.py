@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 ISO_MIN = datetime.min.replace(tzinfo=UTC)
 ISO_MAX = datetime.max.replace(tzinfo=UTC)
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
 def iso(moment: datetime | None) -> str | None:
     """Fixed-width UTC text, so that text order is time order on both databases.
 
