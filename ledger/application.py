@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import commands as c
 from . import store
@@ -91,7 +91,7 @@ class FundCenter(Application[UUID]):
         self.writer.stop()
         super().close()
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(HoldEntryAsDict())
 

@@ -62,7 +62,7 @@ class IdempotentRequest(Aggregate):
     id: UUID
 
     @event("Recorded")
-    def __init__(self, key: str, operation: str, request_hash: str, results: list[dict[str, Any]]) -> None:
+    def __init__(self, id: UUID, key: str, operation: str, request_hash: str, results: list[dict[str, Any]]) -> None:
         self.key = key
         self.operation = operation
         self.request_hash = request_hash
@@ -159,7 +159,7 @@ def _replay(uow: UnitOfWork, record: IdempotentRequest | None, operation: str, r
         what = "this request" if record.operation == operation else f"another command ({record.operation})"
         raise IdempotencyConflict(f"idempotency key was already used for {what} with different arguments")
     uow.stats.add("repeats")
-    states = []
+    states: list[tuple[Any, int | None]] = []
     for result in record.results:
         aggregate_id, version = UUID(result["id"]), result["version"]
         states.append((uow.app.repository.get(aggregate_id, version=version), uow.position(aggregate_id, version)))

@@ -149,7 +149,7 @@ class UnitOfWork:
                 attempt = self.begin()
                 try:
                     found = None if once is None else attempt.find(once.cls, once.aggregate_id) if fresh else self.cached(once)
-                    if found is not None:
+                    if once is not None and found is not None:
                         result = once.answer(found, self.repeat(found, once.request, once.what))
                     else:
                         result = decide(attempt)
@@ -187,7 +187,7 @@ class UnitOfWork:
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate = self.app.repository.get(aggregate_id)
+            aggregate: object = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -211,7 +211,9 @@ class UnitOfWork:
     def fresh(self, aggregate: A) -> A:
         """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
         newer = self.app.events.get(originator_id=aggregate.id, gt=aggregate.version)
-        return project_aggregate(aggregate, newer)
+        projected = project_aggregate(aggregate, newer)
+        assert projected is not None, "projecting events onto an aggregate never loses it"
+        return projected
 
     def evict(self, aggregate_ids: Iterable[UUID]) -> None:
         for aggregate_id in aggregate_ids:
