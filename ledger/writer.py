@@ -4,7 +4,7 @@
 While nothing else is being written, the command runs at once in the caller's
 thread (a batch of one needs no hand-off); otherwise it joins a queue, and the
 writer's thread takes whatever has gathered (up to `batch_size_max`) and runs it
-as a batch (`ledger.unit_of_work.Batch`): the commands one after another on the
+as a batch (`ledger.batch.Batch`): the commands one after another on the
 same in-memory aggregates, then one save, one transaction. Only one thread
 writes at a time (`_lock`), so commands of one process never conflict with each
 other and a hot account costs nothing more than any other.
@@ -44,10 +44,11 @@ from typing import Any, TypeVar
 from eventsourcing.persistence import IntegrityError
 
 from . import idempotency
+from .batch import Batch, Refused, open_batch
 from .domain.aggregate import stamped_by
 from .domain.errors import LedgerError
 from .handlers import accounts, holds, transfers
-from .unit_of_work import Batch, Refused, UnitOfWork
+from .unit_of_work import UnitOfWork
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -266,7 +267,7 @@ class Writer:
         """One try: the jobs' results set and (how many, the jobs set aside), or None on a conflict."""
         aside: set[_Job] = set()
         while True:  # again without a job that failed after changing the batch's aggregates
-            with self.uow.open_batch(fresh) as batch:
+            with open_batch(self.uow, fresh) as batch:
                 results: list[tuple[_Job, Any]] = []
                 failed = None
                 for job in jobs:
