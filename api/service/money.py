@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from ledger import HoldView, TransferView
+from ledger.commands import TransferRequest
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError
 
 from .. import models
@@ -28,7 +29,8 @@ class Money(Caller):
                         currency=body.currency, idempotency_key=self._key(key), memo=body.memo)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
-        items, refused = [], {}
+        items: list[TransferRequest] = []
+        refused: dict[int, LedgerError] = {}
         for index, item in enumerate(body.transfers):
             try:
                 self._own(item.from_account), self._own(item.to_account)

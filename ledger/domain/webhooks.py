@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -71,8 +72,30 @@ def check_event_types(types: object, business_id: str | None) -> tuple[str, ...]
 class WebhookEndpoint(LedgerAggregate):
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Created(LedgerAggregate.Created):
+            url: str
+            event_types: list[str]
+            business_id: str | None
+            description: str
+            signing_secret: str
+            created_by: str
+
+        class Disabled(LedgerAggregate.Event):
+            by: str
+
+        class Enabled(LedgerAggregate.Event):
+            by: str
+
+        class Deleted(LedgerAggregate.Event):
+            by: str
+
+        class SecretRotated(LedgerAggregate.Event):
+            signing_secret: str
+            by: str
+
     @event("Created")
-    def __init__(self, url: str, event_types: list[str], business_id: str | None, description: str,
+    def __init__(self, id: UUID, url: str, event_types: list[str], business_id: str | None, description: str,
                  signing_secret: str, created_by: str) -> None:
         self.url = url
         self.event_types = list(event_types)
