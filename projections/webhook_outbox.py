@@ -192,10 +192,11 @@ class Outbox:
             if not notifications:
                 break
             batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            webhooks = self._webhooks(batch)  # before the transaction: its reads of the ledger hold no lock
             with self.store.transaction() as cur:
                 claimed = self.store.claim(cur, TRACKING_NAME)
                 if claimed == position:
-                    self._apply(cur, batch)
+                    self._apply(cur, batch, webhooks)
                     self.store.record_tracking(cur, Tracking(TRACKING_NAME, batch[-1][0]))
             if claimed != position:  # another process's outbox got there first
                 position = claimed
@@ -203,7 +204,14 @@ class Outbox:
             position, read = batch[-1][0], read + len(batch)
         return read
 
-    def _apply(self, cur: Cursor, batch: Batch) -> None:
+    def _webhooks(self, batch: Batch) -> dict[int, list[Webhook]]:
+        """The webhooks of a batch's events, by log position; none at all while no endpoint exists."""
+        if not any(isinstance(event, WebhookEndpoint.Event) for _, event in batch) and not self.store.query(
+                "SELECT 1 FROM webhook_endpoints WHERE status <> ? LIMIT 1", (EndpointStatus.DELETED.value,)):
+            return {}
+        return {position: found for position, event in batch if (found := self.mapper.webhooks(event))}
+
+    def _apply(self, cur: Cursor, batch: Batch, webhooks: dict[int, list[Webhook]]) -> None:
         endpoints = {row["endpoint_id"]: {**row, "types": json.loads(row["event_types"])} for row in cur.execute(
             "SELECT endpoint_id, event_types, business_id, status FROM webhook_endpoints WHERE status <> ?",
             (EndpointStatus.DELETED.value,))}
@@ -214,7 +222,7 @@ class Outbox:
                 continue
             if not endpoints:
                 continue
-            for webhook in self.mapper.webhooks(event):
+            for webhook in webhooks.get(position, ()):
                 the_id = str(event_id(event, webhook.type))
                 body = json.dumps({"id": the_id, "type": webhook.type, "created_at": iso(event.timestamp),
                                    "data": webhook.data}, separators=(",", ":"), sort_keys=True)
