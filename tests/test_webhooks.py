@@ -369,3 +369,18 @@ def test_fundcenter_deliver_sends_what_the_log_holds(sqlite_url, receiver, monke
     assert "1 delivery attempts" in result.output
     [(headers, body)] = receiver.received
     assert verifies(secret, headers, body) and json.loads(body)["data"]["account_id"] == str(alice)
+
+
+def test_the_app_delivers_in_the_background(sqlite_url, receiver):
+    settings = Settings(database_url=sqlite_url, env="development")
+    keys = api_keys(settings, [("mall", "business", "mall")])
+    with TestClient(create_app(settings=settings)) as client:
+        api = Api(client, keys)
+        secret = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["account.opened"]}).json()["secret"]
+        alice = api.open("alice")
+        done = threading.Event()
+        for _ in range(200):  # the deliverer's thread sends it within a round or two
+            if receiver.received or done.wait(0.05):
+                break
+    [(headers, body)] = receiver.received
+    assert verifies(secret, headers, body) and json.loads(body)["data"]["account_id"] == alice
