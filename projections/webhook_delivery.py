@@ -136,7 +136,7 @@ class Deliverer:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"answered {status_code}"
-        except (httpx.HTTPError, LedgerError, OSError) as failure:
+        except (httpx.HTTPError, httpx.InvalidURL, LedgerError, OSError) as failure:
             error = f"{type(failure).__name__}: {failure}"
         latency_ms = round((time.perf_counter() - began) * 1000)
         self._record(row, started, status_code, latency_ms, error)
