@@ -26,6 +26,7 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/holds/{hold_id}/capture"): "id",
     ("POST", "/v1/admin/adjustments"): "id",
     ("POST", "/v1/admin/api-keys"): "record",  # and the key's id from the idempotency key
+    ("POST", "/v1/webhook-endpoints"): "record",  # and the endpoint's id from the idempotency key
     ("POST", "/v1/admin/api-keys/{key_id}/role"): "record",
     ("POST", "/v1/admin/banks"): "record",
     ("POST", "/v1/admin/channels"): "record",
