@@ -99,7 +99,8 @@ class ProjectionRunner:
         self._recoveries_seen = 0  # the database's recoveries as of the current attempt's start
         # Leader election (PostgreSQL only): the connection holding the advisory lock while this runner leads.
         self.elect = elect and ledger.database.kind == "postgresql"
-        self._lock_conn: psycopg.Connection | None = None
+        self._election: psycopg.Connection | None = None  # the session that holds, or tries for, the lock
+        self._leading = False  # this runner's session holds the lock
         self._lock_checked = 0.0  # time.monotonic() the lock was last known held
 
     @property
@@ -138,7 +139,7 @@ class ProjectionRunner:
     @property
     def leading(self) -> bool:
         """Whether this runner applies the log itself (always, unless it elects and another process leads)."""
-        return self.following and (not self.elect or self._lock_conn is not None)
+        return self.following and (not self.elect or self._leading)
 
     def catch_up(self, until: int | None = None, on_batch: Callable[[int, int], None] | None = None) -> int:
         """Apply every event up to `until` (default: the head of the log now); return how many."""
@@ -262,44 +263,46 @@ class ProjectionRunner:
 
     def _lead(self) -> bool:
         """Whether this runner should apply the log: it does not elect, or it holds (or now takes) the lock."""
-        if not self.elect or self._lock_conn is not None:
+        if not self.elect or self._leading:
             return True
-        # Named, so that pg_stat_activity (joined with pg_locks) tells which process leads.
-        conn = psycopg.connect(**self.ledger.database.connect_kwargs(), autocommit=True,
-                               application_name=f"fundcenter projections leader pid {os.getpid()}")
+        if self._election is None or self._election.closed:
+            # Named, so that pg_stat_activity (joined with pg_locks) tells which process leads.
+            self._election = psycopg.connect(**self.ledger.database.connect_kwargs(), autocommit=True,
+                                             application_name=f"fundcenter projections leader pid {os.getpid()}")
         try:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                               (LEADER_LOCK_CLASS, self.application_name)).fetchone()
+            row = self._election.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                         (LEADER_LOCK_CLASS, self.application_name)).fetchone()
         except BaseException:
-            conn.close()
+            self._resign()
             raise
         if not (row and row[0]):
-            conn.close()
             return False
-        self._lock_conn, self._lock_checked = conn, time.monotonic()
+        self._leading, self._lock_checked = True, time.monotonic()
         log.info("projections: this process leads (applies the log) from position %s", self._applied)
         return True
 
     def _still_leading(self) -> bool:
-        """Whether the lock is still held (checked every ELECT_EVERY_S): a lost connection lost the lock."""
-        conn = self._lock_conn
-        if conn is None:
-            return not self.elect
+        """Whether the lock is still held (checked every ELECT_EVERY_S): a lost session lost the lock."""
+        if not self.elect:
+            return True
+        if not self._leading or self._election is None:
+            return False
         if time.monotonic() - self._lock_checked < ELECT_EVERY_S:
             return True
         try:
-            conn.execute("SELECT 1")
+            self._election.execute("SELECT 1")
         except psycopg.Error as error:
-            log.warning("projections: the leader's lock connection dropped (%s); standing for election again", error)
+            log.warning("projections: the leader's lock session dropped (%s); standing for election again", error)
             self._resign()
             return False
         self._lock_checked = time.monotonic()
         return True
 
     def _resign(self) -> None:
-        conn, self._lock_conn = self._lock_conn, None
+        """Give up the lock, if held, and the session (ending the session releases the lock)."""
+        conn, self._election, self._leading = self._election, None, False
         if conn is not None:
-            with contextlib.suppress(psycopg.Error):  # closing the session releases the lock
+            with contextlib.suppress(psycopg.Error):  # it may be closing because it failed
                 conn.close()
 
     def _follow_leader(self) -> None:
