@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from api.bootstrap import bootstrap
 from ledger.store import Database
 from projections.runner import LEADER_LOCK_CLASS
-from tests.config import configured_secrets
+from tests.config import configured_secrets, settings_for
 from tests.test_serve import free_port, fundcenter_command, request
 
 SOURCES, THREADS, PER_THREAD, AMOUNT = 8, 8, 15, 7
@@ -150,3 +151,27 @@ def test_more_than_one_worker_is_refused_on_sqlite(sqlite_url):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "needs PostgreSQL" in result.stderr, result.stderr
+
+
+def test_the_runners_on_one_database_elect_one_and_another_takes_over(pg_url):
+    """Two systems on one PostgreSQL database (as two workers are): one runner applies the log,
+    the other follows its position (its waits answer); when the leader stops, the other leads."""
+    with bootstrap(settings_for(pg_url)) as one, bootstrap(settings_for(pg_url)) as two:
+        one.runner.start()
+        assert wait_until(lambda: one.runner.leading, 10)
+        two.runner.start()
+        alice = one.ledger.open_account("member", "mall", "alice", "CNY")
+        bob = two.ledger.open_account("member", "mall", "bob", "CNY")
+        one.ledger.adjust(alice.id, 1_000, "CNY", "credit", "seed", "seed")
+        paid = two.ledger.transfer(alice.id, bob.id, 400, "CNY", "t1")
+        two.runner.wait(paid.position, timeout=10)  # the leader applied it; the follower saw its position
+        assert one.runner.leading and not two.runner.leading
+        assert two.runner.state()["running"] and not two.runner.state()["leading"]
+        assert leaders(pg_url) == [f"fundcenter projections leader pid {os.getpid()}"]
+
+        one.runner.stop()
+        assert wait_until(lambda: two.runner.leading, 10)
+        again = one.ledger.transfer(alice.id, bob.id, 100, "CNY", "t2")
+        two.runner.wait(again.position, timeout=10)
+        rows = two.views.query("SELECT COUNT(*) AS n FROM statement_entries WHERE account_id = ?", (str(bob.id),))
+        assert rows[0]["n"] == 2  # each transfer applied once, by one runner or the other
