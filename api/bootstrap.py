@@ -75,7 +75,8 @@ class System:
 
     @cached_property
     def runner(self) -> ProjectionRunner:
-        return ProjectionRunner(self.ledger, self.views)
+        # On PostgreSQL the processes on one database (`serve --workers N`) elect one runner to apply the log.
+        return ProjectionRunner(self.ledger, self.views, elect=True)
 
     @cached_property
     def gateways(self) -> GatewayRegistry:
