@@ -28,10 +28,11 @@ log = logging.getLogger("fundcenter.access")
 
 
 def configure() -> None:
-    """Lines go to stderr, one JSON object each, whatever the root logger does (uvicorn's
-    level "warning" included); once per process."""
+    """Lines go to standard output, one JSON object each (standard error keeps the service's
+    warnings and errors), whatever the root logger does (uvicorn's level "warning" included);
+    once per process, unless the logger was given a handler of its own."""
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
