@@ -24,6 +24,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
+
 from .problems import MEDIA_TYPE, PROBLEM_REF, PROBLEM_RESPONSES, PROBLEM_SCHEMA
 
 ASSETS_PATH = "/docs/assets"
@@ -52,7 +54,7 @@ def _finish(operation: dict[str, Any], path: str) -> None:
     for parameter in parameters:
         if parameter["in"] == "header" and parameter["name"] == "Idempotency-Key":
             parameter["required"] = True
-            parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 255, "title": "Idempotency-Key"}
+            parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": CLIENT_KEY_LENGTH_MAX}
             parameter["description"] = "Required: a retry with the same key answers the first outcome."
             command = True
     codes = [500]
