@@ -23,7 +23,8 @@ import orjson
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_LENGTH_MAX = 128
-_SANE = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_LENGTH_MAX}}}")
+REQUEST_ID_PATTERN = rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_LENGTH_MAX}}}"
+_SANE = re.compile(REQUEST_ID_PATTERN)
 log = logging.getLogger("fundcenter.access")
 
 
@@ -32,11 +33,23 @@ def configure() -> None:
     warnings and errors), whatever the root logger does (uvicorn's level "warning" included);
     once per process, unless the logger was given a handler of its own."""
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _Stdout()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+class _Stdout(logging.StreamHandler):
+    """A handler on whatever `sys.stdout` is when a line is written (a test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:

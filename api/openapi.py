@@ -7,7 +7,8 @@ FastAPI writes the document from the routes; `install` finishes it once, per ope
   missing one with `400 idempotency-key-required`, not FastAPI's 422);
 - the problem+json answers: generic `4XX` and `5XX`, and the codes the route can give: 401
   and 403 behind a key, 400 and 409 for a command, 404 with a path parameter, 422 with input,
-  503 when the database is away.
+  503 when the database is away;
+- every answer names its `X-Request-Id` header.
 
 The docs pages take Swagger UI's and ReDoc's files from the `fastapi_offline` package
 (no CDN): `/docs/assets/...`.
@@ -26,10 +27,17 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
 
+from .access_log import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
 from .problems import MEDIA_TYPE, PROBLEM_REF, PROBLEM_RESPONSES, PROBLEM_SCHEMA
 
 ASSETS_PATH = "/docs/assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+REQUEST_ID_REF = {"$ref": "#/components/headers/RequestId"}
+REQUEST_ID = {
+    "description": "The request's X-Request-Id if it was sane (matching the pattern), else one made for it;"
+                   " also the `request_id` of a problem.",
+    "schema": {"type": "string", "pattern": f"^{REQUEST_ID_PATTERN}$"},
+}
 _METHODS = ("get", "put", "post", "delete", "patch")
 _PROBLEMS = {
     400: "Malformed request, or a missing Idempotency-Key (idempotency-key-required)",
@@ -72,6 +80,8 @@ def _finish(operation: dict[str, Any], path: str) -> None:
     for code in codes:
         if str(code) not in responses or code == 422:  # FastAPI's own 422 is not the one we answer
             responses[str(code)] = _problem(code)
+    for response in responses.values():
+        response.setdefault("headers", {})[REQUEST_ID_HEADER] = REQUEST_ID_REF
 
 
 def install(app: FastAPI) -> None:
@@ -80,7 +90,9 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            components.setdefault("headers", {})["RequestId"] = REQUEST_ID
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
                     if method in _METHODS:

@@ -68,6 +68,9 @@ def test_every_route_documents_its_problems_as_problem_json(document):
             assert PROBLEM in responses["404"]["content"], (method, path)
         if operation.get("parameters") or "requestBody" in operation:
             assert list(responses["422"]["content"]) == [PROBLEM], (method, path)
+        for code, response in responses.items():
+            assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/RequestId"}, (method, path, code)
+    assert document["components"]["headers"]["RequestId"]["schema"]["pattern"] == "^[A-Za-z0-9._:-]{1,128}$"
     healthz = document["paths"]["/healthz"]["get"]["responses"]["503"]
     assert "application/json" in healthz["content"]  # /healthz answers its own JSON, not a problem
 
