@@ -12,6 +12,7 @@ from typing import Annotated
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
@@ -144,15 +145,19 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def principal(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization:
+# The OpenAPI's `bearer` security scheme (Swagger's Authorize button); our own 401 answers, not FastAPI's.
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="An API key: `Authorization: Bearer <key>`.")
+
+
+def principal(
+    services: ServicesDep, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
         raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    found = services.keys.authenticate(token.strip())
+    found = services.keys.authenticate(credentials.credentials)
     if found is None:
         raise unauthorized("the API key is unknown, malformed or revoked")
+    request.state.key_id = str(found.key_id)  # for the access log
     return found
 
 

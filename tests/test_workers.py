@@ -60,7 +60,7 @@ def served(pg_url):
     port = free_port()
     server = subprocess.Popen(
         [*fundcenter_command(), "serve", "--db", pg_url, "--port", str(port), "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
