@@ -43,7 +43,7 @@ def configure() -> None:
 class _Stdout(logging.StreamHandler):
     """A handler on whatever `sys.stdout` is when a line is written (a test runner swaps it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 
