@@ -51,7 +51,7 @@ def create_app(
             if settings.run_projections:
                 system.runner.start()
             app.state.services = Services(system.ledger, system.views, system.runner, Metrics(), settings,
-                                          system.payments, system.reconciler, system.committer)
+                                          system.payments, system.reconciler)
         except BaseException:
             system.close()
             raise

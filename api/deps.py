@@ -18,7 +18,6 @@ from ledger import FundCenter
 from ledger.channels.service import Payments
 from ledger.domain.access import ApiKey, Permission, Principal
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
-from ledger.group_commit import GroupCommitter
 from projections import ProjectionRunner, ViewStore
 from projections.reconciliation import Reconciler
 
@@ -114,7 +113,6 @@ class Services:
     settings: Settings
     payments: Payments
     reconciler: Reconciler
-    committer: GroupCommitter | None = None  # concurrent transfers, one transaction per group
     keys: KeyCache = field(init=False)  # API keys' principals, in memory, following the log
 
     def __post_init__(self) -> None:
