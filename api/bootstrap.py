@@ -2,7 +2,7 @@
 
 `bootstrap(settings)` opens the ledger (`FundCenter`) at once, and the rest on first use:
 the views' store, the projection runner, the channels' gateways, the payments and
-reconciliation services, the group committer. So a command that needs only the ledger
+reconciliation services. So a command that needs only the ledger
 (`fundcenter keys create`) opens nothing else and needs no secrets, while the app, which
 uses everything, builds it all in its lifespan. The app, the CLI, the demo, the tests and
 the benches all come through here; what they differ in (the clock, the gateways, the
@@ -20,7 +20,6 @@ from ledger.channels.gateway import GatewayRegistry
 from ledger.channels.registry import SimulatorRegistry
 from ledger.channels.service import Payments
 from ledger.domain.aggregate import Clock
-from ledger.group_commit import GroupCommitter
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
 from projections.reconciliation import Reconciler
@@ -76,7 +75,8 @@ class System:
 
     @cached_property
     def runner(self) -> ProjectionRunner:
-        return ProjectionRunner(self.ledger, self.views)
+        # On PostgreSQL the processes on one database (`serve --workers N`) elect one runner to apply the log.
+        return ProjectionRunner(self.ledger, self.views, elect=True)
 
     @cached_property
     def gateways(self) -> GatewayRegistry:
@@ -97,11 +97,6 @@ class System:
                           gateways=self.gateways, wait_max_days=self.settings.reconciliation_wait_max_days)
 
     @cached_property
-    def committer(self) -> GroupCommitter | None:
-        """Concurrent transfers sharing transactions, when the settings want it."""
-        return GroupCommitter(self.ledger) if self.settings.group_commit else None
-
-    @cached_property
     def deliverer(self) -> Deliverer:
         """Sends the webhooks the outbox queues from the log (`serve` runs it in a thread, `fundcenter deliver`
         on its own); http and private addresses only in a development run."""
@@ -116,9 +111,6 @@ class System:
     def close(self) -> None:
         """Stop and close what was made, the ledger last."""
         made = self.__dict__  # where cached_property keeps what it made
-        committer: GroupCommitter | None = made.get("committer")
-        if committer is not None:
-            committer.stop()
         if "deliverer" in made:
             self.deliverer.close()
         if "runner" in made:

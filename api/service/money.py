@@ -24,8 +24,7 @@ class Money(Caller):
 
     def transfer(self, body: models.TransferIn, key: str) -> TransferView:
         self._own(body.from_account), self._own(body.to_account)
-        transfer = self.services.committer.transfer if self.services.committer else self.ledger.transfer
-        return transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
+        return self.ledger.transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
                         currency=body.currency, idempotency_key=self._key(key), memo=body.memo)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
