@@ -22,7 +22,7 @@ from . import problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
-from .routes import accounts, admin, channels, money, ops, queries, reconciliations
+from .routes import accounts, admin, channels, lookups, money, ops, queries, reconciliations
 from .routes import payments as payment_routes
 from .service_secrets import load_secrets
 from .settings import Settings
@@ -70,7 +70,7 @@ def create_app(
     problems.install(app)
 
     app.add_middleware(_Measure)
-    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations):
+    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)

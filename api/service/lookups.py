@@ -1,0 +1,58 @@
+"""Lookups: a transfer by id and its reversal; accounts listed by kind, external_ref and status;
+the channel catalog's banks and routes."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from ledger import TransferView
+from ledger.domain.errors import TransferNotFound
+from projections.balances import list_accounts
+
+from ..problems import forbidden
+from .caller import Caller
+
+
+class Lookups(Caller):
+    """The lookup routes' calls."""
+
+    def _own_transfer(self, transfer_id: UUID) -> TransferView:
+        """The transfer, if the caller may see it: staff see any; a business one that touches its accounts."""
+        view = self.ledger.get_transfer(transfer_id)
+        if self.who.business_id is not None and self.who.business_id not in self._businesses(view):
+            raise TransferNotFound(f"transfer {transfer_id} not found")
+        return view
+
+    def _businesses(self, view: TransferView) -> set[str]:
+        return {self.ledger.account_business(UUID(str(p["account"]))) for p in view.postings}
+
+    def transfer(self, transfer_id: UUID) -> TransferView:
+        return self._own_transfer(transfer_id)
+
+    def reverse(self, transfer_id: UUID, reason: str, key: str) -> TransferView:
+        """A reversing transfer, once per transfer. A business reverses its own plain transfers only."""
+        view = self._own_transfer(transfer_id)
+        if self.who.business_id is not None and (view.kind != "transfer" or self._businesses(view) != {self.who.business_id}):
+            raise forbidden("a business key reverses transfers between its own accounts only")
+        return self.ledger.reverse_transfer(transfer_id, self._key(key), reason, by=self.by)
+
+    def accounts(self, min_position: int | None, *, business_id: str | None, kind: str | None,
+                 external_ref: str | None, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        if self.who.business_id is not None:
+            if business_id not in (None, self.who.business_id):
+                return {"items": [], "next_cursor": None}
+            business_id = self.who.business_id
+        self.services.wait_for(min_position)
+        items, following = list_accounts(self.views, business_id=business_id, kind=kind, external_ref=external_ref,
+                                         status=status, limit=limit, cursor=cursor)
+        return {"items": items, "next_cursor": following}
+
+    def banks(self) -> dict[str, Any]:
+        return {"banks": self.ledger.catalog().banks}
+
+    def routes(self, business_id: str | None) -> dict[str, Any]:
+        routes = self.ledger.catalog().routes
+        if business_id is not None:
+            routes = {name: entries for name, entries in routes.items() if name.split("/", 1)[0] == business_id}
+        return {"routes": routes}

@@ -1,0 +1,99 @@
+"""Lookups through HTTP: a transfer by id and its reversal, accounts listed, banks and routes read."""
+
+from uuid import uuid4
+
+from tests.api_client import problem_of
+
+
+def _pay(api, source, target, amount, who="mall", key=None):
+    body = {"from_account": source, "to_account": target, "amount": amount, "currency": "CNY"}
+    response = api.post("/v1/transfers", body, who=who, key=key)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_transfer_is_read_by_id_by_its_business_and_staff_only(api):
+    alice, bob = api.open("alice"), api.open("bob")
+    api.fund(alice, 1_000)
+    paid = _pay(api, alice, bob, 300)
+    read = api.get(f"/v1/transfers/{paid['id']}")
+    assert read.status_code == 200
+    assert {k: read.json()[k] for k in ("id", "kind", "amount", "currency", "reversed_by")} == {
+        "id": paid["id"], "kind": "transfer", "amount": 300, "currency": "CNY", "reversed_by": None}
+    assert api.get(f"/v1/transfers/{paid['id']}", who="auditor").json()["postings"] == paid["postings"]
+    problem_of(api.get(f"/v1/transfers/{paid['id']}", who="shop"), 404, "not-found")
+    problem_of(api.get(f"/v1/transfers/{uuid4()}"), 404, "not-found")
+
+
+def test_a_transfer_is_reversed_once_and_a_retry_answers_the_first_reversal(api):
+    alice, bob = api.open("alice"), api.open("bob")
+    api.fund(alice, 1_000)
+    paid = _pay(api, alice, bob, 300)
+    path = f"/v1/transfers/{paid['id']}/reverse"
+    problem_of(api.post(path, {"reason": "refund"}, who="shop"), 404, "not-found")
+    first = api.post(path, {"reason": "refund"}, key="undo-1")
+    assert first.status_code == 201, first.text
+    reversal = first.json()
+    assert reversal["kind"] == "reversal" and reversal["references"] == {"reverses": paid["id"]}
+    assert sorted((p["account"], p["side"], p["amount"]) for p in reversal["postings"]) == sorted(
+        (p["account"], "credit" if p["side"] == "debit" else "debit", p["amount"]) for p in paid["postings"])
+    again = api.post(path, {"reason": "refund"}, key="undo-1")
+    assert (again.status_code, again.json()) == (201, reversal)
+    problem_of(api.post(path, {"reason": "another reason"}, key="undo-1"), 409, "idempotency-conflict")
+    problem_of(api.post(path, {"reason": "refund"}, key="undo-2"), 409, "already-reversed")
+    problem_of(api.post(path, {"reason": "refund"}, key=False), 400, "idempotency-key-required")
+    assert api.get(f"/v1/transfers/{paid['id']}").json()["reversed_by"] == reversal["id"]
+    assert api.get(f"/v1/accounts/{alice}").json()["available"] == 1_000
+    assert api.get(f"/v1/accounts/{bob}").json()["available"] == 0
+
+
+def test_a_business_reverses_only_transfers_between_its_own_accounts(api):
+    alice = api.open("alice")
+    seed = api.fund(alice, 1_000)
+    problem_of(api.post(f"/v1/transfers/{seed['id']}/reverse", {"reason": "no"}), 403, "forbidden")
+    problem_of(api.post(f"/v1/transfers/{uuid4()}/reverse", {"reason": "no"}), 404, "not-found")
+    problem_of(api.post(f"/v1/transfers/{seed['id']}/reverse", {"reason": ""}), 422, "validation-error")
+    undone = api.post(f"/v1/transfers/{seed['id']}/reverse", {"reason": "seeded twice"}, who="admin")
+    assert undone.status_code == 201, undone.text
+
+
+def test_accounts_are_listed_by_kind_external_ref_and_status_a_page_at_a_time(api):
+    by_ref = {f"member-{n}": api.open(f"member-{n}") for n in range(5)}
+    opened = sorted(by_ref.values())
+    other = api.open("elsewhere", who="shop")
+    assert api.post(f"/v1/accounts/{by_ref['member-0']}/status", {"status": "frozen"}).status_code == 200
+    position = api.fund(by_ref["member-1"], 10)["position"]
+
+    def listed(who="mall", **params):
+        pages, cursor = [], None
+        while True:
+            query = {**params, "limit": 2, "min_position": position, **({"cursor": cursor} if cursor else {})}
+            body = api.get("/v1/accounts", who=who, params=query).json()
+            pages.append(body["items"])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return pages
+
+    pages = listed(kind="member")
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [a["id"] for page in pages for a in page] == opened
+    assert {a["business_id"] for page in pages for a in page} == {"mall"}
+    [[only]] = listed(external_ref="member-3")
+    assert (only["id"], only["external_ref"], only["kind"]) == (by_ref["member-3"], "member-3", "member")
+    [[cold]] = listed(status="frozen")
+    assert cold["id"] == by_ref["member-0"]
+    [[funded]] = listed(external_ref="member-1")
+    assert funded["posted"] == 10
+    assert listed(business_id="shop") == [[]]
+    assert [a["id"] for page in listed(who="shop") for a in page] == [other]
+    assert {a["business_id"] for page in listed(who="operator", external_ref="elsewhere") for a in page} == {"shop"}
+    problem_of(api.get("/v1/accounts", params={"cursor": "nonsense!"}), 422, "validation-error")
+
+
+def test_banks_and_routes_are_read_by_operators(api):
+    assert api.post("/v1/admin/banks", {"code": "ICBC", "name": "工商银行"}, who="operator").status_code == 200
+    assert api.get("/v1/admin/banks", who="operator").json()["banks"]["ICBC"] == "工商银行"
+    routes = api.get("/v1/admin/routes", who="admin").json()["routes"]
+    assert isinstance(routes, dict)
+    assert api.get("/v1/admin/routes", who="operator", params={"business_id": "nobody"}).json() == {"routes": {}}
+    problem_of(api.get("/v1/admin/banks"), 403, "forbidden")
