@@ -109,9 +109,10 @@ class FundCenter(Application[UUID]):
     # -- transfers -----------------------------------------------------------------------------------
 
     def transfer(
-        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
+        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = "",
+        *, reference: str | None = None,
     ) -> TransferView:
-        cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo)
+        cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo, reference)
         return transfers.transfer(self.unit_of_work, cmd)
 
     def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
@@ -137,9 +138,11 @@ class FundCenter(Application[UUID]):
     # -- holds ---------------------------------------------------------------------------------------
 
     def place_hold(
-        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None
+        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None,
+        *, reference: str | None = None,
     ) -> HoldView:
-        return holds.place_hold(self.unit_of_work, c.PlaceHold(account, amount, idempotency_key, reason, expires_at))
+        cmd = c.PlaceHold(account, amount, idempotency_key, reason, expires_at, reference)
+        return holds.place_hold(self.unit_of_work, cmd)
 
     def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
         return holds.release_hold(self.unit_of_work, c.ReleaseHold(hold_id, amount, idempotency_key))

@@ -97,3 +97,36 @@ def test_banks_and_routes_are_read_by_operators(api):
     assert isinstance(routes, dict)
     assert api.get("/v1/admin/routes", who="operator", params={"business_id": "nobody"}).json() == {"routes": {}}
     problem_of(api.get("/v1/admin/banks"), 403, "forbidden")
+
+
+def test_a_reference_is_one_transfer_per_business_and_a_repeat_answers_the_first(api):
+    alice, bob = api.open("alice"), api.open("bob")
+    api.fund(alice, 1_000)
+    body = {"from_account": alice, "to_account": bob, "amount": 100, "currency": "CNY", "reference": "order-1"}
+    first = api.post("/v1/transfers", body, key="pay-1")
+    assert first.status_code == 201 and first.json()["reference"] == "order-1"
+    again = api.post("/v1/transfers", body, key="pay-2")  # another key, the same order: the first transfer
+    assert (again.status_code, again.json()) == (201, first.json())
+    problem_of(api.post("/v1/transfers", {**body, "amount": 101}, key="pay-3"), 409, "idempotency-conflict")
+    problem_of(api.post("/v1/transfers", {**body, "reference": "order-2"}, key="pay-1"), 409, "idempotency-conflict")
+    problem_of(api.post("/v1/transfers", {**body, "reference": ""}), 422, "validation-error")
+    [refused] = api.post("/v1/transfers/batch", {"transfers": [body]}).json()["results"]
+    assert (refused["status"], refused["problem"]["type"]) == (422, "validation-error")
+    assert api.get(f"/v1/accounts/{alice}").json()["available"] == 900
+    # Another business's "order-1" is its own.
+    carol, dave = api.open("carol", who="shop"), api.open("dave", who="shop")
+    api.fund(carol, 100)
+    theirs = api.post("/v1/transfers", {**body, "from_account": carol, "to_account": dave}, who="shop", key="pay-1")
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+
+
+def test_a_hold_with_a_reference_is_placed_once(api):
+    alice = api.open("alice")
+    api.fund(alice, 1_000)
+    body = {"account": alice, "amount": 300, "reason": "deposit", "reference": "booking-7"}
+    first = api.post("/v1/holds", body, key="hold-1")
+    assert first.status_code == 201 and first.json()["reference"] == "booking-7"
+    again = api.post("/v1/holds", body, key="hold-2")
+    assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
+    problem_of(api.post("/v1/holds", {**body, "amount": 301}, key="hold-3"), 409, "idempotency-conflict")
+    assert api.get(f"/v1/accounts/{alice}").json()["available"] == 700

@@ -53,6 +53,7 @@ class Transfer(LedgerAggregate):
         references: dict[str, str],
         day: str | None = None,
         by: str | None = None,
+        reference: str | None = None,
     ) -> None:
         self.kind = kind
         self.currency = currency
@@ -63,6 +64,7 @@ class Transfer(LedgerAggregate):
         self.references = references
         self.day = day
         self.by = by
+        self.reference = reference  # the business's own reference (order number); None in older logs
         self.reversed_by: UUID | None = None
 
     @classmethod
@@ -78,6 +80,7 @@ class Transfer(LedgerAggregate):
         references: dict[str, str] | None = None,
         day: str | None = None,
         by: str | None = None,
+        reference: str | None = None,
     ) -> Transfer:
         check_balanced(list(postings))
         if any(p.currency != currency for p in postings):
@@ -92,6 +95,7 @@ class Transfer(LedgerAggregate):
             references=references or {},
             day=day,
             by=by,
+            reference=reference,
         )
 
     @property

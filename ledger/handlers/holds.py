@@ -12,13 +12,14 @@ from ..commands import CaptureHold, PlaceHold, ReleaseHold
 from ..domain import ids
 from ..domain.errors import AccountsMustBeDifferent, HoldNotFound, IdempotencyConflict, TransferNotFound
 from ..domain.holds import Hold, assert_in_step
-from ..domain.inputs import check_expiry, check_key, check_text
+from ..domain.inputs import check_expiry, check_key, check_ref, check_text
 from ..domain.money import check_amount
 from ..domain.postings import move
 from ..domain.transfers import Transfer, TransferKind
 from ..posting import new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import HoldView, TransferView
+from .references import Reference, once_per_reference
 
 
 def place_hold(uow: UnitOfWork, cmd: PlaceHold) -> HoldView:
@@ -27,8 +28,11 @@ def place_hold(uow: UnitOfWork, cmd: PlaceHold) -> HoldView:
     check_key(cmd.idempotency_key)
     check_text(cmd.reason, "reason")
     check_expiry(cmd.expires_at, uow.clock())
+    if cmd.reference is not None:
+        check_ref(cmd.reference, "reference")
     hold_id = ids.command_id("hold", cmd.idempotency_key)
-    request = ids.fingerprint(account=cmd.account, amount=cmd.amount, reason=cmd.reason, expires_at=cmd.expires_at)
+    request = ids.fingerprint(account=cmd.account, amount=cmd.amount, reason=cmd.reason, expires_at=cmd.expires_at,
+                              **ids.referenced(cmd.reference))
 
     def decide(attempt: Attempt) -> HoldView:
         now = uow.clock()
@@ -37,11 +41,18 @@ def place_hold(uow: UnitOfWork, cmd: PlaceHold) -> HoldView:
         account.place_hold(hold_id, cmd.amount, cmd.expires_at, now)
         hold = Hold(
             id=hold_id, account_id=account.id, currency=account.currency, amount=cmd.amount,
-            reason=cmd.reason, expires_at=cmd.expires_at, request_hash=request,
+            reason=cmd.reason, expires_at=cmd.expires_at, request_hash=request, reference=cmd.reference,
         )
         return HoldView.of(hold, now, attempt.commit(account, hold))
 
-    return uow.run(decide, Once(Hold, hold_id, request, "hold key", lambda h, position: HoldView.of(h, uow.clock(), position)))
+    def run() -> HoldView:
+        once = Once(Hold, hold_id, request, "hold key", lambda h, position: HoldView.of(h, uow.clock(), position))
+        return uow.run(decide, once)
+
+    if cmd.reference is None:
+        return run()
+    return once_per_reference(uow, Reference("hold", cmd.account, cmd.reference), request, run,
+                              lambda states: HoldView.of(states[0][0], uow.clock(), states[0][1]), hold_id)
 
 
 def release_hold(uow: UnitOfWork, cmd: ReleaseHold) -> HoldView:
