@@ -119,6 +119,23 @@ def test_a_reference_is_one_transfer_per_business_and_a_repeat_answers_the_first
     theirs = api.post("/v1/transfers", {**body, "from_account": carol, "to_account": dave}, who="shop", key="pay-1")
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
 
+    def found(who="mall", **params):
+        response = api.get("/v1/transfers", who=who, params={"min_position": theirs.json()["position"], **params})
+        assert response.status_code == 200, response.text
+        return [t["id"] for t in response.json()["items"]]
+
+    assert found(reference="order-1") == [first.json()["id"]]
+    assert api.get("/v1/transfers", params={"reference": "order-1"}).json()["items"][0] == {
+        **first.json(), "position": None}
+    assert found(who="shop", reference="order-1") == [theirs.json()["id"]]
+    assert found(reference="order-1", business_id="shop") == []
+    assert found(reference="order-9") == []
+    assert sorted(found(who="auditor", reference="order-1")) == sorted([first.json()["id"], theirs.json()["id"]])
+    assert found(who="auditor", reference="order-1", business_id="shop") == [theirs.json()["id"]]
+    problem_of(api.get("/v1/transfers"), 422, "validation-error")
+    listed = api.get("/v1/transactions", params={"account_id": alice, "min_position": theirs.json()["position"]})
+    assert [t["reference"] for t in listed.json()["items"]] == ["order-1", None]
+
 
 def test_a_hold_with_a_reference_is_placed_once(api):
     alice = api.open("alice")
@@ -130,3 +147,6 @@ def test_a_hold_with_a_reference_is_placed_once(api):
     assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
     problem_of(api.post("/v1/holds", {**body, "amount": 301}, key="hold-3"), 409, "idempotency-conflict")
     assert api.get(f"/v1/accounts/{alice}").json()["available"] == 700
+    params = {"reference": "booking-7", "min_position": first.json()["position"]}
+    assert [h["id"] for h in api.get("/v1/holds", params=params).json()["items"]] == [first.json()["id"]]
+    assert api.get("/v1/holds", who="shop", params=params).json()["items"] == []

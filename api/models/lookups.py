@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import StringConstraints
 
 from .common import Body, Out
+from .money import HoldOut, TransferOut
 
 
 class ReverseIn(Body):
@@ -43,3 +44,11 @@ class BanksOut(Out):
 
 class RoutesOut(Out):
     routes: dict[str, list[dict[str, Any]]]
+
+
+class TransfersFound(Out):
+    items: list[TransferOut]  # type: ignore[valid-type]  # a model made by derived()
+
+
+class HoldsFound(Out):
+    items: list[HoldOut]  # type: ignore[valid-type]

@@ -12,7 +12,7 @@ from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import Code, Ref, TransferOut
-from ..models.lookups import AccountsOut, BanksOut, ReverseIn, RoutesOut
+from ..models.lookups import AccountsOut, BanksOut, HoldsFound, ReverseIn, RoutesOut, TransfersFound
 from ..service import acting
 from ..service.lookups import Lookups
 
@@ -20,6 +20,22 @@ router = APIRouter(tags=["lookups"])
 Reader = Annotated[Lookups, acting(P.ACCOUNTS_READ, Lookups)]
 Operator = Annotated[Lookups, acting(P.CHANNELS_MANAGE, Lookups)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
+
+
+Reference = Annotated[Ref, Query(description="The business's own reference the command was made with.")]
+
+
+@router.get("/v1/transfers", response_model=TransfersFound)
+def find_transfers(api: Reader, reference: Reference, business_id: Code | None = None,
+                   min_position: MinPositionQuery = None):
+    """The transfer made with `reference`: a business finds its own; staff those of `business_id`, or of any."""
+    return api.transfers(reference, business_id, min_position)
+
+
+@router.get("/v1/holds", response_model=HoldsFound)
+def find_holds(api: Reader, reference: Reference, business_id: Code | None = None, min_position: MinPositionQuery = None):
+    """The hold placed with `reference`: a business finds its own; staff those of `business_id`, or of any."""
+    return api.holds(reference, business_id, min_position)
 
 
 @router.get("/v1/transfers/{transfer_id}", response_model=TransferOut)

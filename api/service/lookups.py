@@ -9,6 +9,7 @@ from uuid import UUID
 from ledger import TransferView
 from ledger.domain.errors import TransferNotFound
 from projections.balances import list_accounts
+from projections.transactions import find_by_reference
 
 from ..problems import forbidden
 from .caller import Caller
@@ -36,6 +37,23 @@ class Lookups(Caller):
         if self.who.business_id is not None and (view.kind != "transfer" or self._businesses(view) != {self.who.business_id}):
             raise forbidden("a business key reverses transfers between its own accounts only")
         return self.ledger.reverse_transfer(transfer_id, self._key(key), reason, by=self.by)
+
+    def found(self, kind: str, reference: str, business_id: str | None, min_position: int | None) -> list[str]:
+        """The ids of the caller's `kind` rows with `reference` (staff: of `business_id`, or of any business)."""
+        if self.who.business_id is not None:
+            if business_id not in (None, self.who.business_id):
+                return []
+            business_id = self.who.business_id
+        self.services.wait_for(min_position)
+        return find_by_reference(self.views, kind, reference, business_id)
+
+    def transfers(self, reference: str, business_id: str | None, min_position: int | None) -> dict[str, Any]:
+        ids = self.found("transfer", reference, business_id, min_position)
+        return {"items": [self.ledger.get_transfer(UUID(i)) for i in ids]}
+
+    def holds(self, reference: str, business_id: str | None, min_position: int | None) -> dict[str, Any]:
+        ids = self.found("freeze", reference, business_id, min_position)
+        return {"items": [self.ledger.get_hold(UUID(i)) for i in ids]}
 
     def accounts(self, min_position: int | None, *, business_id: str | None, kind: str | None,
                  external_ref: str | None, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
