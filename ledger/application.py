@@ -243,16 +243,16 @@ class FundCenter(Application[UUID]):
 
     def request_recharge(
         self, recharge_id: UUID, request: str, account: UUID, amount: int, currency: str,
-        method: str, bank: str, binding_id: UUID | None, route: c.Route | None = None,
+        method: str, bank: str, binding_id: UUID | None, route: c.Route | None = None, *, reference: str | None = None,
     ) -> tuple[Recharge, bool]:
-        cmd = c.RequestRecharge(recharge_id, request, account, amount, currency, method, bank, binding_id, route)
+        cmd = c.RequestRecharge(recharge_id, request, account, amount, currency, method, bank, binding_id, route, reference)
         return payments.request_recharge(self.unit_of_work, cmd)
 
     def request_withdrawal(
         self, withdrawal_id: UUID, request: str, account: UUID, amount: int, currency: str,
-        bank: str, binding_id: UUID, route: c.Route | None = None,
+        bank: str, binding_id: UUID, route: c.Route | None = None, *, reference: str | None = None,
     ) -> tuple[Withdrawal, bool]:
-        cmd = c.RequestWithdrawal(withdrawal_id, request, account, amount, currency, bank, binding_id, route)
+        cmd = c.RequestWithdrawal(withdrawal_id, request, account, amount, currency, bank, binding_id, route, reference)
         return payments.request_withdrawal(self.unit_of_work, cmd)
 
     def get_payment(self, payment_id: UUID) -> Payment:

@@ -227,6 +227,7 @@ class RequestRecharge:
     bank: str
     binding_id: UUID | None
     route: Route | None = None
+    reference: str | None = None  # the business's own reference: one recharge per business and reference
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,7 @@ class RequestWithdrawal:
     bank: str
     binding_id: UUID
     route: Route | None = None
+    reference: str | None = None  # the business's own reference: one withdrawal per business and reference
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ class PaymentView:
     transfer_ids: list[UUID]
     created_at: datetime
     position: int | None = None
+    reference: str | None = None  # the business's own reference, if it gave one
 
     @classmethod
     def of(cls, p: Payment, position: int | None = None) -> PaymentView:
@@ -171,6 +172,7 @@ class PaymentView:
             p.id, type(p).__name__.lower(), p.account_id, p.amount, p.currency, p.method, p.bank, p.binding_id,
             p.status, p.channel, p.channel_txn_id, p.redirect_url, p.fee, p.failure, list(p.decisions),
             list(p.transfer_ids), p.created_on, position,
+            getattr(p, "reference", None),  # None in snapshots older than the field
         )
 
 

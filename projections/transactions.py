@@ -106,12 +106,14 @@ class TransactionsView:
     @collect.register
     def _(self, event: Recharge.Requested, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(str(event.originator_id), position, "recharge", "pending", None, str(event.account_id),
-                         event.currency, event.amount, f"{event.method} via {event.bank}", event.timestamp))
+                         event.currency, event.amount, f"{event.method} via {event.bank}", event.timestamp,
+                         reference=getattr(event, "reference", None)))
 
     @collect.register
     def _(self, event: Withdrawal.Requested, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(str(event.originator_id), position, "withdrawal", "pending", str(event.account_id), None,
-                         event.currency, event.amount, f"payout to {event.bank}", event.timestamp))
+                         event.currency, event.amount, f"payout to {event.bank}", event.timestamp,
+                         reference=getattr(event, "reference", None)))
 
     @collect.register
     def _(self, event: CardBinding.Bound, position: int, rows: list[dict[str, Any]]) -> None:

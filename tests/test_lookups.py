@@ -3,6 +3,7 @@
 from uuid import uuid4
 
 from tests.api_client import problem_of
+from tests.shop import UNIONPAY_FIRST, configure
 
 
 def _pay(api, source, target, amount, who="mall", key=None):
@@ -150,3 +151,33 @@ def test_a_hold_with_a_reference_is_placed_once(api):
     params = {"reference": "booking-7", "min_position": first.json()["position"]}
     assert [h["id"] for h in api.get("/v1/holds", params=params).json()["items"]] == [first.json()["id"]]
     assert api.get("/v1/holds", who="shop", params=params).json()["items"] == []
+
+
+def test_recharges_and_withdrawals_with_a_reference_are_made_once_and_found_by_it(shop):
+    configure(shop, {"withholding": UNIONPAY_FIRST, "payout": UNIONPAY_FIRST})
+    alice = shop.account("alice")
+    binding = shop.bind(alice)["id"]
+    first = shop.recharge(alice, 10_000, binding_id=binding, key="rc-1", reference="topup-1")
+    assert first.status_code == 201 and first.json()["reference"] == "topup-1"
+    again = shop.recharge(alice, 10_000, binding_id=binding, key="rc-2", reference="topup-1")
+    assert (again.status_code, again.json()["id"], again.json()["status"]) == (201, first.json()["id"], "succeeded")
+    conflict = shop.recharge(alice, 10_001, binding_id=binding, key="rc-3", reference="topup-1")
+    assert (conflict.status_code, conflict.json()["type"]) == (409, "idempotency-conflict")
+    assert shop.balance(alice)["posted"] == 10_000
+    body = {"account": alice, "amount": 4_000, "currency": "CNY", "binding_id": binding, "reference": "payout-1"}
+    paid = shop.ok("POST", "/v1/withdrawals", body, key="wd-1")
+    assert shop.ok("POST", "/v1/withdrawals", body, key="wd-2")["id"] == paid["id"]
+    refused = shop.call("POST", "/v1/withdrawals", {**body, "amount": 1}, key="wd-3")
+    assert (refused.status_code, refused.json()["type"]) == (409, "idempotency-conflict")
+
+    def found(path, reference, who="mall"):
+        params = {"reference": reference, "min_position": paid["position"]}
+        return shop.ok("GET", path, who=who, params=params)["items"]
+
+    [recharge] = found("/v1/recharges", "topup-1")
+    assert (recharge["id"], recharge["status"], recharge["reference"]) == (first.json()["id"], "succeeded", "topup-1")
+    [withdrawal] = found("/v1/withdrawals", "payout-1")
+    assert (withdrawal["id"], withdrawal["amount"]) == (paid["id"], 4_000)
+    assert found("/v1/withdrawals", "topup-1") == [] and found("/v1/recharges", "payout-1") == []
+    assert found("/v1/recharges", "topup-1", who="other") == []
+    assert [r["id"] for r in found("/v1/recharges", "topup-1", who="admin")] == [first.json()["id"]]

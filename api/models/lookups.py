@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import StringConstraints
 
+from .channels import PaymentOut
 from .common import Body, Out
 from .money import HoldOut, TransferOut
 
@@ -52,3 +53,7 @@ class TransfersFound(Out):
 
 class HoldsFound(Out):
     items: list[HoldOut]  # type: ignore[valid-type]
+
+
+class PaymentsFound(Out):
+    items: list[PaymentOut]  # type: ignore[valid-type]

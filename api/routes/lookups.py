@@ -12,7 +12,7 @@ from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import Code, Ref, TransferOut
-from ..models.lookups import AccountsOut, BanksOut, HoldsFound, ReverseIn, RoutesOut, TransfersFound
+from ..models.lookups import AccountsOut, BanksOut, HoldsFound, PaymentsFound, ReverseIn, RoutesOut, TransfersFound
 from ..service import acting
 from ..service.lookups import Lookups
 
@@ -36,6 +36,20 @@ def find_transfers(api: Reader, reference: Reference, business_id: Code | None =
 def find_holds(api: Reader, reference: Reference, business_id: Code | None = None, min_position: MinPositionQuery = None):
     """The hold placed with `reference`: a business finds its own; staff those of `business_id`, or of any."""
     return api.holds(reference, business_id, min_position)
+
+
+@router.get("/v1/recharges", response_model=PaymentsFound, tags=["payments"])
+def find_recharges(api: Reader, reference: Reference, business_id: Code | None = None,
+                   min_position: MinPositionQuery = None):
+    """The recharge made with `reference`, as it is now: a business finds its own; staff those of `business_id`, or of any."""
+    return api.payments("recharge", reference, business_id, min_position)
+
+
+@router.get("/v1/withdrawals", response_model=PaymentsFound, tags=["payments"])
+def find_withdrawals(api: Reader, reference: Reference, business_id: Code | None = None,
+                     min_position: MinPositionQuery = None):
+    """The withdrawal made with `reference`, as it is now: a business finds its own; staff those of `business_id`, or of any."""
+    return api.payments("withdrawal", reference, business_id, min_position)
 
 
 @router.get("/v1/transfers/{transfer_id}", response_model=TransferOut)

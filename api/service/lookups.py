@@ -8,6 +8,7 @@ from uuid import UUID
 
 from ledger import TransferView
 from ledger.domain.errors import TransferNotFound
+from ledger.views import PaymentView
 from projections.balances import list_accounts
 from projections.transactions import find_by_reference
 
@@ -54,6 +55,11 @@ class Lookups(Caller):
     def holds(self, reference: str, business_id: str | None, min_position: int | None) -> dict[str, Any]:
         ids = self.found("freeze", reference, business_id, min_position)
         return {"items": [self.ledger.get_hold(UUID(i)) for i in ids]}
+
+    def payments(self, kind: str, reference: str, business_id: str | None, min_position: int | None) -> dict[str, Any]:
+        ids = self.found(kind, reference, business_id, min_position)
+        payments = [self.ledger.get_payment(UUID(i)) for i in ids]
+        return {"items": [PaymentView.of(p, self.ledger.latest_position(p)) for p in payments]}
 
     def accounts(self, min_position: int | None, *, business_id: str | None, kind: str | None,
                  external_ref: str | None, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:

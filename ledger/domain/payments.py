@@ -37,7 +37,7 @@ class Payment(LedgerAggregate):
     """What recharges and withdrawals share."""
 
     def _init(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str,
-              bank: str, binding_id: UUID | None, request_hash: str) -> None:
+              bank: str, binding_id: UUID | None, request_hash: str, reference: str | None = None) -> None:
         assert amount > 0, amount
         self.account_id = account_id
         self.business_id = business_id
@@ -47,6 +47,7 @@ class Payment(LedgerAggregate):
         self.bank = bank
         self.binding_id = binding_id
         self.request_hash = request_hash
+        self.reference = reference  # the business's own reference (order number); None in older logs
         self.status = "requested"
         self.channel: str | None = None
         self.channel_txn_id: str | None = None
@@ -127,8 +128,8 @@ class Recharge(Payment):
 
     @event("Requested")
     def __init__(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
-                 binding_id: UUID | None, request_hash: str) -> None:
-        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash)
+                 binding_id: UUID | None, request_hash: str, reference: str | None = None) -> None:
+        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash, reference)
 
 
 class Withdrawal(Payment):
@@ -136,8 +137,8 @@ class Withdrawal(Payment):
 
     @event("Requested")
     def __init__(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
-                 binding_id: UUID | None, request_hash: str, hold_id: UUID) -> None:
-        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash)
+                 binding_id: UUID | None, request_hash: str, hold_id: UUID, reference: str | None = None) -> None:
+        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash, reference)
         self.hold_id = hold_id
 
     def check_returnable(self) -> bool:

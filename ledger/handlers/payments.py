@@ -38,6 +38,7 @@ from ..domain.transfers import Transfer, TransferKind
 from ..posting import booked_at, new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import BindingView
+from .references import Reference, once_per_reference
 
 # -- card bindings -------------------------------------------------------------------------------
 
@@ -76,14 +77,18 @@ def request_recharge(uow: UnitOfWork, cmd: RequestRecharge) -> tuple[Recharge, b
         account = _payment_account(attempt, cmd.account, cmd.currency)
         recharge = Recharge(id=cmd.recharge_id, account_id=account.id, business_id=account.business_id, amount=cmd.amount,
                             currency=cmd.currency, method=cmd.method, bank=cmd.bank, binding_id=cmd.binding_id,
-                            request_hash=cmd.request)
+                            request_hash=cmd.request, reference=cmd.reference)
         if cmd.route is not None:
             recharge.route(*cmd.route)
         attempt.commit(recharge)
         return recharge, True
 
     once = Once(Recharge, cmd.recharge_id, cmd.request, "recharge key", lambda r, position: (uow.fresh(r), False))
-    return uow.run(decide, once)
+    if cmd.reference is None:
+        return uow.run(decide, once)
+    return once_per_reference(uow, Reference("recharge", cmd.account, cmd.reference), cmd.request,
+                              lambda: uow.run(decide, once),
+                              lambda states: (uow.fresh(states[0][0]), False), cmd.recharge_id)
 
 
 def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdrawal, bool]:
@@ -102,7 +107,7 @@ def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdra
         withdrawal = Withdrawal(
             id=cmd.withdrawal_id, account_id=account.id, business_id=account.business_id, amount=cmd.amount,
             currency=cmd.currency, method="payout", bank=cmd.bank, binding_id=cmd.binding_id, request_hash=cmd.request,
-            hold_id=hold_id,
+            hold_id=hold_id, reference=cmd.reference,
         )
         if cmd.route is not None:
             withdrawal.route(*cmd.route)
@@ -110,7 +115,11 @@ def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdra
         return withdrawal, True
 
     once = Once(Withdrawal, cmd.withdrawal_id, cmd.request, "withdrawal key", lambda w, position: (uow.fresh(w), False))
-    return uow.run(decide, once)
+    if cmd.reference is None:
+        return uow.run(decide, once)
+    return once_per_reference(uow, Reference("withdrawal", cmd.account, cmd.reference), cmd.request,
+                              lambda: uow.run(decide, once),
+                              lambda states: (uow.fresh(states[0][0]), False), cmd.withdrawal_id)
 
 
 def payment(uow: UnitOfWork, payment_id: UUID) -> Payment:
