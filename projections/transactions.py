@@ -198,3 +198,17 @@ def find_by_reference(store: Any, kind: str, reference: str, business_id: str | 
         params += [business_id, business_id]
     rows = store.query(sql + " ORDER BY position, id LIMIT ?", (*params, REFERENCE_MATCHES_MAX))
     return [row["id"] for row in rows]
+
+
+def list_bindings(store: Any, account_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[str], str | None]:
+    """The ids of an account's card bindings (their verifications), oldest first."""
+    check_limit(limit)
+    sql, params = "SELECT id, position FROM transactions WHERE kind = 'verification' AND account_id = ?", [account_id]
+    if cursor is not None:
+        text, last_id = decode_cursor(cursor, 2)
+        position = cursor_int(text, cursor)
+        sql += " AND (position > ? OR (position = ? AND id > ?))"
+        params += [position, position, last_id]
+    rows = store.query(sql + " ORDER BY position, id LIMIT ?", (*params, limit + 1))
+    following = encode_cursor(rows[limit - 1]["position"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return [row["id"] for row in rows[:limit]], following

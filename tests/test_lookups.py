@@ -181,3 +181,26 @@ def test_recharges_and_withdrawals_with_a_reference_are_made_once_and_found_by_i
     assert found("/v1/withdrawals", "topup-1") == [] and found("/v1/recharges", "payout-1") == []
     assert found("/v1/recharges", "topup-1", who="other") == []
     assert [r["id"] for r in found("/v1/recharges", "topup-1", who="admin")] == [first.json()["id"]]
+
+
+def test_an_accounts_bindings_are_listed_a_page_at_a_time(shop):
+    configure(shop, {"withholding": UNIONPAY_FIRST})
+    alice, bob = shop.account("alice"), shop.account("bob")
+    bound = [shop.bind(alice)["id"], shop.bind(alice, card="6222020200112233445")["id"], shop.bind(bob)["id"]]
+    unbound = shop.ok("DELETE", f"/v1/bindings/{bound[0]}")
+    assert unbound["status"] == "unbound"
+    position = shop.bind(alice)["position"]
+    pages, cursor = [], None
+    while True:
+        params = {"account": alice, "limit": 2, "min_position": position, **({"cursor": cursor} if cursor else {})}
+        body = shop.ok("GET", "/v1/bindings", params=params)
+        pages.append(body["items"])
+        if (cursor := body["next_cursor"]) is None:
+            break
+    assert [len(page) for page in pages] == [2, 1]
+    listed = [b for page in pages for b in page]
+    assert [b["id"] for b in listed[:2]] == bound[:2]  # a refused card's binding too
+    assert listed[0]["status"] == "unbound"
+    assert {b["account_id"] for b in listed} == {alice}
+    assert shop.call("GET", "/v1/bindings", who="other", params={"account": alice}).status_code == 404
+    assert shop.ok("GET", "/v1/bindings", who="admin", params={"account": bob})["items"][0]["id"] == bound[2]

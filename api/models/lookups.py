@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import StringConstraints
 
-from .channels import PaymentOut
+from .channels import BindingOut, PaymentOut
 from .common import Body, Out
 from .money import HoldOut, TransferOut
 
@@ -57,3 +57,8 @@ class HoldsFound(Out):
 
 class PaymentsFound(Out):
     items: list[PaymentOut]  # type: ignore[valid-type]
+
+
+class BindingsOut(Out):
+    items: list[BindingOut]  # type: ignore[valid-type]
+    next_cursor: str | None

@@ -12,7 +12,7 @@ from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import Code, Ref, TransferOut
-from ..models.lookups import AccountsOut, BanksOut, HoldsFound, PaymentsFound, ReverseIn, RoutesOut, TransfersFound
+from ..models.lookups import AccountsOut, BanksOut, BindingsOut, HoldsFound, PaymentsFound, ReverseIn, RoutesOut, TransfersFound
 from ..service import acting
 from ..service.lookups import Lookups
 
@@ -50,6 +50,13 @@ def find_withdrawals(api: Reader, reference: Reference, business_id: Code | None
                      min_position: MinPositionQuery = None):
     """The withdrawal made with `reference`, as it is now: a business finds its own; staff those of `business_id`, or of any."""
     return api.payments("withdrawal", reference, business_id, min_position)
+
+
+@router.get("/v1/bindings", response_model=BindingsOut, tags=["payments"])
+def list_bindings(api: Reader, account: UUID, limit: Limit = 100, cursor: str | None = None,
+                  min_position: MinPositionQuery = None):
+    """An account's card bindings (verified or refused, bound or unbound), oldest first."""
+    return api.bindings(account, limit, cursor, min_position)
 
 
 @router.get("/v1/transfers/{transfer_id}", response_model=TransferOut)

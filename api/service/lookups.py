@@ -8,9 +8,9 @@ from uuid import UUID
 
 from ledger import TransferView
 from ledger.domain.errors import TransferNotFound
-from ledger.views import PaymentView
+from ledger.views import BindingView, PaymentView
 from projections.balances import list_accounts
-from projections.transactions import find_by_reference
+from projections.transactions import find_by_reference, list_bindings
 
 from ..problems import forbidden
 from .caller import Caller
@@ -60,6 +60,12 @@ class Lookups(Caller):
         ids = self.found(kind, reference, business_id, min_position)
         payments = [self.ledger.get_payment(UUID(i)) for i in ids]
         return {"items": [PaymentView.of(p, self.ledger.latest_position(p)) for p in payments]}
+
+    def bindings(self, account_id: UUID, limit: int, cursor: str | None, min_position: int | None) -> dict[str, Any]:
+        self._own(account_id)
+        self.services.wait_for(min_position)
+        ids, following = list_bindings(self.views, str(account_id), limit=limit, cursor=cursor)
+        return {"items": [BindingView.of(self.ledger.get_binding(UUID(i))) for i in ids], "next_cursor": following}
 
     def accounts(self, min_position: int | None, *, business_id: str | None, kind: str | None,
                  external_ref: str | None, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
