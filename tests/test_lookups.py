@@ -1,8 +1,13 @@
 """Lookups through HTTP: a transfer by id and its reversal, accounts listed, banks and routes read."""
 
+import dataclasses
 from uuid import uuid4
 
+from ledger import FundCenter
+from ledger.domain.holds import Hold
+from ledger.domain.transfers import Transfer
 from tests.api_client import problem_of
+from tests.config import BUSINESS_HOURS
 from tests.shop import UNIONPAY_FIRST, configure
 
 
@@ -204,3 +209,26 @@ def test_an_accounts_bindings_are_listed_a_page_at_a_time(shop):
     assert {b["account_id"] for b in listed} == {alice}
     assert shop.call("GET", "/v1/bindings", who="other", params={"account": alice}).status_code == 404
     assert shop.ok("GET", "/v1/bindings", who="admin", params={"account": bob})["items"][0]["id"] == bound[2]
+
+
+def test_events_written_before_the_reference_was_recorded_still_load(store_url):
+    fc = FundCenter(store_url, clock=BUSINESS_HOURS)
+    try:
+        alice, bob = (fc.open_account("member", "mall", ref, "CNY") for ref in ("alice", "bob"))
+        fc.adjust(alice.id, 1_000, "CNY", "credit", "seed", idempotency_key="seed", by="someone")
+        fc.transfer(alice.id, bob.id, 100, "CNY", "pay", reference="order-1")
+        fc.place_hold(alice.id, 50, "hold", reference="booking-1")
+        checked = set()
+        for _, event in fc.read_log():
+            stored = fc.mapper.to_stored_event(event)
+            state = fc.mapper.transcoder.decode(stored.state)
+            if "reference" not in state:
+                continue
+            old = dataclasses.replace(stored, state=fc.mapper.transcoder.encode(
+                {k: v for k, v in state.items() if k != "reference"}))
+            loaded = fc.mapper.to_domain_event(old)
+            assert getattr(loaded, "reference", None) is None and loaded.mutate(None).reference is None
+            checked.add(type(loaded).__qualname__)
+        assert {Transfer.Posted.__qualname__, Hold.Placed.__qualname__} <= checked
+    finally:
+        fc.close()
