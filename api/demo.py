@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from ledger import FundCenter
@@ -56,7 +57,7 @@ class DemoDay:
     def key(self, name: str) -> str:
         return f"demo-{self.day.isoformat()}-{name}"
 
-    def channel(self, code: str, clock: SteppingClock, **options: object) -> SimulatedChannel:
+    def channel(self, code: str, clock: SteppingClock, **options: Any) -> SimulatedChannel:
         """The simulator playing channel `code`, on the demo's clock, charging the demo's fees."""
         secret = self.secrets.channel_secret(code)
         assert secret is not None, "DemoDay's maker checked the channels' secrets"
@@ -191,7 +192,15 @@ RESOLUTIONS = {
 }
 # The differences the channel's file has each day: one row a day late (on the next day's file),
 # one we never heard of, one amount, one status and one fee changed.
-STATEMENT_DIFFERENCES = {"late": 1, "extra": 1, "change_amount": 1, "change_status": 1, "change_fee": 1}
+class _Differences(TypedDict):  # SimulatedChannel.statement's keyword arguments
+    late: int
+    extra: int
+    change_amount: int
+    change_status: int
+    change_fee: int
+
+
+STATEMENT_DIFFERENCES: _Differences = {"late": 1, "extra": 1, "change_amount": 1, "change_status": 1, "change_fee": 1}
 
 
 def _reconcile(system: System, demo: DemoDay, channel: SimulatedChannel, say: Callable[[str], None]) -> None:

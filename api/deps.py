@@ -60,7 +60,7 @@ class KeyCache:
         self._topics = [get_topic(e) for e in self._changes]
         listen = getattr(ledger.recorder, "listen", None)
         self.usable = listen is not None
-        if self.usable:
+        if listen is not None:
             listen(self._inserted)
             runner.watch(self._applied)
 

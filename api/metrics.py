@@ -51,8 +51,8 @@ class Metrics:
             ]
             for (method, route), h in sorted(self.latency.items()):
                 labels = f'method="{method}",route="{route}"'
-                for bound, n in zip(BUCKETS_S, h, strict=False):
-                    lines.append(f'fundcenter_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(n)}')
+                for bound, in_bucket in zip(BUCKETS_S, h, strict=False):
+                    lines.append(f'fundcenter_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(in_bucket)}')
                 lines.append(f'fundcenter_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(h[-1])}')
                 lines.append(f"fundcenter_http_request_duration_seconds_sum{{{labels}}} {h[-2]:.6f}")
                 lines.append(f"fundcenter_http_request_duration_seconds_count{{{labels}}} {int(h[-1])}")

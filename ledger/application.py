@@ -1,9 +1,11 @@
 """FundCenter: the ledger's facade, one short method per command or query.
 
-Each command method builds a command (ledger.commands) and hands it to its
-handler (ledger.handlers), which checks it and runs it through the unit of work
-(ledger.unit_of_work): load, decide, save once. A transfer reads, in order:
-`FundCenter.transfer` -> `handlers.transfers.transfer` -> `posting.post` (the
+Each command method builds a command (ledger.commands) and hands it, with its
+handler (ledger.handlers), to the process's one writer (ledger.writer), which
+runs it in its turn, batched with others where it can be; the handler checks it
+and runs it through the unit of work (ledger.unit_of_work): load, decide, save
+once. A transfer reads, in order:
+`FundCenter.transfer` -> `Writer.run` -> `handlers.transfers.transfer` -> `posting.post` (the
 one posting engine) -> `Account.debit`/`credit` (ledger.domain) -> one
 `Attempt.commit`.
 
@@ -20,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import commands as c
 from . import store
@@ -43,6 +45,7 @@ from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
 from .unit_of_work import UnitOfWork
 from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
+from .writer import Writer
 
 T = TypeVar("T")
 AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates kept in memory
@@ -80,9 +83,15 @@ class FundCenter(Application[UUID]):
         self.accounting_day = accounting_day or AccountingDay()  # the day each transfer records
         self.unit_of_work = UnitOfWork(self, self.clock, self.accounting_day, actor, self.database)
         self.actor, self.stats = self.unit_of_work.actor, self.unit_of_work.stats
+        self.writer = Writer(self.unit_of_work)  # every command of this process goes through it
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def close(self) -> None:
+        """Run the commands queued, then close the event store."""
+        self.writer.stop()
+        super().close()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(HoldEntryAsDict())
 
@@ -91,12 +100,12 @@ class FundCenter(Application[UUID]):
     def open_account(
         self, kind: str, business_id: str, external_ref: str, currency: str, name: str = "", *, channel: str | None = None
     ) -> AccountView:
-        return accounts.open_account(self.unit_of_work, c.OpenAccount(kind, business_id, external_ref, currency, name, channel))
+        return self.writer.run(accounts.open_account, c.OpenAccount(kind, business_id, external_ref, currency, name, channel))
 
     def set_account_status(
         self, account: UUID, status: str, *, idempotency_key: str | None = None, by: str | None = None
     ) -> AccountView:
-        return accounts.set_account_status(self.unit_of_work, c.SetAccountStatus(account, status, idempotency_key, by))
+        return self.writer.run(accounts.set_account_status, c.SetAccountStatus(account, status, idempotency_key, by))
 
     def get_account(self, account: UUID) -> AccountView:
         """The account with its balances, as of now (strongly consistent)."""
@@ -113,23 +122,23 @@ class FundCenter(Application[UUID]):
         *, reference: str | None = None,
     ) -> TransferView:
         cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo, reference)
-        return transfers.transfer(self.unit_of_work, cmd)
+        return self.writer.run(transfers.transfer, cmd)
 
     def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
-        return transfers.transfer_many(self.unit_of_work, c.PostTransfers(tuple(items)))
+        return self.writer.run(transfers.transfer_many, c.PostTransfers(tuple(items)))
 
     def book_recharge(self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str) -> TransferView:
-        return transfers.book_recharge(self.unit_of_work, c.BookRecharge(account, amount, currency, channel, idempotency_key))
+        return self.writer.run(transfers.book_recharge, c.BookRecharge(account, amount, currency, channel, idempotency_key))
 
     def adjust(
         self, account: UUID, amount: int, currency: str, direction: str, reason: str, idempotency_key: str,
         *, by: str | None = None,
     ) -> TransferView:
         cmd = c.Adjust(account, amount, currency, direction, reason, idempotency_key, by)
-        return transfers.adjust(self.unit_of_work, cmd)
+        return self.writer.run(transfers.adjust, cmd)
 
     def reverse_transfer(self, transfer_id: UUID, idempotency_key: str, reason: str, *, by: str | None = None) -> TransferView:
-        return transfers.reverse_transfer(self.unit_of_work, c.ReverseTransfer(transfer_id, idempotency_key, reason, by))
+        return self.writer.run(transfers.reverse_transfer, c.ReverseTransfer(transfer_id, idempotency_key, reason, by))
 
     def get_transfer(self, transfer_id: UUID) -> TransferView:
         uow = self.unit_of_work
@@ -142,16 +151,16 @@ class FundCenter(Application[UUID]):
         *, reference: str | None = None,
     ) -> HoldView:
         cmd = c.PlaceHold(account, amount, idempotency_key, reason, expires_at, reference)
-        return holds.place_hold(self.unit_of_work, cmd)
+        return self.writer.run(holds.place_hold, cmd)
 
     def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
-        return holds.release_hold(self.unit_of_work, c.ReleaseHold(hold_id, amount, idempotency_key))
+        return self.writer.run(holds.release_hold, c.ReleaseHold(hold_id, amount, idempotency_key))
 
     def capture_hold(
         self, hold_id: UUID, to_account: UUID, amount: int | None = None, idempotency_key: str | None = None,
         memo: str = "",
     ) -> TransferView:
-        return holds.capture_hold(self.unit_of_work, c.CaptureHold(hold_id, to_account, amount, idempotency_key, memo))
+        return self.writer.run(holds.capture_hold, c.CaptureHold(hold_id, to_account, amount, idempotency_key, memo))
 
     def hold_account(self, hold_id: UUID) -> UUID:
         """The account a hold is on (it never changes, so the cache answers)."""
@@ -168,15 +177,15 @@ class FundCenter(Application[UUID]):
         *, idempotency_key: str | None = None,
     ) -> tuple[ApiKeyView, str | None]:
         cmd = c.CreateApiKey(role, business_id, name, created_by, idempotency_key)
-        return keys.create_api_key(self.unit_of_work, cmd)
+        return self.writer.run(keys.create_api_key, cmd)
 
     def revoke_api_key(self, key_id: UUID, by: str) -> ApiKeyView:
-        return keys.revoke_api_key(self.unit_of_work, c.RevokeApiKey(key_id, by))
+        return self.writer.run(keys.revoke_api_key, c.RevokeApiKey(key_id, by))
 
     def grant_role(
         self, key_id: UUID, role: str, business_id: str | None, by: str, *, idempotency_key: str | None = None
     ) -> ApiKeyView:
-        return keys.grant_role(self.unit_of_work, c.GrantRole(key_id, role, business_id, by, idempotency_key))
+        return self.writer.run(keys.grant_role, c.GrantRole(key_id, role, business_id, by, idempotency_key))
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal a bearer token stands for, or None (unknown, malformed, wrong secret, revoked)."""
@@ -198,19 +207,19 @@ class FundCenter(Application[UUID]):
         return catalog.catalog(self.unit_of_work)
 
     def register_bank(self, code: str, name: str, *, idempotency_key: str | None = None, by: str | None = None) -> Catalog:
-        return catalog.change_catalog(self.unit_of_work, c.RegisterBank(code, name, idempotency_key=idempotency_key, by=by))
+        return self.writer.run(catalog.change_catalog, c.RegisterBank(code, name, idempotency_key=idempotency_key, by=by))
 
     def register_channel(
         self, code: str, name: str, logo_url: str = "", *, idempotency_key: str | None = None, by: str | None = None,
     ) -> Catalog:
         cmd = c.RegisterChannel(code, name, logo_url, idempotency_key=idempotency_key, by=by)
-        return catalog.change_catalog(self.unit_of_work, cmd)
+        return self.writer.run(catalog.change_catalog, cmd)
 
     def set_channel_status(
         self, code: str, status: str, *, idempotency_key: str | None = None, by: str | None = None
     ) -> Catalog:
         cmd = c.SetChannelStatus(code, status, idempotency_key=idempotency_key, by=by)
-        return catalog.change_catalog(self.unit_of_work, cmd)
+        return self.writer.run(catalog.change_catalog, cmd)
 
     def configure_product(
         self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]],
@@ -221,61 +230,61 @@ class FundCenter(Application[UUID]):
         except TypeError as error:
             raise ValidationError(f"fee takes rate_bps, fixed, minimum and maximum: {error}") from None
         cmd = c.ConfigureProduct(code, method, rule, banks, idempotency_key=idempotency_key, by=by)
-        return catalog.change_catalog(self.unit_of_work, cmd)
+        return self.writer.run(catalog.change_catalog, cmd)
 
     def set_route(
         self, business_id: str, method: str, entries: list[dict[str, Any]], *,
         idempotency_key: str | None = None, by: str | None = None,
     ) -> Catalog:
         cmd = c.SetRoute(business_id, method, entries, idempotency_key=idempotency_key, by=by)
-        return catalog.change_catalog(self.unit_of_work, cmd)
+        return self.writer.run(catalog.change_catalog, cmd)
 
     # -- card bindings, recharges and withdrawals ------------------------------------------------------
 
     def record_binding(self, binding_id: UUID, request: str, failures: dict[str, str], **fields: Any) -> BindingView:
-        return payments.record_binding(self.unit_of_work, c.RecordBinding(binding_id, request, failures, fields))
+        return self.writer.run(payments.record_binding, c.RecordBinding(binding_id, request, failures, fields))
 
     def get_binding(self, binding_id: UUID) -> CardBinding:
         return payments.binding(self.unit_of_work, binding_id)
 
     def unbind_card(self, binding_id: UUID) -> BindingView:
-        return payments.unbind_card(self.unit_of_work, c.UnbindCard(binding_id))
+        return self.writer.run(payments.unbind_card, c.UnbindCard(binding_id))
 
     def request_recharge(
         self, recharge_id: UUID, request: str, account: UUID, amount: int, currency: str,
         method: str, bank: str, binding_id: UUID | None, route: c.Route | None = None, *, reference: str | None = None,
     ) -> tuple[Recharge, bool]:
         cmd = c.RequestRecharge(recharge_id, request, account, amount, currency, method, bank, binding_id, route, reference)
-        return payments.request_recharge(self.unit_of_work, cmd)
+        return self.writer.run(payments.request_recharge, cmd)
 
     def request_withdrawal(
         self, withdrawal_id: UUID, request: str, account: UUID, amount: int, currency: str,
         bank: str, binding_id: UUID, route: c.Route | None = None, *, reference: str | None = None,
     ) -> tuple[Withdrawal, bool]:
         cmd = c.RequestWithdrawal(withdrawal_id, request, account, amount, currency, bank, binding_id, route, reference)
-        return payments.request_withdrawal(self.unit_of_work, cmd)
+        return self.writer.run(payments.request_withdrawal, cmd)
 
     def get_payment(self, payment_id: UUID) -> Payment:
         return payments.payment(self.unit_of_work, payment_id)
 
     def record_route(self, payment_id: UUID, channel: str, reason: str, skipped: list[dict[str, str]]) -> Payment:
-        return payments.record_route(self.unit_of_work, c.RecordRoute(payment_id, channel, reason, skipped))
+        return self.writer.run(payments.record_route, c.RecordRoute(payment_id, channel, reason, skipped))
 
     def record_refusal(self, payment_id: UUID, channel: str, reason: str) -> Payment:
-        return payments.record_refusal(self.unit_of_work, c.RecordRefusal(payment_id, channel, reason))
+        return self.writer.run(payments.record_refusal, c.RecordRefusal(payment_id, channel, reason))
 
     def record_submission(
         self, payment_id: UUID, status: str, channel_txn_id: str | None, redirect_url: str | None = None
     ) -> Payment:
         cmd = c.RecordSubmission(payment_id, status, channel_txn_id, redirect_url)
-        return payments.record_submission(self.unit_of_work, cmd)
+        return self.writer.run(payments.record_submission, cmd)
 
     def settle_payment(
         self, payment_id: UUID, outcome: str, *, channel_txn_id: str | None = None, fee: int = 0,
         reason: str = "", notification: str | None = None,
     ) -> Payment:
         cmd = c.SettlePayment(payment_id, outcome, channel_txn_id, fee, reason, notification)
-        return payments.settle_payment(self.unit_of_work, cmd)
+        return self.writer.run(payments.settle_payment, cmd)
 
     # -- reconciliation ------------------------------------------------------------------------------
 
@@ -284,7 +293,7 @@ class FundCenter(Application[UUID]):
         currency: str = DEFAULT_CURRENCY,
     ) -> Reconciliation:
         cmd = c.RecordImport(reconciliation_id, channel, day, file_hash, match, by, currency)
-        return reconciliation.record_import(self.unit_of_work, cmd)
+        return self.writer.run(reconciliation.record_import, cmd)
 
     def reconciled_day(self, channel: str, day: str, currency: str = DEFAULT_CURRENCY) -> ReconciledDay | None:
         return reconciliation.reconciled_day(self.unit_of_work, channel, day, currency)
@@ -297,20 +306,20 @@ class FundCenter(Application[UUID]):
         transfer_ids: list[UUID], settles: int = 0,
     ) -> Reconciliation:
         cmd = c.RecordResolution(reconciliation_id, seq, difference_class, action, by, reason, transfer_ids, settles)
-        return reconciliation.record_resolution(self.unit_of_work, cmd)
+        return self.writer.run(reconciliation.record_resolution, cmd)
 
     def close_reconciliation(self, reconciliation_id: UUID, figures: CloseFigures, by: str) -> Reconciliation:
         cmd = c.CloseReconciliation(reconciliation_id, figures, by)
-        return reconciliation.close_reconciliation(self.unit_of_work, cmd)
+        return self.writer.run(reconciliation.close_reconciliation, cmd)
 
     def post_difference(
         self, transfer_key: str, channel: str, currency: str, delta: int, memo: str, references: dict[str, str],
     ) -> Transfer:
         cmd = c.PostDifference(transfer_key, channel, currency, delta, memo, references)
-        return reconciliation.post_difference(self.unit_of_work, cmd)
+        return self.writer.run(reconciliation.post_difference, cmd)
 
     def reverse_payment(self, payment_id: UUID, reason: str, key: str) -> list[Transfer]:
-        return reconciliation.reverse_payment(self.unit_of_work, c.ReversePayment(payment_id, reason, key))
+        return self.writer.run(reconciliation.reverse_payment, c.ReversePayment(payment_id, reason, key))
 
     # -- idempotency keys for commands whose ids do not come from one (ledger.idempotency) -------------
 

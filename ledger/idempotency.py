@@ -22,6 +22,11 @@ the request's fingerprint and the aggregates (id and version) its answer showed.
   its own afterwards, with each aggregate `refer` names at its latest version;
 - a refusal raises out of `run()` and records nothing: the key is free again.
 
+The pending record lives in a context variable, and the process's writer
+(ledger.writer) runs each command in a copy of its caller's context: the record
+travels with the command to whichever thread saves it (`pending_in` tells the
+writer to run such a command on its own, not in a batch).
+
 Two concurrent requests with one key: one record wins (optimistic concurrency on
 its id) and the other answers from it. The hook is the unit of work's `save()`
 (`save_with_record`), so it serves every command, including those that run
@@ -32,7 +37,7 @@ through each of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -57,7 +62,7 @@ class IdempotentRequest(Aggregate):
     id: UUID
 
     @event("Recorded")
-    def __init__(self, key: str, operation: str, request_hash: str, results: list[dict[str, Any]]) -> None:
+    def __init__(self, id: UUID, key: str, operation: str, request_hash: str, results: list[dict[str, Any]]) -> None:
         self.key = key
         self.operation = operation
         self.request_hash = request_hash
@@ -80,6 +85,12 @@ class _Pending:
 
 
 _PENDING: ContextVar[_Pending | None] = ContextVar("fundcenter_pending_request", default=None)
+
+
+def pending_in(context: Context) -> bool:
+    """Whether a command run in `context` may have to save a pending request's record."""
+    pending = context.get(_PENDING)
+    return pending is not None and not pending.recorded
 
 
 class _Recorded(Exception):
@@ -148,7 +159,7 @@ def _replay(uow: UnitOfWork, record: IdempotentRequest | None, operation: str, r
         what = "this request" if record.operation == operation else f"another command ({record.operation})"
         raise IdempotencyConflict(f"idempotency key was already used for {what} with different arguments")
     uow.stats.add("repeats")
-    states = []
+    states: list[tuple[Any, int | None]] = []
     for result in record.results:
         aggregate_id, version = UUID(result["id"]), result["version"]
         states.append((uow.app.repository.get(aggregate_id, version=version), uow.position(aggregate_id, version)))

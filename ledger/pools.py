@@ -23,6 +23,7 @@ import psycopg_pool
 import psycopg_pool.base
 from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import OperationalError, PersistenceError
+from psycopg.rows import DictRow
 
 from .recorders import OneTripRecorder
 
@@ -93,18 +94,19 @@ def _one_line(error: BaseException) -> str:
 _Attempt: Any = getattr(psycopg_pool.base, "AttemptWithBackoff", None)  # psycopg_pool >= 3.2
 
 
-class _QuickAttempt(_Attempt or object):  # type: ignore[misc]
+class _QuickAttempt(_Attempt or object):  # type: ignore[misc]  # its base is chosen at run time (absent before psycopg_pool 3.2)
     """psycopg_pool's reconnection back-off (1 s, 2 s, 4 s...), made quicker: 0.1 s doubling
     to 1 s, so that a pool reconnects within a second of the database's return."""
 
     INITIAL_DELAY = 0.1
+    delay: float  # the base's, in seconds
 
     def update_delay(self, now: float) -> None:
-        super().update_delay(now)  # type: ignore[misc]
+        super().update_delay(now)
         self.delay = min(self.delay, 1.0)
 
 
-class WatchedPool:
+class WatchedPool(psycopg_pool.ConnectionPool[Any]):
     """A psycopg_pool mixin for outages (it overrides three of the pool's internals):
 
     - every connection attempt reports to the database's `Reachability`;
@@ -125,7 +127,7 @@ class WatchedPool:
 
     def _connect(self, timeout: float | None = None) -> Any:
         try:
-            conn = super()._connect(timeout)  # type: ignore[misc]
+            conn = super()._connect(timeout)
         except Exception as error:
             self.reachability.failed(error)
             raise
@@ -134,22 +136,22 @@ class WatchedPool:
 
     def _check_connection(self, conn: Any) -> None:
         try:
-            super()._check_connection(conn)  # type: ignore[misc]
+            super()._check_connection(conn)
         except Exception:
-            self.check()  # type: ignore[attr-defined]
+            self.check()
             raise
 
     def _add_connection(self, attempt: Any, growing: bool = False) -> None:
         if attempt is None and _Attempt is not None:
-            attempt = _QuickAttempt(timeout=self.reconnect_timeout)  # type: ignore[attr-defined]
-        super()._add_connection(attempt, growing)  # type: ignore[misc]
+            attempt = _QuickAttempt(timeout=self.reconnect_timeout)
+        super()._add_connection(attempt, growing)
 
     @contextmanager
     def acquire(self, timeout: float | None = None) -> Iterator[Any]:
         """As `connection()`, but fails fast with `DatabaseUnavailable` during a known outage."""
         pooled, known_down = True, self.reachability.down
         try:
-            conn = self.getconn(PROBE_TIMEOUT_S if known_down else timeout)  # type: ignore[attr-defined]
+            conn = self.getconn(PROBE_TIMEOUT_S if known_down else timeout)
         except psycopg_pool.PoolTimeout as error:
             if not (known_down or self.reachability.down):
                 raise
@@ -159,7 +161,7 @@ class WatchedPool:
                 yield conn
         finally:
             if pooled:
-                self.putconn(conn)  # type: ignore[attr-defined]
+                self.putconn(conn)
             else:
                 conn.close()
 
@@ -185,7 +187,7 @@ class ViewsPool(WatchedPool, psycopg_pool.ConnectionPool):
         super().__init__(**kwargs)
 
 
-class _EventsPool(WatchedPool, es_postgres.ConnectionPool):
+class _EventsPool(WatchedPool, es_postgres.ConnectionPool[psycopg.Connection[DictRow]]):
     def __init__(self, reachability: Reachability, **kwargs: Any) -> None:
         self.reachability, self._probing = reachability, threading.Lock()
         super().__init__(**kwargs)
@@ -196,17 +198,20 @@ class _Datastore(es_postgres.PostgresDatastore):
     connect timeout, a short reconnection window, and fail-fast during an outage."""
 
     reachability: Reachability
+    pool: _EventsPool
 
     @classmethod
     def adopt(cls, made: es_postgres.PostgresDatastore, reachability: Reachability, timeout_s: float) -> None:
         old = made.pool  # built, never opened: replaced by the same pool, watched
+        assert isinstance(old.kwargs, dict), old.kwargs  # eventsourcing gives its pool a dict, not a callable
         made.__class__ = cls
-        made.reachability = reachability  # type: ignore[attr-defined]
+        assert isinstance(made, cls)
+        made.reachability = reachability
         made.pool = _EventsPool(
             reachability,
             get_password_func=old.get_password_func,
             connection_class=old.connection_class,
-            kwargs={**old.kwargs, **KEEPALIVES, "connect_timeout": max(2, round(timeout_s))},  # type: ignore[dict-item]
+            kwargs={**old.kwargs, **KEEPALIVES, "connect_timeout": max(2, round(timeout_s))},
             min_size=old.min_size, max_size=old.max_size, open=False,
             configure=old._configure, check=old._check, name="fundcenter-events",
             timeout=timeout_s, max_waiting=old.max_waiting, max_lifetime=old.max_lifetime,
@@ -218,7 +223,7 @@ class _Datastore(es_postgres.PostgresDatastore):
         # eventsourcing's, with `acquire()` for `connection()`; DatabaseUnavailable passes through.
         try:
             self.pool.open(self.pool_open_timeout is not None, self.pool_open_timeout or 30.0)
-            with self.pool.acquire() as conn:  # type: ignore[attr-defined]
+            with self.pool.acquire() as conn:
                 for info in self.psycopg_type_adapters.values():
                     if not conn.adapters.types.get(info.oid):
                         es_postgres.register_composite(info, conn)

@@ -72,12 +72,12 @@ def post(attempt: Attempt, transfer: Transfer, *, customers: Iterable[UUID] = ()
             raise CurrencyMismatch(f"account {account.id} holds {account.currency}, the transfer is in {transfer.currency}")
         account.expire_holds(now)
     for p in transfer.postings:
-        account = accounts.get(p.account)
-        if account is None:
+        customer = accounts.get(p.account)
+        if customer is None:
             continue  # a system account: its postings live in the transfer only
         if p.side is Side.CREDIT:
-            account.credit(transfer.id, p.amount)
-        elif capture is not None and account.id == capture.account_id:
-            account.capture_hold(capture.id, transfer.id, p.amount, now)
+            customer.credit(transfer.id, p.amount)
+        elif capture is not None and customer.id == capture.account_id:
+            customer.capture_hold(capture.id, transfer.id, p.amount, now)
         else:
-            account.debit(transfer.id, p.amount, now)
+            customer.debit(transfer.id, p.amount, now)

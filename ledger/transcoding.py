@@ -108,7 +108,7 @@ class FastJSONTranscoder(JSONTranscoder):
 
     def _untagged_value(self, value: Any) -> Any:
         if type(value) is dict and len(value) == 2 and type(value.get("_data_")) is str:
-            decode = self._decoders.get(value.get("_type_"))  # type: ignore[arg-type]
+            decode = self._decoders.get(value.get("_type_"))  # type: ignore[arg-type]  # any _type_ is looked up; a str may match
             if decode is not None:
                 return decode(value["_data_"])
         return self._untagged(value)

@@ -9,8 +9,9 @@ instead of writing twice.
 
 The first attempt is optimistic: it takes aggregates from the in-process cache
 as they are (no fast-forward query) and assumes the command is new (no look-up
-of its id). Every aggregate a decision reads is also one it saves, so optimistic
-concurrency catches a stale read: the save fails with IntegrityError, as it does
+of its id; only a repeat the cache holds is answered at once). Every aggregate
+a decision reads is also one it saves, so optimistic concurrency catches a stale
+read: the save fails with IntegrityError, as it does
 when the id exists already. A refusal (insufficient funds, say) might also come
 from a stale cache. Either way the attempt's aggregates are evicted and the
 command runs again on fresh state, first answering a repeat from the stored
@@ -18,9 +19,17 @@ outcome (its `Once`), at most ATTEMPTS_MAX times. So a new command costs one
 transaction and no reads, and no answer, refusal or repeat, is ever given from
 stale state.
 
-An attempt is an object, not the calling thread: a batch of commands (group
-commit, `ledger.handlers.transfers.transfer_many`) runs in one attempt and
-commits once, whichever threads asked for them.
+An attempt is an object, not the calling thread: a batch of commands
+(`ledger.handlers.transfers.transfer_many`) runs in one attempt and commits
+once, whichever threads asked for them.
+
+A `Batch` is how the process's one writer (ledger.writer) runs many commands,
+one after another, and saves them in one transaction: while a batch is open in
+the writer's thread, `run` gives each command its own attempt over the batch's
+aggregates (each loaded once, then shared in memory: no copy per command), and
+`commit` stages instead of saving, answering with a stand-in position that the
+batch's save resolves. A command that fails leaves the batch as it found it, or
+the batch starts again without it (see `Batch.touched`).
 
 Staff commands record who made them (`by`); without one, the ledger's default
 `actor` (say "cli" or "demo") is recorded.
@@ -52,6 +61,8 @@ from .domain.inputs import NAME_LENGTH_MAX, check_text
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
+
+    from .batch import Batch
 
 R = TypeVar("R")
 A = TypeVar("A", bound=Aggregate)
@@ -98,23 +109,37 @@ class UnitOfWork:
         self.app, self.clock, self.accounting_day, self.database = app, clock, accounting_day, database
         self.actor = check_actor(actor)  # who staff commands called without `by` were made by
         self.stats = CommandStats()
-        self.system_account_ids: set[UUID] = set()  # known to exist: never loaded again
-        self._current = threading.local()  # the attempt running in this thread, if any
+        self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
+        self._current = threading.local()  # the attempt (and batch) running in this thread, if any
 
     def current(self) -> Attempt | None:
         """The attempt running in this thread (None between commands: queries track nothing)."""
         return getattr(self._current, "attempt", None)
 
+    def batch(self) -> Batch | None:
+        """The batch open in this thread (the writer's), if any."""
+        return getattr(self._current, "batch", None)
+
+    @property
+    def system_account_ids(self) -> set[UUID]:
+        """System accounts known to exist (in a batch: also those it opens, until its save fails)."""
+        batch = self.batch()
+        return self._system_account_ids if batch is None else batch.system_account_ids
+
     # -- the attempt loop --------------------------------------------------------------------------
 
     def run(self, decide: Callable[[Attempt], R], once: Once | None = None) -> R:
         """Run a command: optimistically first, then on fresh state (see the module's docstring)."""
+        batch = self.batch()
+        if batch is not None:
+            return batch.run(decide, once)
         fresh = False
         with stamped_by(self.clock):
             for n in range(1, ATTEMPTS_MAX + 1):
                 attempt = self.begin()
                 try:
-                    if fresh and once is not None and (found := attempt.find(once.cls, once.aggregate_id)) is not None:
+                    found = None if once is None else attempt.find(once.cls, once.aggregate_id) if fresh else self.cached(once)
+                    if once is not None and found is not None:
                         result = once.answer(found, self.repeat(found, once.request, once.what))
                     else:
                         result = decide(attempt)
@@ -152,7 +177,7 @@ class UnitOfWork:
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate = self.app.repository.get(aggregate_id)
+            aggregate: object = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -163,10 +188,22 @@ class UnitOfWork:
             raise error(f"{what or cls.__name__.lower()} {aggregate_id} not found")
         return found
 
+    def cached(self, once: Once) -> Any:
+        """A command's first outcome if the cache holds it (no read: one it does not hold is assumed new)."""
+        cache = self.app.repository.cache
+        assert cache is not None, "FundCenter.env configures the aggregate cache"
+        try:
+            found = cache.get(once.aggregate_id)
+        except KeyError:
+            return None
+        return found if isinstance(found, once.cls) else None
+
     def fresh(self, aggregate: A) -> A:
         """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""
         newer = self.app.events.get(originator_id=aggregate.id, gt=aggregate.version)
-        return project_aggregate(aggregate, newer)
+        projected = project_aggregate(aggregate, newer)
+        assert projected is not None, "projecting events onto an aggregate never loses it"
+        return projected
 
     def evict(self, aggregate_ids: Iterable[UUID]) -> None:
         for aggregate_id in aggregate_ids:
@@ -176,6 +213,9 @@ class UnitOfWork:
                 cache.get(aggregate_id, evict=True)
 
     def position(self, aggregate_id: UUID, version: int) -> int | None:
+        batch = self.batch()
+        if batch is not None and batch.unsaved(aggregate_id, version):
+            return batch.stand_in(aggregate_id, version)
         return store.position_of(self.database, self.app.recorder, aggregate_id, version)
 
     def latest_version(self, aggregate_id: UUID) -> int | None:
@@ -209,8 +249,9 @@ class UnitOfWork:
 class Attempt:
     """One try of one command (or of a batch of them): what it read, what it saves, once."""
 
-    def __init__(self, uow: UnitOfWork, outer: Attempt | None = None) -> None:
+    def __init__(self, uow: UnitOfWork, outer: Attempt | None = None, batch: Batch | None = None) -> None:
         self.uow, self.outer = uow, outer  # outer: the attempt this one runs inside, if any
+        self.batch = batch  # the batch whose aggregates this attempt shares, if any
         self.read: list[UUID] = []  # evicted from the cache if the attempt fails
         self.accounts: dict[UUID, Account] = {}  # customer accounts the posting engine changes
         self.new_accounts: dict[UUID, Account] = {}  # system accounts opened in this save
@@ -218,6 +259,8 @@ class Attempt:
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         self.read.append(aggregate_id)
+        if self.batch is not None:
+            return self.batch.find(cls, aggregate_id)
         return self.uow.find(cls, aggregate_id)
 
     def get(self, cls: type[A], aggregate_id: Any, error: type[Exception] = AccountNotFound, what: str = "") -> A:
@@ -256,10 +299,16 @@ class Attempt:
         """Save, in one transaction, the accounts the posting engine changed, the system accounts
         opened, then `aggregates`: the command's own aggregate last, so the position of its event
         is the position of the whole save (and of a repeat). Once per attempt."""
+        if self.batch is not None:
+            assert not self.committed, "an attempt saves once"
+            staged = self.batch.stage([*self.accounts.values(), *self.new_accounts.values(), *aggregates])
+            self.committed = True
+            return staged
         return self.commit_all(*aggregates)[-1].notification.id
 
     def commit_all(self, *aggregates: Aggregate) -> list[Any]:
         assert not self.committed, "an attempt saves once"
+        assert self.batch is None, "a batch stages with commit()"
         self.committed = True
         recordings = self.uow.save(*self.accounts.values(), *self.new_accounts.values(), *aggregates)
         self.uow.system_account_ids.update(self.new_accounts)

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
 
 from ledger import FundCenter
@@ -209,6 +210,7 @@ class AggregateAudit:
             if account is None and not isinstance(event, Account.Opened):
                 raise Mismatch(f"{name}: version {version} is {what}, not Opened")
             if isinstance(event, (Account.Credited, Account.Debited, Account.HoldCaptured)):
+                assert account is not None  # an Opened came first, checked above
                 side = "credit" if isinstance(event, Account.Credited) else "debit"
                 expected = account.posted + (event.amount if side == "credit" else -event.amount)
                 if event.amount <= 0 or event.balance_after != expected:
@@ -339,6 +341,8 @@ class AggregateAudit:
     def _check_snapshot(self, conn: Any, aggregate_id: UUID, version: int, topic: str, state: bytes, name: str) -> None:
         try:
             snapshot = self.ledger.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
+            if not isinstance(snapshot, Snapshot):
+                raise TypeError(f"{type(snapshot).__name__} is not a snapshot")
             from_snapshot = snapshot.mutate(None)
         except Exception as error:
             raise Mismatch(f"{name}: cannot be read: {first_line(error)}") from None

@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger import FundCenter
 
@@ -254,7 +255,7 @@ class ProjectionRunner:
                 "projections failing at position %s, retrying (every %.1fs up to %.0fs) until it clears: %s",
                 position, self.backoff_min_s, self.backoff_max_s, _describe(error), exc_info=error,
             )
-        elif _describe(error) != _describe(previous):  # type: ignore[arg-type]
+        elif previous is not None and _describe(error) != _describe(previous):
             log.warning("projections still failing at position %s, now: %s", position, _describe(error))
         else:
             log.debug("projections: attempt %s failed: %s", attempts, _describe(error))
@@ -297,7 +298,10 @@ class _PollingWaker:
         self.stop = stop
 
     def __enter__(self) -> Callable[[float], None]:
-        return lambda timeout: self.stop.wait(timeout)
+        return self.wait
+
+    def wait(self, timeout: float) -> None:
+        self.stop.wait(timeout)
 
     def __exit__(self, *exc: object) -> None:
         pass
@@ -312,6 +316,7 @@ class _PostgresWaker:
     RECONNECT_EVERY_S = 1.0
 
     def __init__(self, ledger: FundCenter, stop: threading.Event) -> None:
+        assert isinstance(ledger.recorder, PostgresApplicationRecorder), ledger.recorder  # only PostgreSQL notifies
         self.db, self.channel, self.stop = ledger.database, ledger.recorder.channel_name, stop
         self.conn: psycopg.Connection | None = None
         self._next_attempt = 0.0

@@ -9,6 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from ledger import FundCenter
 
@@ -26,8 +28,8 @@ class StoredAggregates:
 
     def _sql(self) -> tuple[str, str, str, str]:
         """(placeholder, events table, position column, snapshots table)."""
-        snapshots = self.ledger.snapshots.recorder.events_table_name if self.ledger.snapshots else ""
-        events = self.ledger.recorder.events_table_name
+        snapshots = _table(self.ledger.snapshots.recorder) if self.ledger.snapshots else ""
+        events = _table(self.ledger.recorder)
         if self.ledger.database.kind == "sqlite":
             return "?", events, "rowid", snapshots
         return "%s", events, "notification_id", snapshots
@@ -93,3 +95,9 @@ def mutate(event: Any, aggregate: Any, name: str) -> Any:
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _table(recorder: object) -> str:
+    """The table of eventsourcing's SQLite or PostgreSQL recorder (its base type names none)."""
+    assert isinstance(recorder, SQLiteAggregateRecorder | PostgresAggregateRecorder), recorder
+    return recorder.events_table_name

@@ -60,10 +60,10 @@ class TransactionsView:
                 r["currency"] = r["currency"] or accounts.get(r["account_id"], {}).get("currency", "")
             cur.insert_rows("transactions", COLUMNS, [tuple(r[c] for c in COLUMNS) for r in rows])
         folded: dict[str, list[str | None]] = {}  # per row, the last status and channel the batch gave it
-        for status, channel, row_id in updates:
+        for new_status, new_channel, row_id in updates:
             last = folded.setdefault(row_id, [None, None])
-            last[0] = status if status is not None else last[0]
-            last[1] = channel if channel is not None else last[1]
+            last[0] = new_status if new_status is not None else last[0]
+            last[1] = new_channel if new_channel is not None else last[1]
         cur.update_rows(
             "transactions", ["id"], {"id": "text", "status": "text", "channel": "text"},
             "status = COALESCE(v.status, t.status), channel = COALESCE(v.channel, t.channel)",
@@ -160,7 +160,7 @@ def list_transactions(
     """Newest first, filtered; `start`/`end` bound `created_at` as [start, end)."""
     check_limit(limit)
     filters = {"kind": kind, "status": status, "channel": channel, "currency": currency}
-    sql, params = f"SELECT {', '.join(COLUMNS)} FROM transactions WHERE 1 = 1", []
+    sql, params = f"SELECT {', '.join(COLUMNS)} FROM transactions WHERE 1 = 1", list[str | int]()
     if business_id is not None:
         sql += " AND (business_id = ? OR counterparty_business_id = ?)"
         params += [business_id, business_id]
@@ -203,7 +203,8 @@ def find_by_reference(store: Any, kind: str, reference: str, business_id: str | 
 def list_bindings(store: Any, account_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[str], str | None]:
     """The ids of an account's card bindings (their verifications), oldest first."""
     check_limit(limit)
-    sql, params = "SELECT id, position FROM transactions WHERE kind = 'verification' AND account_id = ?", [account_id]
+    sql = "SELECT id, position FROM transactions WHERE kind = 'verification' AND account_id = ?"
+    params: list[Any] = [account_id]
     if cursor is not None:
         text, last_id = decode_cursor(cursor, 2)
         position = cursor_int(text, cursor)

@@ -120,6 +120,7 @@ def _first_difference(table: str, key: str, live: Iterator[dict], replayed: Iter
             continue
         if a is None or b is None:
             row = b if a is None else a
+            assert row is not None  # two Nones are equal, passed over above
             where = "missing from the live view" if a is None else "not in the replay"
             return f"{table}: row {_key(row, key_columns)} is {where}"
         if _key(a, key_columns) != _key(b, key_columns):
@@ -130,12 +131,11 @@ def _first_difference(table: str, key: str, live: Iterator[dict], replayed: Iter
 
 
 def _zip_longest(a: Iterator[dict], b: Iterator[dict]) -> Iterator[tuple[dict | None, dict | None]]:
-    sentinel = object()
-    while True:
-        x, y = next(a, sentinel), next(b, sentinel)
-        if x is sentinel and y is sentinel:
+    while True:  # rows are dicts, never None
+        x, y = next(a, None), next(b, None)
+        if x is None and y is None:
             return
-        yield (None if x is sentinel else x), (None if y is sentinel else y)  # type: ignore[misc]
+        yield x, y
 
 
 def _key(row: dict, columns: list[str]) -> str:

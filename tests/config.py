@@ -8,6 +8,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from api.bootstrap import bootstrap
 from api.settings import Settings
@@ -19,7 +20,7 @@ def BUSINESS_HOURS() -> datetime:
     return datetime(DAY.year, DAY.month, DAY.day, 10, 0, tzinfo=UTC)
 
 
-def settings_for(url: str, channels: tuple[str, ...] = (), **changes: object) -> Settings:
+def settings_for(url: str, channels: tuple[str, ...] = (), **changes: Any) -> Settings:
     """Production-like settings on `url`: configured secrets (the card-token key, and a callback
     secret for each of `channels`), made afresh for each app."""
     return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32),
@@ -30,8 +31,13 @@ def api_keys(settings: Settings, holders: list[tuple[str, str, str | None]],
              clock: Callable[[], datetime] | None = None) -> dict[str, str]:
     """A key for each (name, role, business) of `holders`, made before the app starts, through the
     bootstrap (as `fundcenter keys create` makes them): name -> bearer token."""
+    keys = {}
     with bootstrap(settings, clock=clock) as system:
-        return {name: system.ledger.create_api_key(role, business, name=name)[1] for name, role, business in holders}
+        for name, role, business in holders:
+            secret = system.ledger.create_api_key(role, business, name=name)[1]
+            assert secret is not None, name  # a new key shows its secret once
+            keys[name] = secret
+    return keys
 
 
 def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:

@@ -37,8 +37,9 @@ def _bindir() -> Path:
     if shutil.which("pg_config"):
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
         candidates.append(Path(out))
-    if shutil.which("initdb"):
-        candidates.append(Path(shutil.which("initdb")).parent)
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).parent)
     for path in candidates:
         if (path / "initdb").exists() and (path / "pg_ctl").exists():
             return path
@@ -66,7 +67,7 @@ class PostgresServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
+    def _run(self, *args: object) -> subprocess.CompletedProcess:
         command = [str(a) for a in args]
         if os.geteuid() == 0:
             if shutil.which("runuser"):

@@ -175,7 +175,7 @@ class Crash(Exception):
 class CrashingView:
     """Fails in the middle of the third batch, after the real views wrote their rows."""
 
-    name, tables = "crash", {}
+    name, tables = "crash", dict[str, str]()
 
     def __init__(self):
         self.batches = 0

@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from ledger.views import ApiKeyView
 
-from .common import Body, Code, Out, derived
+from .common import Body, Code, Out, derived_from
 
 
 class KeyIn(Body):
@@ -22,7 +22,9 @@ class GrantIn(Body):
     business_id: Code | None = None
 
 
-KeyOut = derived(ApiKeyView, "KeyOut")
+@derived_from(ApiKeyView)
+class KeyOut(Out):
+    pass
 
 
 class NewKeyOut(KeyOut):

@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from ledger import AccountView
 
-from .common import Body, Code, Currency, Out, Ref, derived
+from .common import Body, Code, Currency, Out, Ref, derived_from
 
 
 class OpenAccount(Body):
@@ -22,10 +22,12 @@ class OpenAccount(Body):
     channel: Code | None = None
 
 
-AccountOut = derived(AccountView, "AccountOut", exclude=["version"], shown={
+@derived_from(AccountView, exclude=["version"], shown={
     # The API shows customer accounts' balances (a system account's come from the views: `account`).
     "posted": (int, ...), "pending_debits": (int, ...), "frozen": (int, ...), "available": (int, ...),
 })
+class AccountOut(Out):
+    pass
 
 
 class SetStatus(Body):

@@ -11,7 +11,7 @@ from ledger.domain.methods import METHODS, RECHARGE_METHODS
 from ledger.domain.money import AMOUNT_MINOR_MAX
 from ledger.views import BindingView, PaymentView
 
-from .common import REFERENCE_RULE, Amount, Body, Code, Currency, Out, Ref, derived
+from .common import REFERENCE_RULE, Amount, Body, Code, Currency, Out, Ref, derived_from
 
 
 class BankIn(Body):
@@ -80,7 +80,9 @@ class BindingIn(Body):
     phone: Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
 
 
-BindingOut = derived(BindingView, "BindingOut")
+@derived_from(BindingView)
+class BindingOut(Out):
+    pass
 
 
 class RechargeIn(Body):
@@ -105,4 +107,6 @@ class WithdrawalIn(Body):
     reference: Ref | None = Field(None, description=REFERENCE_RULE)
 
 
-PaymentOut = derived(PaymentView, "PaymentOut")
+@derived_from(PaymentView)
+class PaymentOut(Out):
+    pass

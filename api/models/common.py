@@ -4,7 +4,7 @@ which makes an out-model from a ledger view's fields."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date as date_type
 from datetime import datetime
 from typing import Annotated, Any, get_type_hints
@@ -57,7 +57,7 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def derived(view: type, name: str, *, base: type[BaseModel] | None = None, exclude: Iterable[str] = (),
+def derived(view: type, name: str, *, base: type[Out] | None = None, exclude: Iterable[str] = (),
             shown: Mapping[str, Any] | None = None, doc: str | None = None) -> type[Out]:
     """The out-model `name` with the fields of the ledger's view `view` (a dataclass), in its order,
     with its types and defaults: the shape is defined once, by the view. `base` (an `Out`) gives
@@ -78,3 +78,14 @@ def derived(view: type, name: str, *, base: type[BaseModel] | None = None, exclu
         fields[field.name] = shown.pop(field.name, (types[field.name], default))
     assert not shown, f"{view.__name__} has no field {', '.join(shown)}"
     return create_model(name, __base__=base, __doc__=doc, __module__=base.__module__, **fields)
+
+
+def derived_from(view: type, *, exclude: Iterable[str] = (), shown: Mapping[str, Any] | None = None,
+                 ) -> Callable[[type[Out]], type[Out]]:
+    """`derived` as a class decorator: the class gives the out-model its name, its base and its doc,
+    and the type checker a class to name (it cannot see the fields, which the view gives at run time)."""
+    def make(declared: type[Out]) -> type[Out]:
+        base = declared.__bases__[0]
+        assert issubclass(base, Out), base
+        return derived(view, declared.__name__, base=base, exclude=exclude, shown=shown, doc=declared.__dict__.get("__doc__"))
+    return make

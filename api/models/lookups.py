@@ -48,17 +48,17 @@ class RoutesOut(Out):
 
 
 class TransfersFound(Out):
-    items: list[TransferOut]  # type: ignore[valid-type]  # a model made by derived()
+    items: list[TransferOut]
 
 
 class HoldsFound(Out):
-    items: list[HoldOut]  # type: ignore[valid-type]
+    items: list[HoldOut]
 
 
 class PaymentsFound(Out):
-    items: list[PaymentOut]  # type: ignore[valid-type]
+    items: list[PaymentOut]
 
 
 class BindingsOut(Out):
-    items: list[BindingOut]  # type: ignore[valid-type]
+    items: list[BindingOut]
     next_cursor: str | None

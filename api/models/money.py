@@ -10,7 +10,19 @@ from pydantic import Field, StringConstraints
 from ledger import HoldView, TransferView
 from ledger.handlers.transfers import BATCH_SIZE_MAX
 
-from .common import DATETIME_RULE, REFERENCE_RULE, Amount, Body, BoundedDatetime, ClientKey, Currency, Out, Ref, Text, derived
+from .common import (
+    DATETIME_RULE,
+    REFERENCE_RULE,
+    Amount,
+    Body,
+    BoundedDatetime,
+    ClientKey,
+    Currency,
+    Out,
+    Ref,
+    Text,
+    derived_from,
+)
 
 
 class TransferIn(Body):
@@ -29,11 +41,15 @@ class PostingOut(Out):
 
 
 POSTED_FIELDS = ("id", "kind", "currency", "amount", "postings", "memo")
-PostedOut = derived(
-    TransferView, "PostedOut", exclude=[name for name in TransferView.__dataclass_fields__ if name not in POSTED_FIELDS],
-    shown={"postings": (list[PostingOut], ...)}, doc="A transfer a resolution (or a close) posted, with its postings.",
-)
-TransferOut = derived(TransferView, "TransferOut", base=PostedOut)
+@derived_from(TransferView, exclude=[name for name in TransferView.__dataclass_fields__ if name not in POSTED_FIELDS],
+              shown={"postings": (list[PostingOut], ...)})
+class PostedOut(Out):
+    """A transfer a resolution (or a close) posted, with its postings."""
+
+
+@derived_from(TransferView)
+class TransferOut(PostedOut):
+    pass
 
 
 class BatchItemIn(TransferIn):
@@ -74,7 +90,9 @@ class CaptureIn(Body):
     memo: Text = ""
 
 
-HoldOut = derived(HoldView, "HoldOut")
+@derived_from(HoldView)
+class HoldOut(Out):
+    pass
 
 
 class AdjustmentIn(Body):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from ledger import HoldView, TransferView
+from ledger.commands import TransferRequest
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError
 
 from .. import models
@@ -23,14 +24,16 @@ class Money(Caller):
 
     def transfer(self, body: models.TransferIn, key: str) -> TransferView:
         self._own(body.from_account), self._own(body.to_account)
-        request = {"from_account": body.from_account, "to_account": body.to_account, "amount": body.amount,
-                   "currency": body.currency, "idempotency_key": self._key(key), "memo": body.memo}
+        request: TransferRequest = {"from_account": body.from_account, "to_account": body.to_account, "amount": body.amount,
+                                    "currency": body.currency, "idempotency_key": self._key(key), "memo": body.memo}
         if body.reference is not None:  # claimed with the transfer's own save: never grouped
-            return self.ledger.transfer(**request, reference=body.reference)
+            request["reference"] = body.reference
+            return self.ledger.transfer(**request)
         return (self.services.committer.transfer if self.services.committer else self.ledger.transfer)(**request)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
-        items, refused = [], {}
+        items: list[TransferRequest] = []
+        refused: dict[int, LedgerError] = {}
         for index, item in enumerate(body.transfers):
             try:
                 self._own(item.from_account), self._own(item.to_account)

@@ -203,7 +203,7 @@ class Payments:
     def _submit(self, payment: Payment, new: bool, binding: Any, choices: list, skipped: list[dict[str, str]]) -> PaymentView:
         """Submit through the first choice (already recorded with the request), falling over on refusals."""
         if not new and payment.status != "requested":
-            if payment.status == "failed" and (payment.failure or "").startswith("no channel available"):
+            if payment.status == "failed" and payment.failure is not None and payment.failure.startswith("no channel available"):
                 raise NoChannelAvailable(payment.failure)
             return self._view(payment)
         for n, choice in enumerate(choices):

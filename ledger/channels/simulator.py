@@ -278,7 +278,7 @@ class SimulatedChannel:
                 amount=txn.amount,
                 fee=txn.fee if txn.outcome != Outcome.FAILED else 0,
                 status=txn.outcome.value,
-                time=_utc(txn.final_at),  # type: ignore[arg-type]
+                time=_utc(txn.final_at),  # type: ignore[arg-type]  # not None: `finished` kept only those with one
             )
             for txn in finished
         ]

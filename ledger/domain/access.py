@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -63,7 +64,7 @@ class KeyRevoked(Conflict):
 
 
 def check_role(role: object, business_id: str | None) -> Role:
-    if role not in Role.__members__.values():
+    if not isinstance(role, str) or role not in Role.__members__.values():
         raise ValidationError(f"role must be one of {', '.join(Role)}; got {role!r}")
     if (role == Role.BUSINESS) != (business_id is not None):
         raise ValidationError("a business key needs a business_id, and only a business key takes one")
@@ -113,8 +114,24 @@ class Principal:
 class ApiKey(LedgerAggregate):
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Created(LedgerAggregate.Created):
+            name: str
+            role: str
+            business_id: str | None
+            secret_hash: str
+            created_by: str
+
+        class Revoked(LedgerAggregate.Event):
+            by: str
+
+        class RoleGranted(LedgerAggregate.Event):
+            role: str
+            business_id: str | None
+            by: str
+
     @event("Created")
-    def __init__(self, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
+    def __init__(self, id: UUID, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
         self.name = name
         self.role = role
         self.business_id = business_id

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -78,6 +78,50 @@ class Account(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
     class_version: ClassVar[int] = 2  # 2: open holds are HoldEntry values (snapshots of 1 kept dicts)
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Opened(LedgerAggregate.Created):
+            kind: str
+            business_id: str
+            external_ref: str
+            currency: str
+            name: str
+            request_hash: str
+            role: str | None
+            channel: str | None
+
+        class Credited(LedgerAggregate.Event):
+            transfer_id: UUID
+            amount: int
+            balance_after: int
+
+        class Debited(LedgerAggregate.Event):
+            transfer_id: UUID
+            amount: int
+            balance_after: int
+
+        class HoldPlaced(LedgerAggregate.Event):
+            hold_id: UUID
+            amount: int
+            expires_at: datetime | None
+            purpose: str
+
+        class HoldReleased(LedgerAggregate.Event):
+            hold_id: UUID
+            amount: int
+
+        class HoldCaptured(LedgerAggregate.Event):
+            hold_id: UUID
+            transfer_id: UUID
+            amount: int
+            balance_after: int
+
+        class HoldExpired(LedgerAggregate.Event):
+            hold_id: UUID
+
+        class StatusChanged(LedgerAggregate.Event):
+            status: str
+            by: str | None
+
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["holds"] = {hid: HoldEntry(**entry) for hid, entry in state["holds"].items()}
@@ -85,6 +129,7 @@ class Account(LedgerAggregate):
     @event("Opened")
     def __init__(
         self,
+        id: UUID,
         kind: str,
         business_id: str,
         external_ref: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -42,9 +43,25 @@ class BindingInactive(Conflict):
 class CardBinding(LedgerAggregate):
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Bound(LedgerAggregate.Created):
+            account_id: UUID
+            business_id: str
+            bank: str
+            card_masked: str
+            card_token: str
+            holder_masked: str
+            id_number_masked: str
+            phone_masked: str
+            agreements: dict[str, str]
+            request_hash: str
+
+        class Unbound(LedgerAggregate.Event):
+            pass
+
     @event("Bound")
     def __init__(
-        self, account_id: UUID, business_id: str, bank: str, card_masked: str, card_token: str, holder_masked: str,
+        self, id: UUID, account_id: UUID, business_id: str, bank: str, card_masked: str, card_token: str, holder_masked: str,
         id_number_masked: str, phone_masked: str, agreements: dict[str, str], request_hash: str,
     ) -> None:
         self.account_id = account_id

@@ -10,7 +10,7 @@ made it (the acting API key's id, "cli" or "demo"; None in older logs).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -67,8 +67,41 @@ def check_route(entries: object) -> list[dict[str, Any]]:
 class Catalog(LedgerAggregate):
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Started(LedgerAggregate.Created):
+            by: str | None
+
+        class BankRegistered(LedgerAggregate.Event):
+            code: str
+            name: str
+            by: str | None
+
+        class ChannelRegistered(LedgerAggregate.Event):
+            code: str
+            name: str
+            logo_url: str
+            by: str | None
+
+        class ChannelStatusChanged(LedgerAggregate.Event):
+            code: str
+            status: str
+            by: str | None
+
+        class ProductConfigured(LedgerAggregate.Event):
+            code: str
+            method: str
+            fee: dict[str, Any]
+            banks: dict[str, dict[str, Any]]
+            by: str | None
+
+        class RouteSet(LedgerAggregate.Event):
+            business_id: str
+            method: str
+            entries: list[dict[str, Any]]
+            by: str | None
+
     @event("Started")
-    def __init__(self, by: str | None = None) -> None:  # by: who made the first change
+    def __init__(self, id: UUID, by: str | None = None) -> None:  # by: who made the first change
         self.banks: dict[str, str] = {}  # code -> name
         self.channels: dict[str, dict[str, Any]] = {}  # code -> {name, logo_url, status, products}
         self.routes: dict[str, list[dict[str, Any]]] = {}  # "business/method" -> [{channel, priority}]

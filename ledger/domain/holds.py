@@ -19,6 +19,7 @@ one source would need new event shapes for stored logs, so it is left as this.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -31,9 +32,32 @@ from .postings import HoldEntry
 class Hold(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Placed(LedgerAggregate.Created):
+            account_id: UUID
+            currency: str
+            amount: int
+            reason: str
+            expires_at: datetime | None
+            request_hash: str
+            purpose: str
+            reference: str | None  # absent from events of older logs: read it with getattr
+
+        class Released(LedgerAggregate.Event):
+            amount: int
+            operation: str
+            request_hash: str
+
+        class Captured(LedgerAggregate.Event):
+            amount: int
+            transfer_id: UUID
+            operation: str
+            request_hash: str
+
     @event("Placed")
     def __init__(
         self,
+        id: UUID,
         account_id: UUID,
         currency: str,
         amount: int,
@@ -56,7 +80,7 @@ class Hold(LedgerAggregate):
         self.captured = 0
         self.capture_transfer_ids: list[UUID] = []
         # Operation key -> (request hash, aggregate version it produced).
-        self.operations: dict[str, list] = {}
+        self.operations: dict[str, list[Any]] = {}  # a [str, int] pair, kept a list as JSON gives it back
 
     @property
     def remaining(self) -> int:

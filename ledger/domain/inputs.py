@@ -80,7 +80,7 @@ def check_moment(value: object, name: str, error: type[ValidationError] = Valida
 def check_expiry(expires_at: object, now: datetime) -> datetime | None:
     if expires_at is None:
         return None
-    check_moment(expires_at, "expires_at", InvalidExpiry)
-    if expires_at <= now:
-        raise InvalidExpiry(f"expires_at {expires_at.isoformat()} is not in the future")
-    return expires_at
+    moment = check_moment(expires_at, "expires_at", InvalidExpiry)
+    if moment <= now:
+        raise InvalidExpiry(f"expires_at {moment.isoformat()} is not in the future")
+    return moment

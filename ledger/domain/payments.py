@@ -18,7 +18,7 @@ daily limits and success rates) never depends on configuration.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -35,6 +35,33 @@ class PaymentFinal(Conflict):
 
 class Payment(LedgerAggregate):
     """What recharges and withdrawals share."""
+
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Routed(LedgerAggregate.Event):
+            channel: str
+            reason: str
+            skipped: list[dict[str, str]]
+
+        class ChannelRefused(LedgerAggregate.Event):
+            channel: str
+            reason: str
+
+        class Submitted(LedgerAggregate.Event):
+            status: str
+            channel_txn_id: str | None
+            redirect_url: str | None
+
+        class Succeeded(LedgerAggregate.Event):
+            channel_txn_id: str | None
+            fee: int
+            transfer_ids: list[UUID]
+            notification: str | None
+            day: str | None
+
+        class Failed(LedgerAggregate.Event):
+            reason: str
+            notification: str | None
+            day: str | None
 
     def _init(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str,
               bank: str, binding_id: UUID | None, request_hash: str, reference: str | None = None) -> None:
@@ -126,8 +153,20 @@ class Payment(LedgerAggregate):
 class Recharge(Payment):
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Requested(LedgerAggregate.Created):
+            account_id: UUID
+            business_id: str
+            amount: int
+            currency: str
+            method: str
+            bank: str
+            binding_id: UUID | None
+            request_hash: str
+            reference: str | None  # absent from events of older logs: read it with getattr
+
     @event("Requested")
-    def __init__(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
+    def __init__(self, id: UUID, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
                  binding_id: UUID | None, request_hash: str, reference: str | None = None) -> None:
         self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash, reference)
 
@@ -135,8 +174,25 @@ class Recharge(Payment):
 class Withdrawal(Payment):
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Requested(LedgerAggregate.Created):
+            account_id: UUID
+            business_id: str
+            amount: int
+            currency: str
+            method: str
+            bank: str
+            binding_id: UUID | None
+            request_hash: str
+            hold_id: UUID
+            reference: str | None  # absent from events of older logs: read it with getattr
+
+        class Returned(LedgerAggregate.Event):
+            transfer_id: UUID
+            notification: str | None
+
     @event("Requested")
-    def __init__(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
+    def __init__(self, id: UUID, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
                  binding_id: UUID | None, request_hash: str, hold_id: UUID, reference: str | None = None) -> None:
         self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash, reference)
         self.hold_id = hold_id

@@ -17,7 +17,7 @@ action; if this day is closed by then, that resolution moves its amount itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -80,8 +80,41 @@ class Reconciliation(LedgerAggregate):
     id: UUID
     request_hash = ""  # its id is the statement file's hash: a repeat is the same file
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Imported(LedgerAggregate.Created):
+            channel: str
+            day: str
+            file_hash: str
+            lines: int
+            ours: int
+            summary: dict[str, dict[str, int]]
+            imported_by: str
+            currency: str
+            carried: int
+            starts_at: str
+            ends_at: str
+
+        class DifferenceResolved(LedgerAggregate.Event):
+            seq: int
+            action: str
+            by: str
+            reason: str
+            transfer_ids: list[UUID]
+
+        class WaitEnded(LedgerAggregate.Event):
+            seq: int
+            reconciliation_id: UUID
+            day: str
+            line: int
+
+        class Closed(LedgerAggregate.Event):
+            by: str
+            transfer_id: UUID | None
+            moved: int
+            stale: list[int] | None
+
     @event("Imported")
-    def __init__(self, channel: str, day: str, file_hash: str, lines: int, ours: int,
+    def __init__(self, id: UUID, channel: str, day: str, file_hash: str, lines: int, ours: int,
                  summary: dict[str, dict[str, int]], imported_by: str, currency: str = DEFAULT_CURRENCY,
                  carried: int = 0, starts_at: str = "", ends_at: str = "") -> None:
         self.channel = channel
@@ -191,8 +224,16 @@ class ReconciledDay(LedgerAggregate):
 
     id: UUID
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Closed(LedgerAggregate.Created):
+            channel: str
+            day: str
+            reconciliation_id: UUID
+            moved: int
+            currency: str
+
     @event("Closed")
-    def __init__(self, channel: str, day: str, reconciliation_id: UUID, moved: int,
+    def __init__(self, id: UUID, channel: str, day: str, reconciliation_id: UUID, moved: int,
                  currency: str = DEFAULT_CURRENCY) -> None:
         self.channel = channel
         self.day = day

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -42,9 +42,26 @@ class TransferKind(StrEnum):
 class Transfer(LedgerAggregate):
     id: UUID  # given by the application: deterministic, for idempotency
 
+    if TYPE_CHECKING:  # the event classes @event makes below, declared for mypy (test_domain_events_declared.py compares)
+        class Posted(LedgerAggregate.Created):
+            kind: str
+            currency: str
+            postings: list[dict[str, Any]]
+            memo: str
+            request_hash: str
+            references: dict[str, str]
+            day: str | None
+            by: str | None
+            reference: str | None  # absent from events of older logs: read it with getattr
+
+        class Reversed(LedgerAggregate.Event):
+            reversal_id: UUID
+            by: str | None
+
     @event("Posted")
     def __init__(
         self,
+        id: UUID,
         kind: str,
         currency: str,
         postings: list[dict[str, Any]],  # Posting.as_record() of each: the stored shape

@@ -72,7 +72,8 @@ def _apply(current: Catalog, cmd: ChangeCatalog, actor: str | None) -> bool | No
         case SetChannelStatus():
             return current.set_channel_status(cmd.code, cmd.status, by=actor)
         case ConfigureProduct():
-            return current.configure_product(cmd.code, cmd.method, cmd.fee, cmd.banks, by=actor)
+            current.configure_product(cmd.code, cmd.method, cmd.fee, cmd.banks, by=actor)
+            return None
         case SetRoute():
             return current.set_route(cmd.business_id, cmd.method, cmd.entries, by=actor)
     raise AssertionError(f"not a catalog change: {cmd!r}")

@@ -54,7 +54,7 @@ def read(statement: IO[bytes], row_of: RowOf = lambda *line: line) -> Iterator[A
     text = io.TextIOWrapper(statement, encoding="utf-8-sig", newline="")
     reader = csv.reader(text, strict=True)
     number = 0  # the last line read whole
-    kinds, statuses, times = frozenset(KINDS), frozenset(STATUSES), {}
+    kinds, statuses, times = frozenset(KINDS), frozenset(STATUSES), dict[str, str]()
     amounts = fees = 0
     try:
         try:
