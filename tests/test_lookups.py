@@ -1,6 +1,7 @@
 """Lookups through HTTP: a transfer by id and its reversal, accounts listed, banks and routes read."""
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from uuid import uuid4
 
 from ledger import FundCenter
@@ -230,5 +231,22 @@ def test_events_written_before_the_reference_was_recorded_still_load(store_url):
             assert getattr(loaded, "reference", None) is None and loaded.mutate(None).reference is None
             checked.add(type(loaded).__qualname__)
         assert {Transfer.Posted.__qualname__, Hold.Placed.__qualname__} <= checked
+    finally:
+        fc.close()
+
+
+def test_concurrent_commands_with_one_reference_and_different_keys_make_one_transfer(store_url):
+    fc = FundCenter(store_url, clock=BUSINESS_HOURS)
+    try:
+        alice, bob = (fc.open_account("member", "mall", ref, "CNY") for ref in ("alice", "bob"))
+        fc.adjust(alice.id, 1_000, "CNY", "credit", "seed", idempotency_key="seed", by="someone")
+
+        def pay(n):
+            return fc.transfer(alice.id, bob.id, 100, "CNY", f"key-{n}", reference="order-1").id
+
+        with ThreadPoolExecutor(8) as pool:
+            paid = set(pool.map(pay, range(16)))
+        assert len(paid) == 1
+        assert fc.get_account(alice.id).posted == 900
     finally:
         fc.close()

@@ -38,7 +38,7 @@ from ..domain.transfers import Transfer, TransferKind
 from ..posting import booked_at, new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import BindingView
-from .references import Reference, once_per_reference
+from .references import Claim, Reference
 
 # -- card bindings -------------------------------------------------------------------------------
 
@@ -84,11 +84,7 @@ def request_recharge(uow: UnitOfWork, cmd: RequestRecharge) -> tuple[Recharge, b
         return recharge, True
 
     once = Once(Recharge, cmd.recharge_id, cmd.request, "recharge key", lambda r, position: (uow.fresh(r), False))
-    if cmd.reference is None:
-        return uow.run(decide, once)
-    return once_per_reference(uow, Reference("recharge", cmd.account, cmd.reference), cmd.request,
-                              lambda: uow.run(decide, once),
-                              lambda states: (uow.fresh(states[0][0]), False), cmd.recharge_id)
+    return uow.run(decide, once)
 
 
 def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdrawal, bool]:
@@ -115,11 +111,24 @@ def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdra
         return withdrawal, True
 
     once = Once(Withdrawal, cmd.withdrawal_id, cmd.request, "withdrawal key", lambda w, position: (uow.fresh(w), False))
+    return uow.run(decide, once)
+
+
+def recharge_claim(uow: UnitOfWork, cmd: RequestRecharge) -> Claim[tuple[Recharge, bool]] | None:
+    """What a recharge with a reference claims (ledger/handlers/references.py); a repeat answers
+    with the recharge as it is now, not created by this call."""
     if cmd.reference is None:
-        return uow.run(decide, once)
-    return once_per_reference(uow, Reference("withdrawal", cmd.account, cmd.reference), cmd.request,
-                              lambda: uow.run(decide, once),
-                              lambda states: (uow.fresh(states[0][0]), False), cmd.withdrawal_id)
+        return None
+    return Claim(Reference("recharge", cmd.account, cmd.reference), cmd.request, cmd.recharge_id,
+                 lambda states: (uow.fresh(states[0][0]), False))
+
+
+def withdrawal_claim(uow: UnitOfWork, cmd: RequestWithdrawal) -> Claim[tuple[Withdrawal, bool]] | None:
+    """What a withdrawal with a reference claims, as `recharge_claim`."""
+    if cmd.reference is None:
+        return None
+    return Claim(Reference("withdrawal", cmd.account, cmd.reference), cmd.request, cmd.withdrawal_id,
+                 lambda states: (uow.fresh(states[0][0]), False))
 
 
 def payment(uow: UnitOfWork, payment_id: UUID) -> Payment:

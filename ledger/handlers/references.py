@@ -9,13 +9,17 @@ one's outcome when it is the same request (whatever its idempotency key), and is
 `409 idempotency-conflict` when it is another. The command's id still comes from
 its idempotency key, so the key keeps its own meaning: another request with a
 used key is a conflict too.
+
+Each handler module says what its command claims (`Claim`); `FundCenter` runs the
+claim around the writer (`claimed`), as it runs `idempotent`: a command with a
+pending record runs on its own, never in a batch (ledger/writer.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from ..domain.accounts import Account
@@ -32,14 +36,27 @@ class Reference:
     reference: str
 
 
-def once_per_reference(uow: UnitOfWork, ref: Reference, request: str, run: Callable[[], T], replay: Replay[T],
-                       aggregate_id: UUID) -> T:
-    """`run()` once per (business, kind, reference); `request`: the command's fingerprint, with its reference."""
+@dataclass(frozen=True)
+class Claim(Generic[T]):
+    """What a command with a reference claims: the reference, the request's fingerprint (with the
+    reference), the aggregate the command creates, and how a repeat answers from it."""
+
+    reference: Reference
+    request: str
+    aggregate_id: UUID
+    replay: Replay[T]
+
+
+def claimed(uow: UnitOfWork, claim: Claim[T] | None, run: Callable[[], T]) -> T:
+    """`run()`, once per (business, kind, reference) when the command claims one."""
+    if claim is None:
+        return run()
+    ref = claim.reference
     business_id = uow.get(Account, ref.account).business_id
     key = f"reference/{ref.kind}/{business_id}/{ref.reference}"
-    return run_once(uow, key, ref.kind, request, run, replay, target=lambda a: _is(a, aggregate_id),
-                    refer=lambda result: [aggregate_id])
+    return run_once(uow, key, ref.kind, claim.request, run, claim.replay,
+                    target=lambda a: _is(a, claim.aggregate_id), refer=lambda result: [claim.aggregate_id])
 
 
 def _is(aggregate: Any, aggregate_id: UUID) -> bool:
-    return aggregate.id == aggregate_id
+    return bool(aggregate.id == aggregate_id)

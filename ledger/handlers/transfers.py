@@ -20,7 +20,7 @@ from ..domain.transfers import Transfer, TransferKind
 from ..posting import new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import TransferView
-from .references import Reference, once_per_reference
+from .references import Claim, Reference
 
 BATCH_SIZE_MAX = 1000  # transfers in one PostTransfers
 
@@ -57,13 +57,16 @@ def transfer(uow: UnitOfWork, cmd: PostTransfer) -> TransferView:
         post(attempt, new, customers=(cmd.from_account, cmd.to_account))
         return TransferView.of(new, attempt.commit(new))
 
-    def run() -> TransferView:
-        return uow.run(decide, once_transfer(transfer_id, request, "transfer key"))
+    return uow.run(decide, once_transfer(transfer_id, request, "transfer key"))
 
+
+def transfer_claim(cmd: PostTransfer) -> Claim[TransferView] | None:
+    """What a transfer with a reference claims (ledger/handlers/references.py)."""
     if cmd.reference is None:
-        return run()
-    return once_per_reference(uow, Reference("transfer", cmd.from_account, cmd.reference), request, run,
-                              lambda states: TransferView.of(*states[0]), transfer_id)
+        return None
+    transfer_id, request, _ = checked(cmd)
+    return Claim(Reference("transfer", cmd.from_account, cmd.reference), request, transfer_id,
+                 lambda states: TransferView.of(*states[0]))
 
 
 def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | LedgerError]:
