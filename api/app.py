@@ -3,22 +3,21 @@
 Everything the app holds (the ledger, the views' store, the projection runner and the
 services, which `api/bootstrap.py` builds; its metrics) is made in the lifespan, never at
 import time. Endpoints are plain `def`: the ledger is synchronous and FastAPI runs them
-in its thread pool.
+in its thread pool. Every request gets a request id, a metric and an access-log line
+(`api/access_log.py`); the OpenAPI document and the docs pages are `api/openapi.py`'s.
 """
 
 from __future__ import annotations
 
-import time as clock
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
 from ledger.channels.gateway import GatewayRegistry
 from ledger.domain.aggregate import Clock
 
-from . import problems
+from . import access_log, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
@@ -52,7 +51,7 @@ def create_app(
             if settings.run_projections:
                 system.runner.start()
             app.state.services = Services(system.ledger, system.views, system.runner, Metrics(), settings,
-                                          system.payments, system.reconciler, system.committer)
+                                          system.payments, system.reconciler)
         except BaseException:
             system.close()
             raise
@@ -66,38 +65,15 @@ def create_app(
         version="1",
         summary="An event-sourced double-entry ledger: accounts, transfers, holds, reports.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/openapi.py, with their assets from the app (no CDN)
+        redoc_url=None,
     )
     problems.install(app)
-
-    app.add_middleware(_Measure)
+    openapi.install(app)
+    access_log.configure()
+    app.add_middleware(access_log.AccessLog)
     for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
     return app
-
-
-class _Measure:
-    """Pure ASGI middleware: count each request and time it, by route template."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = clock.perf_counter(), [500]
-
-        async def sending(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            services = getattr(scope["app"].state, "services", None)
-            if services is not None:
-                route = getattr(scope.get("route"), "path", "unmatched")
-                services.metrics.observe(scope["method"], route, status[0], clock.perf_counter() - started)

@@ -2,7 +2,7 @@
 
 `bootstrap(settings)` opens the ledger (`FundCenter`) at once, and the rest on first use:
 the views' store, the projection runner, the channels' gateways, the payments and
-reconciliation services, the group committer. So a command that needs only the ledger
+reconciliation services. So a command that needs only the ledger
 (`fundcenter keys create`) opens nothing else and needs no secrets, while the app, which
 uses everything, builds it all in its lifespan. The app, the CLI, the demo, the tests and
 the benches all come through here; what they differ in (the clock, the gateways, the
@@ -20,7 +20,6 @@ from ledger.channels.gateway import GatewayRegistry
 from ledger.channels.registry import SimulatorRegistry
 from ledger.channels.service import Payments
 from ledger.domain.aggregate import Clock
-from ledger.group_commit import GroupCommitter
 from projections import ProjectionRunner, ViewStore
 from projections.payments import channel_activity
 from projections.reconciliation import Reconciler
@@ -75,7 +74,8 @@ class System:
 
     @cached_property
     def runner(self) -> ProjectionRunner:
-        return ProjectionRunner(self.ledger, self.views)
+        # On PostgreSQL the processes on one database (`serve --workers N`) elect one runner to apply the log.
+        return ProjectionRunner(self.ledger, self.views, elect=True)
 
     @cached_property
     def gateways(self) -> GatewayRegistry:
@@ -95,11 +95,6 @@ class System:
         return Reconciler(self.ledger, self.views, self.settings.accounting_day, catch_up=self.runner.catch_up,
                           gateways=self.gateways, wait_max_days=self.settings.reconciliation_wait_max_days)
 
-    @cached_property
-    def committer(self) -> GroupCommitter | None:
-        """Concurrent transfers sharing transactions, when the settings want it."""
-        return GroupCommitter(self.ledger) if self.settings.group_commit else None
-
     def _activity(self, business: str, method: str, bank: str, day: str) -> ChannelActivity:
         """What routing reads: the channels' use of the day and their success rates (a read model)."""
         if self._catch_up_before_routing:
@@ -109,9 +104,6 @@ class System:
     def close(self) -> None:
         """Stop and close what was made, the ledger last."""
         made = self.__dict__  # where cached_property keeps what it made
-        committer: GroupCommitter | None = made.get("committer")
-        if committer is not None:
-            committer.stop()
         if "runner" in made:
             self.runner.stop()
         if "views" in made:

@@ -173,22 +173,40 @@ def serve(
     projections: Annotated[
         bool, typer.Option("--projections/--no-projections", help="Follow the log in this process.")
     ] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes on the one port (PostgreSQL only for more than 1).")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (and run the projections) on one process."""
+    """Serve the HTTP API (and run the projections) on one process, or on N worker processes
+    (`--workers N`, PostgreSQL): each with its own ledger and writer; one of them, elected,
+    applies the projections and the others follow its position."""
     import uvicorn
 
     from .app import create_app
 
     url = resolve_url(db)
-    Database.from_url(url)  # a bad URL fails here, in one line
+    database = Database.from_url(url)  # a bad URL fails here, in one line
+    if workers > 1 and database.kind != "postgresql":
+        raise BadOption(f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time"
+                        " (the workers would only queue on its lock); use --workers 1")
     settings = _settings(url, run_projections=projections)
     app = create_app(settings=settings)  # refuses production without its secrets, naming them
     if settings.environment == "production":  # and without a callback secret for a channel it has
         with bootstrap(settings) as system:
             system.secrets.require_channels(sorted(system.ledger.catalog().channels))
-    typer.echo(f"Fund Center API on http://{host}:{port} ({settings.environment}, database {redact_url(url)});"
-               " OpenAPI at /docs", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    typer.echo(f"Fund Center API on http://{host}:{port} ({settings.environment}, database {redact_url(url)}"
+               f"{f', {workers} workers' if workers > 1 else ''}); OpenAPI at /docs", err=True)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its own app (`create_app()`) from the settings in the environment,
+    # which it inherits: the database and whether to run projections are put there; the rest
+    # (secrets included) is there already, or (development) in the installation's secrets file.
+    import os
+
+    os.environ["FUNDCENTER_DATABASE_URL"] = url
+    os.environ["FUNDCENTER_RUN_PROJECTIONS"] = "true" if projections else "false"
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning")
 
 
 @app.command()

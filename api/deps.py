@@ -12,12 +12,12 @@ from typing import Annotated
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
 from ledger.domain.access import ApiKey, Permission, Principal
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
-from ledger.group_commit import GroupCommitter
 from projections import ProjectionRunner, ViewStore
 from projections.reconciliation import Reconciler
 
@@ -113,7 +113,6 @@ class Services:
     settings: Settings
     payments: Payments
     reconciler: Reconciler
-    committer: GroupCommitter | None = None  # concurrent transfers, one transaction per group
     keys: KeyCache = field(init=False)  # API keys' principals, in memory, following the log
 
     def __post_init__(self) -> None:
@@ -144,15 +143,19 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def principal(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization:
+# The OpenAPI's `bearer` security scheme (Swagger's Authorize button); our own 401 answers, not FastAPI's.
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="An API key: `Authorization: Bearer <key>`.")
+
+
+def principal(
+    services: ServicesDep, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
         raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    found = services.keys.authenticate(token.strip())
+    found = services.keys.authenticate(credentials.credentials)
     if found is None:
         raise unauthorized("the API key is unknown, malformed or revoked")
+    request.state.key_id = str(found.key_id)  # for the access log
     return found
 
 

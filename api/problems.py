@@ -29,6 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.domain.errors import LedgerError
 from ledger.pools import DatabaseUnavailable
 
+from .access_log import REQUEST_ID_HEADER
+
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
@@ -43,24 +45,16 @@ PROBLEM_SCHEMA = {
         "detail": {"type": "string"},
         "instance": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object"}},
+        "request_id": {"type": "string", "description": "The request's X-Request-Id (sent or made), for the logs"},
     },
-}
-_DESCRIPTIONS = {
-    400: "Malformed request, or a missing Idempotency-Key",
-    401: "No valid API key",
-    403: "The key's role may not do this",
-    404: "No such resource (or not this business's)",
-    409: "Refused: insufficient funds, frozen or closed account, idempotency conflict, ...",
-    422: "Invalid input",
-    503: "The database is unreachable (database-unavailable), or the read models have not reached"
-    " ?min_position yet (views-lagging); retry after Retry-After seconds",
 }
 RETRY_AFTER_S = 2  # what a 503 database-unavailable tells the client to wait
 _SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open", "disk i/o error")
-# Every route's OpenAPI lists these, as application/problem+json.
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}  # PROBLEM_SCHEMA, in the document's components
+# Every route's OpenAPI lists these, as application/problem+json; api/openapi.py adds each route's own codes.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
-    for status, description in _DESCRIPTIONS.items()
+    "4XX": {"description": "A problem with the request (RFC 9457)", "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}},
+    "5XX": {"description": "A problem on our side (RFC 9457)", "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}},
 }
 
 
@@ -83,12 +77,19 @@ def problem_body(status: int, code: str, detail: str, request: Request, **extra:
     if services is not None:
         services.metrics.problem(code)
     title = code.replace("-", " ").capitalize()
-    return {"type": code, "title": title, "status": status, "detail": detail, "instance": request.url.path, **extra}
+    body = {"type": code, "title": title, "status": status, "detail": detail, "instance": request.url.path, **extra}
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
 
 
 def problem(status: int, code: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
     body = problem_body(status, code, detail, request, **extra)
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    response = JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    if "request_id" in body:  # also for a 500, answered outside the middleware that echoes it
+        response.headers[REQUEST_ID_HEADER] = body["request_id"]
+    return response
 
 
 def database_unavailable(error: BaseException) -> bool:

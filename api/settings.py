@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     database_timeout_s: float = Field(default_factory=database_timeout_s, gt=0)
     healthz_timeout_s: float = 1.5  # /healthz and /metrics answer within this, whatever the database does
     projection_lag_max_s: float = 30.0  # /healthz is 503 projections-lagging when the views stay behind this long
-    group_commit: bool = True  # concurrent POST /v1/transfers share transactions
     # Secrets (api/service_secrets.py): the HMAC key that tokenises card numbers, each channel's
     # callback secret (JSON: {"unionpay": "..."}), and a JSON file that may hold both instead.
     card_token_key: SecretStr | None = None

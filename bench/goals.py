@@ -9,11 +9,13 @@ machines compare with the goals, not with each other:
 - 8 threads into ONE destination vs 8 threads among 50 accounts
 - HTTP `POST /v1/transfers` from wrk, 16 connections, `fundcenter serve` in its own process
   with the projections following: requests/s, p50/p99, how long the views take to reach
-  the head once wrk stops; then the same with every transfer into one hot account
+  the head once wrk stops; then the same with every transfer into one hot account; with
+  `--workers 1 2`, once per worker count (`serve --workers N`, each on a fresh database),
+  and the ratio of each to the first
 - projection catch-up into empty views over a log of --events events
 
     python bench/goals.py [--seconds S] [--events N] [--pg-url URL] [--json] [--skip-http]
-                          [--connections C] [--wrk-threads T]
+                          [--connections C] [--wrk-threads T] [--workers N [N ...]]
 
 Without --pg-url it starts a throwaway PostgreSQL with durable defaults (bench/common.py).
 The HTTP phases need `wrk`; when it is missing, this installs it with apt-get.
@@ -24,6 +26,7 @@ bound): 1.00 or more meets it. `serve` and wrk share the machine's cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -203,9 +206,19 @@ def get_json(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str,
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its living descendants (`serve`'s workers; Linux /proc)."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    tree, total = {pid}, 0.0
+    for child in sorted(stats):  # a child's pid is (nearly always) above its parent's
+        if int(stats[child][1]) in tree:
+            tree.add(child)
+    for member in tree & stats.keys():
+        total += int(stats[member][11]) + int(stats[member][12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy() -> tuple[float, float]:
@@ -282,7 +295,7 @@ def run_wrk(wrk: str, port: int, token: str, accounts: Path, mode: str, tag: str
     }
 
 
-def http_phases(url: str, seconds: float, connections: int, threads: int) -> dict[str, Any]:
+def http_phases(url: str, seconds: float, connections: int, threads: int, workers: int = 1) -> dict[str, Any]:
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="fundcenter-goals-") as tmp:
         folder = Path(tmp)
@@ -292,7 +305,8 @@ def http_phases(url: str, seconds: float, connections: int, threads: int) -> dic
         script = Path(sys.executable).with_name("fundcenter")
         env = {**os.environ, "FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32)}
         errors = (folder / "serve.log").open("w")
-        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port)], cwd=folder, env=env,
+        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), "--workers", str(workers)],
+                                 cwd=folder, env=env,
                                  stdout=errors, stderr=errors)
         try:
             deadline = time.monotonic() + 60
@@ -308,8 +322,8 @@ def http_phases(url: str, seconds: float, connections: int, threads: int) -> dic
                 if time.monotonic() > deadline:
                     raise RuntimeError("serve did not answer /healthz within 60 s")
                 time.sleep(0.1)
-            out = {"serve_started_s": round(60 - (deadline - time.monotonic()), 1)}
-            log(f"wrk warm-up, {connections} connections, 3 s")
+            out = {"workers": workers, "serve_started_s": round(60 - (deadline - time.monotonic()), 1)}
+            log(f"serve --workers {workers}: wrk warm-up, {connections} connections, 3 s")
             out["warmup"] = run_wrk(wrk, port, token, spread, "spread", "warm", 3, connections, threads, serve.pid)
             wait_caught_up(port)
             for name, accounts, mode in (("spread", spread, "spread"), ("hot", into_hot, "hot")):
@@ -396,18 +410,20 @@ def rows_of(r: dict[str, Any]) -> list[dict[str, Any]]:
     row(f"{THREADS} threads into 1 account / {ACCOUNTS} accounts",
         f"{h / s:.3f} ({h:,.0f} / {s:,.0f} per s; {hot['conflicts']:,} conflicts, {hot['contention']} Contention)",
         ">= 0.7, no Contention", h / s / 0.7, h / s >= 0.7 and hot["contention"] == 0 and hot["errors"] == 0)
-    if "http" in r:
-        w = r["http"]["spread"]
+    runs = r.get("http_by_workers") or ([r["http"]] if "http" in r else [])
+    for run in runs:
+        label = f" [{run['workers']} worker{'s' if run['workers'] > 1 else ''}]" if len(runs) > 1 else ""
+        w = run["spread"]
         views = w["views"]
-        row("HTTP POST /v1/transfers, 16 conns, per s", f"{w['requests_per_s']:,.0f} ({w['non_2xx']} non-2xx)",
+        row(f"HTTP POST /v1/transfers, 16 conns, per s{label}", f"{w['requests_per_s']:,.0f} ({w['non_2xx']} non-2xx)",
             ">= 1,500, no non-2xx", w["requests_per_s"] / 1500, w["requests_per_s"] >= 1500 and w["non_2xx"] == 0)
         row("  p99 latency", f"{w['p99_ms']:.1f} ms (p50 {w['p50_ms']:.1f} ms)", "<= 50 ms",
             50 / w["p99_ms"], w["p99_ms"] <= 50)
         row("  views reach the head after wrk ends", f"{views['catch_up_s']:.2f} s (lag {views['lag_events']:,} events)",
             "<= 1 s", 1 / max(views["catch_up_s"], 0.001), views["catch_up_s"] <= 1.0)
-        x = r["http"]["hot"]
+        x = run["hot"]
         ratio = x["requests_per_s"] / w["requests_per_s"]
-        row("HTTP, all into 1 hot account / spread",
+        row(f"HTTP, all into 1 hot account / spread{label}",
             f"{ratio:.3f} ({x['requests_per_s']:,.0f} / {w['requests_per_s']:,.0f} per s; {x['non_2xx']} non-2xx)",
             ">= 0.7, no non-2xx", ratio / 0.7, ratio >= 0.7 and x["non_2xx"] == 0)
         row("  hot p99 latency", f"{x['p99_ms']:.1f} ms (p50 {x['p50_ms']:.1f} ms)", "<= 50 ms",
@@ -415,6 +431,11 @@ def rows_of(r: dict[str, Any]) -> list[dict[str, Any]]:
         row("  hot: views reach the head after wrk ends",
             f"{x['views']['catch_up_s']:.2f} s (lag {x['views']['lag_events']:,} events)", "<= 1 s",
             1 / max(x["views"]["catch_up_s"], 0.001), x["views"]["catch_up_s"] <= 1.0)
+    for run in runs[1:]:  # no goal: how the worker count scales the same load, in this run
+        for name in ("spread", "hot"):
+            more, first = run[name]["requests_per_s"], runs[0][name]["requests_per_s"]
+            row(f"HTTP {name}: {run['workers']} workers / {runs[0]['workers']}",
+                f"{more / first:.3f} ({more:,.0f} / {first:,.0f} per s)", "(measured)", None, True)
     c = r["catch_up"]
     row(f"projection catch-up, events/s ({c['events']:,} events)", f"{c['events_per_s']:,.0f}", ">= 40,000",
         c["events_per_s"] / 40_000, c["events_per_s"] >= 40_000)
@@ -427,6 +448,9 @@ def print_table(r: dict[str, Any]) -> None:
     print(r["machine"])
     print(f"{'figure':<{widths[0]}}{'measured':<{widths[1]}}{'goal':<{widths[2]}}of goal")
     for row in r["rows"]:
+        if row["of_goal"] is None:
+            print(f"{row['figure']:<{widths[0]}}{row['measured']:<{widths[1]}}{row['goal']}")
+            continue
         of_goal = min(row["of_goal"], 99.99)
         print(f"{row['figure']:<{widths[0]}}{row['measured']:<{widths[1]}}{row['goal']:<{widths[2]}}"
               f"{of_goal:>5.2f} {'ok' if row['ok'] else 'MISS'}")
@@ -437,10 +461,10 @@ def print_table(r: dict[str, Any]) -> None:
             notes.append(f"{name}: {p[name]['errors']} other errors, e.g. {p[name]['error_samples'][0]}")
     if p["transfer_many_refused"]:
         notes.append(f"transfer_many refused {p['transfer_many_refused']} items")
-    if "http" in r:
+    for run in r.get("http_by_workers") or ([r["http"]] if "http" in r else []):
         for name in ("spread", "hot"):
-            w = r["http"][name]
-            notes.append(f"HTTP {name}: statuses {w['statuses']}, socket errors {w['socket_errors']}, "
+            w = run[name]
+            notes.append(f"HTTP {name}, {run['workers']} worker(s): statuses {w['statuses']}, socket errors {w['socket_errors']}, "
                          f"serve used {w['serve_cpu_cores']:.2f} cores, machine {w['machine_busy']:.0%} busy"
                          + (f"; first non-2xx: {w['sample'][:160]}" if w["sample"] else ""))
     notes.append(f"catch-up log written in {r['catch_up']['write_s']:.0f} s; this run took {r['took_s']:.0f} s;"
@@ -458,6 +482,9 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true", help="leave out the wrk phases")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], metavar="N",
+                        help="serve's worker processes for the HTTP phases; several (e.g. 1 2) run them once each"
+                             " (default 1)")
     args = parser.parse_args()
     started = time.perf_counter()
     result: dict[str, Any] = {"busy_before": busy_now()}
@@ -472,7 +499,11 @@ def main() -> None:
         result["server"] = settings(url)
         result["in_process"] = in_process(url, args.seconds)
         if not args.skip_http:
-            result["http"] = http_phases(fresh_database(server, args.pg_url), args.seconds, args.connections, args.wrk_threads)
+            result["http_by_workers"] = [
+                http_phases(fresh_database(server, args.pg_url), args.seconds, args.connections, args.wrk_threads, n)
+                for n in args.workers
+            ]
+            result["http"] = result["http_by_workers"][0]
         log(f"writing a log of {args.events:,} events for the catch-up")
         result["catch_up"] = catch_up(fresh_database(server, args.pg_url), args.events)
     result["machine"] = machine()

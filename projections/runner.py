@@ -15,6 +15,13 @@ many attempts) for /healthz and /metrics, and tries again after a back-off that
 doubles from 0.1 s to 5 s. When the cause goes away it resumes by itself. The
 LISTEN connection that wakes it reconnects after a drop, and polls meanwhile.
 
+Several processes on one PostgreSQL database (`serve --workers N`, or several `serve`s)
+elect one runner with `elect=True`: the one holding a session advisory lock (per database
+and application) applies the log; the others follow the views' tracking position (polled)
+for `wait`, /healthz and their listeners, and try for the lock twice a second, so when
+the leader dies (its connection closes, PostgreSQL releases the lock) another takes over.
+Exactly-once never rests on the election: every batch claims the tracking record.
+
 `wait(position)` answers from memory for positions already applied, whatever the
 runner's state, and otherwise waits for the runner (TimeoutError if it does not
 get there in time).
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -58,11 +66,15 @@ def all_views() -> tuple[Any, ...]:
 
 BATCH_SIZE = 1000
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubling, capped
+ELECT_EVERY_S = 0.5  # a follower tries for the leader's lock, and a leader checks it still holds it, this often
+FOLLOW_POLL_S = 0.05  # a follower reads the views' tracking position this often
+LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the second is hashtext(application)
 
 
 class ProjectionRunner:
     def __init__(
-        self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE, views: Sequence[Any] | None = None
+        self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE, views: Sequence[Any] | None = None,
+        elect: bool = False,
     ) -> None:
         self.ledger, self.store = ledger, store
         self.views = all_views() if views is None else views
@@ -85,6 +97,11 @@ class ProjectionRunner:
         self._told: int | None = None  # the listeners know the log up to here
         self._telling = threading.Lock()
         self._recoveries_seen = 0  # the database's recoveries as of the current attempt's start
+        # Leader election (PostgreSQL only): the connection holding the advisory lock while this runner leads.
+        self.elect = elect and ledger.database.kind == "postgresql"
+        self._election: psycopg.Connection | None = None  # the session that holds, or tries for, the lock
+        self._leading = False  # this runner's session holds the lock
+        self._lock_checked = 0.0  # time.monotonic() the lock was last known held
 
     @property
     def position(self) -> int:
@@ -116,7 +133,13 @@ class ProjectionRunner:
                 "retries_total": self.retries_total,
                 "started_at": self.started_at,
                 "caught_up_at": self.caught_up_at,
+                "leading": self.leading,
             }
+
+    @property
+    def leading(self) -> bool:
+        """Whether this runner applies the log itself (always, unless it elects and another process leads)."""
+        return self.following and (not self.elect or self._leading)
 
     def catch_up(self, until: int | None = None, on_batch: Callable[[int, int], None] | None = None) -> int:
         """Apply every event up to `until` (default: the head of the log now); return how many."""
@@ -164,8 +187,12 @@ class ProjectionRunner:
         reachability = self.ledger.database.reachability
         while not self._stop.is_set():
             try:
+                self._recoveries_seen = reachability.recoveries  # before this attempt
+                if not self._lead():
+                    self._follow_leader()
+                    continue
                 with self._waker() as wait:
-                    while not self._stop.is_set():
+                    while not self._stop.is_set() and self._still_leading():
                         self._recoveries_seen = reachability.recoveries  # before this attempt
                         applied = self.catch_up()
                         if self.error is not None:
@@ -174,7 +201,9 @@ class ProjectionRunner:
                             wait(idle_wait)
                             self._stop.wait(linger)
             except Exception as error:
+                self._resign()
                 self._back_off(self._failed(error))
+        self._resign()
 
     def start(self) -> ProjectionRunner:
         """Follow the log in a background thread, through any failure, until stop()."""
@@ -231,6 +260,66 @@ class ProjectionRunner:
                 for listener in self._listeners:
                     listener(after, upto, batch)
             self._told = max(upto, self._told if self._told is not None else upto)
+
+    def _lead(self) -> bool:
+        """Whether this runner should apply the log: it does not elect, or it holds (or now takes) the lock."""
+        if not self.elect or self._leading:
+            return True
+        if self._election is None or self._election.closed:
+            # Named, so that pg_stat_activity (joined with pg_locks) tells which process leads.
+            self._election = psycopg.connect(**self.ledger.database.connect_kwargs(), autocommit=True,
+                                             application_name=f"fundcenter projections leader pid {os.getpid()}")
+        try:
+            row = self._election.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                         (LEADER_LOCK_CLASS, self.application_name)).fetchone()
+        except BaseException:
+            self._resign()
+            raise
+        if not (row and row[0]):
+            return False
+        self._leading, self._lock_checked = True, time.monotonic()
+        log.info("projections: this process leads (applies the log) from position %s", self._applied)
+        return True
+
+    def _still_leading(self) -> bool:
+        """Whether the lock is still held (checked every ELECT_EVERY_S): a lost session lost the lock."""
+        if not self.elect:
+            return True
+        if not self._leading or self._election is None:
+            return False
+        if time.monotonic() - self._lock_checked < ELECT_EVERY_S:
+            return True
+        try:
+            self._election.execute("SELECT 1")
+        except psycopg.Error as error:
+            log.warning("projections: the leader's lock session dropped (%s); standing for election again", error)
+            self._resign()
+            return False
+        self._lock_checked = time.monotonic()
+        return True
+
+    def _resign(self) -> None:
+        """Give up the lock, if held, and the session (ending the session releases the lock)."""
+        conn, self._election, self._leading = self._election, None, False
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):  # it may be closing because it failed
+                conn.close()
+
+    def _follow_leader(self) -> None:
+        """While another process leads, for ELECT_EVERY_S: follow the views' tracking position it records."""
+        until = time.monotonic() + ELECT_EVERY_S
+        while not self._stop.is_set() and time.monotonic() < until:
+            head = self.ledger.head()
+            position = self.store.max_tracking_id(self.application_name) or 0
+            with self._progress:
+                self._head = max(self._head, head)
+            self._tell(self._told if self._told is not None else position, position, None)
+            self._advance(position)
+            if position >= head:
+                self.caught_up_at = time.time()
+            if self.error is not None:
+                self._recovered()
+            self._stop.wait(FOLLOW_POLL_S)
 
     def _advance(self, position: int) -> None:
         with self._progress:

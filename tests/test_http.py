@@ -3,6 +3,7 @@
 from uuid import uuid4
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api_client import problem_of
 
@@ -208,8 +209,10 @@ def test_reports_events_health_and_metrics(api):
     health = api.get("/healthz", who=None).json()
     assert health["status"] == "ok" and health["log_head"] >= position
     metrics = api.get("/metrics", who=None).text
-    assert 'fundcenter_http_requests_total{method="POST",route="/v1/accounts",status="201"} 2' in metrics
-    assert "fundcenter_projection_lag_events" in metrics and 'fundcenter_commands_total{outcome="done"}' in metrics
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics) for s in family.samples}
+    assert samples["fundcenter_http_requests_total", (("method", "POST"), ("route", "/v1/accounts"), ("status", "201"))] == 2
+    assert ("fundcenter_projection_lag_events", ()) in samples and ("fundcenter_commands_total", (("outcome", "done"),)) in samples
     assert api.get("/openapi.json", who=None).json()["info"]["title"] == "Fund Center"
 
 

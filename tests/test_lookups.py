@@ -98,7 +98,7 @@ def test_accounts_are_listed_by_kind_external_ref_and_status_a_page_at_a_time(ap
 
 
 def test_banks_and_routes_are_read_by_operators(api):
-    assert api.post("/v1/admin/banks", {"code": "ICBC", "name": "工商银行"}, who="operator").status_code == 200
+    assert api.post("/v1/admin/banks", {"code": "ICBC", "name": "工商银行"}, who="operator").status_code == 201
     assert api.get("/v1/admin/banks", who="operator").json()["banks"]["ICBC"] == "工商银行"
     routes = api.get("/v1/admin/routes", who="admin").json()["routes"]
     assert isinstance(routes, dict)

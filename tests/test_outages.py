@@ -289,7 +289,7 @@ def app_on(pg_up):
     from api.app import create_app
 
     url = pg_up.create_database()
-    settings = settings_for(url, wait_timeout_s=1.0, group_commit=False)
+    settings = settings_for(url, wait_timeout_s=1.0)
     app = create_app(settings=settings)
     with TestClient(app) as client:
         admin = app.state.services.ledger.create_api_key("admin", name="ops")[1]
@@ -417,7 +417,7 @@ def test_the_runner_survives_a_view_that_raises_and_resumes(any_url, monkeypatch
 
     monkeypatch.setattr(TransactionsView, "apply", apply)
     caplog.set_level(logging.INFO, logger="projections.runner")
-    app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0, group_commit=False))
+    app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0))
     with TestClient(app) as client:
         ledger = app.state.services.ledger
         mall = ledger.create_api_key("business", "mall", name="mall")[1]
@@ -481,7 +481,7 @@ def test_a_runner_that_failed_only_because_the_database_was_away_is_not_failing_
         return original(self, cur, batch)
 
     monkeypatch.setattr(TransactionsView, "apply", apply)
-    app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0, group_commit=False))
+    app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0))
     with TestClient(app) as client:
         ledger = app.state.services.ledger
         mall = ledger.create_api_key("business", "mall", name="mall")[1]

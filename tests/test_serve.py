@@ -54,7 +54,7 @@ def served(store_url):
     port = free_port()
     server = subprocess.Popen(
         [*fundcenter_command(), "serve", "--db", store_url, "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

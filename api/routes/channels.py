@@ -26,12 +26,12 @@ def catalog(api: Operator):
     return api.catalog()
 
 
-@router.post("/banks", response_model=CatalogOut)
+@router.post("/banks", status_code=201, response_model=CatalogOut)
 def register_bank(body: BankIn, key: IdempotencyKeyDep, api: Operator):
     return api.register_bank(key, body.code, body.name)
 
 
-@router.post("/channels", response_model=CatalogOut)
+@router.post("/channels", status_code=201, response_model=CatalogOut)
 def register_channel(body: ChannelIn, key: IdempotencyKeyDep, api: Operator):
     return api.register_channel(key, body.code, body.name, body.logo_url)
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ..deps import Services
+from ..metrics import CONTENT_TYPE
 from ..problems import RETRY_AFTER_S, database_unavailable
 
 router = APIRouter(tags=["ops"])
@@ -145,7 +146,7 @@ async def metrics(request: Request) -> PlainTextResponse:
         services.ledger.stats, probe.head, position, database_up=answered, projections=state,
         reconciliation_overdue=overdue,
     )
-    return PlainTextResponse(text)
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
 
 async def _overdue(services: Services) -> dict[tuple[str, str], int] | None:

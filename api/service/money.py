@@ -24,12 +24,9 @@ class Money(Caller):
 
     def transfer(self, body: models.TransferIn, key: str) -> TransferView:
         self._own(body.from_account), self._own(body.to_account)
-        request: TransferRequest = {"from_account": body.from_account, "to_account": body.to_account, "amount": body.amount,
-                                    "currency": body.currency, "idempotency_key": self._key(key), "memo": body.memo}
-        if body.reference is not None:  # claimed with the transfer's own save: never grouped
-            request["reference"] = body.reference
-            return self.ledger.transfer(**request)
-        return (self.services.committer.transfer if self.services.committer else self.ledger.transfer)(**request)
+        return self.ledger.transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
+                                    currency=body.currency, idempotency_key=self._key(key), memo=body.memo,
+                                    reference=body.reference)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
         items: list[TransferRequest] = []
