@@ -42,6 +42,7 @@ from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
 from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers, webhooks
+from .handlers.references import claimed
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
 from .unit_of_work import UnitOfWork
@@ -120,10 +121,11 @@ class FundCenter(Application[UUID]):
     # -- transfers -----------------------------------------------------------------------------------
 
     def transfer(
-        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = ""
+        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = "",
+        *, reference: str | None = None,
     ) -> TransferView:
-        cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo)
-        return self.writer.run(transfers.transfer, cmd)
+        cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo, reference)
+        return claimed(self.unit_of_work, transfers.transfer_claim(cmd), lambda: self.writer.run(transfers.transfer, cmd))
 
     def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
         return self.writer.run(transfers.transfer_many, c.PostTransfers(tuple(items)))
@@ -148,9 +150,12 @@ class FundCenter(Application[UUID]):
     # -- holds ---------------------------------------------------------------------------------------
 
     def place_hold(
-        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None
+        self, account: UUID, amount: int, idempotency_key: str, reason: str = "", expires_at: datetime | None = None,
+        *, reference: str | None = None,
     ) -> HoldView:
-        return self.writer.run(holds.place_hold, c.PlaceHold(account, amount, idempotency_key, reason, expires_at))
+        cmd = c.PlaceHold(account, amount, idempotency_key, reason, expires_at, reference)
+        claim = holds.hold_claim(self.unit_of_work, cmd)
+        return claimed(self.unit_of_work, claim, lambda: self.writer.run(holds.place_hold, cmd))
 
     def release_hold(self, hold_id: UUID, amount: int | None = None, idempotency_key: str | None = None) -> HoldView:
         return self.writer.run(holds.release_hold, c.ReleaseHold(hold_id, amount, idempotency_key))
@@ -251,17 +256,19 @@ class FundCenter(Application[UUID]):
 
     def request_recharge(
         self, recharge_id: UUID, request: str, account: UUID, amount: int, currency: str,
-        method: str, bank: str, binding_id: UUID | None, route: c.Route | None = None,
+        method: str, bank: str, binding_id: UUID | None, route: c.Route | None = None, *, reference: str | None = None,
     ) -> tuple[Recharge, bool]:
-        cmd = c.RequestRecharge(recharge_id, request, account, amount, currency, method, bank, binding_id, route)
-        return self.writer.run(payments.request_recharge, cmd)
+        cmd = c.RequestRecharge(recharge_id, request, account, amount, currency, method, bank, binding_id, route, reference)
+        claim = payments.recharge_claim(self.unit_of_work, cmd)
+        return claimed(self.unit_of_work, claim, lambda: self.writer.run(payments.request_recharge, cmd))
 
     def request_withdrawal(
         self, withdrawal_id: UUID, request: str, account: UUID, amount: int, currency: str,
-        bank: str, binding_id: UUID, route: c.Route | None = None,
+        bank: str, binding_id: UUID, route: c.Route | None = None, *, reference: str | None = None,
     ) -> tuple[Withdrawal, bool]:
-        cmd = c.RequestWithdrawal(withdrawal_id, request, account, amount, currency, bank, binding_id, route)
-        return self.writer.run(payments.request_withdrawal, cmd)
+        cmd = c.RequestWithdrawal(withdrawal_id, request, account, amount, currency, bank, binding_id, route, reference)
+        claim = payments.withdrawal_claim(self.unit_of_work, cmd)
+        return claimed(self.unit_of_work, claim, lambda: self.writer.run(payments.request_withdrawal, cmd))
 
     def get_payment(self, payment_id: UUID) -> Payment:
         return payments.payment(self.unit_of_work, payment_id)

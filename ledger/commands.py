@@ -28,6 +28,7 @@ class TransferRequest(TypedDict, total=False):
     currency: str
     idempotency_key: str
     memo: str
+    reference: str  # refused in a batch: a transfer with a reference is posted on its own
 
 
 # -- accounts -------------------------------------------------------------------------------------
@@ -62,6 +63,7 @@ class PostTransfer:
     currency: str
     idempotency_key: str
     memo: str = ""
+    reference: str | None = None  # the business's own reference: one transfer per business and reference
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class PlaceHold:
     idempotency_key: str
     reason: str = ""
     expires_at: datetime | None = None
+    reference: str | None = None  # the business's own reference: one hold per business and reference
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ class RequestRecharge:
     bank: str
     binding_id: UUID | None
     route: Route | None = None
+    reference: str | None = None  # the business's own reference: one recharge per business and reference
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,7 @@ class RequestWithdrawal:
     bank: str
     binding_id: UUID
     route: Route | None = None
+    reference: str | None = None  # the business's own reference: one withdrawal per business and reference
 
 
 @dataclass(frozen=True)

@@ -29,22 +29,24 @@ from .unit_of_work import Attempt, UnitOfWork
 def new_transfer(
     uow: UnitOfWork, transfer_id: UUID, kind: TransferKind, currency: str, postings: Sequence[Posting], *,
     request_hash: str = "", memo: str = "", references: dict[str, str] | None = None, by: str | None = None,
+    reference: str | None = None,
 ) -> Transfer:
     """A new transfer, stamped with one instant and recording the accounting day of that
     instant: its `day` and its timestamp always agree, whatever the clock does meanwhile."""
     now = uow.clock()
     return booked_at(uow, now, transfer_id, kind, currency, postings, request_hash=request_hash, memo=memo,
-                     references=references, by=by)
+                     references=references, by=by, reference=reference)
 
 
 def booked_at(
     uow: UnitOfWork, now: datetime, transfer_id: UUID, kind: TransferKind, currency: str, postings: Sequence[Posting],
     *, request_hash: str = "", memo: str = "", references: dict[str, str] | None = None, by: str | None = None,
+    reference: str | None = None,
 ) -> Transfer:
     """A new transfer booked at `now` (an outcome's one instant), on the accounting day of `now`."""
     with stamped_by(lambda: now):
         return Transfer.post(transfer_id, kind, currency, postings, request_hash=request_hash, memo=memo,
-                             references=references, day=uow.day_of(now), by=by)
+                             references=references, day=uow.day_of(now), by=by, reference=reference)
 
 
 def post(attempt: Attempt, transfer: Transfer, *, customers: Iterable[UUID] = (), capture: Hold | None = None) -> None:

@@ -74,6 +74,7 @@ class TransferView:
     reversed_by: UUID | None
     created_at: datetime
     position: int | None = None
+    reference: str | None = None  # the business's own reference, if it gave one
 
     @classmethod
     def of(cls, transfer: Transfer, position: int | None = None) -> TransferView:
@@ -88,6 +89,7 @@ class TransferView:
             reversed_by=transfer.reversed_by,
             created_at=transfer.created_on,
             position=position,
+            reference=getattr(transfer, "reference", None),  # None in snapshots older than the field
         )
 
 
@@ -105,6 +107,7 @@ class HoldView:
     expires_at: datetime | None
     capture_transfer_ids: list[UUID]
     position: int | None = None
+    reference: str | None = None  # the business's own reference, if it gave one
 
     @classmethod
     def of(cls, hold: Hold, now: datetime, position: int | None = None) -> HoldView:
@@ -121,6 +124,7 @@ class HoldView:
             expires_at=hold.expires_at,
             capture_transfer_ids=list(hold.capture_transfer_ids),
             position=position,
+            reference=getattr(hold, "reference", None),  # None in snapshots older than the field
         )
 
 
@@ -160,6 +164,7 @@ class PaymentView:
     transfer_ids: list[UUID]
     created_at: datetime
     position: int | None = None
+    reference: str | None = None  # the business's own reference, if it gave one
 
     @classmethod
     def of(cls, p: Payment, position: int | None = None) -> PaymentView:
@@ -167,6 +172,7 @@ class PaymentView:
             p.id, type(p).__name__.lower(), p.account_id, p.amount, p.currency, p.method, p.bank, p.binding_id,
             p.status, p.channel, p.channel_txn_id, p.redirect_url, p.fee, p.failure, list(p.decisions),
             list(p.transfer_ids), p.created_on, position,
+            getattr(p, "reference", None),  # None in snapshots older than the field
         )
 
 

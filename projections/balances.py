@@ -21,7 +21,7 @@ from ledger.domain.errors import AccountNotFound
 from ledger.domain.holds import Hold
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, dispatchmethod, iso
+from .common import Batch, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
 
 
 class _Changes:
@@ -152,3 +152,28 @@ def account_balance(store: Any, account_id: UUID, now: datetime) -> dict[str, An
     pending = sum(h["held"] for h in holds)
     frozen = sum(h["held"] for h in holds if h["purpose"] == "freeze")
     return {**row, "pending_debits": pending, "frozen": frozen, "available": row["posted"] - pending}
+
+
+ACCOUNT_COLUMNS = ("account_id", "kind", "business_id", "external_ref", "currency", "name", "status", "role", "channel",
+                   "posted", "opened_at", "position")
+
+
+def list_accounts(
+    store: Any, *, business_id: str | None = None, kind: str | None = None, external_ref: str | None = None,
+    status: str | None = None, limit: int = 100, cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Accounts in id order, filtered; each row's `id` is its account id."""
+    check_limit(limit)
+    filters = {"business_id": business_id, "kind": kind, "external_ref": external_ref, "status": status}
+    sql, params = f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM account_balances WHERE 1 = 1", []
+    for name, value in filters.items():
+        if value is not None:
+            sql += f" AND {name} = ?"
+            params.append(value)
+    if cursor is not None:
+        last_id, = decode_cursor(cursor, 1)
+        sql += " AND account_id > ?"
+        params.append(last_id)
+    rows = store.query(sql + " ORDER BY account_id LIMIT ?", (*params, limit + 1))
+    following = encode_cursor(rows[limit - 1]["account_id"]) if len(rows) > limit else None
+    return [{**row, "id": row["account_id"]} for row in rows[:limit]], following

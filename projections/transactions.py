@@ -9,6 +9,8 @@ each carries its business, so a business sees a transaction whichever side it is
 on. The transfers a channel payment posts belong to its row, not rows of their own.
 `actor` is who made a transaction staff make by hand (adjustments, reversals): the
 `by` its transfer recorded (an API key's id, "cli", "demo"); NULL for the rest.
+`reference` is the business's own reference a transfer, hold, recharge or withdrawal
+was made with (`find_by_reference`); NULL for the rest.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .common import AccountMetadata, Batch, check_limit, cursor_int, decode_curs
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
-    "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at", "actor",
+    "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at", "actor", "reference",
 )
 
 
@@ -82,13 +84,14 @@ class TransactionsView:
             str(event.originator_id), position, event.kind, "posted", debits[0], credits[0],
             event.currency, sum(p["amount"] for p in event.postings if p["side"] == "debit"),
             event.memo, event.timestamp, event.references.get("channel"), actor=getattr(event, "by", None),
+            reference=getattr(event, "reference", None),
         ))
 
     @collect.register
     def _(self, event: Hold.Placed, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(
             str(event.originator_id), position, "freeze", "posted", str(event.account_id), None,
-            event.currency, event.amount, event.reason, event.timestamp,
+            event.currency, event.amount, event.reason, event.timestamp, reference=getattr(event, "reference", None),
         ))
 
     @collect.register
@@ -103,12 +106,14 @@ class TransactionsView:
     @collect.register
     def _(self, event: Recharge.Requested, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(str(event.originator_id), position, "recharge", "pending", None, str(event.account_id),
-                         event.currency, event.amount, f"{event.method} via {event.bank}", event.timestamp))
+                         event.currency, event.amount, f"{event.method} via {event.bank}", event.timestamp,
+                         reference=getattr(event, "reference", None)))
 
     @collect.register
     def _(self, event: Withdrawal.Requested, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(str(event.originator_id), position, "withdrawal", "pending", str(event.account_id), None,
-                         event.currency, event.amount, f"payout to {event.bank}", event.timestamp))
+                         event.currency, event.amount, f"payout to {event.bank}", event.timestamp,
+                         reference=getattr(event, "reference", None)))
 
     @collect.register
     def _(self, event: CardBinding.Bound, position: int, rows: list[dict[str, Any]]) -> None:
@@ -135,13 +140,13 @@ def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
 def _row(
     id: str, position: int, kind: str, status: str, account_id: str | None, counterparty_id: str | None,
     currency: str, amount: int, memo: str, created_at: datetime, channel: str | None = None,
-    hold_id: str | None = None, actor: str | None = None,
+    hold_id: str | None = None, actor: str | None = None, reference: str | None = None,
 ) -> dict[str, Any]:
     return {
         "hold_id": hold_id,
         "id": id, "position": position, "kind": kind, "status": status, "account_id": account_id,
         "counterparty_id": counterparty_id, "channel": channel, "currency": currency, "amount": amount,
-        "memo": memo, "created_at": iso(created_at), "actor": actor,
+        "memo": memo, "created_at": iso(created_at), "actor": actor, "reference": reference,
     }
 
 
@@ -180,3 +185,31 @@ def list_transactions(
     rows = store.query(sql + " ORDER BY position DESC, id DESC LIMIT ?", (*params, limit + 1))
     following = encode_cursor(rows[limit - 1]["position"], rows[limit - 1]["id"]) if len(rows) > limit else None
     return rows[:limit], following
+
+
+REFERENCE_MATCHES_MAX = 100  # a staff lookup across businesses: at most this many rows
+
+
+def find_by_reference(store: Any, kind: str, reference: str, business_id: str | None = None) -> list[str]:
+    """The ids of the `kind` rows made with `reference`, of one business (either side) or of any."""
+    sql, params = "SELECT id FROM transactions WHERE kind = ? AND reference = ?", [kind, reference]
+    if business_id is not None:
+        sql += " AND (business_id = ? OR counterparty_business_id = ?)"
+        params += [business_id, business_id]
+    rows = store.query(sql + " ORDER BY position, id LIMIT ?", (*params, REFERENCE_MATCHES_MAX))
+    return [row["id"] for row in rows]
+
+
+def list_bindings(store: Any, account_id: str, *, limit: int = 100, cursor: str | None = None) -> tuple[list[str], str | None]:
+    """The ids of an account's card bindings (their verifications), oldest first."""
+    check_limit(limit)
+    sql = "SELECT id, position FROM transactions WHERE kind = 'verification' AND account_id = ?"
+    params: list[Any] = [account_id]
+    if cursor is not None:
+        text, last_id = decode_cursor(cursor, 2)
+        position = cursor_int(text, cursor)
+        sql += " AND (position > ? OR (position = ? AND id > ?))"
+        params += [position, position, last_id]
+    rows = store.query(sql + " ORDER BY position, id LIMIT ?", (*params, limit + 1))
+    following = encode_cursor(rows[limit - 1]["position"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return [row["id"] for row in rows[:limit]], following

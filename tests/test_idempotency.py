@@ -20,6 +20,7 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/accounts"): "record",  # and the account id from (business_id, external_ref)
     ("POST", "/v1/accounts/{account_id}/status"): "record",
     ("POST", "/v1/transfers"): "id",
+    ("POST", "/v1/transfers/{transfer_id}/reverse"): "id",  # the reversal's id
     ("POST", "/v1/transfers/batch"): "id",  # each item: its own key, or the batch key and its index
     ("POST", "/v1/holds"): "id",
     ("POST", "/v1/holds/{hold_id}/release"): "id",  # an operation on the hold, by key

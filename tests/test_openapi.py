@@ -17,6 +17,7 @@ OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/v1/channels/
 CREATES = {
     "/v1/accounts", "/v1/transfers", "/v1/holds", "/v1/holds/{hold_id}/capture", "/v1/admin/adjustments",
     "/v1/admin/api-keys", "/v1/admin/banks", "/v1/admin/channels", "/v1/bindings", "/v1/recharges", "/v1/withdrawals",
+    "/v1/transfers/{transfer_id}/reverse",
     "/v1/reconciliations", "/v1/reconciliations/fetch", "/v1/webhook-endpoints",
 }
 

@@ -84,4 +84,4 @@ def test_the_schema_takes_its_methods_and_limits_from_the_ledger(tmp_path):
     account, hold = schemas["AccountOut"]["properties"], schemas["HoldOut"]["properties"]
     assert "version" not in account and account["posted"]["type"] == "integer"  # derived from AccountView, as shown
     assert list(hold) == ["id", "account_id", "currency", "amount", "remaining", "released", "captured", "status", "reason",
-                          "expires_at", "capture_transfer_ids", "position"]  # HoldView's fields, in its order
+                          "expires_at", "capture_transfer_ids", "position", "reference"]  # HoldView's fields, in its order

@@ -11,7 +11,7 @@ from ledger.domain.methods import METHODS, RECHARGE_METHODS
 from ledger.domain.money import AMOUNT_MINOR_MAX
 from ledger.views import BindingView, PaymentView
 
-from .common import Amount, Body, Code, Currency, Out, derived_from
+from .common import REFERENCE_RULE, Amount, Body, Code, Currency, Out, Ref, derived_from
 
 
 class BankIn(Body):
@@ -92,6 +92,7 @@ class RechargeIn(Body):
     method: Literal[RECHARGE_METHODS]  # type: ignore[valid-type]  # the domain's one list, as the schema's enum
     binding_id: UUID | None = Field(None, description="For withholding and auth_pay: the bound card.")
     bank: Code | None = Field(None, description="For e-banking: the payer's bank.")
+    reference: Ref | None = Field(None, description=REFERENCE_RULE)
 
 
 class ConfirmIn(Body):
@@ -103,6 +104,7 @@ class WithdrawalIn(Body):
     amount: Amount
     currency: Currency
     binding_id: UUID
+    reference: Ref | None = Field(None, description=REFERENCE_RULE)
 
 
 @derived_from(PaymentView)

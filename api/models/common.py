@@ -19,6 +19,8 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(descri
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=500)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+REFERENCE_RULE = ("Your own reference (order number), one per business and kind: the same request with it again "
+                  "answers the first outcome, another request with it is 409 idempotency-conflict.")
 ClientKey = Annotated[str, StringConstraints(min_length=1, max_length=CLIENT_KEY_LENGTH_MAX, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 

@@ -10,7 +10,19 @@ from pydantic import Field, StringConstraints
 from ledger import HoldView, TransferView
 from ledger.handlers.transfers import BATCH_SIZE_MAX
 
-from .common import DATETIME_RULE, Amount, Body, BoundedDatetime, ClientKey, Currency, Out, Text, derived_from
+from .common import (
+    DATETIME_RULE,
+    REFERENCE_RULE,
+    Amount,
+    Body,
+    BoundedDatetime,
+    ClientKey,
+    Currency,
+    Out,
+    Ref,
+    Text,
+    derived_from,
+)
 
 
 class TransferIn(Body):
@@ -19,6 +31,7 @@ class TransferIn(Body):
     amount: Amount
     currency: Currency
     memo: Text = ""
+    reference: Ref | None = Field(None, description=REFERENCE_RULE)
 
 
 class PostingOut(Out):
@@ -64,6 +77,7 @@ class HoldIn(Body):
     amount: Amount
     reason: Text = ""
     expires_at: BoundedDatetime | None = Field(None, description=DATETIME_RULE)
+    reference: Ref | None = Field(None, description=REFERENCE_RULE)
 
 
 class ReleaseIn(Body):

@@ -26,6 +26,7 @@ class TransactionOut(Out):
     memo: str
     created_at: datetime
     actor: str | None = Field(None, description="Who made it, for adjustments and reversals: the API key's id, 'cli' or 'demo'.")
+    reference: str | None = Field(None, description="The business's own reference it was made with, if any.")
 
 
 class TransactionsOut(Out):

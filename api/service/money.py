@@ -25,7 +25,8 @@ class Money(Caller):
     def transfer(self, body: models.TransferIn, key: str) -> TransferView:
         self._own(body.from_account), self._own(body.to_account)
         return self.ledger.transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
-                        currency=body.currency, idempotency_key=self._key(key), memo=body.memo)
+                                    currency=body.currency, idempotency_key=self._key(key), memo=body.memo,
+                                    reference=body.reference)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
         items: list[TransferRequest] = []
@@ -40,12 +41,14 @@ class Money(Caller):
                 "from_account": item.from_account, "to_account": item.to_account, "amount": item.amount,
                 "currency": item.currency, "memo": item.memo,
                 "idempotency_key": self._key(item.idempotency_key or f"{key}/{index}"),
+                **({} if item.reference is None else {"reference": item.reference}),  # refused: one at a time
             })
         done = iter(self.ledger.transfer_many(items))
         return [refused[i] if i in refused else next(done) for i in range(len(body.transfers))]
 
     def place_hold(self, body: models.HoldIn, key: str) -> HoldView:
-        return self.ledger.place_hold(self._own(body.account), body.amount, self._key(key), body.reason, body.expires_at)
+        return self.ledger.place_hold(self._own(body.account), body.amount, self._key(key), body.reason, body.expires_at,
+                                      reference=body.reference)
 
     def release_hold(self, hold_id: UUID, body: models.ReleaseIn, key: str) -> HoldView:
         return self.ledger.release_hold(self._own_hold(hold_id), body.amount, idempotency_key=self._key(key))

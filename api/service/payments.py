@@ -46,7 +46,7 @@ class CardPayments(Caller):
     def recharge(self, body: models.RechargeIn, key: str) -> Any:
         return self.services.payments.recharge(
             self._own(body.account), body.amount, body.currency, body.method, self._key(key),
-            binding_id=body.binding_id, bank=body.bank,
+            binding_id=body.binding_id, bank=body.bank, reference=body.reference,
         )
 
     def confirm(self, recharge_id: UUID, body: models.ConfirmIn, key: str) -> Any:
@@ -60,7 +60,7 @@ class CardPayments(Caller):
 
     def withdraw(self, body: models.WithdrawalIn, key: str) -> Any:
         return self.services.payments.withdraw(
-            self._own(body.account), body.amount, body.currency, body.binding_id, self._key(key))
+            self._own(body.account), body.amount, body.currency, body.binding_id, self._key(key), reference=body.reference)
 
     def payment(self, payment_id: UUID, kind: str) -> Any:
         payment = self._own_payment(payment_id)

@@ -23,7 +23,7 @@ from ledger.domain import ids
 from ledger.domain.cards import card_token, mask_name, mask_number, mask_phone
 from ledger.domain.channels import NoChannelAvailable, check_method
 from ledger.domain.errors import Conflict, NotFound, ValidationError
-from ledger.domain.inputs import check_code, check_key, check_text
+from ledger.domain.inputs import check_code, check_key, check_ref, check_text
 from ledger.domain.methods import CARD_METHODS, RECHARGE_METHODS
 from ledger.domain.payments import Payment
 from ledger.domain.routing import rank
@@ -118,28 +118,37 @@ class Payments:
 
     def recharge(
         self, account: UUID, amount: int, currency: str, method: str, idempotency_key: str, *,
-        binding_id: UUID | None = None, bank: str | None = None,
+        binding_id: UUID | None = None, bank: str | None = None, reference: str | None = None,
     ) -> PaymentView:
         check_method(method, RECHARGE_METHODS)
         check_key(idempotency_key)
+        if reference is not None:
+            check_ref(reference, "reference")
         binding = self._binding_for(account, method, binding_id)
         bank = binding.bank if binding is not None else check_code(bank, "bank")
         recharge_id = ids.command_id("recharge", idempotency_key)
-        request = ids.fingerprint(account=account, amount=amount, currency=currency, method=method, binding=binding_id, bank=bank)
+        request = ids.fingerprint(account=account, amount=amount, currency=currency, method=method, binding=binding_id, bank=bank,
+                                  **ids.referenced(reference))
         choices, skipped = self._route(account, method, bank, amount, binding)
         recharge, new = self.ledger.request_recharge(
-            recharge_id, request, account, amount, currency, method, bank, binding_id, _first(choices, skipped)
+            recharge_id, request, account, amount, currency, method, bank, binding_id, _first(choices, skipped),
+            reference=reference,
         )
         return self._submit(recharge, new, binding, choices, skipped)
 
-    def withdraw(self, account: UUID, amount: int, currency: str, binding_id: UUID, idempotency_key: str) -> PaymentView:
+    def withdraw(self, account: UUID, amount: int, currency: str, binding_id: UUID, idempotency_key: str, *,
+                 reference: str | None = None) -> PaymentView:
         check_key(idempotency_key)
+        if reference is not None:
+            check_ref(reference, "reference")
         binding = self._binding_for(account, "payout", binding_id)
         withdrawal_id = ids.command_id("withdrawal", idempotency_key)
-        request = ids.fingerprint(account=account, amount=amount, currency=currency, binding=binding_id)
+        request = ids.fingerprint(account=account, amount=amount, currency=currency, binding=binding_id,
+                                  **ids.referenced(reference))
         choices, skipped = self._route(account, "payout", binding.bank, amount, binding)
         withdrawal, new = self.ledger.request_withdrawal(
-            withdrawal_id, request, account, amount, currency, binding.bank, binding_id, _first(choices, skipped)
+            withdrawal_id, request, account, amount, currency, binding.bank, binding_id, _first(choices, skipped),
+            reference=reference,
         )
         return self._submit(withdrawal, new, binding, choices, skipped)
 

@@ -41,6 +41,7 @@ class Hold(LedgerAggregate):
             expires_at: datetime | None
             request_hash: str
             purpose: str
+            reference: str | None  # absent from events of older logs: read it with getattr
 
         class Released(LedgerAggregate.Event):
             amount: int
@@ -64,6 +65,7 @@ class Hold(LedgerAggregate):
         expires_at: datetime | None,
         request_hash: str,
         purpose: str = "freeze",
+        reference: str | None = None,
     ) -> None:
         self.account_id = account_id
         self.currency = currency
@@ -72,6 +74,7 @@ class Hold(LedgerAggregate):
         self.expires_at = expires_at
         self.request_hash = request_hash
         self.purpose = purpose
+        self.reference = reference  # the business's own reference (order number); None in older logs
         assert amount > 0, amount
         self.released = 0
         self.captured = 0

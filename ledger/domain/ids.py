@@ -18,6 +18,11 @@ def command_id(scope: str, key: str) -> UUID:
     return uuid5(NAMESPACE, f"{scope}\x1f{key}")
 
 
+def referenced(reference: str | None) -> dict[str, str]:
+    """A reference for a request's fingerprint: none adds nothing, so fingerprints without one stay as they were."""
+    return {} if reference is None else {"reference": reference}
+
+
 def account_id(business_id: str, external_ref: str) -> UUID:
     return uuid5(NAMESPACE, f"account\x1f{business_id}\x1f{external_ref}")
 

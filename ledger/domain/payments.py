@@ -64,7 +64,7 @@ class Payment(LedgerAggregate):
             day: str | None
 
     def _init(self, account_id: UUID, business_id: str, amount: int, currency: str, method: str,
-              bank: str, binding_id: UUID | None, request_hash: str) -> None:
+              bank: str, binding_id: UUID | None, request_hash: str, reference: str | None = None) -> None:
         assert amount > 0, amount
         self.account_id = account_id
         self.business_id = business_id
@@ -74,6 +74,7 @@ class Payment(LedgerAggregate):
         self.bank = bank
         self.binding_id = binding_id
         self.request_hash = request_hash
+        self.reference = reference  # the business's own reference (order number); None in older logs
         self.status = "requested"
         self.channel: str | None = None
         self.channel_txn_id: str | None = None
@@ -162,11 +163,12 @@ class Recharge(Payment):
             bank: str
             binding_id: UUID | None
             request_hash: str
+            reference: str | None  # absent from events of older logs: read it with getattr
 
     @event("Requested")
     def __init__(self, id: UUID, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
-                 binding_id: UUID | None, request_hash: str) -> None:
-        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash)
+                 binding_id: UUID | None, request_hash: str, reference: str | None = None) -> None:
+        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash, reference)
 
 
 class Withdrawal(Payment):
@@ -183,6 +185,7 @@ class Withdrawal(Payment):
             binding_id: UUID | None
             request_hash: str
             hold_id: UUID
+            reference: str | None  # absent from events of older logs: read it with getattr
 
         class Returned(LedgerAggregate.Event):
             transfer_id: UUID
@@ -190,8 +193,8 @@ class Withdrawal(Payment):
 
     @event("Requested")
     def __init__(self, id: UUID, account_id: UUID, business_id: str, amount: int, currency: str, method: str, bank: str,
-                 binding_id: UUID | None, request_hash: str, hold_id: UUID) -> None:
-        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash)
+                 binding_id: UUID | None, request_hash: str, hold_id: UUID, reference: str | None = None) -> None:
+        self._init(account_id, business_id, amount, currency, method, bank, binding_id, request_hash, reference)
         self.hold_id = hold_id
 
     def check_returnable(self) -> bool:

@@ -52,6 +52,7 @@ class Transfer(LedgerAggregate):
             references: dict[str, str]
             day: str | None
             by: str | None
+            reference: str | None  # absent from events of older logs: read it with getattr
 
         class Reversed(LedgerAggregate.Event):
             reversal_id: UUID
@@ -69,6 +70,7 @@ class Transfer(LedgerAggregate):
         references: dict[str, str],
         day: str | None = None,
         by: str | None = None,
+        reference: str | None = None,
     ) -> None:
         self.kind = kind
         self.currency = currency
@@ -79,6 +81,7 @@ class Transfer(LedgerAggregate):
         self.references = references
         self.day = day
         self.by = by
+        self.reference = reference  # the business's own reference (order number); None in older logs
         self.reversed_by: UUID | None = None
 
     @classmethod
@@ -94,6 +97,7 @@ class Transfer(LedgerAggregate):
         references: dict[str, str] | None = None,
         day: str | None = None,
         by: str | None = None,
+        reference: str | None = None,
     ) -> Transfer:
         check_balanced(list(postings))
         if any(p.currency != currency for p in postings):
@@ -108,6 +112,7 @@ class Transfer(LedgerAggregate):
             references=references or {},
             day=day,
             by=by,
+            reference=reference,
         )
 
     @property

@@ -6,19 +6,20 @@ the hold's history and operation keys: each handler changes both in one save.
 
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from ..commands import CaptureHold, PlaceHold, ReleaseHold
 from ..domain import ids
 from ..domain.errors import AccountsMustBeDifferent, HoldNotFound, IdempotencyConflict, TransferNotFound
 from ..domain.holds import Hold, assert_in_step
-from ..domain.inputs import check_expiry, check_key, check_text
+from ..domain.inputs import check_expiry, check_key, check_ref, check_text
 from ..domain.money import check_amount
 from ..domain.postings import move
 from ..domain.transfers import Transfer, TransferKind
 from ..posting import new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import HoldView, TransferView
+from .references import Claim, Reference
 
 
 def place_hold(uow: UnitOfWork, cmd: PlaceHold) -> HoldView:
@@ -27,8 +28,7 @@ def place_hold(uow: UnitOfWork, cmd: PlaceHold) -> HoldView:
     check_key(cmd.idempotency_key)
     check_text(cmd.reason, "reason")
     check_expiry(cmd.expires_at, uow.clock())
-    hold_id = ids.command_id("hold", cmd.idempotency_key)
-    request = ids.fingerprint(account=cmd.account, amount=cmd.amount, reason=cmd.reason, expires_at=cmd.expires_at)
+    hold_id, request = _identified(cmd)
 
     def decide(attempt: Attempt) -> HoldView:
         now = uow.clock()
@@ -37,11 +37,29 @@ def place_hold(uow: UnitOfWork, cmd: PlaceHold) -> HoldView:
         account.place_hold(hold_id, cmd.amount, cmd.expires_at, now)
         hold = Hold(
             id=hold_id, account_id=account.id, currency=account.currency, amount=cmd.amount,
-            reason=cmd.reason, expires_at=cmd.expires_at, request_hash=request,
+            reason=cmd.reason, expires_at=cmd.expires_at, request_hash=request, reference=cmd.reference,
         )
         return HoldView.of(hold, now, attempt.commit(account, hold))
 
     return uow.run(decide, Once(Hold, hold_id, request, "hold key", lambda h, position: HoldView.of(h, uow.clock(), position)))
+
+
+def _identified(cmd: PlaceHold) -> tuple[UUID, str]:
+    """A hold's id (from its idempotency key) and its request's fingerprint (with its reference, if any)."""
+    if cmd.reference is not None:
+        check_ref(cmd.reference, "reference")
+    request = ids.fingerprint(account=cmd.account, amount=cmd.amount, reason=cmd.reason, expires_at=cmd.expires_at,
+                              **ids.referenced(cmd.reference))
+    return ids.command_id("hold", cmd.idempotency_key), request
+
+
+def hold_claim(uow: UnitOfWork, cmd: PlaceHold) -> Claim[HoldView] | None:
+    """What a hold with a reference claims (ledger/handlers/references.py)."""
+    if cmd.reference is None:
+        return None
+    hold_id, request = _identified(cmd)
+    return Claim(Reference("hold", cmd.account, cmd.reference), request, hold_id,
+                 lambda states: HoldView.of(states[0][0], uow.clock(), states[0][1]))
 
 
 def release_hold(uow: UnitOfWork, cmd: ReleaseHold) -> HoldView:

@@ -38,6 +38,7 @@ from ..domain.transfers import Transfer, TransferKind
 from ..posting import booked_at, new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import BindingView
+from .references import Claim, Reference
 
 # -- card bindings -------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ def request_recharge(uow: UnitOfWork, cmd: RequestRecharge) -> tuple[Recharge, b
         account = _payment_account(attempt, cmd.account, cmd.currency)
         recharge = Recharge(id=cmd.recharge_id, account_id=account.id, business_id=account.business_id, amount=cmd.amount,
                             currency=cmd.currency, method=cmd.method, bank=cmd.bank, binding_id=cmd.binding_id,
-                            request_hash=cmd.request)
+                            request_hash=cmd.request, reference=cmd.reference)
         if cmd.route is not None:
             recharge.route(*cmd.route)
         attempt.commit(recharge)
@@ -102,7 +103,7 @@ def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdra
         withdrawal = Withdrawal(
             id=cmd.withdrawal_id, account_id=account.id, business_id=account.business_id, amount=cmd.amount,
             currency=cmd.currency, method="payout", bank=cmd.bank, binding_id=cmd.binding_id, request_hash=cmd.request,
-            hold_id=hold_id,
+            hold_id=hold_id, reference=cmd.reference,
         )
         if cmd.route is not None:
             withdrawal.route(*cmd.route)
@@ -111,6 +112,23 @@ def request_withdrawal(uow: UnitOfWork, cmd: RequestWithdrawal) -> tuple[Withdra
 
     once = Once(Withdrawal, cmd.withdrawal_id, cmd.request, "withdrawal key", lambda w, position: (uow.fresh(w), False))
     return uow.run(decide, once)
+
+
+def recharge_claim(uow: UnitOfWork, cmd: RequestRecharge) -> Claim[tuple[Recharge, bool]] | None:
+    """What a recharge with a reference claims (ledger/handlers/references.py); a repeat answers
+    with the recharge as it is now, not created by this call."""
+    if cmd.reference is None:
+        return None
+    return Claim(Reference("recharge", cmd.account, cmd.reference), cmd.request, cmd.recharge_id,
+                 lambda states: (uow.fresh(states[0][0]), False))
+
+
+def withdrawal_claim(uow: UnitOfWork, cmd: RequestWithdrawal) -> Claim[tuple[Withdrawal, bool]] | None:
+    """What a withdrawal with a reference claims, as `recharge_claim`."""
+    if cmd.reference is None:
+        return None
+    return Claim(Reference("withdrawal", cmd.account, cmd.reference), cmd.request, cmd.withdrawal_id,
+                 lambda states: (uow.fresh(states[0][0]), False))
 
 
 def payment(uow: UnitOfWork, payment_id: UUID) -> Payment:

@@ -13,13 +13,14 @@ from ..domain import ids
 from ..domain.accounts import SystemRole
 from ..domain.aggregate import stamped_by
 from ..domain.errors import AccountsMustBeDifferent, LedgerError, TransferNotFound, ValidationError
-from ..domain.inputs import check_code, check_key, check_text
+from ..domain.inputs import check_code, check_key, check_ref, check_text
 from ..domain.money import check_amount, check_currency
 from ..domain.postings import Posting, Side, move, reverse
 from ..domain.transfers import Transfer, TransferKind
 from ..posting import new_transfer, post
 from ..unit_of_work import Attempt, Once, UnitOfWork
 from ..views import TransferView
+from .references import Claim, Reference
 
 BATCH_SIZE_MAX = 1000  # transfers in one PostTransfers
 
@@ -34,10 +35,13 @@ def checked(cmd: PostTransfer) -> tuple[UUID, str, list[Posting]]:
     check_currency(cmd.currency)
     check_key(cmd.idempotency_key)
     check_text(cmd.memo, "memo")
+    if cmd.reference is not None:
+        check_ref(cmd.reference, "reference")
     if cmd.from_account == cmd.to_account:
         raise AccountsMustBeDifferent("from_account and to_account must be different accounts")
     request = ids.fingerprint(
-        from_account=cmd.from_account, to_account=cmd.to_account, amount=cmd.amount, currency=cmd.currency, memo=cmd.memo
+        from_account=cmd.from_account, to_account=cmd.to_account, amount=cmd.amount, currency=cmd.currency, memo=cmd.memo,
+        **ids.referenced(cmd.reference),
     )
     postings = move(cmd.from_account, cmd.to_account, cmd.amount, cmd.currency)
     return ids.command_id("transfer", cmd.idempotency_key), request, postings
@@ -49,11 +53,20 @@ def transfer(uow: UnitOfWork, cmd: PostTransfer) -> TransferView:
 
     def decide(attempt: Attempt) -> TransferView:
         new = new_transfer(uow, transfer_id, TransferKind.TRANSFER, cmd.currency, postings, request_hash=request,
-                           memo=cmd.memo)
+                           memo=cmd.memo, reference=cmd.reference)
         post(attempt, new, customers=(cmd.from_account, cmd.to_account))
         return TransferView.of(new, attempt.commit(new))
 
     return uow.run(decide, once_transfer(transfer_id, request, "transfer key"))
+
+
+def transfer_claim(cmd: PostTransfer) -> Claim[TransferView] | None:
+    """What a transfer with a reference claims (ledger/handlers/references.py)."""
+    if cmd.reference is None:
+        return None
+    transfer_id, request, _ = checked(cmd)
+    return Claim(Reference("transfer", cmd.from_account, cmd.reference), request, transfer_id,
+                 lambda states: TransferView.of(*states[0]))
 
 
 def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | LedgerError]:
@@ -93,11 +106,13 @@ def _as_command(item: Any) -> PostTransfer:
 
 def _prepare(uow: UnitOfWork, item: PostTransfer) -> Transfer | LedgerError:
     try:
+        if item.reference is not None:
+            raise ValidationError("a batch's transfers take no reference: post a transfer with a reference on its own")
         transfer_id, request, postings = checked(item)
     except LedgerError as error:
         return error
     return new_transfer(uow, transfer_id, TransferKind.TRANSFER, item.currency, postings, request_hash=request,
-                        memo=item.memo)
+                        memo=item.memo, reference=item.reference)
 
 
 def _alone(uow: UnitOfWork, item: PostTransfer) -> TransferView | LedgerError:
