@@ -79,6 +79,19 @@ def test_concurrent_transfers_lose_no_update_and_overdraw_nothing(fund_center, f
         except BaseException as error:
             errors.append(error)
 
+    # One collision for certain, whatever the timing of what follows: another writer changes an
+    # account this ledger holds in its cache, then this ledger writes to it; its first attempt,
+    # trusting the cache, loses and is retried on fresh state.
+    first, second = funded_accounts[0], funded_accounts[1]
+    fund_center.transfer(from_account=first, to_account=second, amount=1, currency="CNY", idempotency_key="warm")
+    other = FundCenter(store_url)
+    try:
+        other.transfer(from_account=second, to_account=first, amount=1, currency="CNY", idempotency_key="other")
+    finally:
+        other.close()
+    fund_center.transfer(from_account=first, to_account=second, amount=1, currency="CNY", idempotency_key="stale")
+    forced = 3  # the transfers of that collision
+
     threads = [threading.Thread(target=thread_worker, args=(seed,)) for seed in range(4)]
     process, results, other_conflicts = None, None, 0
     if store_url.startswith("postgresql"):
@@ -112,7 +125,7 @@ def test_concurrent_transfers_lose_no_update_and_overdraw_nothing(fund_center, f
     assert sum(v.posted for v in views) == ACCOUNTS * OPENING
     assert all(v.posted >= 0 for v in views)
     balances, transfers = postings_by_account(fund_center)
-    assert transfers == ACCOUNTS + succeeded  # the openings, then every transfer that succeeded, once
+    assert transfers == ACCOUNTS + forced + succeeded  # the openings, then every transfer that succeeded, once
     assert all(balances[v.id] == v.posted for v in views)
     # the two writers did collide (either may be the one that lost), and the service absorbed it
     assert fund_center.stats.conflicts + other_conflicts > 0
