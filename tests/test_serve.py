@@ -42,15 +42,21 @@ def request(base, method, path, token=None, body=None, key=None):
         return error.code, json.loads(error.read())
 
 
-@pytest.fixture
-def served(store_url):
+def create_keys(url):
+    """An admin key and business mall's key, made by the CLI as an operator would."""
+
     def key(*args):
-        result = subprocess.run([*fundcenter_command(), "keys", "create", "--db", store_url, *args],
+        result = subprocess.run([*fundcenter_command(), "keys", "create", "--db", url, *args],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
-    keys = {"admin": key("--role", "admin"), "mall": key("--role", "business", "--business", "mall")}
+    return {"admin": key("--role", "admin"), "mall": key("--role", "business", "--business", "mall")}
+
+
+@pytest.fixture
+def served(store_url):
+    keys = create_keys(store_url)
     port = free_port()
     server = subprocess.Popen(
         [*fundcenter_command(), "serve", "--db", store_url, "--port", str(port)],

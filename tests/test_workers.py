@@ -19,7 +19,7 @@ from api.bootstrap import bootstrap
 from ledger.store import Database
 from projections.runner import LEADER_LOCK_CLASS
 from tests.config import configured_secrets, settings_for
-from tests.test_serve import free_port, fundcenter_command, request
+from tests.test_serve import create_keys, free_port, fundcenter_command, request
 
 SOURCES, THREADS, PER_THREAD, AMOUNT = 8, 8, 15, 7
 
@@ -50,13 +50,7 @@ def leader_pid(url):
 
 @pytest.fixture
 def served(pg_url):
-    def key(*args):
-        result = subprocess.run([*fundcenter_command(), "keys", "create", "--db", pg_url, *args],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    keys = {"admin": key("--role", "admin"), "mall": key("--role", "business", "--business", "mall")}
+    keys = create_keys(pg_url)
     port = free_port()
     server = subprocess.Popen(
         [*fundcenter_command(), "serve", "--db", pg_url, "--port", str(port), "--workers", "2"],
