@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from ledger.domain.fees import FeeRule
+from ledger.domain.methods import METHODS
 from tests.config import api_keys, configured_secrets, settings_for
+from tests.shop import CARD, ID_NUMBER, PHONE
 from tests.test_serve import free_port, fundcenter_command, request
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,12 +38,17 @@ class Served:
     base: str
     keys: dict[str, str]  # holder -> API key: one per staff role, and business mall's ("mall")
     calls: int = 0
+    catalogued: bool = False
+
+    def raw(self, method: str, path: str, who: str = "admin", body: Any = None) -> tuple[int, Any]:
+        """Call the HTTP API; a POST gets a fresh Idempotency-Key: (status, answer)."""
+        self.calls += 1
+        return request(self.base, method, path, self.keys[who], body,
+                       key=f"scene-{self.calls}-{time.monotonic_ns()}" if method == "POST" else None)
 
     def api(self, method: str, path: str, who: str = "admin", body: Any = None) -> Any:
-        """Call the HTTP API (to set the scene); a POST gets a fresh Idempotency-Key; asserts success."""
-        self.calls += 1
-        status, answer = request(self.base, method, path, self.keys[who], body,
-                                 key=f"scene-{self.calls}-{time.monotonic_ns()}" if method == "POST" else None)
+        """Call the HTTP API (to set the scene), asserting success."""
+        status, answer = self.raw(method, path, who, body)
         assert status < 300, (status, answer)
         return answer
 
@@ -50,6 +58,29 @@ class Served:
             self.api("POST", "/v1/admin/adjustments", "admin", {"account": account["id"], "amount": funds_minor,
                                                                "currency": "CNY", "direction": "credit", "reason": "seed"})
         return account
+
+
+    def catalog(self) -> None:
+        """Banks icbc and ccb, channels unionpay and alipay (every method, both banks), and business mall's
+        routes (unionpay first, then alipay) for every method: once per session."""
+        if self.catalogued:
+            return
+        self.catalogued = True
+        for code, name in (("icbc", "ICBC"), ("ccb", "CCB")):
+            self.api("POST", "/v1/admin/banks", "operator", {"code": code, "name": name})
+        for code in ("unionpay", "alipay"):
+            self.api("POST", "/v1/admin/channels", "operator", {"code": code, "name": code.title(), "logo_url": f"https://example.com/{code}.png"})
+            for method in METHODS:
+                self.api("POST", f"/v1/admin/channels/{code}/products/{method}", "operator",
+                         {"fee": FeeRule(rate_bps=60).as_dict(), "banks": {"icbc": {"enabled": True}, "ccb": {"enabled": True}}})
+        for method in METHODS:
+            self.api("POST", "/v1/admin/routes", "operator", {"business_id": "mall", "method": method, "channels": [
+                {"channel": "unionpay", "priority": 1}, {"channel": "alipay", "priority": 2}]})
+
+    def bind(self, account_id: str) -> dict[str, Any]:
+        self.catalog()
+        return self.api("POST", "/v1/bindings", "mall", {"account": account_id, "bank": "icbc", "holder_name": "张三",
+                                                         "id_number": ID_NUMBER, "card_number": CARD, "phone": PHONE})
 
 
 @pytest.fixture(scope="session")

@@ -48,8 +48,8 @@ def _statement_window(desk: Desk, first: str | None, last: str | None) -> tuple[
 
 @router.get("/{account_id}")
 def account_page(desk: Reader, account_id: UUID, start: FromDay = None,
-                 end: str | None = None, cursor: str | None = None):
-    return _account_page(desk, account_id, start, end, cursor)
+                 to: str | None = None, cursor: str | None = None):
+    return _account_page(desk, account_id, start, to, cursor)
 
 
 def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | None, cursor: str | None):
@@ -74,8 +74,8 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
 
 
 @router.get("/{account_id}/statement.csv")
-def statement_csv(desk: Reader, account_id: UUID, start: FromDay = None, end: str | None = None):
-    begin, finish = _statement_window(desk, start, end)
+def statement_csv(desk: Reader, account_id: UUID, start: FromDay = None, to: str | None = None):
+    begin, finish = _statement_window(desk, start, to)
     lines = desk.service(Accounts).statement_csv(account_id, begin, finish, None)
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="statement-{account_id}.csv"'})
