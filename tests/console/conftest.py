@@ -39,12 +39,23 @@ class Served:
     keys: dict[str, str]  # holder -> API key: one per staff role, and business mall's ("mall")
     calls: int = 0
     catalogued: bool = False
+    position: int = 0  # the log position of the scene's latest change
 
     def raw(self, method: str, path: str, who: str = "admin", body: Any = None) -> tuple[int, Any]:
         """Call the HTTP API; a POST gets a fresh Idempotency-Key: (status, answer)."""
         self.calls += 1
-        return request(self.base, method, path, self.keys[who], body,
-                       key=f"scene-{self.calls}-{time.monotonic_ns()}" if method == "POST" else None)
+        status, answer = request(self.base, method, path, self.keys[who], body,
+                                 key=f"scene-{self.calls}-{time.monotonic_ns()}" if method == "POST" else None)
+        for item in answer if isinstance(answer, list) else [answer]:
+            found = item.get("position") if isinstance(item, dict) else None
+            if isinstance(found, int) and status < 300:
+                self.position = max(self.position, found)
+        return status, answer
+
+    def settle(self) -> None:
+        """Wait until the read models include every change the scene made (read-your-writes)."""
+        if self.position:
+            self.api("GET", f"/v1/transactions?limit=1&min_position={self.position}")
 
     def api(self, method: str, path: str, who: str = "admin", body: Any = None) -> Any:
         """Call the HTTP API (to set the scene), asserting success."""
@@ -150,11 +161,13 @@ class Console:
         return path
 
     def goto(self, path: str, label: str | None = None) -> Page:
+        self.served.settle()
         self.page.goto(self.base + path)
         self.shot(label or (path.strip("/").replace("/", "-") or "root"))
         return self.page
 
     def login(self, who: str) -> Page:
+        self.served.settle()
         self.page.goto(self.base + "/console/login")
         self.page.fill("input[name=api_key]", self.served.keys[who])
         self.page.click("form[action='/console/login'] button[type=submit]")

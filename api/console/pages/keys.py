@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import pydantic
-from fastapi import Form
+from fastapi import Form, Query
 
 from ledger.domain.access import Permission as P
 from ledger.domain.access import Role
@@ -14,6 +14,7 @@ from ledger.domain.errors import LedgerError
 from projections.common import PAGE_SIZE_MAX
 
 from ... import models
+from ...deps import POSITION_MAX
 from ...problems import ApiProblem
 from ...service.access import Access
 from .. import inputs
@@ -32,15 +33,16 @@ def _body(model: type[pydantic.BaseModel], **fields: Any) -> Any:
         raise Refused(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])) from None
 
 
-def _keys_page(desk: Desk, status: int = 200, **context: Any):
-    keys = desk.service(Access).keys(PAGE_SIZE_MAX, inputs.blank(desk.request.query_params.get("cursor")), None)
+def _keys_page(desk: Desk, status: int = 200, min_position: int | None = None, **context: Any):
+    """The keys as the views have them, once they include `min_position` (the change just made)."""
+    keys = desk.service(Access).keys(PAGE_SIZE_MAX, inputs.blank(desk.request.query_params.get("cursor")), min_position)
     return desk.render("keys/keys.html", status, keys=keys["items"], next_cursor=keys["next_cursor"], roles=ROLES,
                        **context)
 
 
 @router.get("")
-def keys_page(desk: Admin):
-    return _keys_page(desk)
+def keys_page(desk: Admin, min_position: Annotated[int | None, Query(ge=0, le=POSITION_MAX)] = None):
+    return _keys_page(desk, min_position=min_position)
 
 
 @router.post("")
@@ -52,7 +54,7 @@ def create_key(desk: Admin, role: Text, name: Text = "", business_id: Text = "",
         created = desk.service(Access).create_key(body, command_key(idempotency_key))
     except (Refused, LedgerError, ApiProblem) as error:
         return _keys_page(desk, error.status, error=readable(error))
-    return _keys_page(desk, 201, created=created)
+    return _keys_page(desk, 201, created["position"], created=created)
 
 
 @router.post("/{key_id}/revoke")
@@ -62,7 +64,7 @@ def revoke_key(desk: Admin, key_id: UUID):
         sessions(desk.request).end_key(key_id)  # its console sessions end at once
         return revoked
 
-    return desk.act(run, lambda key: f"Key {key.name or key.id} is revoked.", "/console/keys")
+    return desk.act(run, lambda key: f"Key {key.name or key.id} is revoked.", "/console/keys", _after)
 
 
 @router.post("/{key_id}/role")
@@ -71,4 +73,9 @@ def change_role(desk: Admin, key_id: UUID, role: Text, business_id: Text = "", i
         body = _body(models.GrantIn, role=role, business_id=inputs.blank(business_id))
         return desk.service(Access).grant(key_id, body, command_key(idempotency_key))
 
-    return desk.act(run, lambda key: f"Key {key.name or key.id} now has the {key.role} role.", "/console/keys")
+    return desk.act(run, lambda key: f"Key {key.name or key.id} now has the {key.role} role.", "/console/keys", _after)
+
+
+def _after(key: Any) -> str:
+    """The keys page, once the views show the change."""
+    return f"/console/keys?min_position={key.position}" if key.position is not None else "/console/keys"
