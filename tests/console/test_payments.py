@@ -29,6 +29,7 @@ def test_finance_finds_a_recharge_and_reads_its_routing_channel_results_and_post
     assert "Requested" in results and "Routed" in results
     if payment["status"] == "succeeded":
         assert "Succeeded" in results and "500.00 CNY" in page.locator(".postings").first.inner_text()
+        assert "system · pending_reconciliation · unionpay" in page.locator(".postings").first.inner_text()
         page.click(".postings a >> nth=0")
         console.shot("posted-account")
 
@@ -70,7 +71,7 @@ def test_a_transfer_shows_its_postings(console: Console):
     console.shot("transfer")
     postings = [row.split("\t") for row in page.locator(".postings tbody tr").all_inner_texts()]
     assert [(p[0].strip(), p[1].strip(), p[2].strip()) for p in postings] == [
-        (alice["id"], "25.00 CNY", ""), (bob["id"], "", "25.00 CNY")]
+        ("mall / pay-carol", "25.00 CNY", ""), ("mall / pay-dave", "", "25.00 CNY")]
     assert transfer["id"] in page.locator(".facts").inner_text()
 
 
