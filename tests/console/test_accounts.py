@@ -97,7 +97,7 @@ def test_closing_an_account_with_money_in_it_is_refused_with_a_readable_message(
     page.fill("#status-form input[name=reason]", "customer asked")
     page.click("#status-form button")
     assert page.locator("#account-status").inner_text() == "active"
-    assert "(" in console.flash() and "Traceback" not in page.content()
+    assert "empty it before closing (account-not-empty)" in console.flash() and "Traceback" not in page.content()
     console.shot("close-refused")
 
 
