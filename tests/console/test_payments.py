@@ -87,3 +87,17 @@ def test_the_operator_sweeps_pending_payments_and_others_cannot(console: Console
     console.login("finance")
     page = console.goto("/console/payments", "payments-finance")
     assert page.locator("#sweep-form").count() == 0
+
+
+def test_a_withdrawals_hold_is_among_the_accounts_holds(console: Console):
+    served = console.served
+    account = served.open_account("pay-withdrawer", 100_000)
+    binding = served.bind(account["id"])
+    withdrawal = served.api("POST", "/v1/withdrawals", "mall", {"account": account["id"], "amount": 12_300, "currency": "CNY",
+                                                                "binding_id": binding["id"]})
+    console.login("operator")
+    page = console.goto(f"/console/accounts/{account['id']}", "withdrawer")
+    holds = page.locator("#holds tbody tr")
+    assert holds.count() == 1 and "123.00 CNY" in holds.inner_text()
+    page = console.goto(f"/console/payments/{withdrawal['id']}", "withdrawal")
+    assert page.locator("h1").inner_text().startswith("Withdrawal 123.00 CNY")
