@@ -8,7 +8,9 @@ moves, all in one transaction. A crash rolls the batch back: nothing is queued t
 or skipped. The endpoints themselves are kept in `webhook_endpoints` by the same
 loop, from their events, so an endpoint hears of exactly the events logged after it
 was created. A disabled endpoint still gets its rows (kept for when it is enabled, or
-for a replay); a deleted one gets none.
+for a replay); a deleted one gets none. A replay is an event of the endpoint too
+(`ReplayRequested`): the deliveries queued before it, from its position on, are due
+again, delivered and failed ones included.
 
 A business's endpoint gets only the events of its own accounts; a staff endpoint (no
 business) gets every business's and the staff types (`reconciliation.closed`).
@@ -249,6 +251,12 @@ class Outbox:
                  event.created_by, iso(event.timestamp)))
             endpoints[endpoint_id] = row
             return
+        if isinstance(event, WebhookEndpoint.ReplayRequested):
+            requested_s = event.timestamp.timestamp()  # due now, with a fresh give-up horizon
+            cur.execute(
+                "UPDATE webhook_deliveries SET status = 'pending', queued_s = ?, next_attempt_s = ?, delivered_at = NULL"
+                " WHERE endpoint_id = ? AND position >= ?", (requested_s, requested_s, endpoint_id, event.from_position))
+            return
         status = {WebhookEndpoint.Disabled: EndpointStatus.DISABLED, WebhookEndpoint.Enabled: EndpointStatus.ACTIVE,
                   WebhookEndpoint.Deleted: EndpointStatus.DELETED}.get(type(event))
         if status is None:  # a new secret: nothing the outbox keeps
@@ -267,16 +275,14 @@ def _sees(endpoint: dict[str, Any], webhook: Webhook) -> bool:
     return owner is None or (webhook.business_id != STAFF and owner == webhook.business_id)
 
 
-def replay(store: ViewStore, endpoint_id: UUID, from_position: int, now_s: float) -> int:
-    """Send an endpoint's webhooks again from log position `from_position` on (delivered, failed or
-    pending alike), as new: due now, with a fresh give-up horizon. Returns how many."""
-    with store.transaction() as cur:
-        rows = cur.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', queued_s = ?, next_attempt_s = ?, delivered_at = NULL"
-            " WHERE endpoint_id = ? AND position >= ? RETURNING delivery_id",
-            (now_s, now_s, str(endpoint_id), from_position),
-        )
-    return len(rows)
+def replayed(store: ViewStore, endpoint_id: UUID, from_position: int, requested_at: int) -> int:
+    """How many deliveries a replay asked for at log position `requested_at` sent again: the endpoint's
+    from `from_position` on, queued before the request (the same answer on every retry of it)."""
+    rows = store.query(
+        "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND position >= ? AND position < ?",
+        (str(endpoint_id), from_position, requested_at),
+    )
+    return int(rows[0]["n"])
 
 
 def list_deliveries(

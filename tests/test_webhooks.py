@@ -384,3 +384,45 @@ def test_the_app_delivers_in_the_background(sqlite_url, receiver):
                 break
     [(headers, body)] = receiver.received
     assert verifies(secret, headers, body) and json.loads(body)["data"]["account_id"] == alice
+
+
+def test_rotate_disable_enable_and_replay_need_an_idempotency_key_and_honour_it(http_api, receiver):
+    api = http_api
+    endpoint = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["*"]}).json()
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    for action in ("rotate-secret", "disable", "enable", "replay?from=0"):
+        missing = api.post(f"{path}/{action}", key=False)
+        assert missing.status_code == 400 and missing.json()["type"] == "idempotency-key-required", action
+    operations = api.client.get("/openapi.json").json()["paths"]
+    for action in ("rotate-secret", "disable", "enable", "replay"):
+        parameters = operations[f"/v1/webhook-endpoints/{{endpoint_id}}/{action}"]["post"]["parameters"]
+        assert {"name": "Idempotency-Key", "in": "header", "required": True}.items() <= next(
+            p for p in parameters if p["name"] == "Idempotency-Key").items(), action
+
+    rotated = api.post(f"{path}/rotate-secret", key="rot-1").json()
+    again = api.post(f"{path}/rotate-secret", key="rot-1").json()
+    assert rotated["secret"].startswith("whsec_") and again["secret"] is None and again["id"] == endpoint["id"]
+    assert api.post(f"{path}/disable", key="rot-1").json()["type"] == "idempotency-conflict"
+    assert api.post(f"{path}/disable", key="off-1").json()["status"] == "disabled"
+    assert api.post(f"{path}/enable", key="on-1").json()["status"] == "active"
+    assert api.post(f"{path}/disable", key="off-1").json()["status"] == "disabled"  # the first outcome, not a change
+    assert api.get(path).json()["status"] == "active"
+    api.open("alice")
+
+    services = api.client.app.state.services
+    deliverer = Deliverer(services.ledger, services.views, development=True, rng=Random(5))
+    try:
+        deliverer.run_once()
+        [(headers, body)] = receiver.received
+        assert verifies(rotated["secret"], headers, body)  # rotated once: the secret of the first answer signs
+        assert api.post(f"{path}/replay?from=0", key="again-1").json() == {"replayed": 1}
+        deliverer.run_once()
+        assert [json.loads(b)["id"] for _, b in receiver.received] == [headers["Fundcenter-Event-Id"]] * 2
+        assert api.post(f"{path}/replay?from=0", key="again-1").json() == {"replayed": 1}  # answered, not replayed
+        assert deliverer.run_once() == 0 and len(receiver.received) == 2
+        assert api.post(f"{path}/replay?from=5", key="again-1").json()["type"] == "idempotency-conflict"
+    finally:
+        deliverer.close()
+    log = api.get("/v1/events?limit=1000", who="admin").json()["events"]
+    replays = [e for e in log if e["topic"].endswith("WebhookEndpoint.ReplayRequested")]
+    assert len(replays) == 1 and replays[0]["data"]["from_position"] == 0 and replays[0]["data"]["by"]
