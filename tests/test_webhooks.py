@@ -426,3 +426,55 @@ def test_rotate_disable_enable_and_replay_need_an_idempotency_key_and_honour_it(
     log = api.get("/v1/events?limit=1000", who="admin").json()["events"]
     replays = [e for e in log if e["topic"].endswith("WebhookEndpoint.ReplayRequested")]
     assert len(replays) == 1 and replays[0]["data"]["from_position"] == 0 and replays[0]["data"]["by"]
+
+
+def test_a_production_delivery_resolves_once_and_connects_to_the_address_it_checked(hooks):
+    """DNS rebinding: the name answers a public address for the check, then a private one. The attempt
+    resolves once and is pinned: it connects to the checked address, Host and TLS name staying the name."""
+    answers = {"hooks.example.com": [["93.184.215.14"], ["127.0.0.1"]], "rebound.example.com": [["10.0.0.7"]]}
+    asked = []
+
+    def resolver(host, port):
+        asked.append((host, port))
+        return answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]
+
+    sent = []
+
+    def receive(request):
+        sent.append(request)
+        return httpx.Response(204)
+
+    pinned = Deliverer(hooks.ledger, hooks.system.views, clock=hooks.clock, development=False, rng=Random(7),
+                       resolver=resolver, client=httpx.Client(transport=httpx.MockTransport(receive)))
+    try:
+        endpoint, secret = hooks.ledger.create_webhook_endpoint("https://hooks.example.com:8443/in?x=1", ["*"], "mall")
+        hooks.member("mall", "alice")
+        assert pinned.run_once() == 1
+        [request] = sent
+        assert asked == [("hooks.example.com", 8443)]  # once per attempt
+        assert str(request.url) == "https://93.184.215.14:8443/in?x=1"
+        assert request.headers["Host"] == "hooks.example.com:8443"
+        assert request.extensions["sni_hostname"] == "hooks.example.com"
+        assert verifies(secret, request.headers, request.content)
+        items, _ = list_deliveries(hooks.system.views, endpoint.id)
+        assert [(i["status"], i["attempt_log"][0]["status_code"]) for i in items] == [("delivered", 204)]
+
+        other, _ = hooks.ledger.create_webhook_endpoint("https://rebound.example.com/in", ["*"], "shop")
+        hooks.member("shop", "bob")
+        assert pinned.run_once() == 1
+        assert len(sent) == 1  # refused before connecting
+        items, _ = list_deliveries(hooks.system.views, other.id)
+        assert items[0]["status"] == "pending" and "non-public address (10.0.0.7)" in items[0]["attempt_log"][0]["error"]
+    finally:
+        pinned.close()
+
+
+def test_pinning_keeps_the_name_for_host_and_tls_and_brackets_an_ipv6_address():
+    from ledger.webhook_urls import pin
+
+    six = pin("https://hooks.example.com/x", development=False, resolver=lambda host, port: ["2606:2800:220:1::1"])
+    assert (six.url, six.headers, six.sni_hostname) == ("https://[2606:2800:220:1::1]/x", {"Host": "hooks.example.com"},
+                                                       "hooks.example.com")
+    assert pin("http://localhost:9/x", development=True).url == "http://localhost:9/x"  # development: as given
+    with pytest.raises(UrlRefused, match="no address"):
+        pin("https://nowhere.example.com/x", development=False, resolver=lambda host, port: [])
