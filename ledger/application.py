@@ -391,6 +391,10 @@ class FundCenter(Application[UUID]):
         cmd = wc.ReplayWebhooks(endpoint_id, from_position, by, idempotency_key)
         return webhooks.replay_webhooks(self.unit_of_work, cmd)
 
+    def record_projection_halt(self, projection: str, position: int, error: str) -> bool:
+        """That the projections halted at `position` (for staff webhooks); False if it was recorded already."""
+        return webhooks.record_projection_halt(self.unit_of_work, wc.RecordProjectionHalt(projection, position, error))
+
     def rotate_webhook_secret(self, endpoint_id: UUID, by: str,
                               idempotency_key: str | None = None) -> tuple[WebhookEndpointView, str | None]:
         return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by, idempotency_key))

@@ -49,3 +49,10 @@ class ReplayWebhooks:
     from_position: int
     by: str
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordProjectionHalt:
+    projection: str  # the runner's name (its tracking name)
+    position: int  # the views include the log up to here; what follows fails
+    error: str

@@ -13,7 +13,8 @@ for a replay); a deleted one gets none. A replay is an event of the endpoint too
 again, delivered and failed ones included.
 
 A business's endpoint gets only the events of its own accounts; a staff endpoint (no
-business) gets every business's and the staff types (`reconciliation.closed`).
+business) gets every business's and the staff types (`reconciliation.closed`, and
+`projection.halted` when the projection runner halts: projections/halts.py).
 Each event's webhook id is derived from the event (aggregate id, version, type), so
 a retry, a replay or a rebuilt outbox sends the same id.
 """
@@ -34,6 +35,7 @@ from ledger.domain.holds import Hold
 from ledger.domain.ids import NAMESPACE
 from ledger.domain.instants import iso
 from ledger.domain.payments import Payment, Recharge, Withdrawal
+from ledger.domain.projection_halts import ProjectionHalt
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.transfers import Transfer
 from ledger.domain.webhooks import ALL_TYPES, EndpointStatus, WebhookEndpoint
@@ -146,6 +148,11 @@ class WebhookMapper:
         return [Webhook("reconciliation.closed", STAFF, f"reconciliation:{reconciliation.channel}", {
             "reconciliation_id": str(event.originator_id), "channel": reconciliation.channel, "day": reconciliation.day,
             "currency": reconciliation.currency, "moved": event.moved})]
+
+    @webhooks.register
+    def _(self, event: ProjectionHalt.Halted) -> list[Webhook]:
+        return [Webhook("projection.halted", STAFF, f"projection:{event.projection}", {
+            "projection": event.projection, "position": event.position, "error": event.error})]
 
     def _transfer(self, kind: str, transfer_id: UUID, postings: list[dict[str, Any]], data: dict[str, Any]) -> list[Webhook]:
         """One webhook per business whose accounts the transfer touches, with only its postings."""

@@ -20,6 +20,7 @@ from api.app import create_app
 from api.bootstrap import bootstrap
 from api.settings import Settings
 from ledger.clock import SteppingClock
+from ledger.domain.projection_halts import ProjectionHalt
 from ledger.domain.webhooks import UrlRefused
 from ledger.webhook_urls import check_url
 from projections.webhook_delivery import FIRST_RETRY_S, GIVE_UP_S, LEASE_S, Deliverer
@@ -478,3 +479,59 @@ def test_pinning_keeps_the_name_for_host_and_tls_and_brackets_an_ipv6_address():
     assert pin("http://localhost:9/x", development=True).url == "http://localhost:9/x"  # development: as given
     with pytest.raises(UrlRefused, match="no address"):
         pin("https://nowhere.example.com/x", development=False, resolver=lambda host, port: [])
+
+
+class Poisoned:
+    """A view that cannot apply one account's opening (a bug in a read model, say)."""
+
+    def apply(self, cur, batch):
+        for _, event in batch:
+            if getattr(event, "external_ref", None) == "poison":
+                raise ValueError("cannot apply the poison account")
+
+
+def test_a_halted_projection_becomes_a_projection_halted_webhook_for_staff_endpoints_once(hooks, receiver):
+    from projections.halts import HaltReporter
+    from projections.runner import ProjectionRunner
+
+    staff, secret = hooks.ledger.create_webhook_endpoint(receiver.url, ["projection.halted"], None, "ops")
+    business, _ = hooks.ledger.create_webhook_endpoint(receiver.url, ["*"], "mall", "orders")
+    hooks.member("mall", "alice")
+    hooks.member("mall", "poison")
+    runner = ProjectionRunner(hooks.ledger, hooks.system.views, views=[Poisoned()],
+                              on_failure=HaltReporter(hooks.ledger, "test-views"))
+    runner.backoff_min_s = runner.backoff_max_s = 0.01
+    halted = threading.Event()
+    runner.start()
+    try:
+        for _ in range(500):  # the runner fails, retries and reports within a few attempts
+            if any(isinstance(e, ProjectionHalt.Halted) for _, e in hooks.ledger.read_log(0, 1000)) or halted.wait(0.02):
+                break
+        while runner.attempts < 6:  # more failures at the same position record nothing new
+            halted.wait(0.01)
+    finally:
+        runner.stop()
+    [poisoned_at] = [p for p, e in hooks.ledger.read_log(0, 1000) if getattr(e, "external_ref", None) == "poison"]
+    halts = [e for _, e in hooks.ledger.read_log(0, 1000) if isinstance(e, ProjectionHalt.Halted)]
+    assert len(halts) == 1 and halts[0].projection == "test-views" and "poison" in halts[0].error
+    assert runner.error is not None and runner.applied == halts[0].position  # stuck before the poisoned event
+    assert halts[0].position < poisoned_at
+
+    hooks.deliver_all()
+    staff_bodies = [(h, b) for h, b in receiver.received if json.loads(b)["type"] == "projection.halted"]
+    [(headers, body)] = staff_bodies
+    assert verifies(secret, headers, body)
+    assert json.loads(body)["data"] == {"projection": "test-views", "position": halts[0].position,
+                                        "error": halts[0].error}
+    items, _ = list_deliveries(hooks.system.views, business.id)
+    assert "projection.halted" not in {i["event_type"] for i in items}  # a business endpoint never gets it
+    items, _ = list_deliveries(hooks.system.views, staff.id)
+    assert [i["event_type"] for i in items] == ["projection.halted"]
+
+
+def test_only_staff_endpoints_may_subscribe_to_projection_halted(hooks):
+    from ledger.domain.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        hooks.ledger.create_webhook_endpoint("http://127.0.0.1:9/x", ["projection.halted"], "mall")
+    assert hooks.ledger.create_webhook_endpoint("http://127.0.0.1:9/x", ["projection.halted"], None)[0].business_id is None

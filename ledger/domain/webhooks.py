@@ -32,7 +32,7 @@ BUSINESS_TYPES = (
     "hold.placed", "hold.released", "hold.captured", "recharge.succeeded", "recharge.failed",
     "withdrawal.succeeded", "withdrawal.failed", "withdrawal.returned",
 )
-STAFF_TYPES = ("reconciliation.closed",)
+STAFF_TYPES = ("reconciliation.closed", "projection.halted")
 ALL_TYPES = "*"
 
 

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from ..domain import ids
 from ..domain.inputs import TEXT_LENGTH_MAX, check_text
+from ..domain.projection_halts import ProjectionHalt, halt_id
 from ..domain.webhooks import WebhookEndpoint, WebhookEndpointNotFound, check_event_types, new_signing_secret
 from ..idempotency import run_once
 from ..unit_of_work import Attempt, UnitOfWork
@@ -23,6 +24,7 @@ from ..webhook_commands import (
     DeleteWebhookEndpoint,
     DisableWebhookEndpoint,
     EnableWebhookEndpoint,
+    RecordProjectionHalt,
     ReplayWebhooks,
     RotateWebhookSecret,
 )
@@ -113,3 +115,14 @@ def _changed(uow: UnitOfWork, endpoint_id: UUID, key: str | None, operation: str
         lambda: uow.run(decide), lambda states: WebhookEndpointView.of(*states[0]),
         target=lambda a: a.id == endpoint_id, refer=lambda view: [view.id],
     )
+
+
+def record_projection_halt(uow: UnitOfWork, cmd: RecordProjectionHalt) -> bool:
+    """Record that the projections halted at a position (for `projection.halted`); False if it already was."""
+    def decide(attempt: Attempt) -> bool:
+        if attempt.find(ProjectionHalt, halt_id(cmd.projection, cmd.position)) is not None:
+            return False
+        attempt.commit(ProjectionHalt.of(cmd.projection, cmd.position, cmd.error))
+        return True
+
+    return uow.run(decide)
