@@ -90,6 +90,8 @@ class Deliverer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered_total = self.failed_attempts_total = 0
+        # Told of each attempt: its outcome (delivered, retrying, failed) and its HTTP latency (api/metrics.py).
+        self.on_attempt: Callable[[str, float], None] | None = None
 
     # -- one round -----------------------------------------------------------------
 
@@ -145,11 +147,17 @@ class Deliverer:
                 error = f"answered {status_code}"
         except (httpx.HTTPError, httpx.InvalidURL, LedgerError, OSError) as failure:
             error = f"{type(failure).__name__}: {failure}"
-        latency_ms = round((time.perf_counter() - began) * 1000)
-        self._record(row, started, status_code, latency_ms, error)
+        latency_s = time.perf_counter() - began
+        outcome = self._record(row, started, status_code, round(latency_s * 1000), error)
+        if self.on_attempt is not None:
+            try:
+                self.on_attempt(outcome, latency_s)
+            except Exception as failure:  # never worth a delivery
+                log.debug("webhook attempt listener failed: %s", failure)
 
     def _record(self, row: dict[str, Any], started: Any, status_code: int | None, latency_ms: int,
-                error: str | None) -> None:
+                error: str | None) -> str:
+        """Record the attempt and the delivery's new state; the outcome: delivered, retrying or failed."""
         attempt = row["attempts"] + 1
         now_s = self._now_s()
         if error is None:
@@ -160,6 +168,7 @@ class Deliverer:
             next_s, delivered_at = now_s + retry_delay_s(attempt, self.rng), None
             status = "failed" if next_s > row["queued_s"] + GIVE_UP_S else "pending"
             error = error[:ERROR_LENGTH_MAX]
+        outcome = "retrying" if status == "pending" else status
         with self.store.transaction() as cur:
             cur.execute(
                 "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, latency_ms, error)"
@@ -171,6 +180,7 @@ class Deliverer:
                 " last_error = ? WHERE delivery_id = ?",
                 (status, attempt, next_s, delivered_at, error, row["delivery_id"]),
             )
+        return outcome
 
     # -- in the background (`serve`, `fundcenter deliver`) ---------------------------
 

@@ -292,6 +292,21 @@ def replayed(store: ViewStore, endpoint_id: UUID, from_position: int, requested_
     return int(rows[0]["n"])
 
 
+def backlog(store: ViewStore, now_s: float) -> dict[str, float]:
+    """For /metrics: active endpoints' deliveries not yet delivered or failed (`pending`), those due now
+    (`due`), the oldest one's age by the clock (`oldest_s`), and the outbox's tracking position."""
+    row = store.query(
+        "SELECT COUNT(*) AS pending, SUM(CASE WHEN d.next_attempt_s <= ? THEN 1 ELSE 0 END) AS due,"
+        " MIN(d.queued_s) AS oldest FROM webhook_deliveries d JOIN webhook_endpoints e"
+        " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.status = ?",
+        (now_s, EndpointStatus.ACTIVE.value),
+    )[0]
+    oldest = row["oldest"]
+    return {"pending": row["pending"] or 0, "due": row["due"] or 0,
+            "oldest_s": 0.0 if oldest is None else max(now_s - float(oldest), 0.0),
+            "position": store.max_tracking_id(TRACKING_NAME) or 0}
+
+
 def list_deliveries(
     store: ViewStore, endpoint_id: UUID, *, limit: int = 100, cursor: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:

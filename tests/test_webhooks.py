@@ -535,3 +535,51 @@ def test_only_staff_endpoints_may_subscribe_to_projection_halted(hooks):
     with pytest.raises(ValidationError):
         hooks.ledger.create_webhook_endpoint("http://127.0.0.1:9/x", ["projection.halted"], "mall")
     assert hooks.ledger.create_webhook_endpoint("http://127.0.0.1:9/x", ["projection.halted"], None)[0].business_id is None
+
+
+def test_delivery_attempts_latency_and_backlog_are_metrics(sqlite_url, receiver):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    clock = SteppingClock(START)
+    settings = Settings(database_url=sqlite_url, env="development")  # the app's deliverer runs, on the test's clock
+    keys = api_keys(settings, [("mall", "business", "mall")], clock=clock)
+    with TestClient(create_app(settings=settings, clock=clock)) as client:
+        api = Api(client, keys)
+
+        def scrape():
+            families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics", who=None).text)}
+            return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+
+        def until(check):
+            for _ in range(300):
+                found = scrape()
+                if check(found):
+                    return found
+                threading.Event().wait(0.05)
+            raise AssertionError(found)
+
+        ready = scrape()
+        for outcome in ("delivered", "retrying", "failed"):  # every outcome is there from the start
+            assert ready[("fundcenter_webhook_attempts_total", (("outcome", outcome),))] == 0
+        assert ready[("fundcenter_webhook_backlog", ())] == 0 and ready[("fundcenter_webhook_outbox_lag_events", ())] >= 0
+
+        receiver.statuses = [500]
+        api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["account.opened"]})
+        quiet = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["account.opened"]}).json()
+        api.post(f"/v1/webhook-endpoints/{quiet['id']}/disable")  # its queue is no backlog: it waits for an enable
+        api.open("alice")
+        failed = until(lambda m: m[("fundcenter_webhook_attempts_total", (("outcome", "retrying"),))] == 1)
+        assert failed[("fundcenter_webhook_attempts_total", (("outcome", "delivered"),))] == 0
+        assert failed[("fundcenter_webhook_attempt_duration_seconds_count", ())] == 1
+        assert failed[("fundcenter_webhook_backlog", ())] == 1  # the active endpoint's, waiting for its retry
+        assert failed[("fundcenter_webhook_backlog_due", ())] == 0  # the back-off has not run out on the test's clock
+        assert 0 <= failed[("fundcenter_webhook_oldest_pending_seconds", ())] < FIRST_RETRY_S
+        assert failed[("fundcenter_webhook_outbox_lag_events", ())] == 0
+
+        clock.set(clock() + timedelta(seconds=FIRST_RETRY_S))  # the retry comes due
+        delivered = until(lambda m: m[("fundcenter_webhook_attempts_total", (("outcome", "delivered"),))] == 1)
+        assert delivered[("fundcenter_webhook_attempt_duration_seconds_count", ())] == 2
+        assert delivered[("fundcenter_webhook_attempt_duration_seconds_bucket", (("le", "10.0"),))] == 2
+        assert delivered[("fundcenter_webhook_backlog", ())] == 0
+        assert delivered[("fundcenter_webhook_oldest_pending_seconds", ())] == 0
+    assert [json.loads(b)["type"] for _, b in receiver.received] == ["account.opened"] * 2
