@@ -274,3 +274,15 @@ def test_the_client_refuses_what_it_cannot_send():
         Client()
     with Client("http://127.0.0.1:9", "key", retries=0) as client, pytest.raises(ValueError, match="offset"):
         client.place_hold("a", 1, expires_at=datetime(2026, 11, 25))
+
+
+def test_verify_signature_agrees_with_the_deliverer_and_takes_now_as_unix_seconds():
+    from projections.webhook_delivery import signature
+
+    body = b'{"created_at":"2026-11-25T10:00:00Z","data":{},"id":"e1","type":"account.opened"}'
+    headers = {"fundcenter-signature": signature("whsec_s", 1_700_000_000, body), "fundcenter-event-id": "e1"}
+    assert verify_signature("whsec_s", headers, body, now=1_700_000_100.0)["id"] == "e1"  # any case of header names
+    with pytest.raises(SignatureError, match="old"):
+        verify_signature("whsec_s", headers, body, tolerance=60, now=1_700_000_100.0)
+    with pytest.raises(SignatureError, match="timestamp"):
+        verify_signature("whsec_s", {**headers, "fundcenter-signature": "v1=00"}, body, now=1_700_000_000.0)

@@ -583,3 +583,25 @@ def test_delivery_attempts_latency_and_backlog_are_metrics(sqlite_url, receiver)
         assert delivered[("fundcenter_webhook_backlog", ())] == 0
         assert delivered[("fundcenter_webhook_oldest_pending_seconds", ())] == 0
     assert [json.loads(b)["type"] for _, b in receiver.received] == ["account.opened"] * 2
+
+
+def test_a_replay_request_is_checked_before_its_event_and_a_halt_is_bounded():
+    from ledger.domain.errors import ValidationError
+    from ledger.domain.projection_halts import ERROR_LENGTH_MAX, halt_id
+    from ledger.domain.webhooks import EndpointDeleted, WebhookEndpoint
+
+    endpoint = WebhookEndpoint(id=halt_id("x", 0), url="https://h.example.com/", event_types=["*"], business_id="mall",
+                               description="", signing_secret="whsec_x", created_by="test")
+    for bad in (-1, 2**63, True, "3"):
+        with pytest.raises(ValidationError):
+            endpoint.request_replay(bad, "test")
+    endpoint.request_replay(7, "ops")
+    [*_, requested] = endpoint.collect_events()
+    assert isinstance(requested, WebhookEndpoint.ReplayRequested) and (requested.from_position, requested.by) == (7, "ops")
+    endpoint.delete("ops")
+    with pytest.raises(EndpointDeleted):
+        endpoint.request_replay(0, "ops")
+
+    halt = ProjectionHalt.of("fundcenter", 41, "ValueError: " + "x" * 10_000)
+    assert halt.id == halt_id("fundcenter", 41) != halt_id("fundcenter", 42) and len(halt.error) == ERROR_LENGTH_MAX
+
