@@ -605,3 +605,58 @@ def test_a_replay_request_is_checked_before_its_event_and_a_halt_is_bounded():
     halt = ProjectionHalt.of("fundcenter", 41, "ValueError: " + "x" * 10_000)
     assert halt.id == halt_id("fundcenter", 41) != halt_id("fundcenter", 42) and len(halt.error) == ERROR_LENGTH_MAX
 
+
+
+def test_a_pinned_delivery_speaks_tls_to_the_address_and_checks_the_certificate_of_the_name(hooks, tmp_path, monkeypatch):
+    """Over real TLS: the deliverer connects to the pinned address (here 127.0.0.1, pinned by hand, since
+    production would refuse it) and the certificate is checked against the endpoint's name, not the address."""
+    import ssl
+    import subprocess
+
+    from ledger.webhook_urls import Pinned
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test"],
+                   check=True, capture_output=True, timeout=60)
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.headers["Host"], self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=str(cert))
+    deliverer = Deliverer(hooks.ledger, hooks.system.views, clock=hooks.clock, development=False, rng=Random(1),
+                          client=httpx.Client(verify=trusting, limits=httpx.Limits(max_keepalive_connections=0)))
+    try:
+        endpoint, _ = hooks.ledger.create_webhook_endpoint(f"https://hooks.example.test:{port}/in", ["*"], "mall")
+        hooks.member("mall", "alice")
+        pinned = Pinned(f"https://127.0.0.1:{port}/in", {"Host": f"hooks.example.test:{port}"}, "hooks.example.test")
+        monkeypatch.setattr("projections.webhook_delivery.pin", lambda url, **kwargs: pinned)
+        assert deliverer.run_once() == 1
+        assert [host for host, _ in received] == [f"hooks.example.test:{port}"]
+
+        unnamed = Pinned(f"https://127.0.0.1:{port}/in", {"Host": f"hooks.example.test:{port}"}, None)
+        monkeypatch.setattr("projections.webhook_delivery.pin", lambda url, **kwargs: unnamed)
+        hooks.member("mall", "bob")
+        assert deliverer.run_once() == 1  # without the name, the certificate does not match the address: refused
+        assert len(received) == 1
+        items, _ = list_deliveries(hooks.system.views, endpoint.id)
+        assert [i["status"] for i in items] == ["delivered", "pending"]
+        assert "CERTIFICATE_VERIFY_FAILED" in items[1]["attempt_log"][0]["error"], items[1]["attempt_log"]
+    finally:
+        deliverer.close()
+        server.shutdown()
+        server.server_close()
