@@ -153,6 +153,8 @@ def test_a_business_system_opens_moves_holds_and_finds_by_its_references(sqlite_
         client_of(sqlite_app, "fc_not-a-key").get_account(alice["id"])
     assert unknown_key.value.status == 401
     assert mall.pauses == []  # nothing was retried
+    direct = Client(http=sqlite_app, api_key=sqlite_app.keys["mall"])  # the app's TestClient itself will do too
+    assert direct.get_account(alice["id"])["posted"] == 10_000 - 1_000
 
 
 def test_recharges_and_withdrawals_through_the_client(sqlite_url):
