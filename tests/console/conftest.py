@@ -229,6 +229,10 @@ class Clerk:
     def text(self) -> str:
         return " ".join(re.sub(r"<[^>]+>", " ", self.page.text).split())
 
+    def settle(self, position: int) -> None:
+        """Wait until the read models include `position` (what the scene just did)."""
+        assert self.api.get(f"/v1/transactions?limit=1&min_position={position}", who="admin").status_code == 200
+
 
 @pytest.fixture
 def clerk(store_url) -> Iterator[Clerk]:
