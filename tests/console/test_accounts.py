@@ -107,6 +107,9 @@ def test_an_auditor_reads_accounts_but_cannot_change_them(console):
     page = console.goto(f"/console/accounts/{alice['id']}", "audited-account")
     assert page.locator("[data-balance=posted]").inner_text() == "1.00 CNY"
     assert page.locator("#status-form").count() == 0
+    page.click("a:text('its events')")
+    console.shot("audited-account-events")
+    assert "Account.Opened" in page.locator("#events").inner_text()
 
 
 def test_the_statement_is_paged(console):

@@ -66,6 +66,7 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
         next_query=statement["next_cursor"] and query_string({**window, "cursor": statement["next_cursor"]}),
         csv_query=query_string(window), paged=cursor is not None, holds=holds, bindings=bindings,
         can_change=desk.can(P.ACCOUNTS_STATUS) and account["kind"] != "system", actions=ACTIONS,
+        can_read_events=desk.can(P.EVENTS_READ),
     )
 
 
