@@ -95,14 +95,17 @@ def test_a_big_adjustment_waits_then_another_holders_approval_posts_it_once(held
     assert pending(adjust(api, alice, THRESHOLD_CNY + 1, key="big-1")) == approval_id  # the maker's retry: the same
     problem_of(adjust(api, alice, THRESHOLD_CNY + 2, key="big-1"), 409, "idempotency-conflict")
 
-    done = api.post(f"/v1/approvals/{approval_id}/approve", who="finance2")
+    done = api.post(f"/v1/approvals/{approval_id}/approve", who="finance2", key="approve-1")
     assert done.status_code == 200, done.text
     approved = done.json()
     assert (approved["status"], approved["decided_by_holder"], approved["problem"]) == ("executed", "dave", None)
     assert approved["result"]["amount"] == THRESHOLD_CNY + 1 and approved["result"]["kind"] == "adjustment"
     assert posted(api, alice) == THRESHOLD_CNY + 1
 
-    # Once: the approver's retry, the maker's retry and another approver change nothing.
+    # Once: the approver's retries (with its key, or another), the maker's retry and another approver change nothing.
+    head = api.client.app.state.services.ledger.head()
+    assert api.post(f"/v1/approvals/{approval_id}/approve", who="finance2", key="approve-1").json() == approved
+    assert api.client.app.state.services.ledger.head() == head  # nothing written
     assert api.post(f"/v1/approvals/{approval_id}/approve", who="finance2").json()["result"] == approved["result"]
     again = adjust(api, alice, THRESHOLD_CNY + 1, key="big-1")
     assert again.status_code == 202 and again.json()["status"] == "executed"
@@ -139,11 +142,13 @@ def test_a_rejection_keeps_its_reason_and_nothing_runs(held):
     alice = api.open("alice")
     approval_id = pending(adjust(api, alice, 5_000_000))
     problem_of(api.post(f"/v1/approvals/{approval_id}/reject", {"reason": " "}, who="finance2"), 422, "validation-error")
-    rejected = api.post(f"/v1/approvals/{approval_id}/reject", {"reason": "no ticket for this"}, who="finance2")
+    rejected = api.post(f"/v1/approvals/{approval_id}/reject", {"reason": "no ticket for this"}, who="finance2",
+                        key="reject-1")
     assert rejected.status_code == 200, rejected.text
     assert (rejected.json()["status"], rejected.json()["reason"], rejected.json()["result"]) == (
         "rejected", "no ticket for this", None)
     problem_of(api.post(f"/v1/approvals/{approval_id}/approve", who="finance3"), 409, "approval-not-pending")
+    problem_of(api.post(f"/v1/approvals/{approval_id}/approve", who="finance2", key="reject-1"), 409, "idempotency-conflict")
     assert posted(api, alice) == 0
     assert [name for name, _ in approval_events(api, approval_id)] == ["Requested", "Rejected"]
 

@@ -45,14 +45,15 @@ def get_approval(approval_id: UUID, api: Staff):
 def approve(approval_id: UUID, key: IdempotencyKeyDep, api: Staff):
     """Approve, then run the held command once, with its original Idempotency-Key: the answer holds its
     `result`, or its refusal as `problem`. Needs the permission the command needs, and another holder
-    than the maker's (`403 four-eyes`). A retry by the same key answers the approval as it stands."""
-    return api.approve(approval_id)
+    than the maker's (`403 four-eyes`). A retry with the same Idempotency-Key answers as the first did;
+    the same approver's retry with another key answers the approval as it stands."""
+    return api.approve(approval_id, key)
 
 
 @router.post("/{approval_id}/reject", response_model=ApprovalOut)
 def reject(approval_id: UUID, body: RejectIn, key: IdempotencyKeyDep, api: Staff):
     """Reject, with a reason: the held command never runs. Same rules as approving."""
-    return api.reject(approval_id, body.reason)
+    return api.reject(approval_id, body.reason, key)
 
 
 def install(app: FastAPI) -> None:

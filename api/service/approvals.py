@@ -160,7 +160,19 @@ class Approvals(Caller):
             raise forbidden(f"the {self.who.role.value} role may not decide this approval (needs {needed.value})")
         return self.ledger.key_holder(self.who.key_id)
 
-    def approve(self, approval_id: UUID) -> ApprovalView:
+    def approve(self, approval_id: UUID, key: str) -> ApprovalView:
+        return self.ledger.idempotent(self._key(key), "approve", ids.fingerprint(approval_id=approval_id),
+                                      lambda: self._approve(approval_id), self._replayed, refer=lambda view: [view.id])
+
+    def reject(self, approval_id: UUID, reason: str, key: str) -> ApprovalView:
+        return self.ledger.idempotent(self._key(key), "reject", ids.fingerprint(approval_id=approval_id, reason=reason),
+                                      lambda: self._reject(approval_id, reason), self._replayed,
+                                      refer=lambda view: [view.id])
+
+    def _replayed(self, states: list[tuple[Any, int | None]]) -> ApprovalView:
+        return ApprovalView.of(states[0][0], self.ledger.clock(), states[0][1])
+
+    def _approve(self, approval_id: UUID) -> ApprovalView:
         holder = self._may_decide(approval_id)
         view, to_run = self.ledger.approve(approval_id, self.by, holder)
         if not to_run:
@@ -172,7 +184,7 @@ class Approvals(Caller):
             result, problem = None, problem_of(error)
         return self.ledger.record_execution(approval_id, result, problem)
 
-    def reject(self, approval_id: UUID, reason: str) -> ApprovalView:
+    def _reject(self, approval_id: UUID, reason: str) -> ApprovalView:
         holder = self._may_decide(approval_id)
         if not reason.strip():
             raise ValidationError("reason is required")
