@@ -293,3 +293,96 @@ def test_write_off_and_book_difference_wait(store_url):
             assert (done["kind"], done["status"]) == (action, "executed")
             assert done["result"]["resolution"]["action"] == action
         assert shop.ok("GET", f"/v1/reconciliations/{rec['id']}", who="admin")["open_differences"] == 0
+
+
+# -- the domain and the policy, without I/O ---------------------------------------------------------
+
+
+def new_approval(expires_at):
+    from uuid import uuid4
+
+    from ledger.domain.approvals import Approval
+
+    return Approval(id=uuid4(), kind="adjustment", permission="adjustments:create", command={"type": "t", "fields": {}},
+                    request_hash="h", requested_by="maker-key", requested_by_holder="carol", expires_at=expires_at)
+
+
+def test_an_approval_is_decided_once_by_another_holder_and_keeps_one_outcome():
+    from ledger.domain.approvals import ApprovalNotPending, FourEyes
+
+    now = BUSINESS_HOURS()
+    approval = new_approval(now + timedelta(hours=1))
+    with pytest.raises(FourEyes):
+        approval.approve("maker-key", "someone")
+    with pytest.raises(FourEyes):
+        approval.approve("other-key", "carol")
+    approval.approve("checker-key", "dave")
+    with pytest.raises(ApprovalNotPending):
+        approval.reject("third-key", "erin", "late")
+    assert approval.record_execution({"id": "t1"}, None) and not approval.record_execution({"id": "t2"}, None)
+    assert (approval.status, approval.result) == ("executed", {"id": "t1"})
+    assert not approval.expire("anyone", now + timedelta(days=2))  # decided: it never expires
+
+
+def test_an_approval_expires_at_its_time_by_the_clock_given():
+    from ledger.domain.approvals import ApprovalExpired
+
+    now = BUSINESS_HOURS()
+    approval = new_approval(now + timedelta(hours=1))
+    assert approval.status_at(now + timedelta(minutes=59)) == "pending" and not approval.expire("k", now)
+    assert approval.status_at(now + timedelta(hours=1)) == "expired" and approval.status == "pending"
+    assert approval.expire("k", now + timedelta(hours=1)) and approval.status == "expired"
+    with pytest.raises(ApprovalExpired):
+        approval.approve("checker-key", "dave")
+
+
+def test_every_command_an_approval_holds_reads_back_as_it_was_asked():
+    from uuid import uuid4
+
+    from ledger import commands as c
+    from ledger.approval_commands import ResolveDifference, decode_command, encode_command
+    from ledger.domain.errors import ValidationError
+    from ledger.domain.fees import FeeRule
+
+    held = [c.Adjust(uuid4(), 1_000_001, "CNY", "credit", "why", "staff/k", "by"),
+            c.SetChannelStatus("up", "closed", idempotency_key="staff/k", by="by"),
+            c.SetRoute("mall", "withholding", [{"channel": "up", "priority": 1}], idempotency_key="staff/k", by="by"),
+            c.ConfigureProduct("up", "payout", FeeRule(rate_bps=5, maximum=100), {"icbc": {"limit_per_day": 9}},
+                               idempotency_key="staff/k", by="by"),
+            c.GrantRole(uuid4(), "finance", None, "by", "staff/k"),
+            ResolveDifference(uuid4(), 3, "write_off", "why", "staff/k", "by")]
+    for command in held:
+        assert decode_command(encode_command(command)) == command
+    with pytest.raises(ValidationError):
+        decode_command({"type": "ledger.commands:PostTransfer", "fields": {}})  # not one an approval may hold
+
+
+def test_the_policy_compares_amounts_exactly_and_holds_only_limit_changes():
+    from uuid import uuid4
+
+    from api.service.approvals import held_kind
+    from ledger import commands as c
+    from ledger.domain.channels import Catalog
+    from ledger.domain.fees import FeeRule
+
+    policy = ApprovalPolicy(adjustment_above="0.015")  # kept exactly: 1.5 minor units of CNY, 15 of KWD
+    account = uuid4()
+    assert held_kind(policy, c.Adjust(account, 1, "CNY", "credit", "r", "k")) is None
+    assert held_kind(policy, c.Adjust(account, 2, "CNY", "credit", "r", "k")) == "adjustment"
+    assert held_kind(policy, c.Adjust(account, 15, "KWD", "credit", "r", "k")) is None
+    assert held_kind(policy, c.Adjust(account, 16, "KWD", "credit", "r", "k")) == "adjustment"
+    assert held_kind(ApprovalPolicy.off(), c.Adjust(account, 10**15, "CNY", "credit", "r", "k")) is None
+
+    catalog = Catalog(id=uuid4())
+    catalog.register_bank("icbc", "ICBC")
+    catalog.register_channel("up", "UnionPay", "")
+    catalog.configure_product("up", "payout", FeeRule(), {"icbc": {"enabled": True, "limit_per_day": 500}})
+
+    def product(banks, fee=None):
+        return held_kind(ApprovalPolicy(), c.ConfigureProduct("up", "payout", fee or FeeRule(), banks), catalog)
+
+    assert product({"icbc": {"enabled": True, "limit_per_day": 500}}, FeeRule(rate_bps=9)) is None  # the fee only
+    assert product({"icbc": {"enabled": True, "limit_per_day": 600}}) == "limit_change"
+    assert product({"icbc": {"enabled": False, "limit_per_day": 500}}) == "limit_change"  # a bank switched off
+    assert product({}) == "limit_change"  # its limit dropped
+    assert product({"icbc": {"limit_per_day": 500}, "ccb": {"enabled": True}}) is None  # a new bank, on, no limit
