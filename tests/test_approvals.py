@@ -236,6 +236,11 @@ def test_channel_close_route_limit_and_role_changes_wait(held):
     kinds = {a["id"]: a["kind"] for a in api.get(f"/v1/approvals?status=pending&min_position={head}", who="admin").json()["items"]}
     assert kinds == {limit_change: "limit_change", route_change: "route_change", close: "channel_close",
                      grant: "role_grant"}
+    first = api.get("/v1/approvals?status=pending&limit=3", who="admin").json()
+    rest = api.get(f"/v1/approvals?status=pending&limit=3&cursor={first['next_cursor']}", who="admin").json()
+    assert [a["id"] for a in first["items"] + rest["items"]] == [limit_change, route_change, close, grant]
+    assert rest["next_cursor"] is None
+    assert [a["id"] for a in api.get("/v1/approvals?kind=route_change", who="admin").json()["items"]] == [route_change]
     catalog = api.get("/v1/admin/channels", who=op).json()
     assert catalog["channels"]["unionpay"]["status"] == "open" and catalog["routes"] == {}
 
