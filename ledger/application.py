@@ -427,9 +427,9 @@ class FundCenter(Application[UUID]):
         return self.writer.run(approvals.reject, ac.RejectApproval(approval_id, by, holder, reason))
 
     def record_execution(
-        self, approval_id: UUID, result: dict[str, Any] | None, problem: dict[str, Any] | None
+        self, approval_id: UUID, result: dict[str, Any] | None, problem: dict[str, Any] | None, by: str
     ) -> ApprovalView:
-        return self.writer.run(approvals.record_execution, ac.RecordExecution(approval_id, result, problem))
+        return self.writer.run(approvals.record_execution, ac.RecordExecution(approval_id, result, problem, by))
 
 
 _HELD_HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {

@@ -83,3 +83,4 @@ class RecordExecution:
     approval_id: UUID
     result: dict[str, Any] | None
     problem: dict[str, Any] | None
+    by: str  # the key that ran it

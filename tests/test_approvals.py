@@ -120,6 +120,7 @@ def test_a_big_adjustment_waits_then_another_holders_approval_posts_it_once(held
     steps = approval_events(api, approval_id)
     assert [name for name, _ in steps] == ["Requested", "Approved", "Executed"]
     assert steps[0][1]["requested_by"] == waiting["requested_by"] and steps[1][1]["by"] == approved["decided_by"]
+    assert steps[2][1]["by"] == approved["decided_by"]
     assert steps[0][1]["requested_by"] != steps[1][1]["by"]
 
 
@@ -324,7 +325,8 @@ def test_an_approval_is_decided_once_by_another_holder_and_keeps_one_outcome():
     approval.approve("checker-key", "dave")
     with pytest.raises(ApprovalNotPending):
         approval.reject("third-key", "erin", "late")
-    assert approval.record_execution({"id": "t1"}, None) and not approval.record_execution({"id": "t2"}, None)
+    assert approval.record_execution({"id": "t1"}, None, "checker-key")
+    assert not approval.record_execution({"id": "t2"}, None, "checker-key")
     assert (approval.status, approval.result) == ("executed", {"id": "t1"})
     assert not approval.expire("anyone", now + timedelta(days=2))  # decided: it never expires
 

@@ -182,7 +182,7 @@ class Approvals(Caller):
             result, problem = outcome(self.services, command, run_held(self.services, command)), None
         except (LedgerError, ApiProblem) as error:
             result, problem = None, problem_of(error)
-        return self.ledger.record_execution(approval_id, result, problem)
+        return self.ledger.record_execution(approval_id, result, problem, self.by)
 
     def _reject(self, approval_id: UUID, reason: str) -> ApprovalView:
         holder = self._may_decide(approval_id)

@@ -4,8 +4,8 @@ An `Approval` keeps the command it holds (serialised, with its idempotency key),
 (the key and its holder's name), the permission an approver needs, and when it expires. Its
 life is its events, each with its actor: `Requested` (by the maker), then one of `Approved`
 (by the checker), `Rejected` (by the checker, with a reason) or `Expired` (recorded by whoever
-found it past its time); after `Approved`, `Executed` keeps the command's result, or its
-refusal as problem details. Four eyes: neither the maker's key nor another key of the maker's
+found it past its time); after `Approved`, `Executed` (by the key that ran it: the approver)
+keeps the command's result, or its refusal as problem details. Four eyes: neither the maker's key nor another key of the maker's
 holder may approve or reject (`FourEyes`, 403).
 """
 
@@ -81,6 +81,7 @@ class Approval(LedgerAggregate):
         class Executed(LedgerAggregate.Event):
             result: dict[str, Any] | None
             problem: dict[str, Any] | None
+            by: str
 
     @event("Requested")
     def __init__(self, id: UUID, kind: str, permission: str, command: dict[str, Any], request_hash: str,
@@ -129,12 +130,12 @@ class Approval(LedgerAggregate):
         self._check_pending()
         self._rejected(by, holder, reason)
 
-    def record_execution(self, result: dict[str, Any] | None, problem: dict[str, Any] | None) -> bool:
-        """Keep the command's outcome (once: False if it was kept already)."""
+    def record_execution(self, result: dict[str, Any] | None, problem: dict[str, Any] | None, by: str) -> bool:
+        """Keep the command's outcome, run by `by` (once: False if it was kept already)."""
         if self.status != ApprovalStatus.APPROVED:
             return False
         assert (result is None) != (problem is None), "a command either ran or was refused"
-        self._executed(result, problem)
+        self._executed(result, problem, by)
         return True
 
     def _check_pending(self) -> None:
@@ -161,7 +162,7 @@ class Approval(LedgerAggregate):
         self.status = ApprovalStatus.EXPIRED.value
 
     @event("Executed")
-    def _executed(self, result: dict[str, Any] | None, problem: dict[str, Any] | None) -> None:
+    def _executed(self, result: dict[str, Any] | None, problem: dict[str, Any] | None, by: str) -> None:
         assert self.status == ApprovalStatus.APPROVED, self.status
         self.status = (ApprovalStatus.EXECUTED if problem is None else ApprovalStatus.FAILED).value
         self.result, self.problem = result, problem

@@ -99,7 +99,7 @@ def record_execution(uow: UnitOfWork, cmd: RecordExecution) -> ApprovalView:
     def decide(attempt: Attempt) -> ApprovalView:
         found = uow.fresh(attempt.get(Approval, cmd.approval_id, ApprovalNotFound, "approval"))
         now = uow.clock()
-        if not found.record_execution(cmd.result, cmd.problem):
+        if not found.record_execution(cmd.result, cmd.problem, cmd.by):
             return ApprovalView.of(found, now)  # recorded by a concurrent run of the same approval
         return ApprovalView.of(found, now, attempt.commit(found))
 
