@@ -5,6 +5,7 @@ approvals, and each kind the default policy holds."""
 
 import threading
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -194,6 +195,22 @@ def test_two_concurrent_approvals_run_the_command_exactly_once(held):
     statement = api.get(f"/v1/accounts/{alice}/statement?min_position={api.client.app.state.services.ledger.head()}",
                         who="admin").json()
     assert [e["amount"] for e in statement["entries"]] == [7_000_000]
+
+
+def test_an_approval_whose_run_was_cut_short_runs_on_the_approvers_retry_once(held):
+    api = held
+    alice = api.open("alice")
+    approval_id = pending(adjust(api, alice, 3_000_000))
+    ledger = api.client.app.state.services.ledger
+    finance2 = str(UUID(hex=api.keys["finance2"].split("_")[1]))
+    ledger.approve(UUID(approval_id), finance2, "dave")  # `Approved` saved; then the process died before the run
+    assert api.get(f"/v1/approvals/{approval_id}", who="admin").json()["status"] == "approved"
+    assert posted(api, alice) == 0
+    problem_of(api.post(f"/v1/approvals/{approval_id}/approve", who="finance3"), 409, "approval-not-pending")
+    retried = api.post(f"/v1/approvals/{approval_id}/approve", who="finance2").json()
+    assert retried["status"] == "executed" and retried["result"]["amount"] == 3_000_000
+    assert api.post(f"/v1/approvals/{approval_id}/approve", who="finance2").json()["status"] == "executed"
+    assert posted(api, alice) == 3_000_000
 
 
 def test_below_the_threshold_runs_at_once_compared_exactly_in_minor_units(held):
