@@ -24,9 +24,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from . import approval_commands as ac
 from . import commands as c
 from . import store
 from . import webhook_commands as wc
+from .approval_views import ApprovalView
 from .clock import system_clock
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
@@ -34,14 +36,14 @@ from .domain.accounts import Account
 from .domain.aggregate import Clock
 from .domain.cards import CardBinding
 from .domain.channels import Catalog
-from .domain.errors import HoldNotFound, LedgerError, TransferNotFound, ValidationError
+from .domain.errors import HoldNotFound, KeyNotFound, LedgerError, TransferNotFound, ValidationError
 from .domain.fees import FeeRule
 from .domain.holds import Hold
 from .domain.payments import Payment, Recharge, Withdrawal
 from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
-from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers, webhooks
+from .handlers import accounts, approvals, catalog, holds, keys, payments, reconciliation, transfers, webhooks
 from .handlers.references import claimed
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
@@ -178,9 +180,9 @@ class FundCenter(Application[UUID]):
 
     def create_api_key(
         self, role: str, business_id: str | None = None, name: str = "", created_by: str = "cli",
-        *, idempotency_key: str | None = None,
+        *, idempotency_key: str | None = None, holder: str | None = None,
     ) -> tuple[ApiKeyView, str | None]:
-        cmd = c.CreateApiKey(role, business_id, name, created_by, idempotency_key)
+        cmd = c.CreateApiKey(role, business_id, name, created_by, idempotency_key, holder)
         return self.writer.run(keys.create_api_key, cmd)
 
     def revoke_api_key(self, key_id: UUID, by: str) -> ApiKeyView:
@@ -204,6 +206,10 @@ class FundCenter(Application[UUID]):
         if not key.matches(secret):
             return None
         return Principal(key.id, Role(key.role), key.business_id)
+
+    def key_holder(self, key_id: UUID) -> str:
+        """Who holds a key (its id when it was made without a holder): it never changes."""
+        return self.unit_of_work.get(ApiKey, key_id, KeyNotFound, "api key").holder_name
 
     # -- the channel catalog ---------------------------------------------------------------------------
 
@@ -229,12 +235,15 @@ class FundCenter(Application[UUID]):
         self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]],
         *, idempotency_key: str | None = None, by: str | None = None,
     ) -> Catalog:
+        cmd = c.ConfigureProduct(code, method, self.fee_rule(fee), banks, idempotency_key=idempotency_key, by=by)
+        return self.writer.run(catalog.change_catalog, cmd)
+
+    @staticmethod
+    def fee_rule(fee: dict[str, Any]) -> FeeRule:
         try:
-            rule = FeeRule(**fee)
+            return FeeRule(**fee)
         except TypeError as error:
             raise ValidationError(f"fee takes rate_bps, fixed, minimum and maximum: {error}") from None
-        cmd = c.ConfigureProduct(code, method, rule, banks, idempotency_key=idempotency_key, by=by)
-        return self.writer.run(catalog.change_catalog, cmd)
 
     def set_route(
         self, business_id: str, method: str, entries: list[dict[str, Any]], *,
@@ -398,3 +407,43 @@ class FundCenter(Application[UUID]):
     def rotate_webhook_secret(self, endpoint_id: UUID, by: str,
                               idempotency_key: str | None = None) -> tuple[WebhookEndpointView, str | None]:
         return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by, idempotency_key))
+
+    # -- four-eyes approval (ledger/handlers/approvals.py) ---------------------------------------------
+
+    def execute(self, command: Any) -> Any:
+        """Run a held ledger command (an approval's) as the method that makes it would."""
+        handler = _HELD_HANDLERS.get(type(command))
+        if handler is None:
+            raise ValidationError(f"{type(command).__name__} is not a ledger command an approval may hold")
+        return self.writer.run(handler, command)
+
+    def request_approval(
+        self, idempotency_key: str, kind: str, permission: str, command: Any, requested_by: str,
+        requested_by_holder: str, expires_at: datetime,
+    ) -> ApprovalView:
+        cmd = ac.RequestApproval(idempotency_key, kind, permission, command, requested_by, requested_by_holder, expires_at)
+        return self.writer.run(approvals.request_approval, cmd)
+
+    def get_approval(self, approval_id: UUID) -> ApprovalView:
+        return ApprovalView.of(approvals.approval(self.unit_of_work, approval_id), self.clock())
+
+    def held_command(self, approval_id: UUID) -> Any:
+        """The command an approval holds, as it was asked."""
+        return ac.decode_command(approvals.approval(self.unit_of_work, approval_id).command)
+
+    def approve(self, approval_id: UUID, by: str, holder: str) -> tuple[ApprovalView, bool]:
+        return self.writer.run(approvals.approve, ac.ApproveApproval(approval_id, by, holder))
+
+    def reject(self, approval_id: UUID, by: str, holder: str, reason: str) -> ApprovalView:
+        return self.writer.run(approvals.reject, ac.RejectApproval(approval_id, by, holder, reason))
+
+    def record_execution(
+        self, approval_id: UUID, result: dict[str, Any] | None, problem: dict[str, Any] | None, by: str
+    ) -> ApprovalView:
+        return self.writer.run(approvals.record_execution, ac.RecordExecution(approval_id, result, problem, by))
+
+
+_HELD_HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
+    c.Adjust: transfers.adjust, c.SetChannelStatus: catalog.change_catalog, c.SetRoute: catalog.change_catalog,
+    c.ConfigureProduct: catalog.change_catalog, c.GrantRole: keys.grant_role,
+}

@@ -43,6 +43,7 @@ from eventsourcing.persistence import Tracking
 from ledger import FundCenter
 
 from .api_keys import ApiKeysView
+from .approvals import ApprovalsView
 from .balances import BalancesView
 from .common import Batch
 from .payments import PaymentsView
@@ -61,7 +62,7 @@ def all_views() -> tuple[Any, ...]:
     in memory (accounts' metadata), so no two runners share one. Balances first: the other views
     read account metadata from its table."""
     return (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView(),
-            ReconciliationsView())
+            ReconciliationsView(), ApprovalsView())
 
 
 BATCH_SIZE = 1000

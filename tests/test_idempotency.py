@@ -47,6 +47,8 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/reconciliations/fetch"): "record",
     ("POST", "/v1/reconciliations/{reconciliation_id}/differences/{seq}/resolve"): "record",
     ("POST", "/v1/reconciliations/{reconciliation_id}/close"): "record",
+    ("POST", "/v1/approvals/{approval_id}/approve"): "record",  # the held command: its own key
+    ("POST", "/v1/approvals/{approval_id}/reject"): "record",
 }
 
 
