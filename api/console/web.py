@@ -10,7 +10,8 @@ answer; anything unexpected -> "an unexpected error occurred", logged, never a t
 A route depends on `needs(permission)` (or `DeskDep`, logged in with any staff role) and
 calls the same services as the API through `desk.service(ServiceClass)`, as the key's
 Principal. Commands are made with `desk.act(...)`: success or refusal becomes a message
-shown once on the page it redirects to (post/redirect/get).
+shown once on the page it redirects to (post/redirect/get); a command the four-eyes policy
+holds says it waits for approval (and where), the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ledger.domain.errors import LedgerError
 
 from ..deps import Services, ServicesDep
 from ..problems import ApiProblem, database_unavailable
+from ..service.approvals import PendingApproval
 from .money import MoneyInputError, money
 from .navigation import navigation_for
 from .sessions import Session, SessionStore
@@ -141,6 +143,8 @@ class Desk:
         say why and go to `back`."""
         try:
             result = run()
+        except PendingApproval as held:
+            return self.back(back, "pending", waiting(held))
         except (LedgerError, ApiProblem, MoneyInputError, Refused) as error:
             return self.back(back, "error", readable(error))
         return self.back(then(result) if then else back, "ok", done if isinstance(done, str) else done(result))
@@ -219,6 +223,14 @@ def readable(error: BaseException) -> str:
     return str(error)
 
 
+def waiting(held: PendingApproval) -> str:
+    """What a person is told of a command that waits for four-eyes approval."""
+    approval = held.approval
+    return (f"Not done yet: this {approval.kind.replace('_', ' ')} waits for a second staff key's approval"
+            f" (another person's key with {approval.permission}), under Approvals 审批"
+            f" as {approval.id}, until {approval.expires_at:%Y-%m-%d %H:%M} UTC.")
+
+
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     session = session_of(request)
     if session is not None and session.who is None:
@@ -245,6 +257,8 @@ class ConsoleRoute(APIRoute):
                 return login_redirect(request)
             except Refused as refused:
                 return error_page(request, refused.status, refused.message)
+            except PendingApproval as held:
+                return error_page(request, 202, waiting(held))
             except (LedgerError, ApiProblem) as error:
                 return error_page(request, error.status, readable(error))
             except RequestValidationError as error:

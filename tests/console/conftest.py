@@ -8,12 +8,14 @@ in git) and, at the end, asserts that no request left the app's origin.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,15 +96,17 @@ class Served:
                                                          "id_number": ID_NUMBER, "card_number": CARD, "phone": PHONE})
 
 
-@pytest.fixture(scope="session")
-def console_server(tmp_path_factory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("console")
+@contextmanager
+def serving(folder: Path, env: dict[str, str]) -> Iterator[Served]:
+    """`fundcenter serve` on a fresh SQLite database in `folder`, with a key per staff role ("admin2": a
+    second admin, another holder) and business mall's, until the block ends."""
     url = f"sqlite:///{folder}/fundcenter.db"
-    keys = api_keys(settings_for(url), [(role, role, None) for role in STAFF] + [("mall", "business", "mall")])
+    keys = api_keys(settings_for(url), [(role, role, None) for role in STAFF]
+                    + [("admin2", "admin", None), ("mall", "business", "mall")])
     port = free_port()
     log = (folder / "serve.log").open("w")  # a file, not a pipe: a long session's access log would fill a pipe
     server = subprocess.Popen([*fundcenter_command(), "serve", "--db", url, "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **configured_secrets()})
+                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **configured_secrets(), **env})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVE_START_S_MAX
     while True:
@@ -114,6 +118,7 @@ def console_server(tmp_path_factory) -> Iterator[Served]:
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
             server.wait()
+            log.close()
             pytest.fail(f"serve did not come up: {(folder / 'serve.log').read_text()[-2000:]}")
         time.sleep(0.1)
     try:
@@ -126,6 +131,24 @@ def console_server(tmp_path_factory) -> Iterator[Served]:
             server.kill()
             server.wait()
         log.close()
+
+
+# As in the other tests' settings (tests/config.py), nothing waits for four-eyes approval here...
+POLICY_OFF = json.dumps({"adjustment_above": None, "reconciliation_actions": [], "channel_close": False,
+                         "route_change": False, "limit_change": False, "role_grant": False})
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory) -> Iterator[Served]:
+    with serving(tmp_path_factory.mktemp("console"), {"FUNDCENTER_APPROVAL_POLICY": POLICY_OFF}) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def four_eyes_server(tmp_path_factory) -> Iterator[Served]:
+    """... and here the default policy holds what it holds (a role grant, a route, a channel's closing...)."""
+    with serving(tmp_path_factory.mktemp("four-eyes"), {"FUNDCENTER_APPROVAL_POLICY": ""}) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -182,18 +205,29 @@ class Console:
         return " ".join(self.page.locator(".flash").all_inner_texts())
 
 
-@pytest.fixture
-def console(console_server: Served, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Console]:
+def _console(served: Served, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Console]:
     context = browser.new_context()
     page = context.new_page()
-    seen = Console(page, console_server, re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name))
+    seen = Console(page, served, re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name))
     page.on("request", lambda r: seen.requests.append(r.url))
     try:
         yield seen
     finally:
         context.close()
-    outside = [url for url in seen.requests if not url.startswith(console_server.base + "/")]
+    outside = [url for url in seen.requests if not url.startswith(served.base + "/")]
     assert not outside, f"requests outside the app's origin: {outside}"
+
+
+@pytest.fixture
+def console(console_server: Served, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Console]:
+    """A person at the console of the shared server, in a browser context of their own."""
+    yield from _console(console_server, browser, request)
+
+
+@pytest.fixture
+def four_eyes_console(four_eyes_server: Served, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Console]:
+    """The same, at a server with the default four-eyes policy."""
+    yield from _console(four_eyes_server, browser, request)
 
 
 # -- the app in process, on SQLite and PostgreSQL (store_url), for what the browser tests do not vary ---------
