@@ -23,6 +23,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("Transactions 交易", "/console/transactions", Permission.TRANSACTIONS_READ),
     NavItem("Payments 支付", "/console/payments", Permission.TRANSACTIONS_READ),
     NavItem("Events 事件", "/console/events", Permission.EVENTS_READ),
+    NavItem("Approvals 审批", "/console/approvals", Permission.ACCOUNTS_READ),  # every staff role
     NavItem("Keys 密钥", "/console/keys", Permission.KEYS_MANAGE),
 ]
 

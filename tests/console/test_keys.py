@@ -10,9 +10,11 @@ def test_the_admin_creates_a_key_changes_its_role_and_revokes_it(console: Consol
     console.login("admin")
     page = console.goto("/console/keys", "keys")
     page.fill("#create-key input[name=name]", "clerk wang")
+    page.fill("#create-key input[name=holder]", "Wang Fang")
     page.select_option("#create-key select[name=role]", "finance")
     page.click("#create-key button")
     console.shot("created")
+    assert "held by Wang Fang" in page.locator("#new-key").inner_text()
     secret = page.locator("#new-secret").inner_text().strip()
     assert secret.startswith("fc_")
     page.reload()  # the same form again (the browser resends it): the same key, and its secret is not shown again

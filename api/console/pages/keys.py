@@ -46,11 +46,13 @@ def keys_page(desk: Admin, min_position: Annotated[int | None, Query(ge=0, le=PO
 
 
 @router.post("")
-def create_key(desk: Admin, role: Text, name: Text = "", business_id: Text = "", idempotency_key: Text = ""):
+def create_key(desk: Admin, role: Text, name: Text = "", business_id: Text = "", holder: Text = "",
+               idempotency_key: Text = ""):
     """The new key's secret is on this response only (no redirect: the secret is never kept to show later).
     Submitting the same form again answers with the same key and no secret."""
     try:
-        body = _body(models.KeyIn, role=role, name=" ".join(name.split()), business_id=inputs.blank(business_id))
+        body = _body(models.KeyIn, role=role, name=" ".join(name.split()), business_id=inputs.blank(business_id),
+                     holder=" ".join(holder.split()) or None)
         created = desk.service(Access).create_key(body, command_key(idempotency_key))
     except (Refused, LedgerError, ApiProblem) as error:
         return _keys_page(desk, error.status, error=readable(error))
