@@ -167,3 +167,15 @@ def test_an_auditor_cannot_freeze_even_by_posting_the_form(clerk):
     response = clerk.post(f"/console/accounts/{alice}/status", {"status": "frozen", "reason": "curious"})
     assert response.status_code == 403 and "needs accounts:status" in clerk.text()
     assert clerk.api.get(f"/v1/accounts/{alice}").json()["status"] == "active"
+
+
+def test_what_customers_typed_is_shown_as_text_never_as_markup(clerk):
+    hostile = '<img src=x onerror="alert(1)">张三</td>'
+    response = clerk.api.post("/v1/accounts", {"kind": "member", "external_ref": "store-hostile", "currency": "CNY",
+                                               "name": hostile})
+    assert response.status_code == 201, response.text
+    clerk.settle(response.json()["position"])
+    clerk.login("auditor")
+    for path in (f"/console/accounts/{response.json()['id']}", "/console/accounts?external_ref=store-hostile"):
+        page = clerk.get(path).text
+        assert hostile not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;张三&lt;/td&gt;" in page
