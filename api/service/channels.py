@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
 from ledger.domain import ids
 from ledger.domain.channels import Catalog
 from ledger.views import PaymentView
-from projections.payments import open_payments
+from projections.payments import day_activity, open_payments
 
 from .caller import Caller
 
@@ -19,6 +20,16 @@ class Channels(Caller):
 
     def catalog(self) -> dict[str, Any]:
         return _shown(self.ledger.catalog())
+
+    def activity(self, day: str | None = None) -> dict[str, Any]:
+        """A day's outcomes (today's, the accounting day's, by default) per channel and bank: `rows` per
+        channel, bank and currency; `channels` and `banks` their totals per currency, each with the
+        success rate in basis points (None without an outcome)."""
+        day = day or self.ledger.today()
+        window = self.ledger.accounting_day.window(date.fromisoformat(day))
+        rows = day_activity(self.views, sorted(self.ledger.catalog().channels), window)
+        return {"day": day, "rows": [_rated(row) for row in rows],
+                "channels": _totals(rows, "channel"), "banks": _totals(rows, "bank")}
 
     def register_bank(self, key: str, code: str, name: str) -> dict[str, Any]:
         return _shown(self.ledger.register_bank(code, name, idempotency_key=self._key(key), by=self.by))
@@ -54,3 +65,19 @@ class Channels(Caller):
 
 def _shown(catalog: Catalog) -> dict[str, Any]:
     return {"banks": catalog.banks, "channels": catalog.channels, "routes": catalog.routes}
+
+
+def _rated(row: dict[str, Any]) -> dict[str, Any]:
+    done = row["succeeded"] + row["failed"]
+    return {**row, "success_rate_bps": row["succeeded"] * 10_000 // done if done else None}
+
+
+def _totals(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in rows:
+        total = totals[(row[by], row["currency"])]
+        total[0] += row["succeeded"]
+        total[1] += row["failed"]
+        total[2] += row["amount_succeeded"]
+    return [_rated({by: name, "currency": currency, "succeeded": s, "failed": f, "amount_succeeded": amount})
+            for (name, currency), (s, f, amount) in sorted(totals.items())]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from ledger.domain.errors import ValidationError
 from projections.suspense import suspense
 from projections.transactions import list_transactions
 from projections.trial_balance import Totals, account_balances, trial_balance_by_account
@@ -16,6 +17,7 @@ from .caller import Caller
 from .exports import TRIAL_BALANCE_CSV, csv_lines
 
 EVENT_FIELDS_HIDDEN = {"secret_hash", "signing_secret"}
+SUSPENSE_DAYS_DEFAULT, SUSPENSE_DAYS_MAX = 14, 366  # the days a suspense chart spans
 
 
 class Reports(Caller):
@@ -57,6 +59,27 @@ class Reports(Caller):
     def suspense(self, channel: str | None, day: str | None, min_position: int | None) -> dict[str, Any]:
         self.services.wait_for(min_position)
         return {"position": self.services.runner.position, "days": suspense(self.views, channel=channel, day=day)}
+
+    def suspense_over(self, days: int = SUSPENSE_DAYS_DEFAULT, last: str | None = None,
+                      channel: str | None = None) -> dict[str, Any]:
+        """Suspense over `days` accounting days up to `last` (today by default), for a chart: `days`
+        (every day, oldest first), `series` per channel and currency with the pending and reconciled
+        amount of each day (0 when nothing was booked), and `rows` as `suspense` lists them."""
+        if not 1 <= days <= SUSPENSE_DAYS_MAX:
+            raise ValidationError(f"days must be from 1 to {SUSPENSE_DAYS_MAX}, got {days}")
+        end = date.fromisoformat(last or self.ledger.today())
+        every = [(end - timedelta(days=n)).isoformat() for n in range(days - 1, -1, -1)]
+        rows = suspense(self.views, channel=channel, start=every[0], end=every[-1])
+        series: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            line = series.setdefault((row["channel"], row["currency"]), {
+                "channel": row["channel"], "currency": row["currency"],
+                "pending": dict.fromkeys(every, 0), "reconciled": dict.fromkeys(every, 0)})
+            line["pending"][row["day"]] = row["pending"]
+            line["reconciled"][row["day"]] = row["reconciled"]
+        return {"days": every, "rows": rows, "series": [
+            {**line, "pending": list(line["pending"].values()), "reconciled": list(line["reconciled"].values())}
+            for _, line in sorted(series.items())]}
 
     def events(self, after: int, limit: int) -> dict[str, Any]:
         events = [
