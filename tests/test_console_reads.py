@@ -72,3 +72,22 @@ def test_suspense_over_days_has_every_day_and_each_channels_series(shop):
     for days in (0, 367):
         with pytest.raises(ValidationError):
             finance.suspense_over(days=days)
+
+
+def test_a_route_preview_says_where_a_payment_would_go_and_records_nothing(shop):
+    configure(shop, {"withholding": [{"channel": "unionpay", "priority": 1}, {"channel": "alipay", "priority": 2}]})
+    services, operator = staff(shop, Channels, Role.OPERATOR)
+    preview = operator.route_preview("mall", "withholding", "icbc", 10_000)
+    assert [(c["channel"], c["priority"], c["fee"]) for c in preview["choices"]] == [("unionpay", 1, 60), ("alipay", 2, 40)]
+    assert preview["choices"][0]["reason"].startswith("priority 1, fee 60")
+    shop.ok("POST", "/v1/admin/channels/unionpay/status", {"status": "closed"}, who="operator")
+    head = services.ledger.head()
+    closed = operator.route_preview("mall", "withholding", "icbc", 10_000)
+    assert [c["channel"] for c in closed["choices"]] == ["alipay"]
+    assert closed["skipped"] == [{"channel": "unionpay", "reason": "channel closed"}]
+    assert operator.route_preview("mall", "withholding", "ccb", 10_000)["skipped"][-1] == {
+        "channel": "alipay", "reason": "bank switched off for this product"}
+    assert services.ledger.head() == head  # a preview records nothing
+    for wrong in (("mall", "barter", "icbc", 1), ("mall", "withholding", "icbc", 0), ("m all", "withholding", "icbc", 1)):
+        with pytest.raises(ValidationError):
+            operator.route_preview(*wrong)

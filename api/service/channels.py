@@ -8,7 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain import ids
-from ledger.domain.channels import Catalog
+from ledger.domain.channels import Catalog, check_method
+from ledger.domain.inputs import check_code
+from ledger.domain.money import check_amount
 from ledger.views import PaymentView
 from projections.payments import day_activity, open_payments
 
@@ -30,6 +32,16 @@ class Channels(Caller):
         rows = day_activity(self.views, sorted(self.ledger.catalog().channels), window)
         return {"day": day, "rows": [_rated(row) for row in rows],
                 "channels": _totals(rows, "channel"), "banks": _totals(rows, "bank")}
+
+    def route_preview(self, business_id: str, method: str, bank: str, amount: int) -> dict[str, Any]:
+        """Where a payment would go now: the channels routing would try, in order, and those it would
+        skip, with why (as a payment's decisions record them); nothing is submitted or recorded."""
+        check_code(business_id, "business_id")
+        check_code(bank, "bank")
+        choices, skipped = self.services.payments.route(business_id, check_method(method), bank, check_amount(amount))
+        return {"choices": [{"channel": c.channel, "priority": c.priority, "fee": c.fee,
+                             "success_rate_bps": c.success_rate_bps, "reason": c.reason} for c in choices],
+                "skipped": skipped}
 
     def register_bank(self, key: str, code: str, name: str) -> dict[str, Any]:
         return _shown(self.ledger.register_bank(code, name, idempotency_key=self._key(key), by=self.by))
