@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from ledger.channels.gateway import GatewayRegistry
 from ledger.domain.aggregate import Clock
 
-from . import access_log, openapi, problems
+from . import access_log, console, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
@@ -78,4 +78,5 @@ def create_app(
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
+    app.include_router(console.router)  # the web back office at /console (api/console/)
     return app

@@ -1,0 +1,152 @@
+"""The console in a real browser: `fundcenter serve` on a free port (SQLite), Debian's chromium, headless.
+
+One server and one browser for the whole session (starting them is the slow part); each
+test gets a fresh browser context (its own cookies) through the `console` fixture, which
+saves a screenshot of every page the test looks at (`tests/artifacts/console/`, not kept
+in git) and, at the end, asserts that no request left the app's origin.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.config import api_keys, configured_secrets, settings_for
+from tests.test_serve import free_port, fundcenter_command, request
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
+STAFF = ("admin", "operator", "finance", "auditor")
+SERVE_START_S_MAX = 60
+
+
+@dataclass
+class Served:
+    base: str
+    keys: dict[str, str]  # holder -> API key: one per staff role, and business mall's ("mall")
+    calls: int = 0
+
+    def api(self, method: str, path: str, who: str = "admin", body: Any = None) -> Any:
+        """Call the HTTP API (to set the scene); a POST gets a fresh Idempotency-Key; asserts success."""
+        self.calls += 1
+        status, answer = request(self.base, method, path, self.keys[who], body,
+                                 key=f"scene-{self.calls}-{time.monotonic_ns()}" if method == "POST" else None)
+        assert status < 300, (status, answer)
+        return answer
+
+    def open_account(self, ref: str, funds_minor: int = 0, who: str = "mall", kind: str = "member") -> dict[str, Any]:
+        account = self.api("POST", "/v1/accounts", who, {"kind": kind, "external_ref": ref, "currency": "CNY", "name": ref})
+        if funds_minor:
+            self.api("POST", "/v1/admin/adjustments", "admin", {"account": account["id"], "amount": funds_minor,
+                                                               "currency": "CNY", "direction": "credit", "reason": "seed"})
+        return account
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("console")
+    url = f"sqlite:///{folder}/fundcenter.db"
+    keys = api_keys(settings_for(url), [(role, role, None) for role in STAFF] + [("mall", "business", "mall")])
+    port = free_port()
+    log = (folder / "serve.log").open("w")  # a file, not a pipe: a long session's access log would fill a pipe
+    server = subprocess.Popen([*fundcenter_command(), "serve", "--db", url, "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **configured_secrets()})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVE_START_S_MAX
+    while True:
+        try:
+            if request(base, "GET", "/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            server.wait()
+            pytest.fail(f"serve did not come up: {(folder / 'serve.log').read_text()[-2000:]}")
+        time.sleep(0.1)
+    try:
+        yield Served(base, keys)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (as .ci/run does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Console:
+    """One person at the console in their own browser context."""
+
+    page: Page
+    served: Served
+    name: str
+    shots: int = 0
+    requests: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return self.served.base
+
+    def shot(self, label: str) -> Path:
+        """Save a screenshot of the page as it is now."""
+        self.shots += 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.name}-{self.shots:02d}-{label}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def goto(self, path: str, label: str | None = None) -> Page:
+        self.page.goto(self.base + path)
+        self.shot(label or (path.strip("/").replace("/", "-") or "root"))
+        return self.page
+
+    def login(self, who: str) -> Page:
+        self.page.goto(self.base + "/console/login")
+        self.page.fill("input[name=api_key]", self.served.keys[who])
+        self.page.click("form[action='/console/login'] button[type=submit]")
+        self.page.wait_for_load_state()
+        self.shot(f"logged-in-{who}")
+        return self.page
+
+    def navigation(self) -> list[str]:
+        return [text.strip() for text in self.page.locator("#navigation a").all_inner_texts()]
+
+    def flash(self) -> str:
+        return " ".join(self.page.locator(".flash").all_inner_texts())
+
+
+@pytest.fixture
+def console(console_server: Served, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Console]:
+    context = browser.new_context()
+    page = context.new_page()
+    seen = Console(page, console_server, re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name))
+    page.on("request", lambda r: seen.requests.append(r.url))
+    try:
+        yield seen
+    finally:
+        context.close()
+    outside = [url for url in seen.requests if not url.startswith(console_server.base + "/")]
+    assert not outside, f"requests outside the app's origin: {outside}"
