@@ -72,6 +72,9 @@ def test_suspense_over_days_has_every_day_and_each_channels_series(shop):
     for days in (0, 367):
         with pytest.raises(ValidationError):
             finance.suspense_over(days=days)
+    for last in ("yesterday", "0001-01-01", "9999-12-31"):
+        with pytest.raises(ValidationError):
+            finance.suspense_over(last=last)
 
 
 def test_a_route_preview_says_where_a_payment_would_go_and_records_nothing(shop):

@@ -15,10 +15,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from .pages import login
+from .pages import channels, login, reconciliation, reports
 from .web import STATIC_DIR
 
-PAGES = [login]
+PAGES = [login, channels, reconciliation, reports]
 
 router = APIRouter(include_in_schema=False)
 for page in PAGES:

@@ -18,6 +18,7 @@ from .exports import TRIAL_BALANCE_CSV, csv_lines
 
 EVENT_FIELDS_HIDDEN = {"secret_hash", "signing_secret"}
 SUSPENSE_DAYS_DEFAULT, SUSPENSE_DAYS_MAX = 14, 366  # the days a suspense chart spans
+SUSPENSE_DAY_MIN, SUSPENSE_DAY_MAX = date(1970, 1, 1), date(9999, 12, 30)  # its last day: never a day out of range
 
 
 class Reports(Caller):
@@ -67,7 +68,12 @@ class Reports(Caller):
         amount of each day (0 when nothing was booked), and `rows` as `suspense` lists them."""
         if not 1 <= days <= SUSPENSE_DAYS_MAX:
             raise ValidationError(f"days must be from 1 to {SUSPENSE_DAYS_MAX}, got {days}")
-        end = date.fromisoformat(last or self.ledger.today())
+        try:
+            end = date.fromisoformat(last or self.ledger.today())
+        except ValueError:
+            raise ValidationError(f"the last day must be a day such as 2026-11-25, got {str(last)[:20]!r}") from None
+        if not SUSPENSE_DAY_MIN <= end <= SUSPENSE_DAY_MAX:
+            raise ValidationError(f"the last day must be within {SUSPENSE_DAY_MIN} and {SUSPENSE_DAY_MAX}, got {end}")
         every = [(end - timedelta(days=n)).isoformat() for n in range(days - 1, -1, -1)]
         rows = suspense(self.views, channel=channel, start=every[0], end=every[-1])
         series: dict[tuple[str, str], dict[str, Any]] = {}
