@@ -159,8 +159,12 @@ def report(desk: Reader, reconciliation_id: UUID, kind: Literal["fund", "fee"] =
 
 
 def _imported(r: Any) -> str:
-    return (f"Imported {r.channel} {r.day} {r.currency}: {r.lines} lines, {r.differences} differences"
-            f" ({r.open_differences} open).")
+    return (f"Imported {r.channel} {r.day} {r.currency}: {_count(r.lines, 'line')},"
+            f" {_count(r.differences, 'difference')} ({r.open_differences} open).")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def _at(r: Any) -> str:
