@@ -138,6 +138,15 @@ def test_finance_imports_resolves_closes_and_downloads_the_reports(console):
     assert cells[2:] == ["0.00 CNY", "745.80 CNY"]
     assert page.locator("#chart-CNY").count() == 0 or page.locator(f"#chart-CNY rect title:has-text('{channel}')").count() == 0
     assert "yes" in page.locator("#trial-totals tr[data-currency='CNY']").inner_text()
+    with page.expect_download() as download:
+        page.click("#trial-balance-csv")
+    totals = [r for r in downloaded(download.value) if r["line"] == "total"]
+    assert totals and all(r["debit"] == r["credit"] for r in totals)
+    page.fill("#trial-filters input[name=as_of]", f"{day}T23:59:59")
+    page.click("#trial-filters button")
+    page.wait_for_load_state()
+    assert "as of must carry a time zone offset" in page.locator("#problem").inner_text()
+    console.shot("reports-refused")
     listed = console.goto(f"/console/reconciliation?channel={channel}", "reconciliation-closed")
     assert [c.strip() for c in listed.locator("#reconciliations tr[data-reconciliation] td").all_inner_texts()][:4] == [
         day, channel, "CNY", "closed"]

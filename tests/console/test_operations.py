@@ -55,11 +55,19 @@ def test_an_operator_closes_a_channel_and_a_recharge_routes_to_the_next(console)
     assert preview(console, business, "100.00", "preview-both-open") == ([first, second], [])
 
     page.goto(f"{console.base}/console/channels")
-    page.locator(f"#channel-list tr[data-channel='{first}'] button").click()
+    switch = page.locator(f"#channel-list tr[data-channel='{first}'] form")
+    sent = {name: switch.locator(f"input[name={name}]").get_attribute("value")
+            for name in ("csrf_token", "idempotency_key", "status")}
+    switch.locator("button").click()
     page.wait_for_load_state()
     assert f"Channel {first} is now closed" in console.flash()
     assert page.locator(f"#channel-list tr[data-channel='{first}'] .status").inner_text() == "closed"
     console.shot("channel-closed")
+    again = page.request.post(f"{console.base}/console/channels/{first}/status", form=sent)  # the same form, sent twice
+    assert again.ok and f"Channel {first} is now closed" in again.text()
+    reused = page.request.post(f"{console.base}/console/channels/{first}/status", form={**sent, "status": "open"})
+    assert "idempotency-conflict" in reused.text()  # its key, with another body: refused, nothing changed
+    assert console.served.api("GET", "/v1/admin/channels", "operator")["channels"][first]["status"] == "closed"
 
     choices, skipped = preview(console, business, "100.00", "preview-first-closed")
     assert choices == [second] and skipped == [f"{first} skipped: channel closed"]
