@@ -181,3 +181,23 @@ def test_finance_fetches_a_channels_file_and_an_auditor_only_reads(console):
     assert page.locator("#import-form, #fetch-form").count() == 0
     page = console.goto(f"/console/reconciliation/{uuid4()}", "unknown-reconciliation")
     assert "not found" in page.locator("#problem").inner_text()
+
+
+def test_odd_addresses_and_inputs_are_readable_pages(console):
+    console.login("finance")
+    for path, status, words in [
+        ("/console/reconciliation/not-a-uuid", 422, "not accepted"),
+        ("/console/reconciliation?cursor=zzz", 422, "cursor"),
+        ("/console/reconciliation?from=yesterday", 422, "from must be a day"),
+        ("/console/reconciliation?status=lost", 422, "status must be one of"),
+        (f"/console/reconciliation/{uuid4()}/lines?cursor=-1", 404, "not found"),
+        (f"/console/reconciliation/{uuid4()}/report.csv", 404, "not found"),
+        ("/console/reports?days=0", 422, "not accepted"),
+        ("/console/reports?last=9999-12-31", 422, "the last day must be within"),
+        ("/console/reports?as_of=soon", 422, "as of must be an instant"),
+    ]:
+        response = console.page.goto(console.base + path)
+        assert response.status == status, (path, response.status)
+        assert words in console.page.locator("#problem").inner_text(), path
+        assert "Traceback" not in console.page.content()
+    console.shot("odd-address")
