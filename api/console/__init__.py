@@ -15,10 +15,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from .pages import channels, login, reconciliation, reports
+from .pages import accounts, channels, events, keys, login, payments, reconciliation, reports, transactions
 from .web import STATIC_DIR
 
-PAGES = [login, channels, reconciliation, reports]
+PAGES = [login, accounts, transactions, payments, channels, reconciliation, reports, events, keys]
 
 router = APIRouter(include_in_schema=False)
 for page in PAGES:

@@ -15,6 +15,7 @@ shown once on the page it redirects to (post/redirect/get).
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -85,8 +86,14 @@ def set_session_cookie(response: Response, session: Session, services: Services)
 def templates() -> Jinja2Templates:
     made = Jinja2Templates(directory=str(TEMPLATES_DIR))
     made.env.filters["money"] = money
+    made.env.filters["pretty"] = pretty
     made.env.globals["new_key"] = lambda: uuid.uuid4().hex  # a form's Idempotency-Key, one per render
     return made
+
+
+def pretty(data: Any) -> str:
+    """Event data as indented JSON, ids and instants as text, Chinese as itself."""
+    return json.dumps(data, indent=1, ensure_ascii=False, default=str, sort_keys=True)
 
 
 def _current(services: Services, session: Session) -> Principal | None:
@@ -128,15 +135,15 @@ class Desk:
         self.session.flash(level, message)
         return RedirectResponse(url, status_code=303)
 
-    def act(self, run: Callable[[], T], done: str | Callable[[T], str], back: str | Callable[[T], str]) -> RedirectResponse:
-        """Make a command; on success go to `back` saying `done`, on a refusal say why and go back the same way."""
+    def act(self, run: Callable[[], T], done: str | Callable[[T], str], back: str,
+            then: Callable[[T], str] | None = None) -> RedirectResponse:
+        """Make a command; on success say `done` and go to `then(result)` (default `back`); on a refusal
+        say why and go to `back`."""
         try:
             result = run()
-        except (LedgerError, ApiProblem, MoneyInputError) as error:
-            return self.back(back if isinstance(back, str) else self.request.headers.get("referer", HOME_PATH),
-                             "error", readable(error))
-        return self.back(back if isinstance(back, str) else back(result), "ok",
-                         done if isinstance(done, str) else done(result))
+        except (LedgerError, ApiProblem, MoneyInputError, Refused) as error:
+            return self.back(back, "error", readable(error))
+        return self.back(then(result) if then else back, "ok", done if isinstance(done, str) else done(result))
 
 
 def desk(request: Request, services: ServicesDep) -> Desk:
@@ -193,6 +200,8 @@ def render(request: Request, template: str, status: int = 200, session: Session 
 def readable(error: BaseException) -> str:
     if isinstance(error, LedgerError | ApiProblem):
         return f"{error.detail} ({error.code})"
+    if isinstance(error, Refused):
+        return error.message
     if isinstance(error, RequestValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'input'}: {e['msg']}" for e in error.errors()[:5])
     return str(error)
@@ -243,6 +252,18 @@ def page_router(prefix: str) -> APIRouter:
     """The router of one console page: HTML routes, CSRF-checked POSTs, readable errors, not in the OpenAPI."""
     return APIRouter(prefix=prefix, route_class=ConsoleRoute, dependencies=[Depends(csrf_protect)],
                      include_in_schema=False, default_response_class=HTMLResponse)
+
+
+FORM_KEY_LENGTH_MAX = 64
+
+
+def command_key(form_key: str | None, *parts: str) -> str:
+    """The Idempotency-Key of a command sent from a form: the form's own key (made when the form was
+    rendered, so a resubmission is the same command), then `parts` (such as a reason, so it is recorded
+    with the command's idempotency record)."""
+    if not form_key or len(form_key) > FORM_KEY_LENGTH_MAX or not form_key.isalnum():
+        raise Refused(400, "This form has no valid idempotency key; reload the page and submit it again.")
+    return "/".join(("console", form_key, *parts))
 
 
 def query_string(params: Mapping[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
@@ -87,14 +88,26 @@ class Reports(Caller):
             {**line, "pending": list(line["pending"].values()), "reconciled": list(line["reconciled"].values())}
             for _, line in sorted(series.items())]}
 
-    def events(self, after: int, limit: int) -> dict[str, Any]:
-        events = [
-            {
-                "position": position, "topic": get_topic(type(event)), "originator_id": event.originator_id,
-                "originator_version": event.originator_version, "timestamp": event.timestamp,
-                "data": {k: v for k, v in vars(event).items()
-                         if k not in EVENT_FIELDS_HIDDEN and not k.startswith("originator_") and k != "timestamp"},
-            }
-            for position, event in self.ledger.read_log(after=after, limit=limit)
-        ]
+    def events(self, after: int, limit: int, topics: list[str] | None = None) -> dict[str, Any]:
+        """The log after `after`, `limit` events at most; with `topics`, only events of those topics
+        (`next_after` then pages on past the events skipped)."""
+        notifications = self.ledger.recorder.select_notifications(
+            start=after, limit=limit, topics=topics or (), inclusive_of_start=False)
+        events = [_shown(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
         return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
+
+    def aggregate_events(self, originator_id: UUID, limit: int) -> list[dict[str, Any]]:
+        """The first `limit` events of one aggregate, oldest first (`position` None: the log's
+        position is not kept with an aggregate's own sequence)."""
+        return [_shown(None, event) for event in self.ledger.events.get(originator_id, limit=limit)]
+
+
+def _shown(position: int | None, event: Any) -> dict[str, Any]:
+    """An event as the API and the console show it: its topic, aggregate, version, time and data
+    (without secret hashes)."""
+    return {
+        "position": position, "topic": get_topic(type(event)), "originator_id": event.originator_id,
+        "originator_version": event.originator_version, "timestamp": event.timestamp,
+        "data": {k: v for k, v in vars(event).items()
+                 if k not in EVENT_FIELDS_HIDDEN and not k.startswith("originator_") and k != "timestamp"},
+    }

@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from ledger.domain.fees import FeeRule
+from ledger.domain.methods import METHODS
 from tests.config import api_keys, configured_secrets, settings_for
+from tests.shop import CARD, ID_NUMBER, PHONE
 from tests.test_serve import free_port, fundcenter_command, request
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,12 +38,28 @@ class Served:
     base: str
     keys: dict[str, str]  # holder -> API key: one per staff role, and business mall's ("mall")
     calls: int = 0
+    catalogued: bool = False
+    position: int = 0  # the log position of the scene's latest change
 
-    def api(self, method: str, path: str, who: str = "admin", body: Any = None) -> Any:
-        """Call the HTTP API (to set the scene); a POST gets a fresh Idempotency-Key; asserts success."""
+    def raw(self, method: str, path: str, who: str = "admin", body: Any = None) -> tuple[int, Any]:
+        """Call the HTTP API; a POST gets a fresh Idempotency-Key: (status, answer)."""
         self.calls += 1
         status, answer = request(self.base, method, path, self.keys[who], body,
                                  key=f"scene-{self.calls}-{time.monotonic_ns()}" if method == "POST" else None)
+        for item in answer if isinstance(answer, list) else [answer]:
+            found = item.get("position") if isinstance(item, dict) else None
+            if isinstance(found, int) and status < 300:
+                self.position = max(self.position, found)
+        return status, answer
+
+    def settle(self) -> None:
+        """Wait until the read models include every change the scene made (read-your-writes)."""
+        if self.position:
+            self.api("GET", f"/v1/transactions?limit=1&min_position={self.position}")
+
+    def api(self, method: str, path: str, who: str = "admin", body: Any = None) -> Any:
+        """Call the HTTP API (to set the scene), asserting success."""
+        status, answer = self.raw(method, path, who, body)
         assert status < 300, (status, answer)
         return answer
 
@@ -50,6 +69,29 @@ class Served:
             self.api("POST", "/v1/admin/adjustments", "admin", {"account": account["id"], "amount": funds_minor,
                                                                "currency": "CNY", "direction": "credit", "reason": "seed"})
         return account
+
+
+    def catalog(self) -> None:
+        """Banks icbc and ccb, channels unionpay and alipay (every method, both banks), and business mall's
+        routes (unionpay first, then alipay) for every method: once per session."""
+        if self.catalogued:
+            return
+        self.catalogued = True
+        for code, name in (("icbc", "ICBC"), ("ccb", "CCB")):
+            self.api("POST", "/v1/admin/banks", "operator", {"code": code, "name": name})
+        for code in ("unionpay", "alipay"):
+            self.api("POST", "/v1/admin/channels", "operator", {"code": code, "name": code.title(), "logo_url": f"https://example.com/{code}.png"})
+            for method in METHODS:
+                self.api("POST", f"/v1/admin/channels/{code}/products/{method}", "operator",
+                         {"fee": FeeRule(rate_bps=60).as_dict(), "banks": {"icbc": {"enabled": True}, "ccb": {"enabled": True}}})
+        for method in METHODS:
+            self.api("POST", "/v1/admin/routes", "operator", {"business_id": "mall", "method": method, "channels": [
+                {"channel": "unionpay", "priority": 1}, {"channel": "alipay", "priority": 2}]})
+
+    def bind(self, account_id: str) -> dict[str, Any]:
+        self.catalog()
+        return self.api("POST", "/v1/bindings", "mall", {"account": account_id, "bank": "icbc", "holder_name": "张三",
+                                                         "id_number": ID_NUMBER, "card_number": CARD, "phone": PHONE})
 
 
 @pytest.fixture(scope="session")
@@ -119,11 +161,13 @@ class Console:
         return path
 
     def goto(self, path: str, label: str | None = None) -> Page:
+        self.served.settle()
         self.page.goto(self.base + path)
         self.shot(label or (path.strip("/").replace("/", "-") or "root"))
         return self.page
 
     def login(self, who: str) -> Page:
+        self.served.settle()
         self.page.goto(self.base + "/console/login")
         self.page.fill("input[name=api_key]", self.served.keys[who])
         self.page.click("form[action='/console/login'] button[type=submit]")
