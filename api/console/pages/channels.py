@@ -24,16 +24,15 @@ from ledger.domain.channels import ChannelNotFound
 from ledger.domain.errors import LedgerError, ValidationError
 from ledger.domain.methods import METHODS
 
-from ...deps import idempotency_key
 from ...models import BankIn, ChannelIn, ChannelStatusIn, ProductIn, RouteIn
 from ...service.channels import Channels
 from ..money import MoneyInputError, money, parse_money
-from ..web import Desk, needs, page_router, query_string, readable
+from ..web import Desk, command_key, needs, page_router, query_string, readable
 
 router = page_router("/console/channels")
 Operator = Annotated[Desk, needs(Permission.CHANNELS_MANAGE)]
 Text = Annotated[str, Form(max_length=200)]
-Key = Annotated[str, Form(alias="idempotency_key", max_length=1000)]  # checked as the API checks its header
+Key = Annotated[str, Form(alias="idempotency_key", max_length=200)]  # the form's own key (web.command_key)
 CATALOG_CURRENCY = "CNY"
 HOME = "/console/channels"
 _ZERO = re.compile(r"0+(?:\.0*)?")
@@ -84,7 +83,7 @@ def channels(desk: Operator, business: str = "", method: str = "withholding", ba
 def register_bank(desk: Operator, idempotency: Key = "",
                   code: Text = "", name: Text = ""):
     api = desk.service(Channels)
-    return desk.act(lambda: api.register_bank(idempotency_key(idempotency), **_fields(checked(BankIn, code=code, name=name))),
+    return desk.act(lambda: api.register_bank(command_key(idempotency), **_fields(checked(BankIn, code=code, name=name))),
                     f"Bank {code} registered.", HOME)
 
 
@@ -93,7 +92,7 @@ def register_channel(desk: Operator, idempotency: Key = "",
                      code: Text = "", name: Text = "", logo_url: Annotated[str, Form(max_length=500)] = ""):
     api = desk.service(Channels)
     return desk.act(
-        lambda: api.register_channel(idempotency_key(idempotency),
+        lambda: api.register_channel(command_key(idempotency),
                                      **_fields(checked(ChannelIn, code=code, name=name, logo_url=logo_url))),
         f"Channel {code} registered.", HOME)
 
@@ -103,7 +102,7 @@ def set_status(desk: Operator, code: str, idempotency: Key = "",
                status: Text = ""):
     api = desk.service(Channels)
     return desk.act(
-        lambda: api.set_channel_status(idempotency_key(idempotency), code, checked(ChannelStatusIn, status=status).status),
+        lambda: api.set_channel_status(command_key(idempotency), code, checked(ChannelStatusIn, status=status).status),
         f"Channel {code} is now {status}{'' if status == 'open' else ': routing skips it'}.", HOME)
 
 
@@ -142,7 +141,7 @@ def configure_product(desk: Operator, form: Posted, code: str, method: str):
     back = f"{HOME}/{code}/products/{method}"
 
     def run() -> Any:
-        key = idempotency_key(_text(form.get("idempotency_key")))
+        key = command_key(_text(form.get("idempotency_key")))
         fee = {"rate_bps": _int(form.get("rate_bps"), "fee rate (bps)"), "fixed": amount_or(_text(form.get("fixed")), 0),
                "minimum": amount_or(_text(form.get("minimum")), 0), "maximum": amount_or(_text(form.get("maximum")), None)}
         before = api.catalog()["channels"].get(code, {}).get("products", {}).get(method, {}).get("banks", {})
@@ -166,7 +165,7 @@ def set_route(desk: Operator, form: Posted):
     business, method = _text(form.get("business_id")).strip(), _text(form.get("method"))
 
     def run() -> Any:
-        key = idempotency_key(_text(form.get("idempotency_key")))
+        key = command_key(_text(form.get("idempotency_key")))
         entries = [{"channel": _text(code), "priority": _int(form.get(f"priority_{_text(code)}"), f"priority of {code}")}
                    for code in form.getlist("channel") if _text(form.get(f"priority_{_text(code)}")).strip()]
         body = checked(RouteIn, business_id=business, method=method, channels=entries)

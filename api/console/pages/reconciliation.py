@@ -23,16 +23,16 @@ from ledger.domain.errors import ValidationError
 from ledger.domain.reconciliation import ACTIONS, CLASSES, MATCHED
 from projections.reconciliation.reports import resolution_text
 
-from ...deps import POSITION_MAX, idempotency_key
+from ...deps import POSITION_MAX
 from ...models import FetchIn, ImportIn, ResolveIn
 from ...service.reconciliations import Reconciliations
-from ..web import Desk, needs, page_router, query_string
+from ..web import Desk, command_key, needs, page_router, query_string
 from .channels import Posted, checked
 
 router = page_router("/console/reconciliation")
 Reader = Annotated[Desk, needs(Permission.REPORTS_READ)]
 Writer = Annotated[Desk, needs(Permission.RECONCILE)]
-Key = Annotated[str, Form(alias="idempotency_key", max_length=1000)]  # checked as the API checks its header
+Key = Annotated[str, Form(alias="idempotency_key", max_length=200)]  # the form's own key (web.command_key)
 Text = Annotated[str, Form(max_length=200)]
 HOME = "/console/reconciliation"
 PAGE_SIZE = 100  # within the API's PAGE_SIZE_MAX
@@ -58,7 +58,7 @@ def import_statement(desk: Writer, form: Posted):
     api = desk.service(Reconciliations)
 
     def run() -> Any:
-        key = idempotency_key(_text(form.get("idempotency_key")))
+        key = command_key(_text(form.get("idempotency_key")))
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise ValidationError("choose the channel's statement file (CSV) to import")
@@ -73,7 +73,7 @@ def import_statement(desk: Writer, form: Posted):
                        currency=_text(form.get("currency")).strip() or "CNY", file=text)
         return api.import_statement(body, key)
 
-    return desk.act(run, _imported, _at)
+    return desk.act(run, _imported, HOME, then=_at)
 
 
 @router.post("/fetch")
@@ -82,10 +82,10 @@ def fetch_statement(desk: Writer, idempotency: Key = "", channel: Text = "",
     api = desk.service(Reconciliations)
 
     def run() -> Any:
-        key = idempotency_key(idempotency)
+        key = command_key(idempotency)
         return api.fetch_statement(checked(FetchIn, channel=channel.strip(), date=day, currency=currency.strip() or "CNY"), key)
 
-    return desk.act(run, _imported, _at)
+    return desk.act(run, _imported, HOME, then=_at)
 
 
 @router.get("/{reconciliation_id}")
@@ -122,7 +122,7 @@ def resolve(desk: Writer, reconciliation_id: UUID, seq: int, idempotency: Key = 
     back = f"{HOME}/{reconciliation_id}#difference-{seq}"
 
     def run() -> Any:
-        key = idempotency_key(idempotency)
+        key = command_key(idempotency)
         if not 1 <= seq <= POSITION_MAX:
             raise ValidationError(f"difference {seq} is not one of this reconciliation's")
         done = api.resolve(reconciliation_id, seq, checked(ResolveIn, action=action, reason=reason.strip()), key)
@@ -139,7 +139,7 @@ def resolve(desk: Writer, reconciliation_id: UUID, seq: int, idempotency: Key = 
 def close(desk: Writer, reconciliation_id: UUID, idempotency: Key = ""):
     api = desk.service(Reconciliations)
     back = f"{HOME}/{reconciliation_id}"
-    return desk.act(lambda: api.close_reconciliation(reconciliation_id, idempotency_key(idempotency)),
+    return desk.act(lambda: api.close_reconciliation(reconciliation_id, command_key(idempotency)),
                     lambda r: f"The day is closed: {r.channel} {r.day} {r.currency}.", back)
 
 
