@@ -1,7 +1,7 @@
 """The reads the console's Channels and Reports pages add to the API's services, on SQLite and
 PostgreSQL: today's outcomes per channel and bank, and suspense over days for a chart."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -94,3 +94,18 @@ def test_a_route_preview_says_where_a_payment_would_go_and_records_nothing(shop)
     for wrong in (("mall", "barter", "icbc", 1), ("mall", "withholding", "icbc", 0), ("m all", "withholding", "icbc", 1)):
         with pytest.raises(ValidationError):
             operator.route_preview(*wrong)
+
+
+def test_the_trial_balance_summary_sums_customers_per_kind_and_lists_system_accounts(shop):
+    done = recharges(shop)
+    services, finance = staff(shop, Reports, Role.FINANCE)
+    services.wait_for(done[-1]["position"])
+    summary = finance.trial_balance_summary(None)
+    full = finance.trial_balance(None, False, None)
+    assert summary["currencies"] == full["currencies"] and all(c["balanced"] for c in summary["currencies"])
+    assert [(k["kind"], k["accounts"], k["debit"], k["credit"]) for k in summary["kinds"]] == [("member", 2, 0, 7_000)]
+    system = {(a["role"], a["channel"]): (a["debit"], a["credit"]) for a in summary["system"]}
+    fee = done[1]["fee"] + done[2]["fee"]
+    assert system == {("pending_reconciliation", "unionpay"): (7_000 - fee, 0), ("fee_expense", None): (fee, 0)}
+    before = finance.trial_balance_summary(datetime(2000, 1, 1, tzinfo=UTC))
+    assert (before["kinds"], before["system"], before["currencies"]) == ([], [], [])

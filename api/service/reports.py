@@ -42,6 +42,29 @@ class Reports(Caller):
         return {"position": position, "as_of": moment,
                 **trial_balance_by_account(self.views, as_of, include_zero=include_zero)}
 
+    def trial_balance_summary(self, as_of: datetime | None) -> dict[str, Any]:
+        """The trial balance for a page, however many accounts: per currency its two columns
+        (`currencies`), the customer accounts summed per currency and kind (`kinds`), and each
+        system account with a balance (`system`: a few per channel and currency). Read as a
+        stream, so memory does not grow with the number of accounts; the CSV lists each one."""
+        moment, totals = as_of or self.ledger.clock(), Totals()
+        kinds: dict[tuple[str, str], dict[str, Any]] = {}
+        system = []
+        for row in account_balances(self.views, as_of):
+            totals.add(row)
+            if row["kind"] == "system":
+                if row["debit"] or row["credit"]:
+                    system.append({name: row[name] for name in ("account_id", "name", "currency", "role", "channel",
+                                                                "debit", "credit")})
+                continue
+            kind = kinds.setdefault((row["currency"], row["kind"]), {
+                "currency": row["currency"], "kind": row["kind"], "accounts": 0, "debit": 0, "credit": 0})
+            kind["accounts"] += 1
+            kind["debit"] += row["debit"]
+            kind["credit"] += row["credit"]
+        return {"as_of": moment, "currencies": totals.balances(), "kinds": [kinds[k] for k in sorted(kinds)],
+                "system": system}
+
     def trial_balance_csv(self, as_of: datetime | None, include_zero: bool, min_position: int | None) -> Iterator[str]:
         """The trial balance as CSV, streamed: a line per account, then a total line per currency."""
         self.services.wait_for(min_position)

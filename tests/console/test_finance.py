@@ -136,8 +136,9 @@ def test_finance_imports_resolves_closes_and_downloads_the_reports(console):
     cells = page.locator(f"#suspense-table tr[data-channel='{channel}'] td").all_inner_texts()
     # the channel's net (99.40 + 198.81 + 397.59 + 50.00; the missing one reversed): nothing left pending
     assert cells[2:] == ["0.00 CNY", "745.80 CNY"]
-    assert page.locator("#chart-CNY").count() == 0 or page.locator(f"#chart-CNY rect title:has-text('{channel}')").count() == 0
+    assert page.locator("#chart-CNY").count() == 0 and page.locator("#no-suspense").is_visible()
     assert "yes" in page.locator("#trial-totals tr[data-currency='CNY']").inner_text()
+    assert page.locator(f"#trial-system tr[data-role=reconciled][data-channel='{channel}']").count() == 1
     with page.expect_download() as download:
         page.click("#trial-balance-csv")
     totals = [r for r in downloaded(download.value) if r["line"] == "total"]

@@ -34,7 +34,7 @@ def reports(desk: Reader, as_of: Annotated[str, Query(max_length=64)] = "", incl
             channel: Annotated[str, Query(max_length=64)] = ""):
     api = desk.service(Reports)
     moment = _moment(as_of)
-    trial = api.trial_balance(moment, include_zero, None)
+    trial = api.trial_balance_summary(moment)
     over = api.suspense_over(days, last or None, channel or None)
     csv_link = "/console/reports/trial-balance.csv?" + query_string({"as_of": as_of, "include_zero": include_zero or None})
     return desk.render("reports/reports.html", trial=trial, over=over, charts=charts(over), csv_link=csv_link,
@@ -72,7 +72,8 @@ class Chart:
 
 
 def charts(over: dict[str, Any]) -> list[Chart]:
-    """One bar chart per currency of what is pending each day, a bar per channel: the geometry only."""
+    """One bar chart per currency of what is pending each day, a bar per channel: the geometry only
+    (none for a currency with nothing pending on any of the days)."""
     by_currency: dict[str, list[dict[str, Any]]] = {}
     for line in over["series"]:
         by_currency.setdefault(line["currency"], []).append(line)
@@ -80,6 +81,8 @@ def charts(over: dict[str, Any]) -> list[Chart]:
     made = []
     for currency, lines in sorted(by_currency.items()):
         values = [v for line in lines for v in line["pending"]]
+        if not any(values):
+            continue  # nothing pending in these days: no chart to draw
         high, low = max(0, *values), min(0, *values)
         span = (high - low) or 1
         plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
