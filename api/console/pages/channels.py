@@ -20,7 +20,7 @@ from pydantic import ValidationError as InputError
 from starlette.datastructures import FormData
 
 from ledger.domain.access import Permission
-from ledger.domain.channels import ChannelNotFound
+from ledger.domain.channels import ChannelNotFound, check_method
 from ledger.domain.errors import LedgerError, ValidationError
 from ledger.domain.methods import METHODS
 
@@ -33,6 +33,7 @@ router = page_router("/console/channels")
 Operator = Annotated[Desk, needs(Permission.CHANNELS_MANAGE)]
 Text = Annotated[str, Form(max_length=200)]
 Key = Annotated[str, Form(alias="idempotency_key", max_length=200)]  # the form's own key (web.command_key)
+Asked = Annotated[str, Query(max_length=64)]
 CATALOG_CURRENCY = "CNY"
 HOME = "/console/channels"
 _ZERO = re.compile(r"0+(?:\.0*)?")
@@ -63,7 +64,8 @@ def shown(amount: int | None) -> str:
 
 
 @router.get("")
-def channels(desk: Operator, business: str = "", method: str = "withholding", bank: str = "", amount: str = ""):
+def channels(desk: Operator, business: Asked = "", method: Asked = "withholding", bank: Asked = "", amount: Asked = ""):
+    """The page; with `business`, `bank` and `amount` (and `method`), the route preview too."""
     api = desk.service(Channels)
     catalog = api.catalog()
     preview, preview_error = None, None
@@ -80,10 +82,9 @@ def channels(desk: Operator, business: str = "", method: str = "withholding", ba
 
 
 @router.post("/banks")
-def register_bank(desk: Operator, idempotency: Key = "",
-                  code: Text = "", name: Text = ""):
+def register_bank(desk: Operator, idempotency: Key = "", code: Text = "", name: Text = ""):
     api = desk.service(Channels)
-    return desk.act(lambda: api.register_bank(command_key(idempotency), **_fields(checked(BankIn, code=code, name=name))),
+    return desk.act(lambda: api.register_bank(command_key(idempotency), **checked(BankIn, code=code, name=name).model_dump()),
                     f"Bank {code} registered.", HOME)
 
 
@@ -93,13 +94,12 @@ def register_channel(desk: Operator, idempotency: Key = "",
     api = desk.service(Channels)
     return desk.act(
         lambda: api.register_channel(command_key(idempotency),
-                                     **_fields(checked(ChannelIn, code=code, name=name, logo_url=logo_url))),
+                                     **checked(ChannelIn, code=code, name=name, logo_url=logo_url).model_dump()),
         f"Channel {code} registered.", HOME)
 
 
 @router.post("/{code}/status")
-def set_status(desk: Operator, code: str, idempotency: Key = "",
-               status: Text = ""):
+def set_status(desk: Operator, code: str, idempotency: Key = "", status: Text = ""):
     api = desk.service(Channels)
     return desk.act(
         lambda: api.set_channel_status(command_key(idempotency), code, checked(ChannelStatusIn, status=status).status),
@@ -107,8 +107,7 @@ def set_status(desk: Operator, code: str, idempotency: Key = "",
 
 
 @router.get("/product")
-def pick_product(desk: Operator, code: Annotated[str, Query(max_length=64)] = "",
-                 method: Annotated[str, Query(max_length=64)] = ""):
+def pick_product(desk: Operator, code: Asked = "", method: Asked = ""):
     """The product picker's answer: that product's form."""
     return RedirectResponse(f"{HOME}/{quote(code, safe='')}/products/{quote(method, safe='')}", status_code=303)
 
@@ -119,9 +118,7 @@ def product_form(desk: Operator, code: str, method: str):
     channel = catalog["channels"].get(code)
     if channel is None:
         raise ChannelNotFound(f"channel {code!r} not found")
-    if method not in METHODS:
-        raise ValidationError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    product = channel["products"].get(method) or {"fee": {"rate_bps": 0, "fixed": 0, "minimum": 0, "maximum": None},
+    product = channel["products"].get(check_method(method)) or {"fee": {"rate_bps": 0, "fixed": 0, "minimum": 0, "maximum": None},
                                                   "banks": {}}
     return desk.render("channels/product.html", code=code, method=method, channel=channel, product=product,
                        banks=catalog["banks"], shown=shown, currency=CATALOG_CURRENCY)
@@ -173,10 +170,6 @@ def set_route(desk: Operator, form: Posted):
 
     back = f"{HOME}?{query_string({'business': business, 'method': method})}#routes"
     return desk.act(run, f"The {method} route of {business} is saved.", back)
-
-
-def _fields(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump()
 
 
 def _text(value: Any) -> str:

@@ -34,14 +34,17 @@ Reader = Annotated[Desk, needs(Permission.REPORTS_READ)]
 Writer = Annotated[Desk, needs(Permission.RECONCILE)]
 Key = Annotated[str, Form(alias="idempotency_key", max_length=200)]  # the form's own key (web.command_key)
 Text = Annotated[str, Form(max_length=200)]
+Asked = Annotated[str, Query(max_length=64)]
+Cursor = Annotated[str | None, Query(max_length=200)]
 HOME = "/console/reconciliation"
 PAGE_SIZE = 100  # within the API's PAGE_SIZE_MAX
 FILE_BYTES_MAX = 64 * 1024 * 1024  # as the API's `file` field
 
 
 @router.get("")
-def reconciliations(desk: Reader, channel: str = "", currency: str = "", status: str = "", start: str = Query("", alias="from"),
-                    end: str = Query("", alias="to"), cursor: str | None = None):
+def reconciliations(desk: Reader, channel: Asked = "", currency: Asked = "", status: Asked = "",
+                    start: Annotated[str, Query(alias="from", max_length=64)] = "",
+                    end: Annotated[str, Query(alias="to", max_length=64)] = "", cursor: Cursor = None):
     api = desk.service(Reconciliations)
     filters = {"channel": channel, "currency": currency, "status": status, "from": start, "to": end}
     page = api.reconciliations(channel=channel or None, currency=currency or None, status=status or None,
@@ -89,7 +92,7 @@ def fetch_statement(desk: Writer, idempotency: Key = "", channel: Text = "",
 
 
 @router.get("/{reconciliation_id}")
-def reconciliation(desk: Reader, reconciliation_id: UUID, cursor: str | None = None):
+def reconciliation(desk: Reader, reconciliation_id: UUID, cursor: Cursor = None):
     api = desk.service(Reconciliations)
     found = api.ledger.get_reconciliation(reconciliation_id)
     after = _cursor(cursor)
@@ -106,7 +109,7 @@ def reconciliation(desk: Reader, reconciliation_id: UUID, cursor: str | None = N
 
 
 @router.get("/{reconciliation_id}/lines")
-def lines(desk: Reader, reconciliation_id: UUID, cursor: str | None = None):
+def lines(desk: Reader, reconciliation_id: UUID, cursor: Cursor = None):
     api = desk.service(Reconciliations)
     found = api.ledger.get_reconciliation(reconciliation_id)
     items = api.services.reconciler.lines(reconciliation_id, after=_cursor(cursor), limit=PAGE_SIZE + 1)
