@@ -50,9 +50,11 @@ def create_app(
                 secrets.require_channels(sorted(system.ledger.catalog().channels))
             if settings.run_projections:
                 system.runner.start()
+            metrics = Metrics()
             if settings.deliver_webhooks:
+                system.deliverer.on_attempt = metrics.webhook_attempt  # delivery metrics
                 system.deliverer.start()
-            app.state.services = Services(system.ledger, system.views, system.runner, Metrics(), settings,
+            app.state.services = Services(system.ledger, system.views, system.runner, metrics, settings,
                                           system.payments, system.reconciler)
         except BaseException:
             system.close()

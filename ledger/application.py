@@ -376,14 +376,25 @@ class FundCenter(Application[UUID]):
         """What the deliverer signs with (never returned by the API after it was made)."""
         return webhooks.endpoint(self.unit_of_work, endpoint_id).signing_secret
 
-    def disable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
-        return webhooks.disable_webhook_endpoint(self.unit_of_work, wc.DisableWebhookEndpoint(endpoint_id, by))
+    def disable_webhook_endpoint(self, endpoint_id: UUID, by: str, idempotency_key: str | None = None) -> WebhookEndpointView:
+        return webhooks.disable_webhook_endpoint(self.unit_of_work, wc.DisableWebhookEndpoint(endpoint_id, by, idempotency_key))
 
-    def enable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
-        return webhooks.enable_webhook_endpoint(self.unit_of_work, wc.EnableWebhookEndpoint(endpoint_id, by))
+    def enable_webhook_endpoint(self, endpoint_id: UUID, by: str, idempotency_key: str | None = None) -> WebhookEndpointView:
+        return webhooks.enable_webhook_endpoint(self.unit_of_work, wc.EnableWebhookEndpoint(endpoint_id, by, idempotency_key))
 
     def delete_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
         return webhooks.delete_webhook_endpoint(self.unit_of_work, wc.DeleteWebhookEndpoint(endpoint_id, by))
 
-    def rotate_webhook_secret(self, endpoint_id: UUID, by: str) -> tuple[WebhookEndpointView, str | None]:
-        return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by))
+    def replay_webhooks(self, endpoint_id: UUID, from_position: int, by: str,
+                        idempotency_key: str | None = None) -> WebhookEndpointView:
+        """Ask for the endpoint's webhooks from `from_position` on again (the outbox does it at the answer's position)."""
+        cmd = wc.ReplayWebhooks(endpoint_id, from_position, by, idempotency_key)
+        return webhooks.replay_webhooks(self.unit_of_work, cmd)
+
+    def record_projection_halt(self, projection: str, position: int, error: str) -> bool:
+        """That the projections halted at `position` (for staff webhooks); False if it was recorded already."""
+        return webhooks.record_projection_halt(self.unit_of_work, wc.RecordProjectionHalt(projection, position, error))
+
+    def rotate_webhook_secret(self, endpoint_id: UUID, by: str,
+                              idempotency_key: str | None = None) -> tuple[WebhookEndpointView, str | None]:
+        return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by, idempotency_key))

@@ -59,8 +59,9 @@ class SessionStore:
         now = self._now()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now, who, key_name)
         with self._lock:
-            if len(self._sessions) >= SESSIONS_MAX:
-                self._sessions.pop(next(iter(self._sessions)))
+            if len(self._sessions) >= SESSIONS_MAX:  # drop the oldest not logged in, else the oldest
+                oldest = next((sid for sid, s in self._sessions.items() if s.who is None), next(iter(self._sessions)))
+                del self._sessions[oldest]
             self._sessions[session.id] = session
         return session
 

@@ -154,6 +154,7 @@ def desk(request: Request, services: ServicesDep) -> Desk:
     if who is None:
         sessions(request).end(session.id)
         raise LoginRequired
+    request.state.key_id = str(who.key_id)  # for the access log, as the API's requests
     return Desk(request, services, session, who)
 
 
@@ -185,10 +186,21 @@ async def csrf_protect(request: Request) -> None:
                            " session. Reload the page and submit it again.")
 
 
+# Pages load nothing from elsewhere, run no inline script, post forms only here, and are never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none';"
+                               " form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # pages show balances and, once, a key's secret
+}
+
+
 def render(request: Request, template: str, status: int = 200, session: Session | None = None,
            **context: Any) -> HTMLResponse:
     who = session.who if session is not None else None
-    return templates().TemplateResponse(request, template, {
+    return templates().TemplateResponse(request, template, headers=SECURITY_HEADERS, context={
         "who": who, "key_name": session.key_name if session is not None else "",
         "navigation": navigation_for(who) if who is not None else [],
         "csrf_token": session.csrf_token if session is not None else "",

@@ -194,3 +194,50 @@ def console(console_server: Served, browser: Browser, request: pytest.FixtureReq
         context.close()
     outside = [url for url in seen.requests if not url.startswith(console_server.base + "/")]
     assert not outside, f"requests outside the app's origin: {outside}"
+
+
+# -- the app in process, on SQLite and PostgreSQL (store_url), for what the browser tests do not vary ---------
+
+FIELD = re.compile(r'name="(csrf_token|idempotency_key)" value="([^"]+)"')
+
+
+@dataclass
+class Clerk:
+    """A staff member at the console through the app's test client (HTTPS: production cookies are Secure)."""
+
+    client: Any
+    keys: dict[str, str]
+    api: Any  # tests.api_client.Api on the same client, for the scene
+    page: Any = None  # the last response
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        self.page = self.client.get(path, **kwargs)
+        return self.page
+
+    def post(self, path: str, data: dict[str, str], csrf: bool = True, **kwargs: Any) -> Any:
+        """Submit a form of the last page: with its CSRF token and a fresh form's Idempotency-Key."""
+        fields = dict(FIELD.findall(self.page.text)) if self.page is not None else {}
+        form = {**({"csrf_token": fields.get("csrf_token", "")} if csrf else {}),
+                "idempotency_key": fields.get("idempotency_key", "k1"), **data}
+        self.page = self.client.post(path, data=form, **kwargs)
+        return self.page
+
+    def login(self, who: str) -> Any:
+        self.get("/console/login")
+        return self.post("/console/login", {"api_key": self.keys[who]})
+
+    def text(self) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", self.page.text).split())
+
+
+@pytest.fixture
+def clerk(store_url) -> Iterator[Clerk]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.api_client import Api
+
+    settings = settings_for(store_url)
+    keys = api_keys(settings, [(role, role, None) for role in STAFF] + [("mall", "business", "mall")])
+    with TestClient(create_app(settings=settings), base_url="https://testserver") as client:
+        yield Clerk(client, keys, Api(client, keys))

@@ -97,7 +97,7 @@ def test_closing_an_account_with_money_in_it_is_refused_with_a_readable_message(
     page.fill("#status-form input[name=reason]", "customer asked")
     page.click("#status-form button")
     assert page.locator("#account-status").inner_text() == "active"
-    assert "(" in console.flash() and "Traceback" not in page.content()
+    assert "empty it before closing (account-not-empty)" in console.flash() and "Traceback" not in page.content()
     console.shot("close-refused")
 
 
@@ -136,3 +136,31 @@ def test_a_bad_account_id_or_day_is_a_readable_page(console):
     assert "not found" in page.locator("#problem").inner_text()
     page = console.goto("/console/accounts?kind=galaxy", "bad-kind")
     assert "kind must be one of" in page.locator("#problem").inner_text()
+
+
+def test_an_account_page_its_csv_and_its_freeze_on_each_store(clerk):
+    alice = clerk.api.open("store-alice")
+    clerk.api.fund(alice, 250_075)
+    clerk.login("operator")
+    clerk.get("/console/accounts?business_id=mall&external_ref=store-alice&kind=member")
+    assert "2,500.75 CNY" in clerk.text()
+    clerk.get(f"/console/accounts/{alice}")
+    assert clerk.page.status_code == 200 and "Available 可用 2,500.75 CNY" in clerk.text()
+    csv_text = clerk.client.get(f"/console/accounts/{alice}/statement.csv?from=2000-01-01").text
+    assert csv_text.splitlines()[1].split(",")[6:9] == ["250075", "CNY", "250075"]
+    clerk.post(f"/console/accounts/{alice}/status", {"status": "frozen", "reason": "court order 7"})
+    assert "is now frozen" in clerk.text()
+    clerk.post(f"/console/accounts/{alice}/status", {"status": "frozen", "reason": "court order 7"})  # the same form again
+    assert "is now frozen" in clerk.text()  # the first outcome, not a refusal
+    assert clerk.api.get(f"/v1/accounts/{alice}").json()["status"] == "frozen"
+    clerk.post(f"/console/accounts/{alice}/status", {"status": "frozen", "reason": "  "})
+    assert "give a reason" in clerk.text()
+
+
+def test_an_auditor_cannot_freeze_even_by_posting_the_form(clerk):
+    alice = clerk.api.open("store-bob")
+    clerk.login("auditor")
+    clerk.get(f"/console/accounts/{alice}")
+    response = clerk.post(f"/console/accounts/{alice}/status", {"status": "frozen", "reason": "curious"})
+    assert response.status_code == 403 and "needs accounts:status" in clerk.text()
+    assert clerk.api.get(f"/v1/accounts/{alice}").json()["status"] == "active"

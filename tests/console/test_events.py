@@ -52,3 +52,16 @@ def test_only_auditors_and_admins_read_the_log(console: Console):
     assert "may not open this page" in page.locator("#problem").inner_text()
     page = console.goto("/console/events?type=Nothing", "finance-refused-again")
     assert "may not open this page" in page.locator("#problem").inner_text()
+
+
+def test_the_log_by_type_and_by_aggregate_on_each_store(clerk):
+    alice = clerk.api.open("store-erin")
+    clerk.api.fund(alice, 700)
+    clerk.login("auditor")
+    clerk.get("/console/events?type=ledger.domain.accounts:Account.Credited")
+    assert clerk.page.status_code == 200 and "Account.Credited" in clerk.text() and "Account.Opened" not in clerk.text().split("Filter 筛选")[1]
+    clerk.get(f"/console/events?aggregate={alice}")
+    shown = clerk.text().split("Filter 筛选")[1]
+    assert "Account.Opened" in shown and "&#34;external_ref&#34;: &#34;store-erin&#34;" in clerk.page.text
+    assert clerk.get("/console/events?aggregate=nope").status_code == 422
+    assert clerk.get("/console/events?type=Account.Nothing").status_code == 422

@@ -1,6 +1,8 @@
 """The admin's keys at the console: create one (the secret shown once), log in with it, change its role,
 revoke it; and who may not."""
 
+import re
+
 from tests.console.conftest import Console
 
 
@@ -71,3 +73,18 @@ def test_only_the_admin_manages_keys(console: Console):
     console.login("operator")
     page = console.goto("/console/keys", "operator-refused")
     assert "may not open this page" in page.locator("#problem").inner_text()
+
+
+def test_keys_on_each_store(clerk):
+    clerk.login("admin")
+    clerk.get("/console/keys")
+    created = clerk.post("/console/keys", {"name": "night shift", "role": "operator"})
+    assert created.status_code == 201
+    secret = re.search(r'id="new-secret">([^<]+)<', created.text).group(1).strip()
+    assert clerk.client.get("/v1/accounts", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    key_id = re.search(r'data-key="([^"]+)">\s*<td>night shift', created.text).group(1)
+    clerk.post(f"/console/keys/{key_id}/role", {"role": "business", "business_id": "mall"})
+    assert "now has the business role" in clerk.text()
+    clerk.post(f"/console/keys/{key_id}/revoke", {})
+    assert "is revoked" in clerk.text()
+    assert clerk.client.get("/v1/accounts", headers={"Authorization": f"Bearer {secret}"}).status_code == 401

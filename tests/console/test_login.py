@@ -79,3 +79,46 @@ def test_logging_out_ends_the_session(console):
     console.shot("logged-out")
     page = console.goto("/console", "after-logout")
     assert page.url.startswith(console.base + "/console/login")
+
+
+def test_pages_forbid_framing_outside_scripts_and_caching(console):
+    console.login("admin")
+    response = console.page.goto(console.base + "/console/accounts")
+    headers = response.headers
+    assert "default-src 'self'" in headers["content-security-policy"] and "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+    console.shot("accounts")
+
+
+def test_logging_in_on_each_store(clerk):
+    """The login, its cookie and its refusals through the app itself, on SQLite and PostgreSQL (production settings)."""
+    assert clerk.get("/console", follow_redirects=False).headers["location"] == "/console/login"
+    assert clerk.login("mall").status_code == 403 and "business key cannot log in" in clerk.text()
+    clerk.get("/console/login")
+    assert clerk.post("/console/login", {"api_key": clerk.keys["finance"]}, csrf=False).status_code == 403
+    clerk.get("/console/login")
+    response = clerk.post("/console/login", {"api_key": clerk.keys["finance"]}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/console"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" in cookie and clerk.keys["finance"] not in cookie
+    assert clerk.get("/console").status_code == 200 and "Accounts 账户" in clerk.text() and "Keys 密钥" not in clerk.text()
+    assert clerk.post("/console/logout", {}, csrf=False).status_code == 403  # logging out is a form too
+    clerk.get("/console")
+    clerk.post("/console/logout", {})
+    assert clerk.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_after_login_the_console_goes_where_it_was_asked_and_nowhere_else(clerk):
+    response = clerk.get("/console/keys?min_position=0", follow_redirects=False)
+    assert response.headers["location"] == "/console/login?next=%2Fconsole%2Fkeys%3Fmin_position%3D0"
+    clerk.get(response.headers["location"])
+    assert clerk.post("/console/login", {"api_key": clerk.keys["admin"], "next": "/console/keys?min_position=0"},
+                      follow_redirects=False).headers["location"] == "/console/keys?min_position=0"
+    clerk.post("/console/logout", {})
+    clerk.get("/console/login")
+    for elsewhere in ("https://evil.example/", "//evil.example/console", "/v1/accounts"):
+        clerk.get("/console/login")
+        response = clerk.post("/console/login", {"api_key": clerk.keys["admin"], "next": elsewhere}, follow_redirects=False)
+        assert response.headers["location"] == "/console", elsewhere
+        clerk.get("/console")
+        clerk.post("/console/logout", {})

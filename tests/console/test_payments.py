@@ -29,6 +29,7 @@ def test_finance_finds_a_recharge_and_reads_its_routing_channel_results_and_post
     assert "Requested" in results and "Routed" in results
     if payment["status"] == "succeeded":
         assert "Succeeded" in results and "500.00 CNY" in page.locator(".postings").first.inner_text()
+        assert "system · pending_reconciliation · unionpay" in page.locator(".postings").first.inner_text()
         page.click(".postings a >> nth=0")
         console.shot("posted-account")
 
@@ -70,7 +71,7 @@ def test_a_transfer_shows_its_postings(console: Console):
     console.shot("transfer")
     postings = [row.split("\t") for row in page.locator(".postings tbody tr").all_inner_texts()]
     assert [(p[0].strip(), p[1].strip(), p[2].strip()) for p in postings] == [
-        (alice["id"], "25.00 CNY", ""), (bob["id"], "", "25.00 CNY")]
+        ("mall / pay-carol", "25.00 CNY", ""), ("mall / pay-dave", "", "25.00 CNY")]
     assert transfer["id"] in page.locator(".facts").inner_text()
 
 
@@ -86,3 +87,17 @@ def test_the_operator_sweeps_pending_payments_and_others_cannot(console: Console
     console.login("finance")
     page = console.goto("/console/payments", "payments-finance")
     assert page.locator("#sweep-form").count() == 0
+
+
+def test_a_withdrawals_hold_is_among_the_accounts_holds(console: Console):
+    served = console.served
+    account = served.open_account("pay-withdrawer", 100_000)
+    binding = served.bind(account["id"])
+    withdrawal = served.api("POST", "/v1/withdrawals", "mall", {"account": account["id"], "amount": 12_300, "currency": "CNY",
+                                                                "binding_id": binding["id"]})
+    console.login("operator")
+    page = console.goto(f"/console/accounts/{account['id']}", "withdrawer")
+    holds = page.locator("#holds tbody tr")
+    assert holds.count() == 1 and "123.00 CNY" in holds.inner_text()
+    page = console.goto(f"/console/payments/{withdrawal['id']}", "withdrawal")
+    assert page.locator("h1").inner_text().startswith("Withdrawal 123.00 CNY")

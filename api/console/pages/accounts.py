@@ -15,8 +15,6 @@ from projections.common import PAGE_SIZE_MAX
 
 from ...service.accounts import Accounts
 from ...service.lookups import Lookups
-from ...service.money import Money
-from ...service.reports import Reports
 from .. import inputs
 from ..web import Desk, command_key, needs, page_router, query_string
 
@@ -61,9 +59,7 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
     window = {"from": inputs.blank(first), "to": inputs.blank(last)}
     holds, bindings = [], []
     if account["kind"] != "system":
-        freezes = desk.service(Reports).transactions(None, account_id=account_id, kind="freeze", limit=HOLDS_SHOWN_MAX)
-        money = desk.service(Money)
-        holds = [money.hold(UUID(row["id"])) for row in freezes["items"]]
+        holds = accounts.holds(account_id, HOLDS_SHOWN_MAX)
         bindings = desk.service(Lookups).bindings(account_id, PAGE_SIZE_MAX, None, None)["items"]
     return desk.render(
         "accounts/account.html", account=account, statement=statement["entries"], window=window,

@@ -17,7 +17,7 @@ from ...service.lookups import Lookups
 from ...service.payments import CardPayments
 from ...service.reports import Reports
 from ..web import Desk, command_key, needs, page_router
-from .transactions import PAYMENT_KINDS, FromDay, transactions_page
+from .transactions import PAYMENT_KINDS, FromDay, account_names, transactions_page
 
 router = page_router("/console/payments")
 Reader = Annotated[Desk, needs(P.TRANSACTIONS_READ)]
@@ -45,7 +45,8 @@ def payment_page(desk: Reader, payment_id: UUID):
     lookups = desk.service(Lookups)
     transfers = [asdict(lookups.transfer(transfer_id)) for transfer_id in payment.transfer_ids]
     history = desk.service(Reports).aggregate_events(payment_id, EVENTS_SHOWN_MAX)
-    return desk.render("payments/payment.html", payment=asdict(payment), transfers=transfers, history=history)
+    return desk.render("payments/payment.html", payment=asdict(payment), transfers=transfers, history=history,
+                       names=account_names(desk, transfers))
 
 
 @router.post("/sweep")

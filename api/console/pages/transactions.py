@@ -11,6 +11,7 @@ from fastapi import Query
 
 from ledger.domain.access import Permission as P
 
+from ...service.accounts import Accounts
 from ...service.lookups import Lookups
 from ...service.reports import Reports
 from .. import inputs
@@ -54,4 +55,19 @@ def find_transactions(desk: Reader, business_id: str | None = None, kind: str | 
 @router.get("/{transfer_id}")
 def transfer_page(desk: Reader, transfer_id: UUID):
     transfer = asdict(desk.service(Lookups).transfer(transfer_id))
-    return desk.render("transactions/transfer.html", transfer=transfer)
+    return desk.render("transactions/transfer.html", transfer=transfer, names=account_names(desk, [transfer]))
+
+
+def account_names(desk: Desk, transfers: list[dict[str, Any]]) -> dict[str, str]:
+    """What to call each account the transfers post to: `business / external_ref`, or a system
+    account's role and channel."""
+    accounts = desk.service(Accounts)
+    names = {}
+    for account_id in {str(p["account"]) for t in transfers for p in t["postings"]}:
+        found = accounts.account(UUID(account_id))
+        account = found if isinstance(found, dict) else asdict(found)
+        if account["kind"] == "system":
+            names[account_id] = " · ".join(str(x) for x in ("system", account["role"], account["channel"]) if x)
+        else:
+            names[account_id] = f"{account['business_id']} / {account['external_ref']}"
+    return names
