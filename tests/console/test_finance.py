@@ -9,6 +9,13 @@ from uuid import uuid4
 
 from tests.shop import CARD, ID_NUMBER, PHONE
 
+
+def csp_refusals(console):
+    """What the page's Content-Security-Policy refused (an inline style, a script), as the browser logs it."""
+    refused = []
+    console.page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    return refused
+
 ACTIONS = {"amount_mismatch": "book_difference", "fee_mismatch": "book_difference", "missing_in_channel": "reverse",
            "missing_in_ledger": "write_off"}
 
@@ -69,6 +76,7 @@ def upload(console, channel, day, name, data):
 
 
 def test_finance_imports_resolves_closes_and_downloads_the_reports(console):
+    refused = csp_refusals(console)
     channel, day, payments = channel_day(console, uuid4().hex[:8])
     page = console.login("finance")
     assert "Reconciliation 对账" in console.navigation() and "Reports 报表" in console.navigation()
@@ -94,8 +102,8 @@ def test_finance_imports_resolves_closes_and_downloads_the_reports(console):
     assert fee[3:] == ["2.40 CNY", "2.41 CNY"]  # 60 bps of 400.00, and the channel's one cent more
 
     page = console.goto(f"/console/reports?channel={channel}&days=3&last={day}", "reports-pending")
-    assert page.locator("#chart-CNY svg rect").count() == 1
-    assert page.locator("#chart-CNY svg rect title").text_content() == f"{channel} {day}: 994.00 CNY pending"
+    assert page.locator("#chart-CNY rect.bar").count() == 1
+    assert page.locator("#chart-CNY rect.bar title").text_content() == f"{channel} {day}: 994.00 CNY pending"
 
     page.goto(detail)
     differences = page.locator("#difference-list tr[data-seq]")
@@ -151,6 +159,7 @@ def test_finance_imports_resolves_closes_and_downloads_the_reports(console):
     listed = console.goto(f"/console/reconciliation?channel={channel}", "reconciliation-closed")
     assert [c.strip() for c in listed.locator("#reconciliations tr[data-reconciliation] td").all_inner_texts()][:4] == [
         day, channel, "CNY", "closed"]
+    assert refused == []
 
 
 def test_finance_fetches_a_channels_file_and_an_auditor_only_reads(console):

@@ -8,6 +8,13 @@ from tests.shop import CARD, ID_NUMBER, PHONE
 from tests.test_serve import request
 
 
+def csp_refusals(console):
+    """What the page's Content-Security-Policy refused (an inline style, a script), as the browser logs it."""
+    refused = []
+    console.page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    return refused
+
+
 def scene(console, tag):
     """Two channels on one business's withholding route, A before B, and a member with a bound card."""
     served = console.served
@@ -45,6 +52,7 @@ def preview(console, business, amount, label):
 
 
 def test_an_operator_closes_a_channel_and_a_recharge_routes_to_the_next(console):
+    refused = csp_refusals(console)
     first, second, business, member, binding = scene(console, uuid4().hex[:8])
     page = console.login("operator")
     assert "Channels 渠道" in console.navigation()
@@ -82,6 +90,7 @@ def test_an_operator_closes_a_channel_and_a_recharge_routes_to_the_next(console)
     page = console.goto("/console/channels", "today-after-recharge")
     row = page.locator(f"#activity-channels tr[data-channel='{second}']")
     assert [c.strip() for c in row.locator("td").all_inner_texts()] == [second, "1", "0", "100.00%", "100.00 CNY"]
+    assert refused == []
 
 
 def test_an_operator_sets_limits_and_routes_and_is_told_what_is_wrong(console):
