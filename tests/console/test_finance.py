@@ -211,3 +211,36 @@ def test_odd_addresses_and_inputs_are_readable_pages(console):
         assert words in console.page.locator("#problem").inner_text(), path
         assert "Traceback" not in console.page.content()
     console.shot("odd-address")
+
+
+def test_a_difference_left_waiting_lets_the_day_close_and_takes_one_more_action(console):
+    channel, day, payments = channel_day(console, uuid4().hex[:8], amounts=(10_000, 20_000))
+    page = console.login("finance")
+    console.goto("/console/reconciliation", "reconciliation-list")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(
+        [["channel_txn_id", "reference", "kind", "amount", "fee", "status", "time"], line(payments[0])])
+    upload(console, channel, day, "one-missing.csv", out.getvalue().encode())
+    assert "1 difference (1 open)" in console.flash()
+    row = page.locator("#difference-list tr[data-seq]").first
+    assert row.get_attribute("data-class") == "missing_in_channel"
+    assert row.locator("select[name=action] option").all_inner_texts() == ["reverse", "write_off", "wait"]
+    row.locator("select[name=action]").select_option("wait")
+    row.locator("input[name=reason]").fill("the channel sends it tomorrow")
+    row.locator("button").click()
+    page.wait_for_load_state()
+    page.locator("#close-form button").click()
+    page.wait_for_load_state()
+    assert page.locator("#status").inner_text() == "closed"
+    row = page.locator("#difference-list tr[data-seq]").first
+    assert row.locator(".resolution").inner_text() == "wait (waiting)"
+    assert row.locator("select[name=action] option").all_inner_texts() == ["reverse", "write_off"]  # one more, not wait
+    console.shot("closed-waiting")
+    row.locator("select[name=action]").select_option("reverse")
+    row.locator("input[name=reason]").fill("the channel never had it")
+    row.locator("button").click()
+    page.wait_for_load_state()
+    assert "resolved: reverse (2 transfers posted)" in console.flash()
+    row = page.locator("#difference-list tr[data-seq]").first
+    assert row.locator(".resolution").inner_text() == "reverse (after waiting)" and row.locator("form").count() == 0
+    console.shot("ended-waiting")
