@@ -109,6 +109,8 @@ def set_status(desk: Operator, code: str, idempotency: Key = "", status: Text = 
 @router.get("/product")
 def pick_product(desk: Operator, code: Asked = "", method: Asked = ""):
     """The product picker's answer: that product's form."""
+    if not (code and method):
+        return RedirectResponse(f"{HOME}#products", status_code=303)
     return RedirectResponse(f"{HOME}/{quote(code, safe='')}/products/{quote(method, safe='')}", status_code=303)
 
 
