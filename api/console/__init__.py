@@ -15,10 +15,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from .pages import accounts, approvals, events, keys, login, payments, transactions
+from .pages import accounts, approvals, channels, events, keys, login, payments, reconciliation, reports, transactions
 from .web import STATIC_DIR
 
-PAGES = [login, accounts, transactions, payments, events, approvals, keys]
+PAGES = [login, accounts, transactions, payments, channels, reconciliation, reports, events, approvals, keys]
 
 router = APIRouter(include_in_schema=False)
 for page in PAGES:

@@ -22,6 +22,9 @@ NAVIGATION: list[NavItem] = [
     NavItem("Accounts 账户", "/console/accounts", Permission.ACCOUNTS_READ),
     NavItem("Transactions 交易", "/console/transactions", Permission.TRANSACTIONS_READ),
     NavItem("Payments 支付", "/console/payments", Permission.TRANSACTIONS_READ),
+    NavItem("Channels 渠道", "/console/channels", Permission.CHANNELS_MANAGE),
+    NavItem("Reconciliation 对账", "/console/reconciliation", Permission.REPORTS_READ),
+    NavItem("Reports 报表", "/console/reports", Permission.REPORTS_READ),
     NavItem("Events 事件", "/console/events", Permission.EVENTS_READ),
     NavItem("Approvals 审批", "/console/approvals", Permission.ACCOUNTS_READ),  # every staff role
     NavItem("Keys 密钥", "/console/keys", Permission.KEYS_MANAGE),
