@@ -25,8 +25,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import commands as c
+from . import day_commands as dc
 from . import store
 from . import webhook_commands as wc
+from .audit.days import Signer
 from .clock import system_clock
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
@@ -34,6 +36,7 @@ from .domain.accounts import Account
 from .domain.aggregate import Clock
 from .domain.cards import CardBinding
 from .domain.channels import Catalog
+from .domain.days import DayClose
 from .domain.errors import HoldNotFound, LedgerError, TransferNotFound, ValidationError
 from .domain.fees import FeeRule
 from .domain.holds import Hold
@@ -41,7 +44,7 @@ from .domain.payments import Payment, Recharge, Withdrawal
 from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
-from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers, webhooks
+from .handlers import accounts, catalog, days, holds, keys, payments, reconciliation, transfers, webhooks
 from .handlers.references import claimed
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
@@ -387,3 +390,15 @@ class FundCenter(Application[UUID]):
 
     def rotate_webhook_secret(self, endpoint_id: UUID, by: str) -> tuple[WebhookEndpointView, str | None]:
         return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by))
+
+    # -- day close (ledger/handlers/days.py) -------------------------------------------------------------
+
+    def close_day(
+        self, day: str, signer: Signer, *, waive: Sequence[str] = (), reason: str = "", by: str | None = None,
+    ) -> DayClose:
+        """Close an accounting day that is over: its figures from the log, signed (ledger/audit/days.py)."""
+        checked = days.prepare(self.unit_of_work, dc.CloseDay(day, tuple(waive), reason, signer, by))
+        return self.writer.run(days.record_close, checked)
+
+    def get_day_close(self, day: str) -> DayClose:
+        return days.day_close(self.unit_of_work, day)
