@@ -21,7 +21,7 @@ from . import access_log, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
-from .routes import accounts, admin, channels, lookups, money, ops, queries, reconciliations, webhooks
+from .routes import accounts, admin, channels, days, lookups, money, ops, queries, reconciliations, webhooks
 from .routes import payments as payment_routes
 from .service_secrets import load_secrets
 from .settings import Settings
@@ -74,7 +74,7 @@ def create_app(
     openapi.install(app)
     access_log.configure()
     app.add_middleware(access_log.AccessLog)
-    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups, webhooks):
+    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups, webhooks, days):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)

@@ -186,6 +186,14 @@ class Signer:
     def public_pem(self) -> str:
         return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        return self._key
+
+    def private_pem(self) -> str:
+        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()).decode()
+
     def sign(self, text: str) -> str:
         return base64.b64encode(self._key.sign(text.encode())).decode()
 
