@@ -24,6 +24,7 @@ from ledger.domain.aggregate import Clock
 from ledger.store import Database, DatabaseURLError, redact_url, resolve_url
 from ledger.store import migrate as apply_migrations
 
+from . import cli_days
 from .bootstrap import System, bootstrap
 from .service_secrets import MissingSecrets
 from .settings import Settings
@@ -121,6 +122,9 @@ def keys_create(
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
 
+
+app.add_typer(cli_days.day, name="day")  # close a day, its certificate (api/cli_days.py)
+app.add_typer(cli_days.audit, name="audit")  # until the audit sub-app (api/cli_audit.py) takes verify-certificate
 
 reconcile = typer.Typer(help="Reconciliation (对账).", no_args_is_help=True)
 app.add_typer(reconcile, name="reconcile")

@@ -212,20 +212,21 @@ def test_the_command_line_closes_a_day_and_verifies_its_certificate_against_the_
 
 
 def _edit_first_transfer(url):
-    """What an attacker with the database would do: change an amount in a stored event."""
+    """What an attacker with the database would do: change the amount of the day's transfer in its stored event."""
     if url.startswith("sqlite"):
         import sqlite3
 
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             rowid, state = conn.execute("SELECT rowid, state FROM stored_events WHERE topic LIKE '%Transfer.Posted'"
-                                        " ORDER BY rowid LIMIT 1").fetchone()
+                                        " AND CAST(state AS TEXT) LIKE '%\"kind\":\"transfer\"%' ORDER BY rowid LIMIT 1").fetchone()
             conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
                          (bytes(state).replace(b'"amount":2500', b'"amount":2501'), rowid))
         return
     import psycopg
 
-    with psycopg.connect(url.replace("postgresql://", "postgresql://", 1)) as conn:
-        row = conn.execute("SELECT notification_id, state FROM stored_events WHERE topic LIKE '%%Transfer.Posted'"
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT notification_id, state FROM fundcenter_events WHERE topic LIKE '%%Transfer.Posted'"
+                           " AND position('\"kind\":\"transfer\"' in convert_from(state, 'UTF8')) > 0"
                            " ORDER BY notification_id LIMIT 1").fetchone()
-        conn.execute("UPDATE stored_events SET state = %s WHERE notification_id = %s",
+        conn.execute("UPDATE fundcenter_events SET state = %s WHERE notification_id = %s",
                      (bytes(row[1]).replace(b'"amount":2500', b'"amount":2501'), row[0]))

@@ -42,14 +42,13 @@ from ..domain.accounts import Account, SystemRole
 from ..domain.errors import ValidationError
 from ..domain.instants import iso
 from ..domain.transfers import Transfer, TransferKind
-from . import merkle
+from . import chain, chain_store, merkle
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
 
 CERTIFICATE_FORMAT = "fundcenter-day-close/1"
 LOG_PAGE_EVENTS = 1000  # events read per query while reading the log
-GENESIS = bytes(32)  # the hash chain's link before the first event
 
 
 class CertificateInvalid(ValidationError):
@@ -139,21 +138,18 @@ def _count(domain_event: Any, day: str, accounts: dict[UUID, Any], balances: dic
 
 
 def chain_hash_at(ledger: Application[UUID], position: int) -> bytes:
-    """The hash chain's link at `position` (GENESIS for position 0)."""
-    return _chain_from_events(ledger, position)
+    """The hash chain's link at `position` (ledger/audit/chain_store.py)."""
+    found = chain_store.chain_hash_at(ledger, position)
+    if found is None:
+        raise ValidationError(f"the hash chain does not reach position {position} yet")
+    return found
 
 
-def _chain_from_events(ledger: Application[UUID], position: int) -> bytes:
-    import struct
-
-    head, state_length = struct.Struct(">q16sqi"), struct.Struct(">q")
-    link = GENESIS
+def recompute_chain(ledger: Application[UUID], position: int) -> bytes:
+    """The chain's link at `position` recomputed from the stored events themselves, not read from its table."""
+    link = chain.GENESIS
     for n in _notifications(ledger, position):
-        topic = n.topic.encode()
-        link = hashlib.sha256(b"".join((
-            link, head.pack(n.id, n.originator_id.bytes, n.originator_version, len(topic)), topic,
-            state_length.pack(len(n.state)), n.state,
-        ))).digest()
+        link = chain.link_raw(link, n.id, n.originator_id.bytes, n.originator_version, n.topic.encode(), n.state)
     return link
 
 
@@ -267,13 +263,18 @@ def verify_signature(cert: object, public_key_pem: bytes) -> dict[str, Any]:
 
 def check_against_log(ledger: Application[UUID], body: dict[str, Any]) -> list[str]:
     """What differs between a certificate's figures and the log as it is now (empty: it still
-    hashes to them): the chain's link at its position, the Merkle root, the trial balance."""
+    hashes to them): the chain's link at its position, recomputed from the events up to it and as
+    the chain's table has it; the Merkle root, the leaves' count and the trial balance, recomputed."""
     position, head = body["position"], ledger.recorder.max_notification_id() or 0
     if position > head:
         return [f"position {position} is past the end of the log ({head}): events were removed"]
     day = body["accounting_day"]
     figures = day_figures(ledger, date.fromisoformat(body["day"]), AccountingDay.of(day["timezone"], day["cutoff"]), position)
-    found = {"chain_hash": figures.chain_hash, "merkle_root": figures.merkle_root, "leaves": len(figures.leaves),
+    recomputed = recompute_chain(ledger, position).hex()
+    found = {"chain_hash": recomputed, "merkle_root": figures.merkle_root, "leaves": len(figures.leaves),
              "trial_balance": figures.trial_balance()}
-    return [f"{name} at position {position}: certificate {body[name]!r}, log {value!r}"
-            for name, value in found.items() if body.get(name) != value]
+    problems = [f"{name} at position {position}: certificate {body.get(name)!r}, log {value!r}"
+                for name, value in found.items() if body.get(name) != value]
+    if figures.chain_hash != recomputed:
+        problems.append(f"the chain table's link at position {position} ({figures.chain_hash}) is not the events' ({recomputed})")
+    return problems
