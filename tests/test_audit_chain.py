@@ -326,3 +326,62 @@ def test_a_rewritten_chain_is_found_at_the_checkpoint_an_earlier_verify_recorded
         sql(url, "UPDATE event_chain SET hash = ? WHERE position = ?", (previous, p))
     where, why = broken_at(url, "--chain-only")
     assert where == rows[-1][0] and "rewritten" in why
+
+
+def test_thousands_of_honest_events_verify_clean_and_a_later_run_resumes_from_the_checkpoint(ledger):
+    members = [open_member(ledger, f"m{i}").id for i in range(4)]
+    for i, account in enumerate(members):
+        ledger.adjust(account, 1_000_000, "CNY", "credit", "opening balance", f"fund-{i}")
+    hold = ledger.place_hold(members[0], 5_000, idempotency_key="freeze-1", reason="order 1")
+    ledger.capture_hold(hold.id, members[1], 3_000)
+    for batch in range(12):  # 1,200 transfers: 3 events each, 600 on each account: snapshots at version 500
+        ledger.transfer_many([
+            {"from_account": members[(batch + i) % 4], "to_account": members[(batch + 3 * i + 1) % 4], "amount": 1 + i,
+             "currency": "CNY", "idempotency_key": f"b{batch}-{i}"}
+            for i in range(100)
+        ])
+    url, head = ledger.database.url, ledger.head()
+    assert head > 3_600
+    code, out, err = audit_verify(url, "--progress")
+    assert code == 0 and out.startswith(f"verified: {head} events chained, positions 1..{head};"), (out, err)
+    assert "; 4 snapshots sealed; 5 accounts, 1 hold and 4 snapshots rebuilt" in out and f"checkpoint at position {head}" in out
+    assert " 0 snapshots sealed" not in out and "verifying" in err  # the progress bar, asked for
+
+    some_business_more(ledger, members[0])
+    code, out, err = audit_verify(url, "--from", str(head + 1))
+    assert (code, err) == (0, "")
+    assert out.startswith(f"verified: {ledger.head() - head} events chained, positions {head + 1}..{ledger.head()}"
+                          " (resumed after a verified checkpoint);") and "aggregates not replayed" in out
+
+    position = ledger.head()  # an edit after the checkpoint is found by the resumed run
+    set_row(url, position, state=log_rows(url)[-1][4] + b" ")
+    assert broken_at(url, "--from", str(head + 1))[0] == position
+
+
+def test_resuming_needs_a_checkpoint_an_earlier_verify_recorded(business):
+    url = business[0]
+    code, out, err = audit_verify(url, "--from", "5")
+    assert (code, out) == (2, "")
+    assert err == "fundcenter: no verified checkpoint at or before position 4: run `fundcenter audit verify` without --from first\n"
+    sql(url, "INSERT INTO chain_checkpoints (position, hash, verified_at) VALUES (?, ?, ?)", (4, bytes(32), "forged"))
+    where, why = broken_at(url, "--from", "5")  # the stored link there is not the checkpoint's
+    assert where == 4 and "rewritten" in why
+
+
+def test_audit_verify_as_a_user_runs_it(tmp_path):
+    """The installed command: a clean log, then one edited event: exit 1 and one line."""
+    import subprocess
+
+    from tests.test_serve import fundcenter_command
+
+    url = f"sqlite:///{tmp_path}/f.db"
+    fc = FundCenter(url, clock=SteppingClock(BUSINESS_HOURS()))
+    some_business(fc, transfers=3)
+    fc.close()
+    ok = subprocess.run([*fundcenter_command(), "audit", "verify", "--db", url], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.startswith("verified: ") and ok.stderr == "", ok.stderr
+    rows = log_rows(url)
+    set_row(url, rows[-1][0], state=more_money(rows[-1][4]))
+    broken = subprocess.run([*fundcenter_command(), "audit", "verify", "--db", url], capture_output=True, text=True, timeout=60)
+    assert (broken.returncode, broken.stdout) == (1, "")
+    assert broken.stderr.startswith(f"audit verify: BROKEN at position {rows[-1][0]}: ") and broken.stderr.count("\n") == 1
