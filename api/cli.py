@@ -26,6 +26,7 @@ from ledger.store import migrate as apply_migrations
 
 from . import cli_days
 from .bootstrap import System, bootstrap
+from .cli_audit import audit_app
 from .service_secrets import MissingSecrets
 from .settings import Settings
 
@@ -35,6 +36,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(audit_app, name="audit")
+
 
 class BadOption(ValueError):
     """An option's value the command cannot use: one line, exit 2."""
