@@ -128,7 +128,6 @@ def keys_create(
 
 
 app.add_typer(cli_days.day, name="day")  # close a day, its certificate (api/cli_days.py)
-app.add_typer(cli_days.audit, name="audit")  # until the audit sub-app (api/cli_audit.py) takes verify-certificate
 
 reconcile = typer.Typer(help="Reconciliation (对账).", no_args_is_help=True)
 app.add_typer(reconcile, name="reconcile")

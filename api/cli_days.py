@@ -95,7 +95,3 @@ def verify_certificate(
         raise typer.Exit(1)
     typer.echo(f"the log still hashes to it: the chain at position {body['position']}, {body['leaves']} balances"
                " and the trial balance recomputed from the events")
-
-
-audit = typer.Typer(help="Audit: prove the log.", no_args_is_help=True)
-audit.command("verify-certificate")(verify_certificate)
