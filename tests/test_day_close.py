@@ -171,7 +171,7 @@ def test_production_without_a_signing_key_closes_no_day(store_url):
         clock.set(NEXT_DAY)
         response = shop.client.post(f"/v1/days/{D}/close", json={}, headers={
             "Authorization": f"Bearer {shop.keys['admin']}", "Idempotency-Key": "c"})
-        assert "FUNDCENTER_SIGNING_KEY_FILE" in problem_of(response, 503, "signing-key-missing")["detail"]
+        assert "FUNDCENTER_SIGNING_KEY_FILE" in problem_of(response, 409, "signing-key-missing")["detail"]
 
 
 def test_the_command_line_closes_a_day_and_verifies_its_certificate_against_the_database(tmp_path, store_url, key_file):

@@ -1,7 +1,7 @@
 """Day close: close a day, its certificate, the signing key's public half, balance proofs.
 
 The signing key (Ed25519, PEM) comes from `FUNDCENTER_SIGNING_KEY_FILE`. Production without it
-closes no day (`503 signing-key-missing`, saying what to set). A development run makes one the
+closes no day (`409 signing-key-missing`, saying what to set). A development run makes one the
 first time it needs it, keeps it for the installation (beside the SQLite database,
 `<db>.signing-key.pem`, mode 0600; `./fundcenter.signing-key.pem` on PostgreSQL) and says so:
 certificates it signs prove nothing to anyone else.
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 class SigningKeyMissing(LedgerError):
     code = "signing-key-missing"
-    status = 503
+    status = 409  # a setting missing, not an outage: retrying does not help
 
 
 def development_key_file(settings: Settings) -> Path:
