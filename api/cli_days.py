@@ -41,13 +41,13 @@ def close(
     """Close a day: fix its figures from the log, sign them, print the close (JSON) with its certificate."""
     settings = _settings(db)
     signer = load_signer(settings)
-    if signer.throwaway:
-        typer.echo("signing with this installation's development key (FUNDCENTER_SIGNING_KEY_FILE is not set):"
-                   " the certificate proves nothing to anyone else", err=True)
     with bootstrap(settings, clock=system_clock, actor="cli") as system:
         closed = system.ledger.close_day(check_day(date), signer, waive=waive or [], reason=reason)
         typer.echo(json.dumps(close_out(system.ledger, closed), indent=2))
     typer.echo(f"day {closed.day} closed at log position {closed.position}; Merkle root {closed.merkle_root}", err=True)
+    if signer.throwaway:
+        typer.echo("signed with this installation's development key (FUNDCENTER_SIGNING_KEY_FILE is not set):"
+                   " the certificate proves nothing to anyone else", err=True)
 
 
 @day.command("certificate")
