@@ -36,7 +36,7 @@ from .domain.accounts import Account
 from .domain.aggregate import Clock
 from .domain.cards import CardBinding
 from .domain.channels import Catalog
-from .domain.days import DayClose
+from .domain.days import DayClose, DayStillCommitting
 from .domain.errors import HoldNotFound, LedgerError, TransferNotFound, ValidationError
 from .domain.fees import FeeRule
 from .domain.holds import Hold
@@ -397,8 +397,14 @@ class FundCenter(Application[UUID]):
         self, day: str, signer: Signer, *, waive: Sequence[str] = (), reason: str = "", by: str | None = None,
     ) -> DayClose:
         """Close an accounting day that is over: its figures from the log, signed (ledger/audit/days.py)."""
-        checked = days.prepare(self.unit_of_work, dc.CloseDay(day, tuple(waive), reason, signer, by))
-        return self.writer.run(days.record_close, checked)
+        cmd = dc.CloseDay(day, tuple(waive), reason, signer, by)
+        for attempt in range(1, days.CLOSE_ATTEMPTS_MAX + 1):
+            try:
+                return self.writer.run(days.record_close, days.prepare(self.unit_of_work, cmd))
+            except DayStillCommitting:
+                if attempt == days.CLOSE_ATTEMPTS_MAX:
+                    raise
+        raise AssertionError("unreachable")
 
     def get_day_close(self, day: str) -> DayClose:
         return days.day_close(self.unit_of_work, day)

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.bootstrap import bootstrap
 from ledger.audit.days import CertificateInvalid, Signer, certificate, check_against_log, verify_signature
 from ledger.clock import SteppingClock
-from ledger.domain.days import DayAlreadyClosed, DayNotOver
+from ledger.day_commands import CloseDay
+from ledger.domain.days import DayAlreadyClosed, DayNotOver, DayStillCommitting
+from ledger.handlers import days
 from tests.api_client import problem_of
 from tests.config import BUSINESS_HOURS, DAY, settings_for
 from tests.shop import UNIONPAY_FIRST, configure, open_shop
@@ -97,6 +99,21 @@ def test_a_posting_whose_clock_still_reads_a_closed_day_carries_the_next_open_da
     assert ledger.repository.get(late.id).day == (DAY + timedelta(days=1)).isoformat()
     body = verify_signature(cert_of(close), signer.public_pem.encode())
     assert check_against_log(ledger, body) == []  # the closed day's figures are as they were
+
+
+def test_a_command_of_the_day_committed_while_the_close_reads_it_is_not_left_out(store_url, ledger, clock):
+    alice, bob = a_day_of_business(ledger)
+    clock.set(NEXT_DAY)
+    checked = days.prepare(ledger.unit_of_work, CloseDay(D, (), "", Signer.generate()))
+    late_clock = SteppingClock(BUSINESS_HOURS() + timedelta(hours=13))  # read its clock before the day's end
+    with bootstrap(settings_for(store_url), clock=late_clock) as other:
+        other.ledger.transfer(alice.id, bob.id, 300, "CNY", "late-1")
+    with pytest.raises(DayStillCommitting):
+        ledger.writer.run(days.record_close, checked)
+    closed = ledger.close_day(D, Signer.generate())  # reads the day again
+    body = json.loads(closed.certificate)
+    assert closed.position == ledger.head() - 1 and body["position"] > checked.figures.position
+    assert check_against_log(ledger, body) == []
 
 
 def close(shop, body=None, who="admin", key=None):

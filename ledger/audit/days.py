@@ -64,6 +64,7 @@ class DayFigures:
     chain_hash: str
     leaves: tuple[merkle.Leaf, ...]
     channels: tuple[tuple[str, str], ...]  # (channel, currency) a payment moved on the day
+    scanned_to: int  # the log was read up to here: an event committed after it was not seen
 
     @property
     def merkle_root(self) -> str:
@@ -100,7 +101,8 @@ def day_figures(ledger: Application[UUID], day: date, accounting_day: Accounting
     moved: set[UUID] = set()  # accounts a payment (not a reconciliation's move) posted to on the day
     late: list[tuple[int, Any]] = []  # events stamped after the day's end, counted if below the position
     found = 0
-    for notification in _notifications(ledger, position):
+    scanned_to = position if position is not None else ledger.recorder.max_notification_id() or 0
+    for notification in _notifications(ledger, scanned_to):
         domain_event: Any = ledger.mapper.to_domain_event(notification)
         if domain_event.timestamp < end:
             found = notification.id
@@ -118,7 +120,21 @@ def day_figures(ledger: Application[UUID], day: date, accounting_day: Accounting
     pending = {(accounts[a].channel, accounts[a].currency) for a in moved
                if a in accounts and accounts[a].role == SystemRole.PENDING_RECONCILIATION}
     return DayFigures(day_text, iso(start), iso(end), found, chain_hash_at(ledger, found).hex(), leaves,
-                      tuple(sorted((str(channel), currency) for channel, currency in pending)))
+                      tuple(sorted((str(channel), currency) for channel, currency in pending)), scanned_to)
+
+
+def committed_late(ledger: Application[UUID], after: int, end: datetime) -> int | None:
+    """The position of an event after `after` stamped before `end` (a command of the day that
+    committed while its figures were being read), or None."""
+    while True:
+        page = ledger.recorder.select_notifications(start=after, limit=LOG_PAGE_EVENTS, inclusive_of_start=False)
+        if not page:
+            return None
+        for notification in page:
+            domain_event: Any = ledger.mapper.to_domain_event(notification)
+            if domain_event.timestamp < end:
+                return notification.id
+        after = page[-1].id
 
 
 def _count(domain_event: Any, day: str, accounts: dict[UUID, Any], balances: dict[UUID, int], moved: set[UUID]) -> None:

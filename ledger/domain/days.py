@@ -34,6 +34,12 @@ class DayNotOver(Conflict):
     code = "day-not-over"
 
 
+class DayStillCommitting(Conflict):
+    """A command of the day committed while the close read the day's figures: read them again."""
+
+    code = "day-still-committing"
+
+
 class DayAlreadyClosed(Conflict):
     code = "day-already-closed"
 

@@ -10,18 +10,28 @@ reconciliation closed, in each currency, or is waived, with a reason (`reconcili
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from ..audit.days import certificate_text, day_figures
+from ..audit.days import certificate_text, committed_late, day_figures
 from ..day_commands import CloseDay, RecordDayClose
 from ..domain.aggregate import stamped_by
-from ..domain.days import DayAlreadyClosed, DayClose, DayNotClosed, DayNotOver, ReconciliationsOpen, check_day, day_close_id
+from ..domain.days import (
+    DayAlreadyClosed,
+    DayClose,
+    DayNotClosed,
+    DayNotOver,
+    DayStillCommitting,
+    ReconciliationsOpen,
+    check_day,
+    day_close_id,
+)
 from ..domain.errors import ValidationError
 from ..domain.inputs import TEXT_LENGTH_MAX, check_code, check_text
 from ..unit_of_work import Attempt, UnitOfWork
 from .reconciliation import reconciled_day
 
 WAIVED_CHANNELS_MAX = 100
+CLOSE_ATTEMPTS_MAX = 3  # reads of the day's figures, when the day's last commands commit meanwhile
 
 
 def day_close(uow: UnitOfWork, day: str) -> DayClose:
@@ -66,6 +76,12 @@ def record_close(uow: UnitOfWork, cmd: RecordDayClose) -> DayClose:
     def decide(attempt: Attempt) -> DayClose:
         if attempt.find(DayClose, day_close_id(day)) is not None:
             raise DayAlreadyClosed(f"day {day} is closed already")
+        # In the writer's turn every earlier command of this process is committed: one of the day that
+        # committed while the figures were read means reading them again.
+        late = committed_late(uow.app, cmd.figures.scanned_to, datetime.fromisoformat(cmd.figures.ends_at))
+        if late is not None:
+            raise DayStillCommitting(f"an event of day {day} was committed at position {late} while the day's"
+                                     " figures were read; close it again")
         now = uow.clock()
         text = certificate_text(cmd.figures, uow.accounting_day, cmd.reconciliations, cmd.waiver, by, now,
                                 cmd.signer.key_id)
