@@ -13,6 +13,7 @@ from ledger.audit.days import CertificateInvalid, check_against_log, verify_sign
 from ledger.clock import system_clock
 from ledger.domain.days import check_day
 from ledger.store import resolve_url
+from projections.day_closes import store_leaves
 
 from .bootstrap import bootstrap
 from .service.days import close_out, load_signer
@@ -42,7 +43,8 @@ def close(
     settings = _settings(db)
     signer = load_signer(settings)
     with bootstrap(settings, clock=system_clock, actor="cli") as system:
-        closed = system.ledger.close_day(check_day(date), signer, waive=waive or [], reason=reason)
+        closed = system.ledger.close_day(check_day(date), signer, waive=waive or [], reason=reason,
+                                         keep_leaves=lambda day, leaves: store_leaves(system.views, day, leaves))
         typer.echo(json.dumps(close_out(system.ledger, closed), indent=2))
     typer.echo(f"day {closed.day} closed at log position {closed.position}; Merkle root {closed.merkle_root}", err=True)
     if signer.throwaway:

@@ -29,6 +29,7 @@ from . import day_commands as dc
 from . import store
 from . import webhook_commands as wc
 from .audit.days import Signer
+from .audit.merkle import Leaf
 from .clock import system_clock
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
@@ -395,12 +396,18 @@ class FundCenter(Application[UUID]):
 
     def close_day(
         self, day: str, signer: Signer, *, waive: Sequence[str] = (), reason: str = "", by: str | None = None,
+        keep_leaves: Callable[[str, tuple[Leaf, ...]], None] | None = None,
     ) -> DayClose:
-        """Close an accounting day that is over: its figures from the log, signed (ledger/audit/days.py)."""
+        """Close an accounting day that is over: its figures from the log, signed (ledger/audit/days.py).
+        `keep_leaves(day, leaves)`, once the close is saved, may keep the balances for proofs."""
         cmd = dc.CloseDay(day, tuple(waive), reason, signer, by)
         for attempt in range(1, days.CLOSE_ATTEMPTS_MAX + 1):
             try:
-                return self.writer.run(days.record_close, days.prepare(self.unit_of_work, cmd))
+                checked = days.prepare(self.unit_of_work, cmd)
+                closed = self.writer.run(days.record_close, checked)
+                if keep_leaves is not None:
+                    keep_leaves(closed.day, checked.figures.leaves)
+                return closed
             except DayStillCommitting:
                 if attempt == days.CLOSE_ATTEMPTS_MAX:
                     raise

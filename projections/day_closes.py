@@ -1,12 +1,13 @@
 """A closed day's Merkle leaves, kept for balance proofs (table `day_close_leaves`, migration 0013).
 
 The leaves are every account's closing balance at the close's log position (ledger/audit/days.py);
-the DayClose event keeps only their root. Reading them again means reading the log up to the
-close, so the first proof asked of a day reads them from the log (up to the close's position,
-which never changes) and keeps them here. Whatever is read from the table is checked against the
-signed root before it is used; if it does not match, the log is read again, and if the log does
-not give the root either, the day's proofs are refused (`log-mismatch`): the log no longer says
-what the certificate does.
+the DayClose event keeps only their root. They are kept here by the close (the API's and the
+command line's), or, for a day without them (a close made otherwise, a crash between the close and
+this write, a table emptied), read again from the log up to the close's position (which never
+changes) on the first proof asked of the day. Whatever is read from the table is checked against
+the signed root before it is used; if it does not match, the log is read again, and if the log
+does not give the root either, the day's proofs are refused (`log-mismatch`): the log no longer
+says what the certificate does.
 """
 
 from __future__ import annotations

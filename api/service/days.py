@@ -24,7 +24,7 @@ from ledger.domain.days import DayClose
 from ledger.domain.errors import AccountNotFound, LedgerError
 from ledger.domain.instants import iso
 from ledger.store import Database
-from projections.day_closes import certificate_accounting_day, find_leaf, leaves_of
+from projections.day_closes import certificate_accounting_day, find_leaf, leaves_of, store_leaves
 
 from ..models.days import CloseDayIn
 from ..settings import Settings
@@ -98,7 +98,8 @@ class Days(Caller):
         return self.ledger.idempotent(
             self._key(key), "close-day", ids.fingerprint(day=day, waive=body.waive, reason=body.reason),
             lambda: close_out(self.ledger, self.ledger.close_day(
-                day.isoformat(), signer, waive=body.waive, reason=body.reason, by=self.by)),
+                day.isoformat(), signer, waive=body.waive, reason=body.reason, by=self.by,
+                keep_leaves=lambda closed_day, leaves: store_leaves(self.views, closed_day, leaves))),
             lambda states: close_out(self.ledger, *states[0]),
             target=lambda a: isinstance(a, DayClose), refer=lambda result: [],
         )
