@@ -99,23 +99,26 @@ def day_figures(ledger: Application[UUID], day: date, accounting_day: Accounting
     accounts: dict[UUID, Any] = {}  # the Opened event of each account
     balances: dict[UUID, int] = {}
     moved: set[UUID] = set()  # accounts a payment (not a reconciliation's move) posted to on the day
-    late: list[tuple[int, Any]] = []  # events stamped after the day's end, counted if below the position
+    # Events stamped at or after the day's end wait here until one stamped before it comes after them
+    # (then they are below the position, and count); those still here at the end are after it.
+    waiting: list[Any] = []
     found = 0
     scanned_to = position if position is not None else ledger.recorder.max_notification_id() or 0
     for notification in _notifications(ledger, scanned_to):
         domain_event: Any = ledger.mapper.to_domain_event(notification)
-        if domain_event.timestamp < end:
+        before_end = domain_event.timestamp < end or position is not None
+        if before_end:
             found = notification.id
+            for earlier in waiting:
+                _count(earlier, day_text, accounts, balances, moved)
+            waiting.clear()
         if notification.topic not in (opened, posted):
             continue
-        if domain_event.timestamp < end or position is not None:
+        if before_end:
             _count(domain_event, day_text, accounts, balances, moved)
         else:
-            late.append((notification.id, domain_event))
-    found = position if position is not None else found
-    for at, domain_event in late:
-        if at <= found:
-            _count(domain_event, day_text, accounts, balances, moved)
+            waiting.append(domain_event)
+    found = found if position is None else position
     leaves = tuple(merkle.Leaf(a, accounts[a].currency, balances.get(a, 0)) for a in sorted(accounts, key=lambda u: u.bytes))
     pending = {(accounts[a].channel, accounts[a].currency) for a in moved
                if a in accounts and accounts[a].role == SystemRole.PENDING_RECONCILIATION}
