@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.bootstrap import bootstrap
-from ledger.audit.days import CertificateInvalid, Signer, certificate, check_against_log, verify_signature
+from ledger.audit.days import CertificateInvalid, Signer, certificate, check_against_log, day_figures, verify_signature
 from ledger.clock import SteppingClock
 from ledger.day_commands import CloseDay
 from ledger.domain.days import DayAlreadyClosed, DayNotOver, DayStillCommitting
@@ -114,6 +114,21 @@ def test_a_command_of_the_day_committed_while_the_close_reads_it_is_not_left_out
     body = json.loads(closed.certificate)
     assert closed.position == ledger.head() - 1 and body["position"] > checked.figures.position
     assert check_against_log(ledger, body) == []
+
+
+def test_the_position_is_the_last_event_stamped_in_the_day_and_only_the_days_postings_count(store_url, ledger, clock):
+    alice, bob = a_day_of_business(ledger)
+    clock.set(NEXT_DAY)
+    ledger.transfer(alice.id, bob.id, 1_000, "CNY", "next-day")  # the next day's, logged first
+    with bootstrap(settings_for(store_url), clock=SteppingClock(BUSINESS_HOURS() + timedelta(hours=13))) as other:
+        straggler = other.ledger.transfer(alice.id, bob.id, 300, "CNY", "straggler")  # the day's, logged after it
+    signer = Signer.generate()
+    closed = ledger.close_day(D, signer)
+    assert closed.position == straggler.position
+    balances = {leaf.account_id: leaf.balance for leaf in day_figures(
+        ledger, DAY, ledger.accounting_day, closed.position).leaves}
+    assert (balances[alice.id], balances[bob.id]) == (10_000 - 2_500 - 300, 2_500 + 300)
+    assert check_against_log(ledger, verify_signature(cert_of(closed), signer.public_pem.encode())) == []
 
 
 def close(shop, body=None, who="admin", key=None):
