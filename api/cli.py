@@ -118,11 +118,13 @@ def keys_create(
     role: Annotated[str, typer.Option("--role", help="admin, operator, finance, auditor or business.")],
     business: Annotated[str | None, typer.Option("--business", help="The business a business key is bound to.")] = None,
     name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")] = "",
+    holder: Annotated[str | None, typer.Option(
+        "--holder", help="The person holding it, for four-eyes approval (default: the key is its own holder).")] = None,
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it, this once (only its hash is kept)."""
     with _system(db) as system:
-        view, token = system.ledger.create_api_key(role, business, name, created_by="cli")
+        view, token = system.ledger.create_api_key(role, business, name, created_by="cli", holder=holder)
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
 

@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from ledger.commands import ConfigureProduct, SetChannelStatus, SetRoute
 from ledger.domain import ids
 from ledger.domain.channels import Catalog
 from ledger.views import PaymentView
 from projections.payments import open_payments
 
+from .approvals import submit
 from .caller import Caller
 
 
@@ -27,16 +29,16 @@ class Channels(Caller):
         return _shown(self.ledger.register_channel(code, name, logo_url, idempotency_key=self._key(key), by=self.by))
 
     def set_channel_status(self, key: str, code: str, status: str) -> dict[str, Any]:
-        return _shown(self.ledger.set_channel_status(code, status, idempotency_key=self._key(key), by=self.by))
+        return _shown(submit(self, SetChannelStatus(code, status, idempotency_key=self._key(key), by=self.by)))
 
     def configure_product(
         self, key: str, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
-        catalog = self.ledger.configure_product(code, method, fee, banks, idempotency_key=self._key(key), by=self.by)
-        return _shown(catalog)
+        rule = self.ledger.fee_rule(fee)
+        return _shown(submit(self, ConfigureProduct(code, method, rule, banks, idempotency_key=self._key(key), by=self.by)))
 
     def set_route(self, key: str, business_id: str, method: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        return _shown(self.ledger.set_route(business_id, method, entries, idempotency_key=self._key(key), by=self.by))
+        return _shown(submit(self, SetRoute(business_id, method, entries, idempotency_key=self._key(key), by=self.by)))
 
     def sweep(self, older_than_s: int, key: str) -> list[Any]:
         def run() -> list[Any]:
