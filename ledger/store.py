@@ -7,7 +7,9 @@ URLs are `sqlite:///path` (relative) or `sqlite:////abs/path`, and
 The SQL in `migrations/` owns the schema, event store included (`common/` where
 it is the same on both databases, `<database>/` where it differs): each
 version runs once, in name order, in its own transaction with its version row, under
-a lock, so two processes migrating at once do not collide.
+a lock, so two processes migrating at once do not collide. A SQLite version may add a
+Python step after its SQL, in the same transaction (`_SQLITE_AFTER`: 0012's backfill of the
+hash chain, SQLite having no SHA-256 in SQL).
 
 Outages are handled by the pools of `ledger/pools.py`.
 """

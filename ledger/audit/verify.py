@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,18 +136,13 @@ def _walk(
     on_rows: OnRows | None, on_progress: OnProgress | None, keep: Callable[[int, bytes], None],
 ) -> Break | None:
     """Recompute the chain from `start` (exclusive) with `previous` there; the first break, if any."""
-    sha256, head, state_len = hashlib.sha256, _HEAD.pack, _STATE_LEN.pack
-    topics: dict[str, bytes] = {}
+    sha256 = hashlib.sha256
     next_checkpoint = start + CHECKPOINT_EVERY_EVENTS
     for rows in _stream(conn, tables, kind, start):
-        for position, oid, version, topic, state, stored in rows:
-            encoded = topics.get(topic)
-            if encoded is None:
-                encoded = topics[topic] = topic.encode()
-            previous = sha256(
-                b"".join((previous, head(position, oid, version, len(encoded)), encoded, state_len(len(state)), state))
-            ).digest()
+        for position, body, stored in rows:
+            previous = sha256(previous + body).digest()
             if stored != previous:
+                _, oid, version, _, _, _ = _decoded((position, body, stored))
                 event = f"event {UUID(bytes=oid)} version {version}"
                 if stored is None:
                     return Break(position, f"{event} has no chain entry: it was inserted outside the ledger")
@@ -157,7 +153,7 @@ def _walk(
         report.events += len(rows)
         report.last_position, report.last_hash = rows[-1][0], previous
         if on_rows is not None:
-            on_rows(rows)
+            on_rows([_decoded(row) for row in rows])
         if on_progress is not None:
             on_progress(report.last_position)
         if report.last_position >= next_checkpoint:
@@ -166,31 +162,67 @@ def _walk(
     return None
 
 
-def _stream(conn: Any, tables: Any, kind: str, start: int) -> Iterator[list[Row]]:
-    """The events after `start` with their chain entries, in position order, a fetch at a time."""
-    # On SQLite a column holds any type: read the topic as text and the state as bytes whatever was written there.
-    columns = (
-        "uuid_send(e.originator_id), e.originator_version, e.topic, e.state" if kind == "postgresql"
-        else "e.originator_id, e.originator_version, CAST(e.topic AS TEXT), CAST(e.state AS BLOB)"
+# The bytes a link hashes after the previous link (ledger/audit/chain.py), built by PostgreSQL
+# itself from the row's columns: one value per row to fetch instead of four.
+_PG_BODY = (
+    "int8send(e.notification_id) || uuid_send(e.originator_id) || int8send(e.originator_version)"
+    " || int4send(octet_length(convert_to(e.topic, 'UTF8'))) || convert_to(e.topic, 'UTF8')"
+    " || int8send(octet_length(e.state)::bigint) || e.state"
+)
+
+
+def _stream(conn: Any, tables: Any, kind: str, start: int) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
+    """(position, the bytes its link hashes after the previous link, the stored link or None) of
+    the events after `start`, in position order, a page at a time (keyset pages: each an index
+    range scan, never a sort of the whole log)."""
+    page = (
+        f" FROM {tables.events} e LEFT JOIN {CHAIN_TABLE} c ON c.position = e.{tables.position}"
+        f" WHERE e.{tables.position} > {tables.placeholder} ORDER BY e.{tables.position} LIMIT {FETCH_ROWS}"
     )
-    query = (
-        f"SELECT e.{tables.position}, {columns}, c.hash FROM {tables.events} e"
-        f" LEFT JOIN {CHAIN_TABLE} c ON c.position = e.{tables.position}"
-        f" WHERE e.{tables.position} > {tables.placeholder} ORDER BY e.{tables.position}"
-    )
-    if kind == "postgresql":
-        with conn.cursor(name="audit_verify", binary=True) as cursor:
-            cursor.itersize = FETCH_ROWS
-            cursor.execute(query, (start,))
-            while rows := cursor.fetchmany(FETCH_ROWS):
+    after = start
+    if kind == "postgresql":  # the next page is fetched (the server at work) while this one is hashed
+        with conn.cursor(binary=True) as cursor, ThreadPoolExecutor(1, thread_name_prefix="audit-verify") as fetcher:
+            query = f"SELECT e.notification_id, {_PG_BODY}, c.hash{page}"
+
+            def fetch(after: int) -> list[Any]:
+                return cursor.execute(query, (after,), prepare=True).fetchall()
+
+            next_page = fetcher.submit(fetch, start)
+            while rows := next_page.result():
+                next_page = fetcher.submit(fetch, rows[-1][0])
                 yield rows
         return
-    cursor = conn.execute(query, (start,))
-    while rows := cursor.fetchmany(FETCH_ROWS):
+    # On SQLite a column holds any type: read the topic as text and the state as bytes whatever was written there.
+    query = f"SELECT e.rowid, e.originator_id, e.originator_version, CAST(e.topic AS TEXT), CAST(e.state AS BLOB), c.hash{page}"
+    topics: dict[str, bytes] = {}
+    while rows := conn.execute(query, (after,)).fetchall():
+        yield _sqlite_bodies(rows, topics)
+        after = rows[-1][0]
+
+
+def _sqlite_bodies(rows: list[Any], topics: dict[str, bytes]) -> list[tuple[int, bytes, bytes | None]]:
+    """PostgreSQL's `_PG_BODY`, made in Python from SQLite's columns (each topic's UTF-8 encoded once)."""
+    head, state_len, fromhex = _HEAD.pack, _STATE_LEN.pack, bytes.fromhex
+    out = []
+    for position, oid, version, topic, state, stored in rows:
+        encoded = topics.get(topic)
+        if encoded is None:
+            encoded = topics[topic] = topic.encode()
         try:
-            yield [(p, bytes.fromhex(i), v, t, s, h) for p, i, v, t, s, h in rows]
+            id_bytes = fromhex(oid)
         except (TypeError, ValueError):  # an id that is no UUID's hex: it cannot match its link
-            yield [(p, _id_bytes(i), v, t, s, h) for p, i, v, t, s, h in rows]
+            id_bytes = _id_bytes(oid)
+        out.append((position, head(position, id_bytes, version, len(encoded)) + encoded + state_len(len(state)) + state,
+                    stored))
+    return out
+
+
+def _decoded(row: tuple[int, bytes, bytes | None]) -> Row:
+    position, body, stored = row
+    _, oid, version, topic_len = _HEAD.unpack_from(body)
+    topic_end = _HEAD.size + topic_len
+    topic = body[_HEAD.size:topic_end].decode(errors="replace")
+    return position, oid, version, topic, body[topic_end + _STATE_LEN.size:], stored
 
 
 def _id_bytes(stored: Any) -> bytes:
