@@ -115,7 +115,12 @@ def test_a_balance_proof_verifies_with_the_readmes_lines_and_not_for_a_wrong_bal
     problem_of(api.get(f"/v1/accounts/{alice}/balance-proof", params={"date": D}), 404, "day-not-closed")
     clock.set(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=1, hours=2))
     assert api.post("/v1/transfers", {"from_account": alice, "to_account": bob, "amount": 1, "currency": "CNY"}).status_code == 201
-    assert api.post(f"/v1/days/{D}/close", {}, who="finance").status_code == 200
+    closed = api.post(f"/v1/days/{D}/close", {}, who="finance")
+    assert closed.status_code == 200, closed.text
+    body = json.loads(closed.json()["certificate"]["body"])
+    report = api.get("/v1/reports/trial-balance", who="finance", params={
+        "as_of": body["accounting_day"]["ends_at"], "min_position": closed.json()["recorded_at"]}).json()
+    assert body["trial_balance"] == report["currencies"]  # the views' trial balance at the day's end, the same
     public_key = api.get("/v1/days/public-key").text.encode()
     verify = readme_verifier()
 
