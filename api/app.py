@@ -21,7 +21,7 @@ from . import access_log, console, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
-from .routes import accounts, admin, approvals, channels, lookups, money, ops, queries, reconciliations, webhooks
+from .routes import accounts, admin, approvals, channels, days, lookups, money, ops, queries, reconciliations, webhooks
 from .routes import payments as payment_routes
 from .service_secrets import load_secrets
 from .settings import Settings
@@ -78,7 +78,7 @@ def create_app(
     access_log.configure()
     app.add_middleware(access_log.AccessLog)
     for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups, webhooks,
-                   approvals):
+                   approvals, days):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)

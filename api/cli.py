@@ -24,7 +24,9 @@ from ledger.domain.aggregate import Clock
 from ledger.store import Database, DatabaseURLError, redact_url, resolve_url
 from ledger.store import migrate as apply_migrations
 
+from . import cli_days
 from .bootstrap import System, bootstrap
+from .cli_audit import audit_app
 from .service_secrets import MissingSecrets
 from .settings import Settings
 
@@ -34,6 +36,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(audit_app, name="audit")
+
 
 class BadOption(ValueError):
     """An option's value the command cannot use: one line, exit 2."""
@@ -123,6 +128,8 @@ def keys_create(
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
 
+
+app.add_typer(cli_days.day, name="day")  # close a day, its certificate (api/cli_days.py)
 
 reconcile = typer.Typer(help="Reconciliation (对账).", no_args_is_help=True)
 app.add_typer(reconcile, name="reconcile")

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     card_token_key: SecretStr | None = None
     channel_secrets: dict[str, SecretStr] = {}
     secrets_file: Path | None = None
+    signing_key_file: Path | None = None  # Ed25519 private key (PEM) that signs day-close certificates (api/service/days.py)
     simulator_seed: int = 0
     accounting_timezone: str = "UTC"  # the accounting day (日切) runs from the cut-off to the next,
     accounting_cutoff: str = "00:00"  # in this time zone

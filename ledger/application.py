@@ -26,9 +26,12 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import approval_commands as ac
 from . import commands as c
+from . import day_commands as dc
 from . import store
 from . import webhook_commands as wc
 from .approval_views import ApprovalView
+from .audit.days import Signer
+from .audit.merkle import Leaf
 from .clock import system_clock
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
@@ -36,6 +39,7 @@ from .domain.accounts import Account
 from .domain.aggregate import Clock
 from .domain.cards import CardBinding
 from .domain.channels import Catalog
+from .domain.days import DayClose, DayStillCommitting
 from .domain.errors import HoldNotFound, KeyNotFound, LedgerError, TransferNotFound, ValidationError
 from .domain.fees import FeeRule
 from .domain.holds import Hold
@@ -43,7 +47,7 @@ from .domain.payments import Payment, Recharge, Withdrawal
 from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
-from .handlers import accounts, approvals, catalog, holds, keys, payments, reconciliation, transfers, webhooks
+from .handlers import accounts, approvals, catalog, days, holds, keys, payments, reconciliation, transfers, webhooks
 from .handlers.references import claimed
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
@@ -441,6 +445,30 @@ class FundCenter(Application[UUID]):
         self, approval_id: UUID, result: dict[str, Any] | None, problem: dict[str, Any] | None, by: str
     ) -> ApprovalView:
         return self.writer.run(approvals.record_execution, ac.RecordExecution(approval_id, result, problem, by))
+
+    # -- day close (ledger/handlers/days.py) -------------------------------------------------------------
+
+    def close_day(
+        self, day: str, signer: Signer, *, waive: Sequence[str] = (), reason: str = "", by: str | None = None,
+        keep_leaves: Callable[[str, tuple[Leaf, ...]], None] | None = None,
+    ) -> DayClose:
+        """Close an accounting day that is over: its figures from the log, signed (ledger/audit/days.py).
+        `keep_leaves(day, leaves)`, once the close is saved, may keep the balances for proofs."""
+        cmd = dc.CloseDay(day, tuple(waive), reason, signer, by)
+        for attempt in range(1, days.CLOSE_ATTEMPTS_MAX + 1):
+            try:
+                checked = days.prepare(self.unit_of_work, cmd)
+                closed = self.writer.run(days.record_close, checked)
+                if keep_leaves is not None:
+                    keep_leaves(closed.day, checked.figures.leaves)
+                return closed
+            except DayStillCommitting:
+                if attempt == days.CLOSE_ATTEMPTS_MAX:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_day_close(self, day: str) -> DayClose:
+        return days.day_close(self.unit_of_work, day)
 
 
 _HELD_HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {

@@ -25,7 +25,7 @@ from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import OperationalError, PersistenceError
 from psycopg.rows import DictRow
 
-from .recorders import OneTripRecorder
+from .recorders import OneTripRecorder, PostgresSnapshotRecorder
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +254,7 @@ class PostgresFactory(es_postgres.PostgresFactory):
     Named by `Database.eventsourcing_env()` as the persistence module."""
 
     application_recorder_class = OneTripRecorder
+    aggregate_recorder_class = PostgresSnapshotRecorder  # the snapshots', sealed to the hash chain
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)

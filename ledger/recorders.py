@@ -17,6 +17,14 @@ recorder on the same database stays correct beside this one.
 A save that writes extra rows in the same transaction (a subclass's
 `_insert_events`, or `save(..., **kwargs)`, a tracking record) takes the library's path.
 
+Every stored event is covered by a link of the hash chain (ledger/audit/chain.py), written
+in the insert's own transaction under the same lock: on PostgreSQL by the server (0012's
+version of the function chains what it inserts; on the library's path the recorder calls
+`fundcenter_chain_events` after its insert, before the commit); on SQLite by
+`SQLiteRecorder` in Python, after its insert, in its transaction. Snapshots are sealed to
+the chain the same way, by the snapshot recorders below (named by `SQLiteFactory` and by
+ledger/pools.py's `PostgresFactory`).
+
 Both recorders (this one, and `SQLiteRecorder` on SQLite) tell listeners of each
 insert this process makes once it has committed (`listen()`): what this process
 keeps in memory about the log (the API's key cache) learns of its own writes at
@@ -28,18 +36,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from eventsourcing.utils import retry
 from psycopg import sql
 
+from .audit.chain_store import LOG_TABLES, append_links, seal_snapshots
+
 log = logging.getLogger(__name__)
 
-EVENTS_TABLE = "fundcenter_events"  # the table (and the channel) that 0009's function writes to
+EVENTS_TABLE = LOG_TABLES["postgresql"].events  # the table (and the channel) that 0009's function writes to
+SNAPSHOTS_TABLE = LOG_TABLES["postgresql"].snapshots
 INSERT_FUNCTION = "fundcenter_insert_events"
+CHAIN_FUNCTION = "fundcenter_chain_events"  # 0012: chains events inserted in this transaction
+SEAL_FUNCTION = "fundcenter_seal_snapshots"  # 0012: seals snapshots inserted in this transaction
+SQLITE_EVENTS_TABLE, SQLITE_SNAPSHOTS_TABLE = LOG_TABLES["sqlite"].events, LOG_TABLES["sqlite"].snapshots
 
 
 Listener = Callable[[Sequence[StoredEvent]], None]
@@ -70,6 +86,51 @@ class SQLiteRecorder(_Told, SQLiteApplicationRecorder):
         ids = super().insert_events(stored_events, **kwargs)
         self._tell(stored_events)
         return ids
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if self.events_table_name == SQLITE_EVENTS_TABLE and ids:
+            append_links(c, ids, stored_events)  # in the insert's transaction, under SQLite's write lock
+        return ids
+
+
+class SQLiteSnapshotRecorder(SQLiteAggregateRecorder):
+    """eventsourcing's SQLite aggregate recorder, sealing each snapshot it stores to the chain."""
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if self.events_table_name == SQLITE_SNAPSHOTS_TABLE:
+            seal_snapshots(c, SQLITE_EVENTS_TABLE, stored_events)
+        return ids
+
+
+class SQLiteFactory(LibrarySQLiteFactory):
+    """eventsourcing's SQLite infrastructure, its snapshots sealed (`SQLiteSnapshotRecorder`).
+    Named by `Database.eventsourcing_env()` as the persistence module."""
+
+    aggregate_recorder_class = SQLiteSnapshotRecorder
+
+
+class PostgresSnapshotRecorder(PostgresAggregateRecorder):
+    """eventsourcing's PostgreSQL aggregate recorder, sealing each snapshot it stores to the chain:
+    its insert and 0012's `fundcenter_seal_snapshots`, in one transaction."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.seal = sql.SQL("SELECT {schema}.{function}(%s, %s)").format(
+            schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(SEAL_FUNCTION)
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if self.events_table_name != SNAPSHOTS_TABLE:
+            return super().insert_events(stored_events, **kwargs)
+        if stored_events:
+            with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                keys = ([_uuid(e.originator_id) for e in stored_events], [e.originator_version for e in stored_events])
+                curs.execute(self.seal, keys)
+        return None
 
 
 class OneTripRecorder(_Told, PostgresApplicationRecorder):
@@ -110,3 +171,22 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         log.warning("%s() is missing (migration 0009): inserting the library's way", INSERT_FUNCTION)
         self.one_trip = False
         return super().insert_events(stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's path: its insert, then (same transaction, lock still held) the chain's links."""
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if self.events_table_name == EVENTS_TABLE and ids:
+            curs.execute(
+                sql.SQL("SELECT {schema}.{function}(%s)").format(
+                    schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(CHAIN_FUNCTION)
+                ),
+                (list(ids),),
+            )
+            curs.fetchall()  # now, so that a failure fails this insert here
+        return ids
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)

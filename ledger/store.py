@@ -7,7 +7,9 @@ URLs are `sqlite:///path` (relative) or `sqlite:////abs/path`, and
 The SQL in `migrations/` owns the schema, event store included (`common/` where
 it is the same on both databases, `<database>/` where it differs): each
 version runs once, in name order, in its own transaction with its version row, under
-a lock, so two processes migrating at once do not collide.
+a lock, so two processes migrating at once do not collide. A SQLite version may add a
+Python step after its SQL, in the same transaction (`_SQLITE_AFTER`: 0012's backfill of the
+hash chain, SQLite having no SHA-256 in SQL).
 
 Outages are handled by the pools of `ledger/pools.py`.
 """
@@ -29,6 +31,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from .audit.chain_store import backfill_sqlite
 from .pools import KEEPALIVES, Reachability, database_timeout_s, reachability_at
 
 DEFAULT_URL = "sqlite:///./fundcenter.db"
@@ -100,7 +103,7 @@ class Database:
         by design, and a commit is short."""
         if self.kind == "sqlite":
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n",
+                "PERSISTENCE_MODULE": "ledger.recorders:SQLiteFactory", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n",
                 "TRANSCODER_TOPIC": TRANSCODER_TOPIC, "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteRecorder",
             }
         timeout_s = database_timeout_s() if timeout_s is None else timeout_s
@@ -182,6 +185,11 @@ def migrate(db: Database, schema: str | None = None) -> list[str]:
 _VERSIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 
 
+# What a SQLite migration does in Python after its SQL, in its transaction: SQLite has no
+# SHA-256 in SQL, so 0012's backfill of the hash chain over older logs is here.
+_SQLITE_AFTER = {"0012_event_chain": backfill_sqlite}
+
+
 def _migrate_sqlite(conn: sqlite3.Connection) -> list[str]:
     applied = []
     conn.execute("PRAGMA journal_mode=WAL")
@@ -194,6 +202,8 @@ def _migrate_sqlite(conn: sqlite3.Connection) -> list[str]:
                 continue
             for statement in _statements(script):
                 conn.execute(statement)
+            if version in _SQLITE_AFTER:
+                _SQLITE_AFTER[version](conn)
             conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
             conn.execute("COMMIT")
         except BaseException:

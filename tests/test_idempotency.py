@@ -49,6 +49,7 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/reconciliations/{reconciliation_id}/close"): "record",
     ("POST", "/v1/approvals/{approval_id}/approve"): "record",  # the held command: its own key
     ("POST", "/v1/approvals/{approval_id}/reject"): "record",
+    ("POST", "/v1/days/{date}/close"): "record",  # the close's id is the day's: another key is day-already-closed
 }
 
 

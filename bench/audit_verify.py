@@ -1,0 +1,185 @@
+"""The hash chain's costs: `audit verify`'s chain check on a long log, and the chain's share of a transfer.
+
+    python bench/audit_verify.py [--events N] [--transfers N] [--rounds R] [--store sqlite|postgresql|both]
+                                 [--pg-url URL] [--json]
+
+1. Verify throughput: a log of `--events` events (default 1,000,000) is written through the
+   ledger's own recorder (so through the chain's real write path: 0012's function on
+   PostgreSQL, the recorder's Python on SQLite), in inserts of 1,000 events whose topics and
+   states are those of a real day of transfers (each event a fresh aggregate's version 1).
+   Then `verify_chain` (what `fundcenter audit verify --chain-only` runs) walks it:
+   events per second, the chain check alone (no aggregate replay).
+2. Write-path cost: FundCenter.transfer, one command per transfer as bench/transfers.py runs
+   it, on two ledgers side by side, one chaining its events and one not (on PostgreSQL its
+   insert function put back to 0009's; on SQLite the library's insert), in interleaved
+   rounds of `--transfers` transfers, so that the machine's load falls on both alike. The
+   cost is 1 - (with chain / without), from the totals of all rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import types
+import uuid
+from importlib import resources
+
+from common import Timer, fresh_database, machine, open_system, postgres, settings
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from api.bootstrap import System
+from ledger import FundCenter
+from ledger.audit.verify import verify_chain
+from ledger.clock import SteppingClock
+
+INSERT_EVENTS = 1_000
+
+
+def sample_events(url: str) -> list[tuple[str, bytes]]:
+    """(topic, state) of the events of a small real day of transfers."""
+    fc = FundCenter(url)
+    try:
+        ids = [fc.open_account("member", "bench", f"s{n}", "CNY").id for n in range(20)]
+        for n, account in enumerate(ids):
+            fc.adjust(account, 10**9, "CNY", "credit", "bench funding", f"fund-{n}")
+        rng = random.Random(2)
+        for n in range(300):
+            a, b = rng.sample(ids, 2)
+            fc.transfer(a, b, rng.randint(1, 10_000), "CNY", f"s-{n}", memo="bench")
+        return [(n.topic, n.state) for n in fc.recorder.select_notifications(start=1, limit=10_000)]
+    finally:
+        fc.close()
+
+
+def write_log(url: str, events: int, samples: list[tuple[str, bytes]]) -> None:
+    fc = FundCenter(url)
+    try:
+        written = 0
+        while written < events:
+            n = min(INSERT_EVENTS, events - written)
+            fc.recorder.insert_events([
+                StoredEvent(uuid.uuid4(), 1, *samples[(written + i) % len(samples)]) for i in range(n)
+            ])
+            written += n
+    finally:
+        fc.close()
+
+
+def verify_rate(url: str) -> tuple[float, int]:
+    fc = FundCenter(url)  # migrated; the walk opens its own connections
+    database = fc.database
+    fc.close()
+    with Timer() as timer:
+        report = verify_chain(database, record=False)
+    assert report.ok, report.first
+    return report.events / timer.seconds, report.events
+
+
+def without_chain(system: System) -> None:
+    """This ledger's inserts no longer chain (for the comparison only)."""
+    fc = system.ledger
+    if fc.database.kind == "sqlite":
+        fc.recorder._insert_events = types.MethodType(SQLiteApplicationRecorder._insert_events, fc.recorder)  # type: ignore[method-assign]
+        return
+    version_0009 = (resources.files("migrations") / "postgresql" / "0009_insert_events_function.sql").read_text()
+    with fc.database.connect() as conn:
+        conn.execute(version_0009.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
+
+
+def funded(system: System, accounts: int) -> list[uuid.UUID]:
+    fc = system.ledger
+    ids = []
+    for n in range(accounts):
+        account = fc.open_account("member", "bench", f"m{n}", "CNY")
+        fc.adjust(account.id, 10**12, "CNY", "credit", "bench funding", f"fund-{n}")
+        ids.append(account.id)
+    for n in range(200):  # warm-up: caches, prepared statements
+        a, b = random.Random(n).sample(ids, 2)
+        fc.transfer(a, b, 1, "CNY", f"warm-{n}")
+    return ids
+
+
+def write_cost(url_with: str, url_without: str, transfers: int, rounds: int, accounts: int = 50) -> dict[str, float]:
+    from datetime import UTC, datetime
+
+    clock = SteppingClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
+    with_chain, no_chain = open_system(url_with, clock=clock), open_system(url_without, clock=clock)
+    try:
+        without_chain(no_chain)
+        ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
+        seconds = {"with": 0.0, "without": 0.0}
+        rng = random.Random(1)
+        for r in range(rounds):
+            order = [("with", with_chain), ("without", no_chain)]
+            for name, system in order if r % 2 == 0 else reversed(order):
+                with Timer() as timer:
+                    for n in range(transfers):
+                        a, b = rng.sample(ids[name], 2)
+                        system.ledger.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{r}-{n}", memo="bench")
+                seconds[name] += timer.seconds
+    finally:
+        with_chain.close()
+        no_chain.close()
+    total = transfers * rounds
+    rate_with, rate_without = total / seconds["with"], total / seconds["without"]
+    return {"transfers_per_s_with_chain": round(rate_with), "transfers_per_s_without_chain": round(rate_without),
+            "chain_cost": round(1 - rate_with / rate_without, 4)}
+
+
+def run(store: str, args: argparse.Namespace, server: object | None) -> dict[str, object]:
+    def new_url(name: str) -> str:
+        if store == "sqlite":
+            return f"sqlite:///{tempfile.mkdtemp(prefix='audit-bench-')}/{name}.db"
+        return fresh_database(server, args.pg_url)  # type: ignore[arg-type]
+
+    result: dict[str, object] = {"store": store}
+    log_url, samples = new_url("log"), sample_events(new_url("samples"))
+    with Timer() as timer:
+        write_log(log_url, args.events, samples)
+    result["log_written_events_per_s"] = round(args.events / timer.seconds)
+    rates = [verify_rate(log_url) for _ in range(args.verify_runs)]
+    result |= {"verify_events": rates[0][1], "verify_chain_events_per_s": round(max(r for r, _ in rates)),
+               "verify_chain_events_per_s_runs": [round(r) for r, _ in rates]}
+    if args.rounds:
+        result |= write_cost(new_url("with"), new_url("without"), args.transfers, args.rounds)
+    if store == "postgresql":
+        result["server"] = settings(log_url)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--transfers", type=int, default=500, help="transfers per round, per ledger")
+    parser.add_argument("--rounds", type=int, default=6, help="0: no write-path comparison")
+    parser.add_argument("--verify-runs", type=int, default=3, help="verify the log this many times; the best counts")
+    parser.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pg-url", help="an existing server's database (default: start a throwaway one)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = []
+    if args.store in ("sqlite", "both"):
+        results.append(run("sqlite", args, None))
+    if args.store in ("postgresql", "both"):
+        with postgres(args.pg_url) as server:
+            results.append(run("postgresql", args, server))
+    for result in results:
+        if args.json:
+            print(json.dumps(result | {"machine": machine()}))
+            continue
+        print(f"{result['store']}: {result.get('server', '')} {machine()}".rstrip())
+        print(f"  log of {result['verify_events']:,} events written at {result['log_written_events_per_s']:,} events/s")
+        runs = ", ".join(f"{r:,}" for r in result["verify_chain_events_per_s_runs"])  # type: ignore[attr-defined]
+        print(f"  {'audit verify, chain check alone':<40}{result['verify_chain_events_per_s']:>12,} events/s (runs: {runs})")
+        if "chain_cost" not in result:
+            continue
+        print(f"  {'FundCenter.transfer with the chain':<40}{result['transfers_per_s_with_chain']:>12,} /s")
+        print(f"  {'FundCenter.transfer without it':<40}{result['transfers_per_s_without_chain']:>12,} /s")
+        print(f"  {'cost of the chain on the write path':<40}{result['chain_cost']:>12.1%}")
+
+
+if __name__ == "__main__":
+    main()
