@@ -22,9 +22,14 @@ def terminate_others(url: str) -> int:
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchone()
         deadline = time.monotonic() + WAIT_S
-        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                            " AND pid <> pg_backend_pid()").fetchone()[0] and time.monotonic() < deadline:
+        while others(admin) and time.monotonic() < deadline:
             time.sleep(0.05)
+    return row[0] if row else 0
+
+
+def others(admin: psycopg.Connection) -> int:
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()").fetchone()
     return row[0] if row else 0
 
 
