@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from ledger import FundCenter
 from ledger.channels.service import Payments
@@ -64,8 +65,14 @@ class KeyCache:
             listen(self._inserted)
             runner.watch(self._applied)
 
+    def known(self, token: str) -> Principal | None:
+        """The key's principal if the cache may answer and holds it (reads nothing)."""
+        if not self._trusted():
+            return None
+        return self._principals.get(hashlib.sha256(token.encode()).digest())
+
     def authenticate(self, token: str) -> Principal | None:
-        if not (self.usable and self.runner.following and self.runner.watching and self.runner.error is None):
+        if not self._trusted():
             return self.ledger.authenticate(token)
         digest = hashlib.sha256(token.encode()).digest()
         found = self._principals.get(digest)
@@ -80,6 +87,9 @@ class KeyCache:
                         self._principals.clear()
                     self._principals[digest] = found
         return found
+
+    def _trusted(self) -> bool:
+        return self.usable and self.runner.following and self.runner.watching and self.runner.error is None
 
     def _inserted(self, stored_events: Sequence[StoredEvent]) -> None:
         if any(e.topic in self._topics for e in stored_events):
@@ -136,7 +146,11 @@ class Services:
             ) from None
 
 
-def services(request: Request) -> Services:
+# The dependencies that read nothing are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, a hand-off per dependency per request; these run on the event loop instead.
+
+
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -147,12 +161,14 @@ ServicesDep = Annotated[Services, Depends(services)]
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="An API key: `Authorization: Bearer <key>`.")
 
 
-def principal(
+async def principal(
     services: ServicesDep, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    found = services.keys.authenticate(credentials.credentials)
+    found = services.keys.known(credentials.credentials)  # in memory; a key not there is read in the thread pool
+    if found is None:
+        found = await run_in_threadpool(services.keys.authenticate, credentials.credentials)
     if found is None:
         raise unauthorized("the API key is unknown, malformed or revoked")
     request.state.key_id = str(found.key_id)  # for the access log
@@ -163,7 +179,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
 def allowed(permission: Permission):
-    def check(who: PrincipalDep) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
         if not who.can(permission):
             raise forbidden(f"the {who.role.value} role may not do this (needs {permission.value})")
         return who
@@ -171,7 +187,7 @@ def allowed(permission: Permission):
     return Depends(check)
 
 
-def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+async def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
     """The Idempotency-Key as the client sent it: 1-255 characters, no control characters.
 
     Checked here, once: the ledger sees it with the caller's scope in front, which its

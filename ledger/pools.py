@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -104,6 +105,21 @@ class _QuickAttempt(_Attempt or object):  # type: ignore[misc]  # its base is ch
     def update_delay(self, now: float) -> None:
         super().update_delay(now)
         self.delay = min(self.delay, 1.0)
+
+
+def check_if_spoken_to(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection before use, without a round trip while the server has
+    said nothing: a server that closed it, restarted or ended the session (a FATAL notice, then
+    EOF) makes its socket readable, and only then is it pinged (`check_connection`, which fails
+    on a dead one). A connection silently cut (no FIN) fails on its first statement instead,
+    which the recorder retries on another connection, as it would a server lost between a
+    ping and the statement."""
+    if conn.closed or conn.pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise psycopg.OperationalError("the connection is closed")
+    said = select.poll()  # not select(): any file descriptor number
+    said.register(conn.pgconn.socket, select.POLLIN)
+    if said.poll(0):  # readable, hung up or in error
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 class WatchedPool(psycopg_pool.ConnectionPool[Any]):
@@ -213,7 +229,7 @@ class _Datastore(es_postgres.PostgresDatastore):
             connection_class=old.connection_class,
             kwargs={**old.kwargs, **KEEPALIVES, "connect_timeout": max(2, round(timeout_s))},
             min_size=old.min_size, max_size=old.max_size, open=False,
-            configure=old._configure, check=old._check, name="fundcenter-events",
+            configure=old._configure, check=None if old._check is None else check_if_spoken_to, name="fundcenter-events",
             timeout=timeout_s, max_waiting=old.max_waiting, max_lifetime=old.max_lifetime,
             reconnect_timeout=RECONNECT_WINDOW_S,
         )

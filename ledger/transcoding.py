@@ -133,6 +133,7 @@ class FastJSONTranscoder(JSONTranscoder):
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+_UNKNOWN = SafeUUID.unknown  # looked up once: an enum member's lookup costs about as much as the rest of `_uuid_from_hex`
 _NOT_PLAIN = frozenset({dict, list, float})  # what orjson reads that `_untagged` looks into
 
 
@@ -151,6 +152,6 @@ def _uuid_from_hex(data: Any) -> UUID:
         if number >= 0:
             uuid = object.__new__(UUID)
             object.__setattr__(uuid, "int", number)  # as UUID.__init__ does: its instances are immutable
-            object.__setattr__(uuid, "is_safe", SafeUUID.unknown)
+            object.__setattr__(uuid, "is_safe", _UNKNOWN)
             return uuid
     return UUIDAsHex().decode(data)

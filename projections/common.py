@@ -14,7 +14,9 @@ from ledger.domain.instants import iso
 class dispatchmethod(singledispatchmethod):
     """`functools.singledispatchmethod`, without its cost per call on Python 3.11 (a new
     wrapper, `update_wrapper` and all, every time the method is looked up): the bound
-    dispatcher is made once per view object and kept on it."""
+    dispatcher is made once per view object and kept on it, with the handler of each
+    event class it has met (a plain dict: singledispatch's own cache is a weak one).
+    Handlers are registered when their class is defined, never after its first use."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -23,9 +25,14 @@ class dispatchmethod(singledispatchmethod):
         if obj is None:
             return super().__get__(obj, cls)
         dispatch = self.dispatcher.dispatch
+        found: dict[type, Callable[..., Any]] = {}  # the handler of each event class met (handlers register at import)
 
         def method(event: Any, *args: Any, **kwargs: Any) -> Any:
-            return dispatch(event.__class__)(obj, event, *args, **kwargs)
+            kind = event.__class__
+            handler = found.get(kind)
+            if handler is None:
+                handler = found[kind] = dispatch(kind)
+            return handler(obj, event, *args, **kwargs)
 
         obj.__dict__[self.name] = method  # found before this (non-data) descriptor from now on
         return method

@@ -10,12 +10,11 @@ day has matched (`WaitEnded`) nor another action resolved. The import's matching
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
 from typing import Any
 
 from ledger.domain.reconciliation import MATCHED, ReconciledDay, Reconciliation
 
-from .common import Batch, iso
+from .common import Batch, dispatchmethod, iso
 
 
 class ReconciliationsView:
@@ -26,7 +25,7 @@ class ReconciliationsView:
         for position, event in batch:
             self.collect(event, cur, position)
 
-    @singledispatchmethod
+    @dispatchmethod
     def collect(self, event: Any, cur: Any, position: int) -> None:
         """Other events are not about reconciliations."""
 

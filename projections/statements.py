@@ -49,14 +49,15 @@ class StatementsView:
 
     @collect.register
     def _(self, event: Transfer.Posted, position: int, entries: list[dict[str, Any]]) -> None:
-        accounts = [str(p["account"]) for p in event.postings]
-        for seq, p in enumerate(event.postings):
-            others = {a for a in accounts if a != str(p["account"])}
+        accounts = [str(p["account"]) for p in event.postings]  # each id's text made once per event
+        transfer_id, created_at = str(event.originator_id), iso(event.timestamp)
+        for seq, (p, account) in enumerate(zip(event.postings, accounts, strict=True)):
+            others = {a for a in accounts if a != account}
             entries.append({
-                "account_id": str(p["account"]), "position": position, "seq": seq,
-                "transfer_id": str(event.originator_id), "kind": event.kind, "side": p["side"], "amount": p["amount"],
+                "account_id": account, "position": position, "seq": seq,
+                "transfer_id": transfer_id, "kind": event.kind, "side": p["side"], "amount": p["amount"],
                 "counterparty_id": others.pop() if len(others) == 1 else None,
-                "memo": event.memo, "created_at": iso(event.timestamp),
+                "memo": event.memo, "created_at": created_at,
             })
 
 

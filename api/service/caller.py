@@ -34,9 +34,10 @@ C = TypeVar("C", bound=Caller)
 
 
 def acting(permission: Permission, service: type[C]) -> Any:
-    """A route's dependency: the caller, allowed `permission`, as the concept's `service`."""
+    """A route's dependency: the caller, allowed `permission`, as the concept's `service` (made on the
+    event loop: it reads nothing)."""
 
-    def make(services: ServicesDep, who: Principal = allowed(permission)) -> C:  # noqa: B008 - FastAPI's Depends
+    async def make(services: ServicesDep, who: Principal = allowed(permission)) -> C:  # noqa: B008 - FastAPI's Depends
         return service(services, who)
 
     return Depends(make)

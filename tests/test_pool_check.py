@@ -1,0 +1,55 @@
+"""The event store's pool checks a connection before use without a round trip while the
+server has said nothing (ledger.pools.check_if_spoken_to): a connection the server ended is
+still never handed to a command."""
+
+import time
+
+import psycopg
+import pytest
+
+from api.bootstrap import bootstrap
+from ledger.pools import check_if_spoken_to
+from tests.config import settings_for
+
+WAIT_S = 10
+
+
+def terminate_others(url: str) -> int:
+    """End every other session on the database (as a restart or an operator would); how many."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+        deadline = time.monotonic() + WAIT_S
+        while others(admin) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return row[0] if row else 0
+
+
+def others(admin: psycopg.Connection) -> int:
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()").fetchone()
+    return row[0] if row else 0
+
+
+def test_a_quiet_live_connection_passes_and_one_the_server_ended_fails(pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SELECT 1")
+        check_if_spoken_to(conn)  # alive, nothing to read: passes without a statement
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert terminate_others(pg_url) == 1
+        with pytest.raises(psycopg.OperationalError):
+            check_if_spoken_to(conn)
+
+
+def test_commands_go_on_after_the_server_ended_every_pooled_connection(pg_url):
+    with bootstrap(settings_for(pg_url)) as system:
+        fc = system.ledger
+        a = fc.open_account("member", "mall", "u1", "CNY")
+        b = fc.open_account("member", "mall", "u2", "CNY")
+        fc.book_recharge(a.id, 1_000, "CNY", "alipay", "rc-1")
+        assert terminate_others(pg_url) >= 1
+        done = fc.transfer(a.id, b.id, 300, "CNY", "t-1")
+        assert done.amount == 300
+        assert fc.transfer(a.id, b.id, 300, "CNY", "t-1").id == done.id  # and its repeat answers the first outcome
