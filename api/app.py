@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from ledger.channels.gateway import GatewayRegistry
 from ledger.domain.aggregate import Clock
 
-from . import access_log, openapi, problems
+from . import access_log, console, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
-from .routes import accounts, admin, channels, lookups, money, ops, queries, reconciliations, webhooks
+from .routes import accounts, admin, approvals, channels, days, lookups, money, ops, queries, reconciliations, webhooks
 from .routes import payments as payment_routes
 from .service_secrets import load_secrets
 from .settings import Settings
@@ -50,9 +50,11 @@ def create_app(
                 secrets.require_channels(sorted(system.ledger.catalog().channels))
             if settings.run_projections:
                 system.runner.start()
+            metrics = Metrics()
             if settings.deliver_webhooks:
+                system.deliverer.on_attempt = metrics.webhook_attempt  # delivery metrics
                 system.deliverer.start()
-            app.state.services = Services(system.ledger, system.views, system.runner, Metrics(), settings,
+            app.state.services = Services(system.ledger, system.views, system.runner, metrics, settings,
                                           system.payments, system.reconciler)
         except BaseException:
             system.close()
@@ -71,11 +73,14 @@ def create_app(
         redoc_url=None,
     )
     problems.install(app)
+    approvals.install(app)
     openapi.install(app)
     access_log.configure()
     app.add_middleware(access_log.AccessLog)
-    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups, webhooks):
+    for module in (accounts, money, payment_routes, queries, admin, channels, reconciliations, lookups, webhooks,
+                   approvals, days):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
+    app.include_router(console.router)  # the web back office at /console (api/console/)
     return app

@@ -21,6 +21,7 @@ from ledger.channels.registry import SimulatorRegistry
 from ledger.channels.service import Payments
 from ledger.domain.aggregate import Clock
 from projections import ProjectionRunner, ViewStore
+from projections.halts import HaltReporter
 from projections.payments import channel_activity
 from projections.reconciliation import Reconciler
 from projections.webhook_delivery import Deliverer
@@ -76,7 +77,8 @@ class System:
     @cached_property
     def runner(self) -> ProjectionRunner:
         # On PostgreSQL the processes on one database (`serve --workers N`) elect one runner to apply the log.
-        return ProjectionRunner(self.ledger, self.views, elect=True)
+        # A halt is recorded in the log, for the staff's `projection.halted` webhooks.
+        return ProjectionRunner(self.ledger, self.views, elect=True, on_failure=HaltReporter(self.ledger))
 
     @cached_property
     def gateways(self) -> GatewayRegistry:

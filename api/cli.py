@@ -24,6 +24,7 @@ from ledger.domain.aggregate import Clock
 from ledger.store import Database, DatabaseURLError, redact_url, resolve_url
 from ledger.store import migrate as apply_migrations
 
+from . import cli_days
 from .bootstrap import System, bootstrap
 from .cli_audit import audit_app
 from .service_secrets import MissingSecrets
@@ -117,14 +118,18 @@ def keys_create(
     role: Annotated[str, typer.Option("--role", help="admin, operator, finance, auditor or business.")],
     business: Annotated[str | None, typer.Option("--business", help="The business a business key is bound to.")] = None,
     name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")] = "",
+    holder: Annotated[str | None, typer.Option(
+        "--holder", help="The person holding it, for four-eyes approval (default: the key is its own holder).")] = None,
     db: DbOption = None,
 ) -> None:
     """Create an API key and print it, this once (only its hash is kept)."""
     with _system(db) as system:
-        view, token = system.ledger.create_api_key(role, business, name, created_by="cli")
+        view, token = system.ledger.create_api_key(role, business, name, created_by="cli", holder=holder)
     typer.echo(token)
     typer.echo(f"key {view.id}: role {view.role}" + (f", business {view.business_id}" if view.business_id else ""), err=True)
 
+
+app.add_typer(cli_days.day, name="day")  # close a day, its certificate (api/cli_days.py)
 
 reconcile = typer.Typer(help="Reconciliation (对账).", no_args_is_help=True)
 app.add_typer(reconcile, name="reconcile")

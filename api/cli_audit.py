@@ -23,7 +23,10 @@ from ledger.audit.verify import NoCheckpoint, verify_chain
 from ledger.store import Database
 from projections.aggregate_audit import AggregateAudit
 
+from .cli_days import verify_certificate
+
 audit_app = typer.Typer(help="Audit: prove the log.", no_args_is_help=True)
+audit_app.command("verify-certificate")(verify_certificate)  # a day's certificate (api/cli_days.py)
 
 DbOption = Annotated[
     str | None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -131,6 +132,7 @@ def _day(system: System, clock: SteppingClock, demo: DemoDay, unionpay: Simulate
     _reconcile(system, demo, unionpay, say)
     system.runner.catch_up()
     _print_books(fc, system.views, (mall, alice, bob), say)
+    _close_day(system, demo, say)
 
 
 def _configure(fc: FundCenter) -> None:
@@ -239,6 +241,31 @@ def _reconcile(system: System, demo: DemoDay, channel: SimulatedChannel, say: Ca
                 say(f"  {row['class']:<20}{row['count']:>4}   ours {ours:>10}   channel's {theirs:>10}")
     say(f"Closed the day: {_fmt(result.moved)} moved from unionpay's pending reconciliation to reconciled;"
         f" {len(result.waiting)} difference(s) waiting for a later day's file.")
+
+
+def _close_day(system: System, demo: DemoDay, say: Callable[[str], None]) -> None:
+    """Close the day's books with a signed certificate (api/service/days.py), or show the close made before."""
+    from ledger.domain.days import DayNotClosed
+
+    from .service.days import SigningKeyMissing, development_key_file, load_signer
+
+    day = demo.day.isoformat()
+    say("")
+    try:
+        signer = load_signer(system.settings)
+    except SigningKeyMissing as error:
+        say(f"The day's books stay open: {error}.")
+        return
+    try:
+        closed = system.ledger.get_day_close(day)
+    except DayNotClosed:
+        closed = system.ledger.close_day(day, signer, waive=["alipay"], reason="the demo reconciles unionpay's statement only")
+    body = json.loads(closed.certificate)
+    say(f"Closed the books of {day}: log position {closed.position}, {body['leaves']} account balances under Merkle root"
+        f" {closed.merkle_root[:16]}..., signed (Ed25519) by key {closed.key_id[:16]}...; alipay's reconciliation waived.")
+    if signer.throwaway:
+        say(f"The key is this installation's throwaway development key ({development_key_file(system.settings).name}):"
+            " set FUNDCENTER_SIGNING_KEY_FILE to sign with yours.")
 
 
 def _restore_yesterday(channel: SimulatedChannel, system: System, demo: DemoDay) -> None:

@@ -1,10 +1,11 @@
 """Prometheus metrics, kept and written by `prometheus_client`: requests, latencies, problems,
-command outcomes, projection lag and health.
+command outcomes, projection lag and health, webhook deliveries and their backlog.
 
 Each app has its own registry (no process-wide default registry: tests make many apps in one
-process). What the requests feed (counts, latencies, problems) lives in it; what a scrape reads
-from the ledger and the runner (command outcomes, log head, projection position and lag, health,
-overdue reconciliation items) is a snapshot collected once per scrape. Counters' `_created`
+process). What the requests and this process's webhook deliverer feed (counts, latencies,
+problems, delivery attempts) lives in it; what a scrape reads from the ledger, the runner and the
+views (command outcomes, log head, projection position and lag, health, overdue reconciliation
+items, the webhooks' backlog) is a snapshot collected once per scrape. Counters' `_created`
 series are left out: the names and labels are those the service has always written.
 """
 
@@ -19,6 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+WEBHOOK_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # a 2xx within 10 s is delivered
+WEBHOOK_OUTCOMES = ("delivered", "retrying", "failed")  # failed: given up after 3 days
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format Prometheus scrapes
 
 
@@ -31,6 +34,18 @@ class Metrics:
                                  ["method", "route"], buckets=BUCKETS_S, registry=self.registry)
         self.problems = Counter("fundcenter_problems", "Error responses by problem type.", ["type"],
                                 registry=self.registry)
+        self.webhook_attempts = Counter("fundcenter_webhook_attempts", "Webhook delivery attempts by outcome.",
+                                        ["outcome"], registry=self.registry)
+        self.webhook_latency = Histogram("fundcenter_webhook_attempt_duration_seconds",
+                                         "Webhook delivery attempts' latency (request to answer, or to the error).",
+                                         buckets=WEBHOOK_BUCKETS_S, registry=self.registry)
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhook_attempts.labels(outcome)
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        """What the deliverer tells of each attempt (projections/webhook_delivery.py: on_attempt)."""
+        self.webhook_attempts.labels(outcome).inc()
+        self.webhook_latency.observe(seconds)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -41,10 +56,12 @@ class Metrics:
 
     def render(
         self, stats: Any, head: int, position: int, *, database_up: bool = True, projections: dict[str, Any] | None = None,
-        reconciliation_overdue: dict[tuple[str, str], int] | None = None,
+        reconciliation_overdue: dict[tuple[str, str], int] | None = None, webhooks: dict[str, float] | None = None,
     ) -> str:
         """The text exposition format: this process's live metrics, then the scrape's snapshot."""
         snapshot = list(_snapshot(stats, head, position, database_up, projections, reconciliation_overdue))
+        if webhooks is not None:  # None: the views did not answer in time
+            snapshot += _webhooks(head, webhooks)
         scrape = CollectorRegistry(auto_describe=False)
         scrape.register(_Collected(_without_created(self.registry.collect())))
         scrape.register(_Collected(snapshot))
@@ -112,3 +129,14 @@ def _snapshot(
         for (channel, currency), n in sorted(overdue.items()):
             items.add_metric([channel, currency], n)
         yield items
+
+
+def _webhooks(head: int, backlog: dict[str, float]) -> Iterator[Metric]:
+    yield _gauge("fundcenter_webhook_backlog", "Webhook deliveries to active endpoints not yet delivered or failed.",
+                 backlog["pending"])
+    yield _gauge("fundcenter_webhook_backlog_due", "Of those, the ones due now (the rest wait for a retry's back-off).",
+                 backlog["due"])
+    yield _gauge("fundcenter_webhook_oldest_pending_seconds", "Age of the oldest of those (0 when there is none).",
+                 backlog["oldest_s"])
+    yield _gauge("fundcenter_webhook_outbox_lag_events", "Events written but not yet queued as webhooks by the outbox.",
+                 max(head - int(backlog["position"]), 0))

@@ -24,9 +24,14 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from . import approval_commands as ac
 from . import commands as c
+from . import day_commands as dc
 from . import store
 from . import webhook_commands as wc
+from .approval_views import ApprovalView
+from .audit.days import Signer
+from .audit.merkle import Leaf
 from .clock import system_clock
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
@@ -34,14 +39,15 @@ from .domain.accounts import Account
 from .domain.aggregate import Clock
 from .domain.cards import CardBinding
 from .domain.channels import Catalog
-from .domain.errors import HoldNotFound, LedgerError, TransferNotFound, ValidationError
+from .domain.days import DayClose, DayStillCommitting
+from .domain.errors import HoldNotFound, KeyNotFound, LedgerError, TransferNotFound, ValidationError
 from .domain.fees import FeeRule
 from .domain.holds import Hold
 from .domain.payments import Payment, Recharge, Withdrawal
 from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
-from .handlers import accounts, catalog, holds, keys, payments, reconciliation, transfers, webhooks
+from .handlers import accounts, approvals, catalog, days, holds, keys, payments, reconciliation, transfers, webhooks
 from .handlers.references import claimed
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
@@ -178,9 +184,9 @@ class FundCenter(Application[UUID]):
 
     def create_api_key(
         self, role: str, business_id: str | None = None, name: str = "", created_by: str = "cli",
-        *, idempotency_key: str | None = None,
+        *, idempotency_key: str | None = None, holder: str | None = None,
     ) -> tuple[ApiKeyView, str | None]:
-        cmd = c.CreateApiKey(role, business_id, name, created_by, idempotency_key)
+        cmd = c.CreateApiKey(role, business_id, name, created_by, idempotency_key, holder)
         return self.writer.run(keys.create_api_key, cmd)
 
     def revoke_api_key(self, key_id: UUID, by: str) -> ApiKeyView:
@@ -204,6 +210,10 @@ class FundCenter(Application[UUID]):
         if not key.matches(secret):
             return None
         return Principal(key.id, Role(key.role), key.business_id)
+
+    def key_holder(self, key_id: UUID) -> str:
+        """Who holds a key (its id when it was made without a holder): it never changes."""
+        return self.unit_of_work.get(ApiKey, key_id, KeyNotFound, "api key").holder_name
 
     # -- the channel catalog ---------------------------------------------------------------------------
 
@@ -229,12 +239,15 @@ class FundCenter(Application[UUID]):
         self, code: str, method: str, fee: dict[str, Any], banks: dict[str, dict[str, Any]],
         *, idempotency_key: str | None = None, by: str | None = None,
     ) -> Catalog:
+        cmd = c.ConfigureProduct(code, method, self.fee_rule(fee), banks, idempotency_key=idempotency_key, by=by)
+        return self.writer.run(catalog.change_catalog, cmd)
+
+    @staticmethod
+    def fee_rule(fee: dict[str, Any]) -> FeeRule:
         try:
-            rule = FeeRule(**fee)
+            return FeeRule(**fee)
         except TypeError as error:
             raise ValidationError(f"fee takes rate_bps, fixed, minimum and maximum: {error}") from None
-        cmd = c.ConfigureProduct(code, method, rule, banks, idempotency_key=idempotency_key, by=by)
-        return self.writer.run(catalog.change_catalog, cmd)
 
     def set_route(
         self, business_id: str, method: str, entries: list[dict[str, Any]], *,
@@ -376,14 +389,89 @@ class FundCenter(Application[UUID]):
         """What the deliverer signs with (never returned by the API after it was made)."""
         return webhooks.endpoint(self.unit_of_work, endpoint_id).signing_secret
 
-    def disable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
-        return webhooks.disable_webhook_endpoint(self.unit_of_work, wc.DisableWebhookEndpoint(endpoint_id, by))
+    def disable_webhook_endpoint(self, endpoint_id: UUID, by: str, idempotency_key: str | None = None) -> WebhookEndpointView:
+        return webhooks.disable_webhook_endpoint(self.unit_of_work, wc.DisableWebhookEndpoint(endpoint_id, by, idempotency_key))
 
-    def enable_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
-        return webhooks.enable_webhook_endpoint(self.unit_of_work, wc.EnableWebhookEndpoint(endpoint_id, by))
+    def enable_webhook_endpoint(self, endpoint_id: UUID, by: str, idempotency_key: str | None = None) -> WebhookEndpointView:
+        return webhooks.enable_webhook_endpoint(self.unit_of_work, wc.EnableWebhookEndpoint(endpoint_id, by, idempotency_key))
 
     def delete_webhook_endpoint(self, endpoint_id: UUID, by: str) -> WebhookEndpointView:
         return webhooks.delete_webhook_endpoint(self.unit_of_work, wc.DeleteWebhookEndpoint(endpoint_id, by))
 
-    def rotate_webhook_secret(self, endpoint_id: UUID, by: str) -> tuple[WebhookEndpointView, str | None]:
-        return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by))
+    def replay_webhooks(self, endpoint_id: UUID, from_position: int, by: str,
+                        idempotency_key: str | None = None) -> WebhookEndpointView:
+        """Ask for the endpoint's webhooks from `from_position` on again (the outbox does it at the answer's position)."""
+        cmd = wc.ReplayWebhooks(endpoint_id, from_position, by, idempotency_key)
+        return webhooks.replay_webhooks(self.unit_of_work, cmd)
+
+    def record_projection_halt(self, projection: str, position: int, error: str) -> bool:
+        """That the projections halted at `position` (for staff webhooks); False if it was recorded already."""
+        return webhooks.record_projection_halt(self.unit_of_work, wc.RecordProjectionHalt(projection, position, error))
+
+    def rotate_webhook_secret(self, endpoint_id: UUID, by: str,
+                              idempotency_key: str | None = None) -> tuple[WebhookEndpointView, str | None]:
+        return webhooks.rotate_webhook_secret(self.unit_of_work, wc.RotateWebhookSecret(endpoint_id, by, idempotency_key))
+
+    # -- four-eyes approval (ledger/handlers/approvals.py) ---------------------------------------------
+
+    def execute(self, command: Any) -> Any:
+        """Run a held ledger command (an approval's) as the method that makes it would."""
+        handler = _HELD_HANDLERS.get(type(command))
+        if handler is None:
+            raise ValidationError(f"{type(command).__name__} is not a ledger command an approval may hold")
+        return self.writer.run(handler, command)
+
+    def request_approval(
+        self, idempotency_key: str, kind: str, permission: str, command: Any, requested_by: str,
+        requested_by_holder: str, expires_at: datetime,
+    ) -> ApprovalView:
+        cmd = ac.RequestApproval(idempotency_key, kind, permission, command, requested_by, requested_by_holder, expires_at)
+        return self.writer.run(approvals.request_approval, cmd)
+
+    def get_approval(self, approval_id: UUID) -> ApprovalView:
+        return ApprovalView.of(approvals.approval(self.unit_of_work, approval_id), self.clock())
+
+    def held_command(self, approval_id: UUID) -> Any:
+        """The command an approval holds, as it was asked."""
+        return ac.decode_command(approvals.approval(self.unit_of_work, approval_id).command)
+
+    def approve(self, approval_id: UUID, by: str, holder: str) -> tuple[ApprovalView, bool]:
+        return self.writer.run(approvals.approve, ac.ApproveApproval(approval_id, by, holder))
+
+    def reject(self, approval_id: UUID, by: str, holder: str, reason: str) -> ApprovalView:
+        return self.writer.run(approvals.reject, ac.RejectApproval(approval_id, by, holder, reason))
+
+    def record_execution(
+        self, approval_id: UUID, result: dict[str, Any] | None, problem: dict[str, Any] | None, by: str
+    ) -> ApprovalView:
+        return self.writer.run(approvals.record_execution, ac.RecordExecution(approval_id, result, problem, by))
+
+    # -- day close (ledger/handlers/days.py) -------------------------------------------------------------
+
+    def close_day(
+        self, day: str, signer: Signer, *, waive: Sequence[str] = (), reason: str = "", by: str | None = None,
+        keep_leaves: Callable[[str, tuple[Leaf, ...]], None] | None = None,
+    ) -> DayClose:
+        """Close an accounting day that is over: its figures from the log, signed (ledger/audit/days.py).
+        `keep_leaves(day, leaves)`, once the close is saved, may keep the balances for proofs."""
+        cmd = dc.CloseDay(day, tuple(waive), reason, signer, by)
+        for attempt in range(1, days.CLOSE_ATTEMPTS_MAX + 1):
+            try:
+                checked = days.prepare(self.unit_of_work, cmd)
+                closed = self.writer.run(days.record_close, checked)
+                if keep_leaves is not None:
+                    keep_leaves(closed.day, checked.figures.leaves)
+                return closed
+            except DayStillCommitting:
+                if attempt == days.CLOSE_ATTEMPTS_MAX:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_day_close(self, day: str) -> DayClose:
+        return days.day_close(self.unit_of_work, day)
+
+
+_HELD_HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
+    c.Adjust: transfers.adjust, c.SetChannelStatus: catalog.change_catalog, c.SetRoute: catalog.change_catalog,
+    c.ConfigureProduct: catalog.change_catalog, c.GrantRole: keys.grant_role,
+}

@@ -140,6 +140,7 @@ class CreateApiKey:
     name: str = ""
     created_by: str = "cli"
     idempotency_key: str | None = None
+    holder: str | None = None  # who holds it, for four-eyes approval; None: the key is its own holder
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from . import idempotency, store
-from .domain import ids
+from .domain import days, ids
 from .domain.accounting_day import AccountingDay
 from .domain.accounts import CHANNEL_ROLES, SYSTEM_BUSINESS_ID, Account, AccountKind, SystemRole
 from .domain.aggregate import Clock, stamped_by
@@ -111,6 +111,7 @@ class UnitOfWork:
         self.stats = CommandStats()
         self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
         self._current = threading.local()  # the attempt (and batch) running in this thread, if any
+        self._open_days: set[str] = set()  # accounting days found open (not closed: ledger/domain/days.py)
 
     def current(self) -> Attempt | None:
         """The attempt running in this thread (None between commands: queries track nothing)."""
@@ -238,8 +239,24 @@ class UnitOfWork:
     # -- time and actors -------------------------------------------------------------------------------
 
     def day_of(self, moment: datetime) -> str:
-        """The accounting day an instant belongs to, as the views key it (YYYY-MM-DD)."""
-        return self.accounting_day.day_of(moment).isoformat()
+        """The accounting day an instant belongs to, as the views key it (YYYY-MM-DD); if that day is
+        closed, the next open day (what a posting at `moment` records). A day found open is not
+        looked up again: a day closes only once it is over (ledger/domain/days.py)."""
+        day = self.accounting_day.day_of(moment).isoformat()
+        if day in self._open_days:
+            return day
+        found = self.open_day(day)
+        if found == day:
+            self._open_days.add(day)
+        return found
+
+    def open_day(self, day: str) -> str:
+        """`day` if it is not closed, else the next day that is not."""
+        return days.open_day(day, lambda d: self.find(days.DayClose, days.day_close_id(d)) is not None)
+
+    def day_closed(self, day: str) -> None:
+        """Called once `day`'s close is saved: postings no longer carry it."""
+        self._open_days.discard(day)
 
     def by(self, by: str | None) -> str | None:
         """Who a staff command is made by: `by`, else the ledger's default actor."""

@@ -20,12 +20,14 @@ class CreateWebhookEndpoint:
 class DisableWebhookEndpoint:
     endpoint_id: UUID
     by: str
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
 class EnableWebhookEndpoint:
     endpoint_id: UUID
     by: str
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,19 @@ class DeleteWebhookEndpoint:
 class RotateWebhookSecret:
     endpoint_id: UUID
     by: str
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplayWebhooks:
+    endpoint_id: UUID
+    from_position: int
+    by: str
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordProjectionHalt:
+    projection: str  # the runner's name (its tracking name)
+    position: int  # the views include the log up to here; what follows fails
+    error: str

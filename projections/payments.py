@@ -130,3 +130,23 @@ def open_payments(store: Any, now: datetime, older_than: timedelta, limit: int =
         f"SELECT * FROM payments WHERE status IN ({marks}) AND created_at <= ? ORDER BY created_at LIMIT ?",
         (*OPEN, cutoff, limit),
     )
+
+
+def day_activity(store: Any, channels: list[str], window: tuple[str, str]) -> list[dict[str, Any]]:
+    """Per channel, bank and currency, the payments of `channels` whose outcome was booked in `window`
+    (an accounting day's bounds, `AccountingDay.window`): how many succeeded (returned later or not),
+    how many failed, and the amount that succeeded. Read through the (channel, settled_at) index."""
+    if not channels:
+        return []
+    marks = ", ".join("?" * len(channels))
+    rows = store.query(
+        "SELECT channel, bank, currency, SUM(CASE WHEN status = 'failed' THEN 0 ELSE 1 END) AS succeeded,"
+        " SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,"
+        " SUM(CASE WHEN status = 'failed' THEN 0 ELSE amount END) AS amount_succeeded"
+        f" FROM payments WHERE channel IN ({marks}) AND settled_at >= ? AND settled_at < ?"
+        " AND status IN ('succeeded', 'failed', 'returned')"
+        " GROUP BY channel, bank, currency ORDER BY channel, bank, currency",
+        (*channels, *window),
+    )
+    return [{**row, "succeeded": int(row["succeeded"]), "failed": int(row["failed"]),
+             "amount_succeeded": int(row["amount_succeeded"])} for row in rows]

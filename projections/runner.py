@@ -43,6 +43,7 @@ from eventsourcing.persistence import Tracking
 from ledger import FundCenter
 
 from .api_keys import ApiKeysView
+from .approvals import ApprovalsView
 from .balances import BalancesView
 from .common import Batch
 from .payments import PaymentsView
@@ -61,7 +62,7 @@ def all_views() -> tuple[Any, ...]:
     in memory (accounts' metadata), so no two runners share one. Balances first: the other views
     read account metadata from its table."""
     return (BalancesView(), StatementsView(), TransactionsView(), SuspenseView(), ApiKeysView(), PaymentsView(),
-            ReconciliationsView())
+            ReconciliationsView(), ApprovalsView())
 
 
 BATCH_SIZE = 1000
@@ -74,9 +75,10 @@ LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the se
 class ProjectionRunner:
     def __init__(
         self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE, views: Sequence[Any] | None = None,
-        elect: bool = False,
+        elect: bool = False, on_failure: Callable[[int, BaseException, int], None] | None = None,
     ) -> None:
         self.ledger, self.store = ledger, store
+        self.on_failure = on_failure  # told (position, error, attempts) of each failed attempt: projections/halts.py
         self.views = all_views() if views is None else views
         self.batch_size = batch_size
         self.application_name = ledger.name
@@ -202,7 +204,11 @@ class ProjectionRunner:
                             self._stop.wait(linger)
             except Exception as error:
                 self._resign()
-                self._back_off(self._failed(error))
+                delay = self._failed(error)
+                if self.on_failure is not None:
+                    with contextlib.suppress(Exception):  # the runner never dies of what listens to it
+                        self.on_failure(self._applied, error, self.attempts)
+                self._back_off(delay)
         self._resign()
 
     def start(self) -> ProjectionRunner:

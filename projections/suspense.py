@@ -61,15 +61,15 @@ class SuspenseView:
         postings.extend((str(p["account"]), day, p) for p in event.postings)
 
 
-def suspense(store: Any, *, channel: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
-    """Per channel, currency and day: pending (not yet reconciled) and reconciled amounts."""
+def suspense(store: Any, *, channel: str | None = None, day: str | None = None, start: str | None = None,
+             end: str | None = None) -> list[dict[str, Any]]:
+    """Per channel, currency and day: pending (not yet reconciled) and reconciled amounts; the days
+    `day`, or from `start` to `end` (YYYY-MM-DD, both inclusive), or all."""
     sql, params = "SELECT * FROM suspense_days WHERE 1 = 1", []
-    if channel is not None:
-        sql += " AND channel = ?"
-        params.append(channel)
-    if day is not None:
-        sql += " AND day = ?"
-        params.append(day)
+    for condition, value in (("channel = ?", channel), ("day = ?", day), ("day >= ?", start), ("day <= ?", end)):
+        if value is not None:
+            sql += f" AND {condition}"
+            params.append(value)
     report: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in store.query(sql + " ORDER BY day, channel, currency, role", params):
         key = (row["day"], row["channel"], row["currency"])

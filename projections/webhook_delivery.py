@@ -4,7 +4,9 @@ Each round (`run_once`) brings the outbox up to the log (projections/webhook_out
 then takes the deliveries that are due, oldest first, skipping any whose account has
 an earlier delivery to the same endpoint still pending: one account's webhooks reach
 an endpoint in log order (the next is sent only once the previous is delivered or
-failed). Only active endpoints' deliveries are sent.
+failed). Only active endpoints' deliveries are sent. In production each attempt resolves
+the endpoint's host once, refuses it if any address is not public, and connects to the
+address it checked (ledger/webhook_urls.pin: no DNS rebinding between check and connect).
 
 A delivery is first claimed (its next attempt moved LEASE_S ahead, only if no other
 deliverer moved it): a deliverer that dies mid-delivery leaves it to be taken again
@@ -40,7 +42,7 @@ from ledger.domain.aggregate import Clock
 from ledger.domain.errors import LedgerError
 from ledger.domain.instants import iso
 from ledger.domain.webhooks import EndpointStatus
-from ledger.webhook_urls import Resolver, check_url, resolve
+from ledger.webhook_urls import Resolver, pin, resolve
 
 from .store import ViewStore
 from .webhook_outbox import Outbox
@@ -79,12 +81,17 @@ class Deliverer:
         self.outbox = Outbox(ledger, store)
         self.clock: Clock = clock or ledger.clock
         self.development, self.resolver, self.batch_size = development, resolver, batch_size
-        self.client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+        # No connection is kept between attempts: each is pinned to the address its own resolution checked, and
+        # a TLS connection verified for one name is never reused for another name on the same address.
+        self.client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False,
+                                             limits=httpx.Limits(max_keepalive_connections=0))
         self._own_client = client is None
         self.rng = rng or random.Random()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered_total = self.failed_attempts_total = 0
+        # Told of each attempt: its outcome (delivered, retrying, failed) and its HTTP latency (api/metrics.py).
+        self.on_attempt: Callable[[str, float], None] | None = None
 
     # -- one round -----------------------------------------------------------------
 
@@ -127,22 +134,30 @@ class Deliverer:
         body = row["body"].encode()
         began = time.perf_counter()
         try:
-            check_url(row["url"], development=self.development, resolver=self.resolver)
+            target = pin(row["url"], development=self.development, resolver=self.resolver)  # resolved once, checked
             secret = self.ledger.webhook_signing_secret(UUID(row["endpoint_id"]))
             headers = {"Content-Type": "application/json", "Fundcenter-Event-Id": row["event_id"],
                        "Fundcenter-Signature": signature(secret, int(started.timestamp()), body),
-                       "User-Agent": "FundCenter-Webhooks/1"}
-            response = self.client.post(row["url"], content=body, headers=headers, timeout=TIMEOUT_S)
+                       "User-Agent": "FundCenter-Webhooks/1", **target.headers}
+            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+            response = self.client.post(target.url, content=body, headers=headers, timeout=TIMEOUT_S,
+                                        extensions=extensions)
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"answered {status_code}"
         except (httpx.HTTPError, httpx.InvalidURL, LedgerError, OSError) as failure:
             error = f"{type(failure).__name__}: {failure}"
-        latency_ms = round((time.perf_counter() - began) * 1000)
-        self._record(row, started, status_code, latency_ms, error)
+        latency_s = time.perf_counter() - began
+        outcome = self._record(row, started, status_code, round(latency_s * 1000), error)
+        if self.on_attempt is not None:
+            try:
+                self.on_attempt(outcome, latency_s)
+            except Exception as failure:  # never worth a delivery
+                log.debug("webhook attempt listener failed: %s", failure)
 
     def _record(self, row: dict[str, Any], started: Any, status_code: int | None, latency_ms: int,
-                error: str | None) -> None:
+                error: str | None) -> str:
+        """Record the attempt and the delivery's new state; the outcome: delivered, retrying or failed."""
         attempt = row["attempts"] + 1
         now_s = self._now_s()
         if error is None:
@@ -153,6 +168,7 @@ class Deliverer:
             next_s, delivered_at = now_s + retry_delay_s(attempt, self.rng), None
             status = "failed" if next_s > row["queued_s"] + GIVE_UP_S else "pending"
             error = error[:ERROR_LENGTH_MAX]
+        outcome = "retrying" if status == "pending" else status
         with self.store.transaction() as cur:
             cur.execute(
                 "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, latency_ms, error)"
@@ -164,6 +180,7 @@ class Deliverer:
                 " last_error = ? WHERE delivery_id = ?",
                 (status, attempt, next_s, delivered_at, error, row["delivery_id"]),
             )
+        return outcome
 
     # -- in the background (`serve`, `fundcenter deliver`) ---------------------------
 

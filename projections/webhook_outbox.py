@@ -8,10 +8,13 @@ moves, all in one transaction. A crash rolls the batch back: nothing is queued t
 or skipped. The endpoints themselves are kept in `webhook_endpoints` by the same
 loop, from their events, so an endpoint hears of exactly the events logged after it
 was created. A disabled endpoint still gets its rows (kept for when it is enabled, or
-for a replay); a deleted one gets none.
+for a replay); a deleted one gets none. A replay is an event of the endpoint too
+(`ReplayRequested`): the deliveries queued before it, from its position on, are due
+again, delivered and failed ones included.
 
 A business's endpoint gets only the events of its own accounts; a staff endpoint (no
-business) gets every business's and the staff types (`reconciliation.closed`).
+business) gets every business's and the staff types (`reconciliation.closed`, and
+`projection.halted` when the projection runner halts: projections/halts.py).
 Each event's webhook id is derived from the event (aggregate id, version, type), so
 a retry, a replay or a rebuilt outbox sends the same id.
 """
@@ -32,6 +35,7 @@ from ledger.domain.holds import Hold
 from ledger.domain.ids import NAMESPACE
 from ledger.domain.instants import iso
 from ledger.domain.payments import Payment, Recharge, Withdrawal
+from ledger.domain.projection_halts import ProjectionHalt
 from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.transfers import Transfer
 from ledger.domain.webhooks import ALL_TYPES, EndpointStatus, WebhookEndpoint
@@ -145,6 +149,11 @@ class WebhookMapper:
             "reconciliation_id": str(event.originator_id), "channel": reconciliation.channel, "day": reconciliation.day,
             "currency": reconciliation.currency, "moved": event.moved})]
 
+    @webhooks.register
+    def _(self, event: ProjectionHalt.Halted) -> list[Webhook]:
+        return [Webhook("projection.halted", STAFF, f"projection:{event.projection}", {
+            "projection": event.projection, "position": event.position, "error": event.error})]
+
     def _transfer(self, kind: str, transfer_id: UUID, postings: list[dict[str, Any]], data: dict[str, Any]) -> list[Webhook]:
         """One webhook per business whose accounts the transfer touches, with only its postings."""
         by_business: dict[str, list[dict[str, Any]]] = {}
@@ -249,6 +258,12 @@ class Outbox:
                  event.created_by, iso(event.timestamp)))
             endpoints[endpoint_id] = row
             return
+        if isinstance(event, WebhookEndpoint.ReplayRequested):
+            requested_s = event.timestamp.timestamp()  # due now, with a fresh give-up horizon
+            cur.execute(
+                "UPDATE webhook_deliveries SET status = 'pending', queued_s = ?, next_attempt_s = ?, delivered_at = NULL"
+                " WHERE endpoint_id = ? AND position >= ?", (requested_s, requested_s, endpoint_id, event.from_position))
+            return
         status = {WebhookEndpoint.Disabled: EndpointStatus.DISABLED, WebhookEndpoint.Enabled: EndpointStatus.ACTIVE,
                   WebhookEndpoint.Deleted: EndpointStatus.DELETED}.get(type(event))
         if status is None:  # a new secret: nothing the outbox keeps
@@ -267,16 +282,29 @@ def _sees(endpoint: dict[str, Any], webhook: Webhook) -> bool:
     return owner is None or (webhook.business_id != STAFF and owner == webhook.business_id)
 
 
-def replay(store: ViewStore, endpoint_id: UUID, from_position: int, now_s: float) -> int:
-    """Send an endpoint's webhooks again from log position `from_position` on (delivered, failed or
-    pending alike), as new: due now, with a fresh give-up horizon. Returns how many."""
-    with store.transaction() as cur:
-        rows = cur.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', queued_s = ?, next_attempt_s = ?, delivered_at = NULL"
-            " WHERE endpoint_id = ? AND position >= ? RETURNING delivery_id",
-            (now_s, now_s, str(endpoint_id), from_position),
-        )
-    return len(rows)
+def replayed(store: ViewStore, endpoint_id: UUID, from_position: int, requested_at: int) -> int:
+    """How many deliveries a replay asked for at log position `requested_at` sent again: the endpoint's
+    from `from_position` on, queued before the request (the same answer on every retry of it)."""
+    rows = store.query(
+        "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND position >= ? AND position < ?",
+        (str(endpoint_id), from_position, requested_at),
+    )
+    return int(rows[0]["n"])
+
+
+def backlog(store: ViewStore, now_s: float) -> dict[str, float]:
+    """For /metrics: active endpoints' deliveries not yet delivered or failed (`pending`), those due now
+    (`due`), the oldest one's age by the clock (`oldest_s`), and the outbox's tracking position."""
+    row = store.query(
+        "SELECT COUNT(*) AS pending, SUM(CASE WHEN d.next_attempt_s <= ? THEN 1 ELSE 0 END) AS due,"
+        " MIN(d.queued_s) AS oldest FROM webhook_deliveries d JOIN webhook_endpoints e"
+        " ON e.endpoint_id = d.endpoint_id WHERE d.status = 'pending' AND e.status = ?",
+        (now_s, EndpointStatus.ACTIVE.value),
+    )[0]
+    oldest = row["oldest"]
+    return {"pending": row["pending"] or 0, "due": row["due"] or 0,
+            "oldest_s": 0.0 if oldest is None else max(now_s - float(oldest), 0.0),
+            "position": store.max_tracking_id(TRACKING_NAME) or 0}
 
 
 def list_deliveries(

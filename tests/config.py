@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from api.bootstrap import bootstrap
-from api.settings import Settings
+from api.settings import ApprovalPolicy, Settings
 
 DAY = date(2026, 11, 25)  # the business day the tests run (any day would do: nothing reads the wall clock)
 
@@ -22,7 +22,9 @@ def BUSINESS_HOURS() -> datetime:
 
 def settings_for(url: str, channels: tuple[str, ...] = (), **changes: Any) -> Settings:
     """Production-like settings on `url`: configured secrets (the card-token key, and a callback
-    secret for each of `channels`), made afresh for each app."""
+    secret for each of `channels`), made afresh for each app. Nothing waits for four-eyes approval
+    unless `approval_policy` is given (tests/test_approvals.py gives it)."""
+    changes.setdefault("approval_policy", ApprovalPolicy.off())
     return Settings(database_url=url, env="production", card_token_key=secrets.token_hex(32),
                     channel_secrets={code: secrets.token_hex(32) for code in channels}, **changes)
 

@@ -28,6 +28,10 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/admin/adjustments"): "id",
     ("POST", "/v1/admin/api-keys"): "record",  # and the key's id from the idempotency key
     ("POST", "/v1/webhook-endpoints"): "record",  # and the endpoint's id from the idempotency key
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): "record",
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/enable"): "record",
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): "record",  # a retry: the endpoint, no secret
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"): "record",  # the request is the endpoint's event
     ("POST", "/v1/admin/api-keys/{key_id}/role"): "record",
     ("POST", "/v1/admin/banks"): "record",
     ("POST", "/v1/admin/channels"): "record",
@@ -43,6 +47,9 @@ IDEMPOTENT_ROUTES = {
     ("POST", "/v1/reconciliations/fetch"): "record",
     ("POST", "/v1/reconciliations/{reconciliation_id}/differences/{seq}/resolve"): "record",
     ("POST", "/v1/reconciliations/{reconciliation_id}/close"): "record",
+    ("POST", "/v1/approvals/{approval_id}/approve"): "record",  # the held command: its own key
+    ("POST", "/v1/approvals/{approval_id}/reject"): "record",
+    ("POST", "/v1/days/{date}/close"): "record",  # the close's id is the day's: another key is day-already-closed
 }
 
 

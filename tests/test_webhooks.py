@@ -20,6 +20,7 @@ from api.app import create_app
 from api.bootstrap import bootstrap
 from api.settings import Settings
 from ledger.clock import SteppingClock
+from ledger.domain.projection_halts import ProjectionHalt
 from ledger.domain.webhooks import UrlRefused
 from ledger.webhook_urls import check_url
 from projections.webhook_delivery import FIRST_RETRY_S, GIVE_UP_S, LEASE_S, Deliverer
@@ -384,3 +385,278 @@ def test_the_app_delivers_in_the_background(sqlite_url, receiver):
                 break
     [(headers, body)] = receiver.received
     assert verifies(secret, headers, body) and json.loads(body)["data"]["account_id"] == alice
+
+
+def test_rotate_disable_enable_and_replay_need_an_idempotency_key_and_honour_it(http_api, receiver):
+    api = http_api
+    endpoint = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["*"]}).json()
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    for action in ("rotate-secret", "disable", "enable", "replay?from=0"):
+        missing = api.post(f"{path}/{action}", key=False)
+        assert missing.status_code == 400 and missing.json()["type"] == "idempotency-key-required", action
+    operations = api.client.get("/openapi.json").json()["paths"]
+    for action in ("rotate-secret", "disable", "enable", "replay"):
+        parameters = operations[f"/v1/webhook-endpoints/{{endpoint_id}}/{action}"]["post"]["parameters"]
+        assert {"name": "Idempotency-Key", "in": "header", "required": True}.items() <= next(
+            p for p in parameters if p["name"] == "Idempotency-Key").items(), action
+
+    rotated = api.post(f"{path}/rotate-secret", key="rot-1").json()
+    again = api.post(f"{path}/rotate-secret", key="rot-1").json()
+    assert rotated["secret"].startswith("whsec_") and again["secret"] is None and again["id"] == endpoint["id"]
+    assert api.post(f"{path}/disable", key="rot-1").json()["type"] == "idempotency-conflict"
+    assert api.post(f"{path}/disable", key="off-1").json()["status"] == "disabled"
+    assert api.post(f"{path}/enable", key="on-1").json()["status"] == "active"
+    assert api.post(f"{path}/disable", key="off-1").json()["status"] == "disabled"  # the first outcome, not a change
+    assert api.get(path).json()["status"] == "active"
+    api.open("alice")
+
+    services = api.client.app.state.services
+    deliverer = Deliverer(services.ledger, services.views, development=True, rng=Random(5))
+    try:
+        deliverer.run_once()
+        [(headers, body)] = receiver.received
+        assert verifies(rotated["secret"], headers, body)  # rotated once: the secret of the first answer signs
+        assert api.post(f"{path}/replay?from=0", key="again-1").json() == {"replayed": 1}
+        deliverer.run_once()
+        assert [json.loads(b)["id"] for _, b in receiver.received] == [headers["Fundcenter-Event-Id"]] * 2
+        assert api.post(f"{path}/replay?from=0", key="again-1").json() == {"replayed": 1}  # answered, not replayed
+        assert deliverer.run_once() == 0 and len(receiver.received) == 2
+        assert api.post(f"{path}/replay?from=5", key="again-1").json()["type"] == "idempotency-conflict"
+    finally:
+        deliverer.close()
+    log = api.get("/v1/events?limit=1000", who="admin").json()["events"]
+    replays = [e for e in log if e["topic"].endswith("WebhookEndpoint.ReplayRequested")]
+    assert len(replays) == 1 and replays[0]["data"]["from_position"] == 0 and replays[0]["data"]["by"]
+
+
+def test_a_production_delivery_resolves_once_and_connects_to_the_address_it_checked(hooks):
+    """DNS rebinding: the name answers a public address for the check, then a private one. The attempt
+    resolves once and is pinned: it connects to the checked address, Host and TLS name staying the name."""
+    answers = {"hooks.example.com": [["93.184.215.14"], ["127.0.0.1"]], "rebound.example.com": [["10.0.0.7"]]}
+    asked = []
+
+    def resolver(host, port):
+        asked.append((host, port))
+        return answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]
+
+    sent = []
+
+    def receive(request):
+        sent.append(request)
+        return httpx.Response(204)
+
+    pinned = Deliverer(hooks.ledger, hooks.system.views, clock=hooks.clock, development=False, rng=Random(7),
+                       resolver=resolver, client=httpx.Client(transport=httpx.MockTransport(receive)))
+    try:
+        endpoint, secret = hooks.ledger.create_webhook_endpoint("https://hooks.example.com:8443/in?x=1", ["*"], "mall")
+        hooks.member("mall", "alice")
+        assert pinned.run_once() == 1
+        [request] = sent
+        assert asked == [("hooks.example.com", 8443)]  # once per attempt
+        assert str(request.url) == "https://93.184.215.14:8443/in?x=1"
+        assert request.headers["Host"] == "hooks.example.com:8443"
+        assert request.extensions["sni_hostname"] == "hooks.example.com"
+        assert verifies(secret, request.headers, request.content)
+        items, _ = list_deliveries(hooks.system.views, endpoint.id)
+        assert [(i["status"], i["attempt_log"][0]["status_code"]) for i in items] == [("delivered", 204)]
+
+        other, _ = hooks.ledger.create_webhook_endpoint("https://rebound.example.com/in", ["*"], "shop")
+        hooks.member("shop", "bob")
+        assert pinned.run_once() == 1
+        assert len(sent) == 1  # refused before connecting
+        items, _ = list_deliveries(hooks.system.views, other.id)
+        assert items[0]["status"] == "pending" and "non-public address (10.0.0.7)" in items[0]["attempt_log"][0]["error"]
+    finally:
+        pinned.close()
+
+
+def test_pinning_keeps_the_name_for_host_and_tls_and_brackets_an_ipv6_address():
+    from ledger.webhook_urls import pin
+
+    six = pin("https://hooks.example.com/x", development=False, resolver=lambda host, port: ["2606:2800:220:1::1"])
+    assert (six.url, six.headers, six.sni_hostname) == ("https://[2606:2800:220:1::1]/x", {"Host": "hooks.example.com"},
+                                                       "hooks.example.com")
+    assert pin("http://localhost:9/x", development=True).url == "http://localhost:9/x"  # development: as given
+    with pytest.raises(UrlRefused, match="no address"):
+        pin("https://nowhere.example.com/x", development=False, resolver=lambda host, port: [])
+
+
+class Poisoned:
+    """A view that cannot apply one account's opening (a bug in a read model, say)."""
+
+    def apply(self, cur, batch):
+        for _, event in batch:
+            if getattr(event, "external_ref", None) == "poison":
+                raise ValueError("cannot apply the poison account")
+
+
+def test_a_halted_projection_becomes_a_projection_halted_webhook_for_staff_endpoints_once(hooks, receiver):
+    from projections.halts import HaltReporter
+    from projections.runner import ProjectionRunner
+
+    staff, secret = hooks.ledger.create_webhook_endpoint(receiver.url, ["projection.halted"], None, "ops")
+    business, _ = hooks.ledger.create_webhook_endpoint(receiver.url, ["*"], "mall", "orders")
+    hooks.member("mall", "alice")
+    hooks.member("mall", "poison")
+    runner = ProjectionRunner(hooks.ledger, hooks.system.views, views=[Poisoned()],
+                              on_failure=HaltReporter(hooks.ledger, "test-views"))
+    runner.backoff_min_s = runner.backoff_max_s = 0.01
+    halted = threading.Event()
+    runner.start()
+    try:
+        for _ in range(500):  # the runner fails, retries and reports within a few attempts
+            if any(isinstance(e, ProjectionHalt.Halted) for _, e in hooks.ledger.read_log(0, 1000)) or halted.wait(0.02):
+                break
+        while runner.attempts < 6:  # more failures at the same position record nothing new
+            halted.wait(0.01)
+    finally:
+        runner.stop()
+    [poisoned_at] = [p for p, e in hooks.ledger.read_log(0, 1000) if getattr(e, "external_ref", None) == "poison"]
+    halts = [e for _, e in hooks.ledger.read_log(0, 1000) if isinstance(e, ProjectionHalt.Halted)]
+    assert len(halts) == 1 and halts[0].projection == "test-views" and "poison" in halts[0].error
+    assert runner.error is not None and runner.applied == halts[0].position  # stuck before the poisoned event
+    assert halts[0].position < poisoned_at
+
+    hooks.deliver_all()
+    staff_bodies = [(h, b) for h, b in receiver.received if json.loads(b)["type"] == "projection.halted"]
+    [(headers, body)] = staff_bodies
+    assert verifies(secret, headers, body)
+    assert json.loads(body)["data"] == {"projection": "test-views", "position": halts[0].position,
+                                        "error": halts[0].error}
+    items, _ = list_deliveries(hooks.system.views, business.id)
+    assert "projection.halted" not in {i["event_type"] for i in items}  # a business endpoint never gets it
+    items, _ = list_deliveries(hooks.system.views, staff.id)
+    assert [i["event_type"] for i in items] == ["projection.halted"]
+
+
+def test_only_staff_endpoints_may_subscribe_to_projection_halted(hooks):
+    from ledger.domain.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        hooks.ledger.create_webhook_endpoint("http://127.0.0.1:9/x", ["projection.halted"], "mall")
+    assert hooks.ledger.create_webhook_endpoint("http://127.0.0.1:9/x", ["projection.halted"], None)[0].business_id is None
+
+
+def test_delivery_attempts_latency_and_backlog_are_metrics(sqlite_url, receiver):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    clock = SteppingClock(START)
+    settings = Settings(database_url=sqlite_url, env="development")  # the app's deliverer runs, on the test's clock
+    keys = api_keys(settings, [("mall", "business", "mall")], clock=clock)
+    with TestClient(create_app(settings=settings, clock=clock)) as client:
+        api = Api(client, keys)
+
+        def scrape():
+            families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics", who=None).text)}
+            return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+
+        def until(check):
+            for _ in range(300):
+                found = scrape()
+                if check(found):
+                    return found
+                threading.Event().wait(0.05)
+            raise AssertionError(found)
+
+        ready = scrape()
+        for outcome in ("delivered", "retrying", "failed"):  # every outcome is there from the start
+            assert ready[("fundcenter_webhook_attempts_total", (("outcome", outcome),))] == 0
+        assert ready[("fundcenter_webhook_backlog", ())] == 0 and ready[("fundcenter_webhook_outbox_lag_events", ())] >= 0
+
+        receiver.statuses = [500]
+        api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["account.opened"]})
+        quiet = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["account.opened"]}).json()
+        api.post(f"/v1/webhook-endpoints/{quiet['id']}/disable")  # its queue is no backlog: it waits for an enable
+        api.open("alice")
+        failed = until(lambda m: m[("fundcenter_webhook_attempts_total", (("outcome", "retrying"),))] == 1)
+        assert failed[("fundcenter_webhook_attempts_total", (("outcome", "delivered"),))] == 0
+        assert failed[("fundcenter_webhook_attempt_duration_seconds_count", ())] == 1
+        assert failed[("fundcenter_webhook_backlog", ())] == 1  # the active endpoint's, waiting for its retry
+        assert failed[("fundcenter_webhook_backlog_due", ())] == 0  # the back-off has not run out on the test's clock
+        assert 0 <= failed[("fundcenter_webhook_oldest_pending_seconds", ())] < FIRST_RETRY_S
+        assert failed[("fundcenter_webhook_outbox_lag_events", ())] == 0
+
+        clock.set(clock() + timedelta(seconds=FIRST_RETRY_S))  # the retry comes due
+        delivered = until(lambda m: m[("fundcenter_webhook_attempts_total", (("outcome", "delivered"),))] == 1)
+        assert delivered[("fundcenter_webhook_attempt_duration_seconds_count", ())] == 2
+        assert delivered[("fundcenter_webhook_attempt_duration_seconds_bucket", (("le", "10.0"),))] == 2
+        assert delivered[("fundcenter_webhook_backlog", ())] == 0
+        assert delivered[("fundcenter_webhook_oldest_pending_seconds", ())] == 0
+    assert [json.loads(b)["type"] for _, b in receiver.received] == ["account.opened"] * 2
+
+
+def test_a_replay_request_is_checked_before_its_event_and_a_halt_is_bounded():
+    from ledger.domain.errors import ValidationError
+    from ledger.domain.projection_halts import ERROR_LENGTH_MAX, halt_id
+    from ledger.domain.webhooks import EndpointDeleted, WebhookEndpoint
+
+    endpoint = WebhookEndpoint(id=halt_id("x", 0), url="https://h.example.com/", event_types=["*"], business_id="mall",
+                               description="", signing_secret="whsec_x", created_by="test")
+    for bad in (-1, 2**63, True, "3"):
+        with pytest.raises(ValidationError):
+            endpoint.request_replay(bad, "test")
+    endpoint.request_replay(7, "ops")
+    [*_, requested] = endpoint.collect_events()
+    assert isinstance(requested, WebhookEndpoint.ReplayRequested) and (requested.from_position, requested.by) == (7, "ops")
+    endpoint.delete("ops")
+    with pytest.raises(EndpointDeleted):
+        endpoint.request_replay(0, "ops")
+
+    halt = ProjectionHalt.of("fundcenter", 41, "ValueError: " + "x" * 10_000)
+    assert halt.id == halt_id("fundcenter", 41) != halt_id("fundcenter", 42) and len(halt.error) == ERROR_LENGTH_MAX
+
+
+
+def test_a_pinned_delivery_speaks_tls_to_the_address_and_checks_the_certificate_of_the_name(hooks, tmp_path, monkeypatch):
+    """Over real TLS: the deliverer connects to the pinned address (here 127.0.0.1, pinned by hand, since
+    production would refuse it) and the certificate is checked against the endpoint's name, not the address."""
+    import ssl
+    import subprocess
+
+    from ledger.webhook_urls import Pinned
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test"],
+                   check=True, capture_output=True, timeout=60)
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.headers["Host"], self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=str(cert))
+    deliverer = Deliverer(hooks.ledger, hooks.system.views, clock=hooks.clock, development=False, rng=Random(1),
+                          client=httpx.Client(verify=trusting, limits=httpx.Limits(max_keepalive_connections=0)))
+    try:
+        endpoint, _ = hooks.ledger.create_webhook_endpoint(f"https://hooks.example.test:{port}/in", ["*"], "mall")
+        hooks.member("mall", "alice")
+        pinned = Pinned(f"https://127.0.0.1:{port}/in", {"Host": f"hooks.example.test:{port}"}, "hooks.example.test")
+        monkeypatch.setattr("projections.webhook_delivery.pin", lambda url, **kwargs: pinned)
+        assert deliverer.run_once() == 1
+        assert [host for host, _ in received] == [f"hooks.example.test:{port}"]
+
+        unnamed = Pinned(f"https://127.0.0.1:{port}/in", {"Host": f"hooks.example.test:{port}"}, None)
+        monkeypatch.setattr("projections.webhook_delivery.pin", lambda url, **kwargs: unnamed)
+        hooks.member("mall", "bob")
+        assert deliverer.run_once() == 1  # without the name, the certificate does not match the address: refused
+        assert len(received) == 1
+        items, _ = list_deliveries(hooks.system.views, endpoint.id)
+        assert [i["status"] for i in items] == ["delivered", "pending"]
+        assert "CERTIFICATE_VERIFY_FAILED" in items[1]["attempt_log"][0]["error"], items[1]["attempt_log"]
+    finally:
+        deliverer.close()
+        server.shutdown()
+        server.server_close()

@@ -15,6 +15,8 @@ class KeyIn(Body):
     role: Literal["admin", "operator", "finance", "auditor", "business"]
     business_id: Code | None = None
     name: Annotated[str, StringConstraints(max_length=200)] = ""
+    holder: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Who holds the key (a person), for four-eyes approval; default: the key's own id.")
 
 
 class GrantIn(Body):
@@ -31,6 +33,7 @@ class NewKeyOut(KeyOut):
     key: str | None = Field(description="The bearer token. Shown on the first response only (only its hash is kept):"
                                         " a retry with the same Idempotency-Key answers null, with a note.")
     note: str | None = None
+    holder: str | None = Field(default=None, description="Who holds the key, as four-eyes approval compares it.")
 
 
 class KeyListOut(Out):

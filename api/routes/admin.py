@@ -14,6 +14,7 @@ from ..deps import IdempotencyKeyDep, MinPositionQuery
 from ..models import GrantIn, KeyIn, KeyListOut, KeyOut, NewKeyOut, RoleOut
 from ..service import acting
 from ..service.access import Access
+from .approvals import PENDING
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Admin = Annotated[Access, acting(P.KEYS_MANAGE, Access)]
@@ -39,7 +40,7 @@ def revoke_key(key_id: UUID, api: Admin):
     return api.revoke_key(key_id)
 
 
-@router.post("/api-keys/{key_id}/role", response_model=KeyOut)
+@router.post("/api-keys/{key_id}/role", response_model=KeyOut, responses=PENDING)
 def grant_role(key_id: UUID, body: GrantIn, key: IdempotencyKeyDep, api: Admin):
     """Give a key another role (and, for a business key, its business)."""
     return api.grant(key_id, body, key)

@@ -14,6 +14,7 @@ from ..deps import IdempotencyKeyDep, ServicesDep
 from ..models import BankIn, CatalogOut, ChannelIn, ChannelStatusIn, Code, Method, PaymentOut, ProductIn, RouteIn, SweepIn
 from ..service import acting
 from ..service.channels import Channels
+from .approvals import PENDING
 
 router = APIRouter(prefix="/v1/admin", tags=["channels"])
 callbacks = APIRouter(tags=["channels"])
@@ -36,14 +37,14 @@ def register_channel(body: ChannelIn, key: IdempotencyKeyDep, api: Operator):
     return api.register_channel(key, body.code, body.name, body.logo_url)
 
 
-@router.post("/channels/{code}/status", response_model=CatalogOut)
+@router.post("/channels/{code}/status", response_model=CatalogOut, responses=PENDING)
 def set_channel_status(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")],
                        body: ChannelStatusIn, key: IdempotencyKeyDep, api: Operator):
     """Open or close a channel: a closed one is skipped by routing."""
     return api.set_channel_status(key, code, body.status)
 
 
-@router.post("/channels/{code}/products/{method}", response_model=CatalogOut)
+@router.post("/channels/{code}/products/{method}", response_model=CatalogOut, responses=PENDING)
 def configure_product(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")], method: Method,
                       body: ProductIn, key: IdempotencyKeyDep, api: Operator):
     """A channel's product for a method: its fee rule, and per bank a switch and limits."""
@@ -51,7 +52,7 @@ def configure_product(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9
     return api.configure_product(key, code, method, body.fee.model_dump(), banks)
 
 
-@router.post("/routes", response_model=CatalogOut)
+@router.post("/routes", response_model=CatalogOut, responses=PENDING)
 def set_route(body: RouteIn, key: IdempotencyKeyDep, api: Operator):
     """A business's channels for a method, with priorities (lower first)."""
     entries = [entry.model_dump() for entry in body.channels]

@@ -25,6 +25,7 @@ from ..models import (
 from ..problems import problem_body
 from ..service import acting
 from ..service.money import Money
+from .approvals import PENDING
 
 router = APIRouter(tags=["money"])
 Mover = Annotated[Money, acting(P.MONEY_MOVE, Money)]
@@ -74,7 +75,8 @@ def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mo
     return api.capture_hold(hold_id, body, key)
 
 
-@router.post("/v1/admin/adjustments", status_code=201, response_model=TransferOut, tags=["admin"])
+@router.post("/v1/admin/adjustments", status_code=201, response_model=TransferOut, tags=["admin"], responses=PENDING)
 def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Money, acting(P.ADJUSTMENTS, Money)]):
-    """An operator's manual adjustment against the `difference` system account."""
+    """An operator's manual adjustment against the `difference` system account. Above the approval policy's
+    threshold it waits for a second staff key's approval (202)."""
     return api.adjust(body, key)

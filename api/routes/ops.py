@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+
+from projections.webhook_outbox import backlog
 
 from ..deps import Services
 from ..metrics import CONTENT_TYPE
 from ..problems import RETRY_AFTER_S, database_unavailable
 
 router = APIRouter(tags=["ops"])
+T = TypeVar("T")
 
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
@@ -142,11 +146,21 @@ async def metrics(request: Request) -> PlainTextResponse:
     state = services.runner.state()
     position = state["position"] if state["running"] else probe.position
     overdue = await _overdue(services) if answered else None
+    now_s = services.ledger.clock().timestamp()
+    webhooks = await _within(services, lambda: backlog(services.views, now_s)) if answered else None
     text = services.metrics.render(
         services.ledger.stats, probe.head, position, database_up=answered, projections=state,
-        reconciliation_overdue=overdue,
+        reconciliation_overdue=overdue, webhooks=webhooks,
     )
     return PlainTextResponse(text, media_type=CONTENT_TYPE)
+
+
+async def _within(services: Services, read: Callable[[], T]) -> T | None:
+    """What `read` answers, or None if the views do not answer within the deadline (left out of that scrape)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(read), services.settings.healthz_timeout_s)
+    except Exception:
+        return None
 
 
 async def _overdue(services: Services) -> dict[tuple[str, str], int] | None:

@@ -28,6 +28,7 @@ from ..models import (
 )
 from ..service import acting
 from ..service.reconciliations import Reconciliations
+from .approvals import PENDING
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
 Writer = Annotated[Reconciliations, acting(P.RECONCILE, Reconciliations)]
@@ -89,7 +90,7 @@ def differences(reconciliation_id: UUID, api: Reader, limit: Limit = 100, cursor
     return _page(api, reconciliation_id, True, limit, cursor)
 
 
-@router.post("/{reconciliation_id}/differences/{seq}/resolve", response_model=ReconciliationOut)
+@router.post("/{reconciliation_id}/differences/{seq}/resolve", response_model=ReconciliationOut, responses=PENDING)
 def resolve(reconciliation_id: UUID, seq: Annotated[int, Path(ge=1, le=POSITION_MAX)], body: ResolveIn,
             key: IdempotencyKeyDep, api: Writer):
     """Resolve a difference once: complete, reverse (a recharge or a payout), book_difference, write_off,

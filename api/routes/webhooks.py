@@ -45,14 +45,14 @@ def get_endpoint(endpoint_id: UUID, api: Api):
 
 
 @router.post("/{endpoint_id}/disable", response_model=EndpointOut)
-def disable_endpoint(endpoint_id: UUID, api: Api):
+def disable_endpoint(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api):
     """Stop sending; the endpoint's events are still queued, for when it is enabled again or replayed."""
-    return api.disable(endpoint_id)
+    return api.disable(endpoint_id, key)
 
 
 @router.post("/{endpoint_id}/enable", response_model=EndpointOut)
-def enable_endpoint(endpoint_id: UUID, api: Api):
-    return api.enable(endpoint_id)
+def enable_endpoint(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api):
+    return api.enable(endpoint_id, key)
 
 
 @router.delete("/{endpoint_id}", response_model=EndpointOut)
@@ -61,16 +61,18 @@ def delete_endpoint(endpoint_id: UUID, api: Api):
 
 
 @router.post("/{endpoint_id}/rotate-secret", response_model=NewSecretOut)
-def rotate_secret(endpoint_id: UUID, api: Api):
-    """A new signing secret, shown this once; the old one stops signing at once."""
-    return api.rotate_secret(endpoint_id)
+def rotate_secret(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api):
+    """A new signing secret, shown this once; the old one stops signing at once (a retry with the same
+    Idempotency-Key answers the endpoint with `"secret": null`: it rotates once)."""
+    return api.rotate_secret(endpoint_id, key)
 
 
 @router.post("/{endpoint_id}/replay", response_model=ReplayOut)
-def replay(endpoint_id: UUID, api: Api,
+def replay(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api,
            from_position: Annotated[int, Query(alias="from", ge=0, le=POSITION_MAX)] = 0):
-    """Send the endpoint's webhooks again from log position `from` on (delivered and failed ones too)."""
-    return api.replay(endpoint_id, from_position)
+    """Send the endpoint's webhooks again from log position `from` on (delivered and failed ones too), those
+    queued before the request (recorded as the endpoint's event); `replayed` says how many, the same on a retry."""
+    return api.replay(endpoint_id, from_position, key)
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=DeliveryListOut)

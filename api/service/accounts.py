@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger import AccountView
+from ledger import AccountView, HoldView
 from ledger.domain import ids
 from ledger.domain.access import Permission
 from ledger.domain.errors import ValidationError
@@ -74,3 +74,10 @@ class Accounts(Caller):
         moment = as_of or self.ledger.clock()
         return {"account_id": account_id, "currency": view.currency, "as_of": moment,
                 "posted": balance_as_of(self.views, account_id, moment)}
+
+    def holds(self, account_id: UUID, limit: int) -> list[HoldView]:
+        """The account's newest `limit` holds (freezes and the holds of withdrawals), each as the ledger has it now."""
+        self._own(account_id)
+        rows = self.views.query("SELECT hold_id FROM account_holds WHERE account_id = ? ORDER BY placed_at DESC, hold_id"
+                                " LIMIT ?", (str(account_id), limit))
+        return [self.ledger.get_hold(UUID(row["hold_id"])) for row in rows]

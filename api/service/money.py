@@ -5,10 +5,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from ledger import HoldView, TransferView
-from ledger.commands import TransferRequest
+from ledger.commands import Adjust, TransferRequest
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError
 
 from .. import models
+from .approvals import submit
 from .caller import Caller
 
 
@@ -61,5 +62,5 @@ class Money(Caller):
         return self.ledger.get_hold(self._own_hold(hold_id))
 
     def adjust(self, body: models.AdjustmentIn, key: str) -> TransferView:
-        return self.ledger.adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key),
-                                  by=self.by)
+        return submit(self, Adjust(body.account, body.amount, body.currency, body.direction, body.reason, self._key(key),
+                                   by=self.by))

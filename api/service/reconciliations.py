@@ -7,12 +7,14 @@ import io
 from typing import Any
 from uuid import UUID
 
+from ledger.approval_commands import ResolveDifference
 from ledger.domain import ids
 from ledger.domain.reconciliation import Reconciliation
 from projections.common import decode_cursor, encode_cursor
 from projections.reconciliation.reports import listing as reconciliation_list
 
 from .. import models
+from .approvals import submit
 from .caller import Caller
 
 
@@ -41,12 +43,7 @@ class Reconciliations(Caller):
 
     def resolve(self, reconciliation_id: UUID, seq: int, body: models.ResolveIn, key: str) -> Reconciliation:
         self.ledger.get_reconciliation(reconciliation_id)
-        return self.ledger.idempotent(
-            self._key(key), "resolve-difference",
-            ids.fingerprint(reconciliation_id=reconciliation_id, seq=seq, **body.model_dump(mode="json")),
-            lambda: self.services.reconciler.resolve(reconciliation_id, seq, body.action, str(self.who.key_id), body.reason),
-            self._reconciliation, target=lambda a: a.id == reconciliation_id, refer=lambda r: [r.id],
-        )
+        return submit(self, ResolveDifference(reconciliation_id, seq, body.action, body.reason, self._key(key), self.by))
 
     def close_reconciliation(self, reconciliation_id: UUID, key: str) -> Reconciliation:
         return self.ledger.idempotent(

@@ -13,7 +13,7 @@ from uuid import UUID
 from ledger.domain.webhooks import EndpointStatus, WebhookEndpointNotFound
 from ledger.webhook_urls import check_url
 from ledger.webhook_views import WebhookEndpointView
-from projections.webhook_outbox import Outbox, list_deliveries, list_endpoints, replay
+from projections.webhook_outbox import Outbox, list_deliveries, list_endpoints, replayed
 
 from ..models.webhooks import EndpointIn
 from .caller import Caller
@@ -43,23 +43,25 @@ class Webhooks(Caller):
         items, following = list_endpoints(self.views, self.who.business_id, limit=limit, cursor=cursor)
         return {"items": items, "next_cursor": following}
 
-    def disable(self, endpoint_id: UUID) -> WebhookEndpointView:
-        return self.ledger.disable_webhook_endpoint(self.endpoint(endpoint_id).id, by=self.by)
+    def disable(self, endpoint_id: UUID, key: str) -> WebhookEndpointView:
+        return self.ledger.disable_webhook_endpoint(self.endpoint(endpoint_id).id, self.by, self._key(key))
 
-    def enable(self, endpoint_id: UUID) -> WebhookEndpointView:
-        return self.ledger.enable_webhook_endpoint(self.endpoint(endpoint_id).id, by=self.by)
+    def enable(self, endpoint_id: UUID, key: str) -> WebhookEndpointView:
+        return self.ledger.enable_webhook_endpoint(self.endpoint(endpoint_id).id, self.by, self._key(key))
 
     def delete(self, endpoint_id: UUID) -> WebhookEndpointView:
         return self.ledger.delete_webhook_endpoint(self.endpoint(endpoint_id).id, by=self.by)
 
-    def rotate_secret(self, endpoint_id: UUID) -> dict[str, Any]:
-        view, secret = self.ledger.rotate_webhook_secret(self.endpoint(endpoint_id).id, by=self.by)
+    def rotate_secret(self, endpoint_id: UUID, key: str) -> dict[str, Any]:
+        view, secret = self.ledger.rotate_webhook_secret(self.endpoint(endpoint_id).id, self.by, self._key(key))
         return {**vars(view), "secret": secret}
 
-    def replay(self, endpoint_id: UUID, from_position: int) -> dict[str, Any]:
-        found = self.endpoint(endpoint_id)
+    def replay(self, endpoint_id: UUID, from_position: int, key: str) -> dict[str, Any]:
+        """Recorded as the endpoint's event; the outbox, caught up here, has queued them again at its position."""
+        view = self.ledger.replay_webhooks(self.endpoint(endpoint_id).id, from_position, self.by, self._key(key))
+        assert view.position is not None  # a replay always writes its event
         self._outbox_caught_up()
-        return {"replayed": replay(self.views, found.id, from_position, self.ledger.clock().timestamp())}
+        return {"replayed": replayed(self.views, view.id, from_position, view.position)}
 
     def deliveries(self, endpoint_id: UUID, limit: int, cursor: str | None) -> dict[str, Any]:
         found = self.endpoint(endpoint_id)

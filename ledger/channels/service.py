@@ -226,10 +226,14 @@ class Payments:
         raise NoChannelAvailable(f"no channel available ({reasons})")
 
     def _route(self, account: UUID, method: str, bank: str, amount: int, binding: Any) -> tuple[list, list[dict[str, str]]]:
-        business = self.ledger.account_business(account)
+        only = set(binding.agreements) if binding is not None else None
+        return self.route(self.ledger.account_business(account), method, bank, amount, only)
+
+    def route(self, business: str, method: str, bank: str, amount: int,
+              only: set[str] | None = None) -> tuple[list, list[dict[str, str]]]:
+        """The channels a payment would try now, in order (routing's choices), and those skipped, with why."""
         day = self.ledger.today()  # the accounting day, as each outcome recorded it for the activity view
         usage, success = self.activity(business, method, bank, day)
-        only = set(binding.agreements) if binding is not None else None
         candidates, skipped = self.ledger.catalog().candidates(business, method, bank, usage, success, only)
         connected = [c for c in candidates if self.gateways.get(c.channel) is not None]
         skipped += [{"channel": c.channel, "reason": "not connected"} for c in candidates if c not in connected]

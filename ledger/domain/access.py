@@ -122,6 +122,7 @@ class ApiKey(LedgerAggregate):
             business_id: str | None
             secret_hash: str
             created_by: str
+            holder: str | None
 
         class Revoked(LedgerAggregate.Event):
             by: str
@@ -132,13 +133,21 @@ class ApiKey(LedgerAggregate):
             by: str
 
     @event("Created")
-    def __init__(self, id: UUID, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str) -> None:
+    def __init__(self, id: UUID, name: str, role: str, business_id: str | None, secret_hash: str, created_by: str,
+                 holder: str | None = None) -> None:
         self.name = name
+        # Who holds the key (a person's name, for four-eyes approval); None (and keys made before
+        # it was recorded): the key is its own holder, named by its id (`holder_name`).
+        self.holder = holder
         self.role = role
         self.business_id = business_id
         self.secret_hash = secret_hash
         self.created_by = created_by
         self.revoked_by: str | None = None
+
+    @property
+    def holder_name(self) -> str:
+        return self.holder if self.holder is not None else str(self.id)
 
     @property
     def revoked(self) -> bool:

@@ -25,13 +25,14 @@ from .errors import Conflict, NotFound, ValidationError
 SECRET_BYTES = 32  # of randomness in a signing secret
 URL_LENGTH_MAX = 2000
 EVENT_TYPES_MAX = 50  # types one endpoint subscribes to
+POSITION_MAX = 2**63 - 1  # a log position is a bigint
 
 BUSINESS_TYPES = (
     "account.opened", "account.status_changed", "transfer.posted", "transfer.reversed",
     "hold.placed", "hold.released", "hold.captured", "recharge.succeeded", "recharge.failed",
     "withdrawal.succeeded", "withdrawal.failed", "withdrawal.returned",
 )
-STAFF_TYPES = ("reconciliation.closed",)
+STAFF_TYPES = ("reconciliation.closed", "projection.halted")
 ALL_TYPES = "*"
 
 
@@ -94,6 +95,10 @@ class WebhookEndpoint(LedgerAggregate):
             signing_secret: str
             by: str
 
+        class ReplayRequested(LedgerAggregate.Event):
+            from_position: int
+            by: str
+
     @event("Created")
     def __init__(self, id: UUID, url: str, event_types: list[str], business_id: str | None, description: str,
                  signing_secret: str, created_by: str) -> None:
@@ -136,6 +141,14 @@ class WebhookEndpoint(LedgerAggregate):
         self._secret_rotated(secret, by)
         return secret
 
+    def request_replay(self, from_position: int, by: str) -> None:
+        """Send the endpoint's webhooks from log position `from_position` on again (the outbox does it, in
+        log order: the deliveries queued before this event)."""
+        self._check_not_deleted()
+        if isinstance(from_position, bool) or not isinstance(from_position, int) or not 0 <= from_position <= POSITION_MAX:
+            raise ValidationError(f"from must be a log position, 0 to {POSITION_MAX}")
+        self._replay_requested(from_position, by)
+
     def _check_not_deleted(self) -> None:
         if self.status == EndpointStatus.DELETED:
             raise EndpointDeleted(f"webhook endpoint {self.id} is deleted")
@@ -154,6 +167,10 @@ class WebhookEndpoint(LedgerAggregate):
     def _deleted(self, by: str) -> None:
         assert self.status != EndpointStatus.DELETED
         self.status = EndpointStatus.DELETED.value
+
+    @event("ReplayRequested")
+    def _replay_requested(self, from_position: int, by: str) -> None:
+        assert self.status != EndpointStatus.DELETED
 
     @event("SecretRotated")
     def _secret_rotated(self, signing_secret: str, by: str) -> None:

@@ -29,10 +29,12 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey) -> tuple[ApiKeyView, str 
     if cmd.business_id is not None:
         check_code(cmd.business_id, "business_id")
     check_text(cmd.name, "name", length_max=NAME_LENGTH_MAX)
+    if cmd.holder is not None:
+        check_text(cmd.holder, "holder", required=True, length_max=NAME_LENGTH_MAX)
     if cmd.idempotency_key is None:
         secret = new_secret()
         key = ApiKey(id=uuid4(), name=cmd.name, role=cmd.role, business_id=cmd.business_id,
-                     secret_hash=hash_secret(secret), created_by=cmd.created_by)
+                     secret_hash=hash_secret(secret), created_by=cmd.created_by, holder=cmd.holder)
         return ApiKeyView.of(key, uow.save(key)[-1].notification.id), format_key(key.id, secret)
     key_id = ids.command_id("api-key", cmd.idempotency_key)
 
@@ -42,12 +44,13 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey) -> tuple[ApiKeyView, str 
             return ApiKeyView.of(existing), None
         secret = new_secret()
         key = ApiKey(id=key_id, name=cmd.name, role=cmd.role, business_id=cmd.business_id,
-                     secret_hash=hash_secret(secret), created_by=cmd.created_by)
+                     secret_hash=hash_secret(secret), created_by=cmd.created_by, holder=cmd.holder)
         return ApiKeyView.of(key, attempt.commit(key)), format_key(key.id, secret)
 
     return run_once(
         uow, cmd.idempotency_key, "create-api-key",
-        ids.fingerprint(role=cmd.role, business_id=cmd.business_id, name=cmd.name, created_by=cmd.created_by),
+        ids.fingerprint(role=cmd.role, business_id=cmd.business_id, name=cmd.name, created_by=cmd.created_by,
+                        **({} if cmd.holder is None else {"holder": cmd.holder})),
         lambda: uow.run(decide), lambda states: (ApiKeyView.of(*states[0]), None),
         target=lambda a: a.id == key_id, refer=lambda result: [key_id],
     )

@@ -168,5 +168,6 @@ def _move_to_reconciled(
     return Transfer.post(
         transfer_id, TransferKind.RECONCILIATION, currency, move(source, target, abs(amount), currency),
         request_hash="", memo=memo,
-        references={"channel": channel, "day": reconciliation.day, "reconciliation": str(reconciliation.id), **references},
+        references={"channel": channel, "day": attempt.uow.open_day(reconciliation.day),  # a closed day: the next open one
+                    "reconciliation": str(reconciliation.id), **references},
     )
