@@ -27,6 +27,7 @@ import statistics
 import tempfile
 import types
 import uuid
+from collections.abc import Callable
 from importlib import resources
 
 from common import Timer, fresh_database, machine, open_system, postgres, settings
@@ -163,11 +164,16 @@ def insert_cost(url_with: str, url_without: str, rounds: int, inserts: int = 50)
 
 
 def run(store: str, args: argparse.Namespace, server: object | None) -> dict[str, object]:
-    def new_url(name: str) -> str:
-        if store == "sqlite":
-            return f"sqlite:///{tempfile.mkdtemp(prefix='audit-bench-')}/{name}.db"
-        return fresh_database(server, args.pg_url)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:  # SQLite's files, removed after the run
+        def new_url(name: str) -> str:
+            if store == "sqlite":
+                return f"sqlite:///{folder}/{name}.db"
+            return fresh_database(server, args.pg_url)  # type: ignore[arg-type]
 
+        return measure(store, args, new_url)
+
+
+def measure(store: str, args: argparse.Namespace, new_url: Callable[[str], str]) -> dict[str, object]:
     result: dict[str, object] = {"store": store}
     log_url, samples = new_url("log"), sample_events(new_url("samples"))
     with Timer() as timer:
