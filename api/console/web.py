@@ -302,13 +302,13 @@ def page_router(prefix: str) -> APIRouter:
 FORM_KEY_LENGTH_MAX = 64
 
 
-def command_key(form_key: str | None, *parts: str) -> str:
+def command_key(form_key: str | None) -> str:
     """The Idempotency-Key of a command sent from a form: the form's own key (made when the form was
-    rendered, so a resubmission is the same command), then `parts` (such as a reason, so it is recorded
-    with the command's idempotency record)."""
+    rendered, so a resubmission is the same command). What the command says (a reason...) goes in the
+    command itself, never in its key."""
     if not form_key or len(form_key) > FORM_KEY_LENGTH_MAX or not form_key.isalnum():
         raise Refused(400, "This form has no valid idempotency key; reload the page and submit it again.")
-    return "/".join(("console", form_key, *parts))
+    return f"console/{form_key}"
 
 
 def query_string(params: Mapping[str, Any]) -> str:
