@@ -19,6 +19,10 @@ Open holds are kept as typed `HoldEntry`s (the funds check reads them; see
 `ledger.domain.postings` for why the account keeps them beside the Hold
 aggregate). Snapshots taken before that (class version 1) kept plain dicts:
 `upcast_v1_v2` turns them into entries.
+
+A status change records who made it (`by`) and, when given, why (`reason`). `reason` is a
+parameter with a default, so a StatusChanged stored before it existed loads unchanged (the
+event class is not versioned: no upcast is needed); readers take it with `status_reason()`.
 """
 
 from __future__ import annotations
