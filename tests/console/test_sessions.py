@@ -43,8 +43,9 @@ class Ticking:
 
 
 @pytest.fixture
-def views(sqlite_url):
-    with bootstrap(settings_for(sqlite_url)) as system:
+def views(store_url):
+    """The views' database on SQLite and on PostgreSQL (the sessions' table is in it)."""
+    with bootstrap(settings_for(store_url)) as system:
         yield system.views
 
 
