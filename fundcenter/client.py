@@ -335,6 +335,13 @@ class Client:
     def get_account(self, account_id: str) -> Account:
         return cast(Account, self._get(f"/v1/accounts/{account_id}"))
 
+    def set_account_status(self, account_id: str, status: Literal["active", "frozen", "closed"], *,
+                           reason: str | None = None, idempotency_key: str | None = None) -> Account:
+        """Freeze (no debits), unfreeze or close (final, only when empty) the account; `reason` (1-200
+        characters, one line) is recorded with the change and sent in the `account.status_changed` webhook."""
+        body = _given(status=status, reason=reason)
+        return cast(Account, self._command(f"/v1/accounts/{account_id}/status", body, idempotency_key))
+
     def get_balance(self, account_id: str, *, as_of: datetime | None = None, min_position: int | None = None) -> Balance:
         return cast(Balance, self._get(f"/v1/accounts/{account_id}/balance",
                                        as_of=_instant(as_of), min_position=min_position))

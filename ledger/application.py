@@ -112,9 +112,10 @@ class FundCenter(Application[UUID]):
         return self.writer.run(accounts.open_account, c.OpenAccount(kind, business_id, external_ref, currency, name, channel))
 
     def set_account_status(
-        self, account: UUID, status: str, *, idempotency_key: str | None = None, by: str | None = None
+        self, account: UUID, status: str, *, idempotency_key: str | None = None, by: str | None = None,
+        reason: str | None = None,
     ) -> AccountView:
-        return self.writer.run(accounts.set_account_status, c.SetAccountStatus(account, status, idempotency_key, by))
+        return self.writer.run(accounts.set_account_status, c.SetAccountStatus(account, status, idempotency_key, by, reason))
 
     def get_account(self, account: UUID) -> AccountView:
         """The account with its balances, as of now (strongly consistent)."""

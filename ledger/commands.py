@@ -50,6 +50,7 @@ class SetAccountStatus:
     status: str
     idempotency_key: str | None = None
     by: str | None = None
+    reason: str | None = None  # why, recorded in the StatusChanged event
 
 
 # -- transfers ------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from uuid import UUID, uuid5
 from eventsourcing.persistence import Tracking
 
 from ledger import FundCenter
-from ledger.domain.accounts import SYSTEM_BUSINESS_ID, Account, AccountKind
+from ledger.domain.accounts import SYSTEM_BUSINESS_ID, Account, AccountKind, status_reason
 from ledger.domain.holds import Hold
 from ledger.domain.ids import NAMESPACE
 from ledger.domain.instants import iso
@@ -99,7 +99,7 @@ class WebhookMapper:
     def _(self, event: Account.StatusChanged) -> list[Webhook]:
         account = str(event.originator_id)
         return [Webhook("account.status_changed", self.business_of(event.originator_id), account,
-                        {"account_id": account, "status": event.status})]
+                        {"account_id": account, "status": event.status, "reason": status_reason(event)})]
 
     @webhooks.register
     def _(self, event: Transfer.Posted) -> list[Webhook]:

@@ -72,7 +72,8 @@ def test_migrate_applies_each_migration_once(store_url):
     assert migrate(database) == ["0001_event_store", "0002_views", "0003_api_keys", "0004_payments", "0005_reconciliation",
                                  "0006_reconciliation_carry_over", "0007_day_and_actor", "0008_reconciliation_narrow_lines",
                                  "0009_insert_events_function", "0010_references", "0011_webhooks",
-                                 "0012_event_chain", "0013_day_close_leaves", "0014_approvals"]
+                                 "0012_event_chain", "0013_day_close_leaves", "0014_approvals",
+                                 "0016_console_sessions"]
     assert migrate(database) == []
 
 
@@ -113,7 +114,8 @@ def test_migrate_command_and_database_url_from_the_environment(tmp_path):
                                                           " 0004_payments, 0005_reconciliation, 0006_reconciliation_carry_over,"
                                                           " 0007_day_and_actor, 0008_reconciliation_narrow_lines,"
                                                           " 0009_insert_events_function, 0010_references, 0011_webhooks,"
-                                                          " 0012_event_chain, 0013_day_close_leaves, 0014_approvals")
+                                                          " 0012_event_chain, 0013_day_close_leaves, 0014_approvals,"
+                                                          " 0016_console_sessions")
     assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
 
 

@@ -15,7 +15,7 @@ from ledger.domain.accounting_day import AccountingDay
 
 from .web import Refused
 
-REASON_LENGTH_MAX = 200  # characters; it travels inside the command's Idempotency-Key (255 at most)
+REASON_LENGTH_MAX = 200  # characters of a reason (an account status change's is recorded in its event)
 TEXT_LENGTH_MAX = 200  # a filter's text
 
 

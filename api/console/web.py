@@ -68,15 +68,26 @@ class Refused(Exception):
 
 
 def sessions(request: Request) -> SessionStore:
-    """The app's sessions, made with the first request that needs them (never at import time)."""
+    """The app's sessions (in the database, on the ledger's clock), made with the first request that needs
+    them (never at import time)."""
     store = getattr(request.app.state, "console_sessions", None)
     if store is None:
-        store = request.app.state.console_sessions = SessionStore()
+        services: Services = request.app.state.services
+        store = request.app.state.console_sessions = SessionStore(services.views, services.ledger.clock)
     return store
 
 
 def session_of(request: Request) -> Session | None:
-    return sessions(request).get(request.cookies.get(COOKIE))
+    """The request's session, looked up once per request (the CSRF check, the desk and an error page share it)."""
+    if not hasattr(request.state, "console_session"):
+        request.state.console_session = sessions(request).get(request.cookies.get(COOKIE))
+    found: Session | None = request.state.console_session
+    return found
+
+
+def forget_session(request: Request) -> None:
+    """The request's session has ended (logout, a login, a revoked key): not looked up again."""
+    request.state.console_session = None
 
 
 def set_session_cookie(response: Response, session: Session, services: Services) -> None:
@@ -109,7 +120,9 @@ def _current(services: Services, session: Session) -> Principal | None:
     if row["revoked_by"] is not None or row["role"] not in STAFF_ROLES:
         return None
     if row["role"] != session.who.role:
-        session.who = Principal(session.who.key_id, Role(row["role"]), row["business_id"])
+        store = session.store
+        assert store is not None
+        store.regrant(session, Principal(session.who.key_id, Role(row["role"]), row["business_id"]))
     return session.who
 
 
@@ -157,6 +170,7 @@ def desk(request: Request, services: ServicesDep) -> Desk:
     who = _current(services, session)
     if who is None:
         sessions(request).end(session.id)
+        forget_session(request)
         raise LoginRequired
     request.state.key_id = str(who.key_id)  # for the access log, as the API's requests
     return Desk(request, services, session, who)
@@ -232,7 +246,12 @@ def waiting(held: PendingApproval) -> str:
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    session = session_of(request)
+    try:
+        session = session_of(request)
+    except Exception as error:  # the database went away: the page still says what happened, without a session
+        if not database_unavailable(error):
+            raise
+        session = None
     if session is not None and session.who is None:
         session = None  # not logged in: no navigation, and the login form's token stays its own
     return render(request, "error.html", status, session, status_code=status, message=message)
@@ -283,13 +302,13 @@ def page_router(prefix: str) -> APIRouter:
 FORM_KEY_LENGTH_MAX = 64
 
 
-def command_key(form_key: str | None, *parts: str) -> str:
+def command_key(form_key: str | None) -> str:
     """The Idempotency-Key of a command sent from a form: the form's own key (made when the form was
-    rendered, so a resubmission is the same command), then `parts` (such as a reason, so it is recorded
-    with the command's idempotency record)."""
+    rendered, so a resubmission is the same command). What the command says (a reason...) goes in the
+    command itself, never in its key."""
     if not form_key or len(form_key) > FORM_KEY_LENGTH_MAX or not form_key.isalnum():
         raise Refused(400, "This form has no valid idempotency key; reload the page and submit it again.")
-    return "/".join(("console", form_key, *parts))
+    return f"console/{form_key}"
 
 
 def query_string(params: Mapping[str, Any]) -> str:

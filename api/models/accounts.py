@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field, StringConstraints
 
 from ledger import AccountView
+from ledger.domain.accounts import STATUS_REASON_LENGTH_MAX
 
 from .common import Body, Code, Currency, Out, Ref, derived_from
 
@@ -32,6 +33,10 @@ class AccountOut(Out):
 
 class SetStatus(Body):
     status: Literal["active", "frozen", "closed"]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=STATUS_REASON_LENGTH_MAX)] | None = Field(
+        None, description="Why (optional for every key; the console always asks): recorded with the change, shown"
+                          " on the console's account page and sent in the `account.status_changed` webhook."
+                          " 1-200 characters, one line.")
 
 
 class BalanceOut(Out):

@@ -70,5 +70,5 @@ def get_balance(
 @router.post("/{account_id}/status", response_model=AccountOut)
 def set_status(account_id: UUID, body: SetStatus, key: IdempotencyKeyDep,
                api: Annotated[Accounts, acting(P.ACCOUNTS_STATUS, Accounts)]):
-    """Freeze (no debits), unfreeze or close (final, only when empty) the whole account."""
-    return api.set_status(account_id, body.status, key)
+    """Freeze (no debits), unfreeze or close (final, only when empty) the whole account, with an optional reason."""
+    return api.set_status(account_id, body.status, key, body.reason)

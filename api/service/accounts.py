@@ -10,6 +10,7 @@ from uuid import UUID
 from ledger import AccountView, HoldView
 from ledger.domain import ids
 from ledger.domain.access import Permission
+from ledger.domain.accounts import Account, status_reason
 from ledger.domain.errors import ValidationError
 from projections.balances import account_balance
 from projections.statements import balance_as_of, statement, statement_entries
@@ -18,6 +19,8 @@ from .. import models
 from ..problems import forbidden
 from .caller import Caller
 from .exports import STATEMENT_CSV, csv_lines
+
+STATUS_EVENTS_SCANNED_MAX = 1000  # an account's newest events read to find its last status change
 
 
 class Accounts(Caller):
@@ -50,8 +53,18 @@ class Accounts(Caller):
             return view
         return {**account_balance(self.views, account_id, self.ledger.clock()), "id": account_id}
 
-    def set_status(self, account_id: UUID, status: str, key: str) -> AccountView:
-        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key), by=self.by)
+    def set_status(self, account_id: UUID, status: str, key: str, reason: str | None = None) -> AccountView:
+        return self.ledger.set_account_status(self._own(account_id), status, idempotency_key=self._key(key), by=self.by,
+                                              reason=reason)
+
+    def last_status_change(self, account_id: UUID) -> dict[str, Any] | None:
+        """The account's latest status change (status, by, at, reason), from its own events, newest first;
+        None if it never changed or not among its newest STATUS_EVENTS_SCANNED_MAX events."""
+        self._own(account_id)
+        for event in self.ledger.events.get(account_id, desc=True, limit=STATUS_EVENTS_SCANNED_MAX):
+            if isinstance(event, Account.StatusChanged):
+                return {"status": event.status, "by": event.by, "at": event.timestamp, "reason": status_reason(event)}
+        return None
 
     def statement(self, account_id: UUID, start: datetime | None, end: datetime | None, limit: int,
                   cursor: str | None, min_position: int | None) -> dict[str, Any]:

@@ -19,10 +19,15 @@ Open holds are kept as typed `HoldEntry`s (the funds check reads them; see
 `ledger.domain.postings` for why the account keeps them beside the Hold
 aggregate). Snapshots taken before that (class version 1) kept plain dicts:
 `upcast_v1_v2` turns them into entries.
+
+A status change records who made it (`by`) and, when given, why (`reason`). `reason` is a
+parameter with a default, so a StatusChanged stored before it existed loads unchanged (the
+event class is not versioned: no upcast is needed); readers take it with `status_reason()`.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,6 +44,7 @@ from .errors import (
     HoldNotActive,
     InsufficientFunds,
     InvalidStatusChange,
+    ValidationError,
 )
 from .postings import HoldEntry
 
@@ -72,6 +78,24 @@ CHANNEL_ROLES = frozenset(
     {SystemRole.CLEARING, SystemRole.PENDING_RECONCILIATION, SystemRole.RECONCILED}
 )
 SYSTEM_BUSINESS_ID = "system"
+STATUS_REASON_LENGTH_MAX = 200  # characters of the reason given with a status change
+
+
+def check_status_reason(reason: str) -> str:
+    """A status change's reason, when one is given: one line of 1-200 characters, no control characters."""
+    if not reason.strip():
+        raise ValidationError("reason must not be empty when given")
+    if len(reason) > STATUS_REASON_LENGTH_MAX:
+        raise ValidationError(f"reason is longer than {STATUS_REASON_LENGTH_MAX} characters ({len(reason)})")
+    if any(unicodedata.category(c) == "Cc" for c in reason):
+        raise ValidationError("reason contains control characters (it is one line of text)")
+    return reason
+
+
+def status_reason(event: Account.StatusChanged) -> str | None:
+    """The reason a status change recorded; None for changes recorded before reasons were (their
+    stored events have no `reason` field, and load unchanged)."""
+    return getattr(event, "reason", None)
 
 
 class Account(LedgerAggregate):
@@ -121,6 +145,7 @@ class Account(LedgerAggregate):
         class StatusChanged(LedgerAggregate.Event):
             status: str
             by: str | None
+            reason: str | None  # absent from events recorded before reasons: read it with status_reason()
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -225,10 +250,13 @@ class Account(LedgerAggregate):
             if hold.is_expired(now):
                 self._hold_expired(UUID(hid))
 
-    def change_status(self, status: str, now: datetime, by: str | None = None) -> bool:
-        """Set the account's status; returns False when it already had it. `by`: who changed it."""
+    def change_status(self, status: str, now: datetime, by: str | None = None, reason: str | None = None) -> bool:
+        """Set the account's status; returns False when it already had it. `by`: who changed it;
+        `reason`: why, recorded with the change (see `check_status_reason`)."""
         if status not in AccountStatus.__members__.values():
             raise InvalidStatusChange(f"unknown status {status!r}: expected active, frozen or closed")
+        if reason is not None:
+            check_status_reason(reason)
         if status == self.status:
             return False
         if self.status == AccountStatus.CLOSED:
@@ -238,7 +266,7 @@ class Account(LedgerAggregate):
                 f"account {self.id} has balance {self.posted} and {len(self.open_holds(now))} open holds;"
                 " empty it before closing"
             )
-        self._status_changed(status, by)
+        self._status_changed(status, by, reason)
         return True
 
     # -- checks, in the order commands apply them --------------------------------
@@ -299,7 +327,7 @@ class Account(LedgerAggregate):
         del self.holds[str(hold_id)]
 
     @event("StatusChanged")
-    def _status_changed(self, status: str, by: str | None = None) -> None:
+    def _status_changed(self, status: str, by: str | None = None, reason: str | None = None) -> None:
         assert self.status != AccountStatus.CLOSED and status != self.status, (self.status, status)
         assert status != AccountStatus.CLOSED or (self.posted == 0), "closed with a balance"
         self.status = status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..commands import OpenAccount, SetAccountStatus
 from ..domain import ids
-from ..domain.accounts import CUSTOMER_KINDS, Account
+from ..domain.accounts import CUSTOMER_KINDS, Account, check_status_reason
 from ..domain.errors import ValidationError
 from ..domain.inputs import NAME_LENGTH_MAX, check_code, check_ref, check_text
 from ..domain.money import check_currency
@@ -39,20 +39,26 @@ def open_account(uow: UnitOfWork, cmd: OpenAccount) -> AccountView:
 
 def set_account_status(uow: UnitOfWork, cmd: SetAccountStatus) -> AccountView:
     """Freeze (no debits), unfreeze or close a whole account. Setting the current status is a no-op.
-    With `idempotency_key`, a repeat answers with the account as the first call left it."""
+    With `idempotency_key`, a repeat answers with the account as the first call left it. `reason`,
+    when given, is checked before anything is read and recorded with the change."""
     actor = uow.by(cmd.by)
+    if cmd.reason is not None:
+        check_status_reason(cmd.reason)
 
     def decide(attempt: Attempt) -> AccountView:
         account = uow.fresh(attempt.customer_account(cmd.account))  # a no-op answer must not come from a stale cache
         now = uow.clock()
-        if account.change_status(cmd.status, now, actor):
+        if account.change_status(cmd.status, now, actor, cmd.reason):
             return AccountView.of(account, now, attempt.commit(account))
         return AccountView.of(account, now, uow.position(account.id, account.version))
 
     if cmd.idempotency_key is None:
         return uow.run(decide)
+    # Without a reason, the fingerprint is the one recorded before reasons were (a retry still matches it).
+    given = {} if cmd.reason is None else {"reason": cmd.reason}
+    request = ids.fingerprint(account=cmd.account, status=cmd.status, **given)
     return run_once(
-        uow, cmd.idempotency_key, "set-account-status", ids.fingerprint(account=cmd.account, status=cmd.status),
+        uow, cmd.idempotency_key, "set-account-status", request,
         lambda: uow.run(decide), lambda states: AccountView.of(states[0][0], uow.clock(), states[0][1]),
         target=lambda a: a.id == cmd.account, refer=lambda view: [view.id],
     )

@@ -66,8 +66,17 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
         next_query=statement["next_cursor"] and query_string({**window, "cursor": statement["next_cursor"]}),
         csv_query=query_string(window), paged=cursor is not None, holds=holds, bindings=bindings,
         can_change=desk.can(P.ACCOUNTS_STATUS) and account["kind"] != "system", actions=ACTIONS,
-        can_read_events=desk.can(P.EVENTS_READ),
+        can_read_events=desk.can(P.EVENTS_READ), last_change=_last_change(desk, accounts, account_id),
     )
+
+
+def _last_change(desk: Desk, accounts: Accounts, account_id: UUID) -> dict[str, Any] | None:
+    """The account's last status change, with the name of the key that made it when the views know it."""
+    change = accounts.last_status_change(account_id)
+    if change is None or not change["by"]:
+        return change
+    rows = desk.services.views.query("SELECT name FROM api_keys WHERE key_id = ?", (change["by"],))
+    return {**change, "by_name": rows[0]["name"] if rows else None}
 
 
 @router.get("/{account_id}/statement.csv")
@@ -82,14 +91,12 @@ def statement_csv(desk: Reader, account_id: UUID, start: FromDay = None, to: str
 def change_status(desk: Operator, account_id: UUID, status: Annotated[str, Form(max_length=20)],
                   reason: Annotated[str, Form(max_length=2 * inputs.REASON_LENGTH_MAX)] = "",
                   idempotency_key: Annotated[str, Form(max_length=100)] = ""):
-    """Freeze, unfreeze or close the account. The reason is recorded with the change: the ledger's
-    status event has no reason of its own, so it goes in the command's Idempotency-Key, which the
-    ledger records (IdempotentRequest) in the same transaction as the change."""
+    """Freeze, unfreeze or close the account, with the reason the form asks for: the ledger records it
+    in the status change's event (shown on the account page as its last status change)."""
     page = f"/console/accounts/{account_id}"
 
     def run() -> Any:
         wanted = inputs.choice(status, ACTIONS, "status") or "active"
-        key = command_key(idempotency_key, f"{ACTIONS[wanted]}: {inputs.reason(reason)}")
-        return desk.service(Accounts).set_status(account_id, wanted, key)
+        return desk.service(Accounts).set_status(account_id, wanted, command_key(idempotency_key), inputs.reason(reason))
 
     return desk.act(run, lambda view: f"Account {view.external_ref} is now {view.status}.", page)

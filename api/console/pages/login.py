@@ -56,6 +56,7 @@ def login(request: Request, services: ServicesDep, api_key: Annotated[str, Form(
         return render(request, "login/login.html", 401 if who is None else 403, anonymous, next=_next(next), error=message)
     if anonymous is not None:
         sessions(request).end(anonymous.id)
+        web.forget_session(request)
     rows = services.views.query("SELECT name FROM api_keys WHERE key_id = ?", (str(who.key_id),))
     session = sessions(request).start(who, rows[0]["name"] if rows else "")
     response = RedirectResponse(_next(next), status_code=303)
@@ -68,6 +69,7 @@ def logout(request: Request) -> Response:
     session = session_of(request)
     if session is not None:
         sessions(request).end(session.id)
+        web.forget_session(request)
     response = RedirectResponse(f"{web.LOGIN_PATH}?out=true", status_code=303)
     response.delete_cookie(web.COOKIE, path="/console")
     return response
