@@ -372,7 +372,7 @@ def test_audit_verify_as_a_user_runs_it(tmp_path):
     """The installed command: a clean log, then one edited event: exit 1 and one line."""
     import subprocess
 
-    from tests.test_serve import fundcenter_command
+    from tests.serving import fundcenter_command
 
     url = f"sqlite:///{tmp_path}/f.db"
     fc = FundCenter(url, clock=SteppingClock(BUSINESS_HOURS()))

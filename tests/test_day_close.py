@@ -20,8 +20,8 @@ from ledger.domain.days import DayAlreadyClosed, DayNotOver, DayStillCommitting
 from ledger.handlers import days
 from tests.api_client import problem_of
 from tests.config import BUSINESS_HOURS, DAY, settings_for
+from tests.serving import fundcenter_command
 from tests.shop import UNIONPAY_FIRST, configure, open_shop
-from tests.test_serve import fundcenter_command
 
 D = DAY.isoformat()
 NEXT_DAY = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=1, hours=1)

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import random
-import signal
 import subprocess
 import threading
 import time
@@ -32,10 +31,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.config import configured_secrets, settings_for
+from tests.config import settings_for
 from tests.conftest import FAST_BUT_UNSAFE
 from tests.pgserver import PostgresServer
-from tests.test_serve import free_port, fundcenter_command
+from tests.serving import Server, create_keys, fundcenter_command
 
 REQUEST_MAX_S = 5.0  # every request, whatever the database does
 HEALTHZ_MAX_S = 2.0
@@ -85,44 +84,6 @@ def http(base, method, path, token=None, body=None, key=None, timeout=15):
     return status, parsed, got, time.monotonic() - started
 
 
-class Serve:
-    """`fundcenter serve` in a subprocess, on a real socket."""
-
-    def __init__(self, url, env):
-        self.url, self.port = url, free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.devnull, "w")  # noqa: SIM115 - the server writes to it for its whole life; closed in close()
-        self.process = subprocess.Popen(
-            [*fundcenter_command(), "serve", "--db", url, "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets(), **env},
-        )
-        deadline = time.monotonic() + 30
-        while http(self.base, "GET", "/healthz", timeout=2)[0] != 200:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                pytest.fail(f"serve did not come up: {self.process.communicate()[1][-2000:]}")
-            time.sleep(0.1)
-
-    def close(self):
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
-def keys_for(url):
-    def key(*args):
-        result = subprocess.run([*fundcenter_command(), "keys", "create", "--db", url, *args],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    return key("--role", "admin"), key("--role", "business", "--business", "mall")
-
-
 def wait_until(predicate, timeout, interval=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -137,12 +98,13 @@ def wait_until(predicate, timeout, interval=0.05):
 
 def test_serve_rides_out_a_restart_and_a_stopped_database_under_load(pg_up):
     url = pg_up.create_database()
-    admin, mall = keys_for(url)
-    serve = Serve(url, {"FUNDCENTER_WAIT_TIMEOUT_S": "2"})
+    keys = create_keys(url)
+    admin, mall = keys["admin"], keys["mall"]
+    serve = Server(url, env={"FUNDCENTER_WAIT_TIMEOUT_S": "2"})
     try:
         _load_through_outages(pg_up, serve, admin, mall)
     finally:
-        serve.close()
+        serve.stop()
     result = subprocess.run([*fundcenter_command(), "replay", "--verify", "--db", url],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,86 +1,15 @@
 """`fundcenter serve` as a user runs it: a subprocess, a real socket, a scripted session."""
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-from tests.config import configured_secrets
-
-
-def fundcenter_command():
-    script = Path(sys.executable).with_name("fundcenter")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from api.cli import main; main()"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(base, method, path, token=None, body=None, key=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if key:
-        headers["Idempotency-Key"] = key
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def create_keys(url):
-    """An admin key and business mall's key, made by the CLI as an operator would."""
-
-    def key(*args):
-        result = subprocess.run([*fundcenter_command(), "keys", "create", "--db", url, *args],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    return {"admin": key("--role", "admin"), "mall": key("--role", "business", "--business", "mall")}
+from tests.serving import Server, create_keys, request
 
 
 @pytest.fixture
 def served(store_url):
     keys = create_keys(store_url)
-    port = free_port()
-    server = subprocess.Popen(
-        [*fundcenter_command(), "serve", "--db", store_url, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if request(base, "GET", "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"serve did not come up: {server.communicate()[1][-2000:]}")
-        time.sleep(0.1)
-    yield base, keys
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    with Server(store_url) as server:
+        yield server.base, keys
 
 
 def test_a_scripted_session_over_a_real_socket(served):

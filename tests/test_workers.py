@@ -18,8 +18,8 @@ import pytest
 from api.bootstrap import bootstrap
 from ledger.store import Database
 from projections.runner import LEADER_LOCK_CLASS
-from tests.config import configured_secrets, settings_for
-from tests.test_serve import create_keys, free_port, fundcenter_command, request
+from tests.config import settings_for
+from tests.serving import Server, create_keys, fundcenter_command, request
 
 SOURCES, THREADS, PER_THREAD, AMOUNT = 8, 8, 15, 7
 
@@ -51,31 +51,8 @@ def leader_pid(url):
 @pytest.fixture
 def served(pg_url):
     keys = create_keys(pg_url)
-    port = free_port()
-    server = subprocess.Popen(
-        [*fundcenter_command(), "serve", "--db", pg_url, "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if request(base, "GET", "/healthz")[0] == 200 and leader_pid(pg_url) is not None:
-                break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail(f"serve --workers 2 did not come up: {server.communicate()[1][-2000:]}")
-        time.sleep(0.2)
-    yield base, keys, pg_url
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    with Server(pg_url, "--workers", "2", start_s=60, ready=lambda base: leader_pid(pg_url) is not None) as server:
+        yield server.base, keys, pg_url
 
 
 def transfer_all_into(base, token, sources, hot):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,9 +23,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from ledger.domain.fees import FeeRule
 from ledger.domain.methods import METHODS
-from tests.config import api_keys, configured_secrets, settings_for
+from tests.config import api_keys, settings_for
+from tests.serving import Server, request
 from tests.shop import CARD, ID_NUMBER, PHONE
-from tests.test_serve import free_port, fundcenter_command, request
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
@@ -103,34 +101,8 @@ def serving(folder: Path, env: dict[str, str]) -> Iterator[Served]:
     url = f"sqlite:///{folder}/fundcenter.db"
     keys = api_keys(settings_for(url), [(role, role, None) for role in STAFF]
                     + [("admin2", "admin", None), ("mall", "business", "mall")])
-    port = free_port()
-    log = (folder / "serve.log").open("w")  # a file, not a pipe: a long session's access log would fill a pipe
-    server = subprocess.Popen([*fundcenter_command(), "serve", "--db", url, "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **configured_secrets(), **env})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVE_START_S_MAX
-    while True:
-        try:
-            if request(base, "GET", "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            server.wait()
-            log.close()
-            pytest.fail(f"serve did not come up: {(folder / 'serve.log').read_text()[-2000:]}")
-        time.sleep(0.1)
-    try:
-        yield Served(base, keys)
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with Server(url, env=env, log=folder / "serve.log", start_s=SERVE_START_S_MAX) as server:
+        yield Served(server.base, keys)
 
 
 # As in the other tests' settings (tests/config.py), nothing waits for four-eyes approval here...

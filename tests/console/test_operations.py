@@ -4,8 +4,8 @@ refusal; and a role without channels:manage may not open the page."""
 
 from uuid import uuid4
 
+from tests.serving import request
 from tests.shop import CARD, ID_NUMBER, PHONE
-from tests.test_serve import request
 
 
 def csp_refusals(console):

@@ -4,11 +4,8 @@ the database honours: two app instances on one PostgreSQL database, and a real `
 
 import hashlib
 import http.client
-import os
 import re
-import signal
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -22,8 +19,8 @@ from api.bootstrap import bootstrap
 from api.console import sessions as store_module
 from api.console.sessions import IDLE_MAX_S, LIFETIME_MAX_S, SessionStore
 from ledger.domain.access import Principal, Role
-from tests.config import api_keys, configured_secrets, settings_for
-from tests.test_serve import create_keys, free_port, fundcenter_command
+from tests.config import api_keys, settings_for
+from tests.serving import Server, create_keys, fundcenter_command
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 COOKIE = "fundcenter_console"
@@ -236,31 +233,10 @@ def test_a_login_through_serve_with_two_workers_holds_on_every_worker(pg_url):
     operator = subprocess.run([*fundcenter_command(), "keys", "create", "--db", pg_url, "--role", "operator"],
                               capture_output=True, text=True, timeout=60).stdout.strip()
     assert keys and operator
-    port = free_port()
-    server = subprocess.Popen(
-        [*fundcenter_command(), "serve", "--db", pg_url, "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **configured_secrets()},
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if call(port, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr and server.stderr.read()[-2000:]
-            time.sleep(0.2)
+    with Server(pg_url, "--workers", "2", start_s=60) as server:
+        port = server.port
         # Eight people log in and browse at once, each request on its own connection, so that both workers
         # take some (one at a time, one worker may well take them all): every page answers, on either worker.
         with ThreadPoolExecutor(8) as pool:
             answers = [a for got in pool.map(lambda _: log_in_and_browse(port, operator, 10), range(8)) for a in got]
         assert answers == ([303] + [200] * 10) * 8
-    finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
