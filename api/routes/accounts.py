@@ -12,6 +12,7 @@ from ledger.domain.access import Permission as P
 from projections.common import PAGE_SIZE_MAX
 
 from ..deps import IdempotencyKeyDep, MinPositionQuery
+from ..downloads import csv_download
 from ..models import DATETIME_RULE, AccountOut, BalanceOut, BoundedDatetime, OpenAccount, SetStatus, StatementOut
 from ..service import acting
 from ..service.accounts import Accounts
@@ -52,9 +53,7 @@ def export_statement(
 ):
     """Every entry within [from, to) as CSV, in log order, streamed: `position,seq,created_at,transfer_id,
     kind,side,amount,currency,balance_after,counterparty_id,memo`. Who may read it as for the JSON."""
-    lines = api.statement_csv(account_id, start, end, min_position)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="statement-{account_id}.csv"'})
+    return csv_download(api.statement_csv(account_id, start, end, min_position), f"statement-{account_id}.csv")
 
 
 @router.get("/{account_id}/balance", response_model=BalanceOut)

@@ -12,6 +12,7 @@ from ledger.domain.access import Permission as P
 from projections.common import PAGE_SIZE_MAX
 
 from ..deps import POSITION_MAX, MinPositionQuery
+from ..downloads import csv_download
 from ..models import DATETIME_RULE, BoundedDatetime, Code, EventsOut, SuspenseOut, TransactionsOut, TrialBalanceOut
 from ..service import acting
 from ..service.reports import Reports
@@ -58,9 +59,7 @@ def trial_balance_csv(api: Annotated[Reports, acting(P.REPORTS_READ, Reports)], 
                       include_zero: IncludeZero = False, min_position: MinPositionQuery = None):
     """The trial balance as CSV, streamed: `line,account_id,kind,business_id,external_ref,name,currency,role,
     channel,debit,credit`, a line `account` per account, then a line `total` per currency."""
-    lines = api.trial_balance_csv(as_of, include_zero, min_position)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'})
+    return csv_download(api.trial_balance_csv(as_of, include_zero, min_position), "trial-balance.csv")
 
 
 @router.get("/v1/reports/suspense", response_model=SuspenseOut)

@@ -15,6 +15,7 @@ from ledger.domain.errors import ValidationError
 from projections.common import PAGE_SIZE_MAX
 
 from ..deps import POSITION_MAX, IdempotencyKeyDep, MinPositionQuery
+from ..downloads import csv_download
 from ..models import (
     BoundedDate,
     Code,
@@ -112,15 +113,7 @@ def report(reconciliation_id: UUID, api: Reader, kind: Literal["fund", "fee"] = 
            part: Literal["summary", "detail"] = "summary"):
     """Fund or fee reconciliation, summary or detail, as CSV (with the currency)."""
     rows = api.services.reconciler.csv_report(reconciliation_id, kind, part)
-    first = next(rows)  # a missing reconciliation fails here, before the response starts
-    name = f"reconciliation-{reconciliation_id}-{kind}-{part}.csv"
-    return StreamingResponse(_chain(first, rows), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _chain(first: str, rest):
-    yield first
-    yield from rest
+    return csv_download(rows, f"reconciliation-{reconciliation_id}-{kind}-{part}.csv")
 
 
 def _page(api: Reconciliations, reconciliation_id: UUID, differences_only: bool, limit: int, cursor: str | None) -> dict:

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Form, Query
-from fastapi.responses import StreamingResponse
 
 from ledger.domain.access import Permission as P
 from projections.common import PAGE_SIZE_MAX
 
+from ...downloads import csv_download
 from ...service.accounts import Accounts
 from ...service.lookups import Lookups
 from .. import inputs
@@ -82,9 +82,7 @@ def _last_change(desk: Desk, accounts: Accounts, account_id: UUID) -> dict[str, 
 @router.get("/{account_id}/statement.csv")
 def statement_csv(desk: Reader, account_id: UUID, start: FromDay = None, to: str | None = None):
     begin, finish = _statement_window(desk, start, to)
-    lines = desk.service(Accounts).statement_csv(account_id, begin, finish, None)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="statement-{account_id}.csv"'})
+    return csv_download(desk.service(Accounts).statement_csv(account_id, begin, finish, None), f"statement-{account_id}.csv")
 
 
 @router.post("/{account_id}/status")

@@ -24,6 +24,7 @@ from ledger.domain.reconciliation import ACTIONS, CLASSES, MATCHED
 from projections.reconciliation.reports import resolution_text
 
 from ...deps import POSITION_MAX
+from ...downloads import csv_download
 from ...models import FetchIn, ImportIn, ResolveIn
 from ...service.reconciliations import Reconciliations
 from ..web import Desk, command_key, needs, page_router, query_string
@@ -150,15 +151,7 @@ def close(desk: Writer, reconciliation_id: UUID, idempotency: Key = ""):
 def report(desk: Reader, reconciliation_id: UUID, kind: Literal["fund", "fee"] = "fund",
            part: Literal["summary", "detail"] = "summary"):
     rows = desk.services.reconciler.csv_report(reconciliation_id, kind, part)
-    first = next(rows)  # a missing reconciliation fails here, before the response starts
-    name = f"reconciliation-{reconciliation_id}-{kind}-{part}.csv"
-
-    def chained() -> Any:
-        yield first
-        yield from rows
-
-    return StreamingResponse(chained(), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_download(rows, f"reconciliation-{reconciliation_id}-{kind}-{part}.csv")
 
 
 def _imported(r: Any) -> str:

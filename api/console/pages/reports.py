@@ -17,6 +17,7 @@ from ledger.domain.access import Permission
 from ledger.domain.errors import ValidationError
 from ledger.domain.inputs import check_moment
 
+from ...downloads import csv_download
 from ...service.reports import SUSPENSE_DAYS_DEFAULT, SUSPENSE_DAYS_MAX, Reports
 from ..money import money
 from ..web import Desk, needs, page_router, query_string
@@ -43,9 +44,7 @@ def reports(desk: Reader, as_of: Annotated[str, Query(max_length=64)] = "", incl
 
 @router.get("/trial-balance.csv", response_class=StreamingResponse)
 def trial_balance_csv(desk: Reader, as_of: Annotated[str, Query(max_length=64)] = "", include_zero: bool = False):
-    lines = desk.service(Reports).trial_balance_csv(_moment(as_of), include_zero, None)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'})
+    return csv_download(desk.service(Reports).trial_balance_csv(_moment(as_of), include_zero, None), "trial-balance.csv")
 
 
 @dataclass(frozen=True)
