@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger.domain.errors import ValidationError
+from projections import verify_runs
 from projections.suspense import suspense
 from projections.transactions import list_transactions
 from projections.trial_balance import Totals, account_balances, trial_balance_by_account
@@ -118,6 +119,15 @@ class Reports(Caller):
             start=after, limit=limit, topics=topics or (), inclusive_of_start=False)
         events = [_shown(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
         return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
+
+    def verifications(self, kind: str | None, limit: int) -> dict[str, Any]:
+        """The recorded `fundcenter replay` / `audit verify` runs, latest first, and the log's head now
+        (how far the log has moved since each)."""
+        return {"head": self.ledger.head(), "runs": verify_runs.runs(self.views, kind, limit)}
+
+    def last_verifications(self) -> dict[str, dict[str, Any] | None]:
+        """The last run of each kind (None: never run)."""
+        return verify_runs.last_runs(self.views)
 
     def aggregate_events(self, originator_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The first `limit` events of one aggregate, oldest first (`position` None: the log's
