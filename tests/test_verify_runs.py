@@ -124,3 +124,19 @@ def test_runs_are_numbered_in_order_and_listed_latest_first(store_url):
             record(views, Run("other", moment, moment, 1, True, "?"))
     finally:
         views.close()
+
+
+def test_a_broken_chain_is_recorded_with_its_first_problem(api, store_url, run_cli):
+    from tests.test_audit_chain import log_rows, set_row
+
+    api.fund(api.open("verify-dan"), 300)
+    assert run_cli("audit", "verify").exit_code == 0
+    position, *_, state, _ = log_rows(store_url)[-1]
+    set_row(store_url, position, state=state + b" ")  # an event altered after it was chained
+    broken = run_cli("audit", "verify")
+    assert broken.exit_code == 1
+    latest, first = api.get("/v1/verifications?kind=audit", who="auditor").json()["runs"]
+    assert first["ok"] is True and latest["ok"] is False and latest["id"] == first["id"] + 1
+    assert latest["first_problem"].startswith(f"position {position}: ")
+    assert latest["summary"] == f"audit verify: BROKEN at {latest['first_problem']}"
+    assert latest["summary"] in broken.stderr
