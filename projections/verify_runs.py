@@ -16,7 +16,7 @@ from .store import ViewStore
 
 KINDS = ("replay", "audit")
 COLUMNS = "id, kind, started_at, finished_at, head_position, ok, summary, first_problem"
-PROBLEM_MAX = 2000  # characters of the first problem kept (a problem names a row; this is ample)
+PROBLEM_CHARS_MAX = 2000  # characters of the first problem kept (a problem names a row; this is ample)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def record(views: ViewStore, run: Run) -> int:
     """Write `run` (one transaction) and return its id: one more than the last recorded."""
     if run.kind not in KINDS:
         raise ValueError(f"unknown verification kind {run.kind!r}")
-    problem = None if run.first_problem is None else run.first_problem[:PROBLEM_MAX]
+    problem = None if run.first_problem is None else run.first_problem[:PROBLEM_CHARS_MAX]
     with views.transaction() as cur:
         if cur.kind == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises writers
             cur.execute("LOCK TABLE verify_runs IN SHARE ROW EXCLUSIVE MODE")

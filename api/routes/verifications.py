@@ -45,6 +45,4 @@ def verifications(
     from the log and compared) and `fundcenter audit verify` (kind `audit`: the hash chain and the
     aggregates), when, at which log position, ok or the first problem. Runs are started from the
     command line, never from the API."""
-    found = api.verifications(kind, limit)
-    head = found["head"]
-    return {"head": head, "runs": [{**run, "behind": max(head - run["head_position"], 0)} for run in found["runs"]]}
+    return api.verifications(kind, limit)

@@ -121,18 +121,23 @@ class Reports(Caller):
         return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
 
     def verifications(self, kind: str | None, limit: int) -> dict[str, Any]:
-        """The recorded `fundcenter replay` / `audit verify` runs, latest first, and the log's head now
-        (how far the log has moved since each)."""
-        return {"head": self.ledger.head(), "runs": verify_runs.runs(self.views, kind, limit)}
+        """The recorded `fundcenter replay` / `audit verify` runs, latest first, each with `behind`: how
+        far the log has moved since (from its head now, also given)."""
+        head = self.ledger.head()
+        return {"head": head, "runs": [_since(run, head) for run in verify_runs.runs(self.views, kind, limit)]}
 
-    def last_verifications(self) -> dict[str, dict[str, Any] | None]:
-        """The last run of each kind (None: never run)."""
-        return verify_runs.last_runs(self.views)
+    def last_verifications(self, head: int) -> dict[str, dict[str, Any] | None]:
+        """The last run of each kind (None: never run), with `behind` from the log's `head`."""
+        return {kind: run and _since(run, head) for kind, run in verify_runs.last_runs(self.views).items()}
 
     def aggregate_events(self, originator_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The first `limit` events of one aggregate, oldest first (`position` None: the log's
         position is not kept with an aggregate's own sequence)."""
         return [_shown(None, event) for event in self.ledger.events.get(originator_id, limit=limit)]
+
+
+def _since(run: dict[str, Any], head: int) -> dict[str, Any]:
+    return {**run, "behind": max(head - run["head_position"], 0)}
 
 
 def _shown(position: int | None, event: Any) -> dict[str, Any]:

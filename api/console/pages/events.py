@@ -54,9 +54,7 @@ def event_log(desk: Auditor, after: int = 0, type: str | None = None, aggregate:
     runner = desk.services.runner
     views = {"head": desk.services.ledger.head(), "position": runner.position, "following": runner.following,
              "error": runner.state()["error"]}
-    last = reports.last_verifications()
-    verifications = [{"kind": kind, "command": VERIFY_COMMANDS[kind], "run": run,
-                      "behind": None if run is None else max(views["head"] - run["head_position"], 0)}
-                     for kind, run in last.items()]
+    verifications = [{"kind": kind, "command": VERIFY_COMMANDS[kind], "run": run}
+                     for kind, run in reports.last_verifications(views["head"]).items()]
     return desk.render("events/log.html", events=events, topics=topics, topic=topic, aggregate=inputs.blank(aggregate),
                        after=after, next_query=next_query, views=views, verifications=verifications)
