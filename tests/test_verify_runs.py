@@ -106,6 +106,9 @@ def test_the_route_is_for_auditors_and_refuses_bad_queries(api):
     problem_of(api.get("/v1/verifications?kind=nope", who="auditor"), 422, "validation-error")
     problem_of(api.get("/v1/verifications?limit=0", who="auditor"), 422, "validation-error")
     problem_of(api.get("/v1/verifications?limit=101", who="auditor"), 422, "validation-error")
+    for value in ("", "%00", "x" * 10_000, str(2**63), "-1", "1.5", "٣", "replay\x00"):
+        for name in ("kind", "limit"):  # refused as a validation error, never a 500 (Api.call checks)
+            problem_of(api.get("/v1/verifications", who="auditor", params={name: value}), 422, "validation-error")
     operation = api.client.get("/openapi.json").json()["paths"]["/v1/verifications"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"kind", "limit"}
     assert "422" in operation["responses"] and "403" in operation["responses"]
