@@ -23,6 +23,7 @@ from .deps import Services
 from .metrics import Metrics
 from .routes import accounts, admin, approvals, channels, days, lookups, money, ops, queries, reconciliations, webhooks
 from .routes import payments as payment_routes
+from .routes import verifications as verification_routes
 from .service_secrets import load_secrets
 from .settings import Settings
 
@@ -81,6 +82,7 @@ def create_app(
                    approvals, days):
         app.include_router(module.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(channels.callbacks, responses=problems.PROBLEM_RESPONSES)
+    app.include_router(verification_routes.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(ops.router)
     app.include_router(console.router)  # the web back office at /console (api/console/)
     return app

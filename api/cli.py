@@ -268,10 +268,14 @@ def replay(
 ) -> None:
     """Verify the views: replay the log into scratch views and compare them with the live ones;
     check that every transfer balances, the trial balance is zero per currency, and every
-    aggregate agrees with the transfers. Exit 1 on a mismatch. (`replay --verify` is the same.)"""
+    aggregate agrees with the transfers. Exit 1 on a mismatch. (`replay --verify` is the same.)
+    Each run's outcome is recorded in the views' database (the console's Events page, /v1/verifications)."""
     from projections.verify import replay_and_verify
+    from projections.verify_runs import Run, record
 
+    now = clock()
     with _system(db) as system:
+        started = now()
         head = system.ledger.head()
         with typer.progressbar(length=max(head, 1), label="replaying", file=sys.stderr) as bar:
             done = [0]
@@ -281,7 +285,12 @@ def replay(
                 done[0] = position
 
             report = replay_and_verify(system.ledger, system.views, catch_up=catch_up, on_progress=progress)
-    typer.echo(f"replayed {report.events} events ({report.transfers} transfers) up to position {report.position}")
+        replayed = f"replayed {report.events} events ({report.transfers} transfers) up to position {report.position}"
+        count = len(report.problems)
+        outcome = "verified" if report.ok else f"{count} mismatch{'es' if count > 1 else ''}"
+        record(system.views, Run("replay", started, now(), report.position, report.ok, f"{replayed}: {outcome}",
+                                 None if report.ok else report.problems[0]))
+    typer.echo(replayed)
     if report.events:
         typer.echo(
             f"checked {report.accounts} accounts and {report.holds} holds rebuilt from their own events,"

@@ -7,7 +7,8 @@ the transfers and its snapshots (projections/aggregate_audit.py, as `replay` doe
 It exits 0 with a one-line summary, or 1 naming the first broken position and why.
 A verified chain is recorded as a checkpoint; `--from POSITION` resumes after the
 latest checkpoint at or before POSITION - 1 (the chain only: the aggregates need the
-whole log), and refuses when there is none.
+whole log), and refuses when there is none. Each run that ends (verified or broken) is
+recorded in `verify_runs` as kind 'audit' (projections/verify_runs.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ import typer
 
 from ledger import FundCenter
 from ledger.audit.verify import NoCheckpoint, verify_chain
+from ledger.clock import system_clock
+from ledger.domain.aggregate import Clock
 from ledger.store import Database
 from projections.aggregate_audit import AggregateAudit
+from projections.store import ViewStore
+from projections.verify_runs import Run, record
 
 from .cli_days import verify_certificate
 
@@ -32,6 +37,11 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL: sqlite:///path or postgresql://user@host:port/db.", show_default=False),
 ]
+
+
+def clock() -> Clock:
+    """The clock of the runs `audit verify` records: the system's (as api/cli.py's `clock`)."""
+    return system_clock
 
 
 @audit_app.command("verify")
@@ -50,6 +60,8 @@ def verify(
 ) -> None:
     """Recompute the hash chain over the log, check every snapshot's seal, and rebuild every aggregate
     from its own events. Exit 1 naming the first broken position."""
+    now = clock()
+    started = now()
     database = Database.from_url(db)
     ledger = FundCenter(database.url)  # migrates: an older log gets its chain first
     with ExitStack() as stack:
@@ -79,10 +91,15 @@ def verify(
         if first is not None:
             more = len(report.breaks) - 1
             also = f" ({more} more problem{'s' if more > 1 else ''} after it)" if more else ""
-            typer.echo(f"audit verify: BROKEN at position {first.position}: {first.why}{also}", err=True)
+            broken = f"position {first.position}: {first.why}"
+            _record(database, Run("audit", started, now(), report.last_position, False,
+                                  f"audit verify: BROKEN at {broken}{also}", broken))
+            typer.echo(f"audit verify: BROKEN at {broken}{also}", err=True)
             raise typer.Exit(1)
         problems = audit.check(report.last_position) if audit else []
         if problems:
+            _record(database, Run("audit", started, now(), report.last_position, False,
+                                  "audit verify: chain whole, but an aggregate disagrees", problems[0]))
             typer.echo(f"audit verify: chain whole, but an aggregate disagrees: {problems[0]}", err=True)
             raise typer.Exit(1)
     start = 1 if report.resumed_after is None else report.resumed_after + 1
@@ -91,8 +108,19 @@ def verify(
     aggregates = (f"; {_n(audit.counts.accounts, 'account')}, {_n(audit.counts.holds, 'hold')} and"
                   f" {_n(audit.counts.snapshots, 'snapshot')} rebuilt from their own events" if audit
                   else "; aggregates not replayed")
-    typer.echo(f"verified: {_n(report.events, 'event')} chained, {span}{resumed}; {_n(report.snapshots, 'snapshot')}"
+    summary = (f"verified: {_n(report.events, 'event')} chained, {span}{resumed}; {_n(report.snapshots, 'snapshot')}"
                f" sealed{aggregates}; checkpoint at position {report.checkpoint or 0}")
+    _record(database, Run("audit", started, now(), report.last_position, True, summary))
+    typer.echo(summary)
+
+
+def _record(database: Database, run: Run) -> None:
+    """The run's outcome in `verify_runs` (projections/verify_runs.py), where the console shows it."""
+    views = ViewStore(database, pool_size=1)
+    try:
+        record(views, run)
+    finally:
+        views.close()
 
 
 def _n(count: int, noun: str) -> str:

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger.domain.errors import ValidationError
+from projections import verify_runs
 from projections.suspense import suspense
 from projections.transactions import list_transactions
 from projections.trial_balance import Totals, account_balances, trial_balance_by_account
@@ -119,10 +120,24 @@ class Reports(Caller):
         events = [_shown(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
         return {"events": events, "next_after": events[-1]["position"] if len(events) == limit else None}
 
+    def verifications(self, kind: str | None, limit: int) -> dict[str, Any]:
+        """The recorded `fundcenter replay` / `audit verify` runs, latest first, each with `behind`: how
+        far the log has moved since (from its head now, also given)."""
+        head = self.ledger.head()
+        return {"head": head, "runs": [_since(run, head) for run in verify_runs.runs(self.views, kind, limit)]}
+
+    def last_verifications(self, head: int) -> dict[str, dict[str, Any] | None]:
+        """The last run of each kind (None: never run), with `behind` from the log's `head`."""
+        return {kind: run and _since(run, head) for kind, run in verify_runs.last_runs(self.views).items()}
+
     def aggregate_events(self, originator_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The first `limit` events of one aggregate, oldest first (`position` None: the log's
         position is not kept with an aggregate's own sequence)."""
         return [_shown(None, event) for event in self.ledger.events.get(originator_id, limit=limit)]
+
+
+def _since(run: dict[str, Any], head: int) -> dict[str, Any]:
+    return {**run, "behind": max(head - run["head_position"], 0)}
 
 
 def _shown(position: int | None, event: Any) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The auditor's event log at the console: filtered by aggregate and by type, each event's data readable;
 where the views stand against the log."""
 
+import re
+
 from tests.console.conftest import Console
 
 
@@ -12,6 +14,7 @@ def test_the_auditor_reads_the_log_by_type_and_by_aggregate(console: Console):
     head = int(page.locator("#log-head").inner_text())
     assert head >= 1 and 0 <= int(page.locator("#views-position").inner_text()) <= head
     assert "replay --verify" in page.locator("#verification").inner_text()
+    assert "fundcenter replay" in page.locator("#verification-replay").inner_text()  # run from the command line
 
     page.select_option("#event-filters select[name=type]", label="Account.Opened")
     page.click("#event-filters button")
@@ -65,3 +68,47 @@ def test_the_log_by_type_and_by_aggregate_on_each_store(clerk):
     assert "Account.Opened" in shown and "&#34;external_ref&#34;: &#34;store-erin&#34;" in clerk.page.text
     assert clerk.get("/console/events?aggregate=nope").status_code == 422
     assert clerk.get("/console/events?type=Account.Nothing").status_code == 422
+
+
+def test_the_page_shows_the_last_verification_of_each_kind_on_each_store(clerk, store_url, monkeypatch):
+    from datetime import UTC, datetime
+
+    from typer.testing import CliRunner
+
+    from api import cli, cli_audit
+    from ledger.store import Database
+    from projections import ViewStore
+
+    clerk.login("auditor")
+    clerk.get("/console/events")
+    never = clerk.text().split("Last verifications")[1].split("Filter 筛选")[0]
+    assert never.count("Never run on this database.") == 2 and "fundcenter replay" in never
+    moment = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+    monkeypatch.setattr(cli, "clock", lambda: lambda: moment)
+    monkeypatch.setattr(cli_audit, "clock", lambda: lambda: moment)
+    monkeypatch.setenv("FUNDCENTER_DATABASE_URL", store_url)
+    alice = clerk.api.open("verify-erin")
+    clerk.api.fund(alice, 900)
+    assert CliRunner().invoke(cli.app, ["replay"]).exit_code == 0
+    clerk.get("/console/events")
+    shown = clerk.text().split("Last verifications")[1].split("Filter 筛选")[0]
+    assert shown.count("Never run on this database.") == 1  # the audit has not run
+    assert "2026-11-25 10:30:00" in shown and "ok 通过" in shown and "none: it verified the head" in shown
+
+    views = ViewStore(Database.from_url(store_url))
+    with views.transaction() as cur:
+        cur.execute("UPDATE account_balances SET posted = posted + 1 WHERE external_ref = 'verify-erin'")
+    views.close()
+    clerk.api.fund(clerk.api.open("verify-fay"), 100)
+    assert CliRunner().invoke(cli.app, ["replay"]).exit_code == 1
+    assert CliRunner().invoke(cli.app, ["audit", "verify"]).exit_code == 0
+    clerk.api.fund(alice, 1)  # the log moves on after both runs
+    clerk.get("/console/events")
+    shown = clerk.text().split("Last verifications")[1].split("Filter 筛选")[0]
+    assert "Never run" not in shown and "failed 失败: account_balances: row (" in shown and "column posted" in shown
+    assert "ok 通过" in shown  # the audit's run
+    head = int(re.search(r'id="log-head">(\d+)<', clerk.page.text).group(1))
+    for kind in ("replay", "audit"):  # when, at which position, and how far the log has moved since
+        row = re.search(f'id="verification-{kind}">(.*?)</tr>', clerk.page.text, re.S).group(1)
+        cells = [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        assert cells[1] == "2026-11-25 10:30:00" and cells[4] == f"{head - int(cells[2])} events" and int(cells[2]) < head

@@ -1,5 +1,6 @@
 """/console/events: the event log for auditors, filtered by aggregate (its id) and by type, each event's
-data readable; where the views stand against the log."""
+data readable; where the views stand against the log, and the last recorded `fundcenter replay` and
+`fundcenter audit verify` runs (projections/verify_runs.py): they are run from the command line, not here."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ router = page_router("/console/events")
 Auditor = Annotated[Desk, needs(P.EVENTS_READ)]
 PAGE_EVENTS = 50
 POSITION_MAX = 2**63 - 1
+VERIFY_COMMANDS = {"replay": "fundcenter replay", "audit": "fundcenter audit verify"}  # run from the command line
 
 
 def event_topics() -> list[str]:
@@ -52,5 +54,7 @@ def event_log(desk: Auditor, after: int = 0, type: str | None = None, aggregate:
     runner = desk.services.runner
     views = {"head": desk.services.ledger.head(), "position": runner.position, "following": runner.following,
              "error": runner.state()["error"]}
+    verifications = [{"kind": kind, "command": VERIFY_COMMANDS[kind], "run": run}
+                     for kind, run in reports.last_verifications(views["head"]).items()]
     return desk.render("events/log.html", events=events, topics=topics, topic=topic, aggregate=inputs.blank(aggregate),
-                       after=after, next_query=next_query, views=views)
+                       after=after, next_query=next_query, views=views, verifications=verifications)
