@@ -13,7 +13,9 @@
    it, on two ledgers side by side, one chaining its events and one not (on PostgreSQL its
    insert function put back to 0009's; on SQLite the library's insert), in interleaved
    rounds of `--transfers` transfers, so that the machine's load falls on both alike. The
-   cost is 1 - (with chain / without), from the totals of all rounds.
+   cost is 1 - (with chain / without), from the totals of all rounds, and the median round's.
+   Then the recorder alone: inserts of three events (a transfer's save), with and without
+   the chain, in 5 x `--rounds` short interleaved rounds: the median round's cost.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import tempfile
 import types
 import uuid
+from collections.abc import Callable
 from importlib import resources
 
 from common import Timer, fresh_database, machine, open_system, postgres, settings
@@ -111,30 +115,65 @@ def write_cost(url_with: str, url_without: str, transfers: int, rounds: int, acc
         without_chain(no_chain)
         ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
         seconds = {"with": 0.0, "without": 0.0}
+        ratios = []
         rng = random.Random(1)
         for r in range(rounds):
             order = [("with", with_chain), ("without", no_chain)]
+            this_round = {}
             for name, system in order if r % 2 == 0 else reversed(order):
                 with Timer() as timer:
                     for n in range(transfers):
                         a, b = rng.sample(ids[name], 2)
                         system.ledger.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{r}-{n}", memo="bench")
                 seconds[name] += timer.seconds
+                this_round[name] = timer.seconds
+            ratios.append(this_round["without"] / this_round["with"])
     finally:
         with_chain.close()
         no_chain.close()
     total = transfers * rounds
     rate_with, rate_without = total / seconds["with"], total / seconds["without"]
     return {"transfers_per_s_with_chain": round(rate_with), "transfers_per_s_without_chain": round(rate_without),
-            "chain_cost": round(1 - rate_with / rate_without, 4)}
+            "chain_cost": round(1 - rate_with / rate_without, 4),
+            "chain_cost_per_round": [round(1 - r, 3) for r in ratios],
+            "chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
+
+
+def insert_cost(url_with: str, url_without: str, rounds: int, inserts: int = 50) -> dict[str, float]:
+    """The recorder alone: inserts of three events (a transfer's save: the transfer and two accounts),
+    with and without the chain, in many short interleaved rounds; the median round's cost."""
+    state = sample_events(url_with)[-1][1]
+    with_chain, no_chain = open_system(url_with), open_system(url_without)
+    try:
+        without_chain(no_chain)
+        ratios = []
+        for r in range(rounds):
+            took = {}
+            order = [("with", with_chain), ("without", no_chain)]
+            for name, system in order if r % 2 == 0 else reversed(order):
+                with Timer() as timer:
+                    for _ in range(inserts):
+                        system.ledger.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "bench:Event", state)
+                                                              for _ in range(3)])
+                took[name] = timer.seconds
+            ratios.append(took["without"] / took["with"])
+    finally:
+        with_chain.close()
+        no_chain.close()
+    return {"insert_chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
 
 
 def run(store: str, args: argparse.Namespace, server: object | None) -> dict[str, object]:
-    def new_url(name: str) -> str:
-        if store == "sqlite":
-            return f"sqlite:///{tempfile.mkdtemp(prefix='audit-bench-')}/{name}.db"
-        return fresh_database(server, args.pg_url)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:  # SQLite's files, removed after the run
+        def new_url(name: str) -> str:
+            if store == "sqlite":
+                return f"sqlite:///{folder}/{name}.db"
+            return fresh_database(server, args.pg_url)  # type: ignore[arg-type]
 
+        return measure(store, args, new_url)
+
+
+def measure(store: str, args: argparse.Namespace, new_url: Callable[[str], str]) -> dict[str, object]:
     result: dict[str, object] = {"store": store}
     log_url, samples = new_url("log"), sample_events(new_url("samples"))
     with Timer() as timer:
@@ -145,6 +184,7 @@ def run(store: str, args: argparse.Namespace, server: object | None) -> dict[str
                "verify_chain_events_per_s_runs": [round(r) for r, _ in rates]}
     if args.rounds:
         result |= write_cost(new_url("with"), new_url("without"), args.transfers, args.rounds)
+        result |= insert_cost(new_url("with-i"), new_url("without-i"), args.rounds * 5)
     if store == "postgresql":
         result["server"] = settings(log_url)
     return result
@@ -178,7 +218,10 @@ def main() -> None:
             continue
         print(f"  {'FundCenter.transfer with the chain':<40}{result['transfers_per_s_with_chain']:>12,} /s")
         print(f"  {'FundCenter.transfer without it':<40}{result['transfers_per_s_without_chain']:>12,} /s")
-        print(f"  {'cost of the chain on the write path':<40}{result['chain_cost']:>12.1%}")
+        rounds = ", ".join(f"{c:.0%}" for c in result["chain_cost_per_round"])  # type: ignore[attr-defined]
+        print(f"  {'cost of the chain on the write path':<40}{result['chain_cost']:>12.1%} (rounds: {rounds})")
+        print(f"  {'  the median round':<40}{result['chain_cost_median_round']:>12.1%}")
+        print(f"  {'  on a 3-event insert alone (median)':<40}{result['insert_chain_cost_median_round']:>12.1%}")
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ..clock import system_clock
 from .chain import GENESIS, seal
 from .chain_store import CHAIN_TABLE, LOG_TABLES, SEALS_TABLE, checkpoints, record_checkpoint
 
@@ -83,11 +84,11 @@ class ChainReport:
 
 def verify_chain(
     db: Database, *, resume_after: int | None = None, on_rows: OnRows | None = None,
-    on_progress: OnProgress | None = None, record: bool = True,
+    on_progress: OnProgress | None = None, record: bool = True, clock: Callable[[], datetime] = system_clock,
 ) -> ChainReport:
     """Walk the log of `db` (see the module). `resume_after`: start after the latest verified
     checkpoint at or before this position (`NoCheckpoint` if there is none). `record`: keep
-    verified checkpoints."""
+    verified checkpoints, stamped by `clock`."""
     tables = LOG_TABLES[db.kind]
     with db.connect() as conn, db.connect() as recorder, _read_transaction(conn, db.kind):
         known = checkpoints(conn)
@@ -113,7 +114,7 @@ def verify_chain(
 
         def keep(position: int, chain_hash: bytes) -> None:
             if record and (orphan is None or position < orphan):
-                record_checkpoint(recorder, position, chain_hash, datetime.now(UTC).isoformat())
+                record_checkpoint(recorder, position, chain_hash, clock().isoformat())
                 report.checkpoint = position
 
         broken = _walk(conn, tables, db.kind, start, previous, known, report, on_rows, on_progress, keep)
