@@ -141,7 +141,9 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self._listeners = []
         self.one_trip = events_table_name == EVENTS_TABLE
-        self.insert_in_one_trip = sql.SQL("SELECT {schema}.{function}(%s, %s) AS notification_id").format(
+        # The events go in binary (`%b`): psycopg's text form of a composite array escapes each
+        # field's text with a regular expression (bytea's hex, quotes), a sixth of a batch's Python.
+        self.insert_in_one_trip = sql.SQL("SELECT {schema}.{function}(%b, %s) AS notification_id").format(
             schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(INSERT_FUNCTION)
         )
 
