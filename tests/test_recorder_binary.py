@@ -1,6 +1,7 @@
-"""The one-trip insert sends the events' rows in psycopg's binary form (ledger/recorders.py):
-every byte of a state, and every character of a topic, reaches the log as it was given, and
-the hash chain covers them as ledger/audit/chain.py computes it."""
+"""The one-trip insert sends the events' rows in psycopg's binary form, and the runner's
+range select reads them back in binary (ledger/recorders.py): every byte of a state, and
+every character of a topic, reaches the log and comes back as it was given, and the hash
+chain covers them as ledger/audit/chain.py computes it."""
 
 import uuid
 
@@ -27,10 +28,18 @@ def test_states_and_topics_reach_the_log_byte_for_byte_and_are_chained(ledger, p
               for n, (topic, state) in enumerate((t, s) for t in AWKWARD_TOPICS for s in AWKWARD_STATES)]
     ids = ledger.recorder.insert_events(events)
     assert ids == sorted(ids) and len(ids) == len(events)
-    read = ledger.recorder.select_notifications(start=ids[0], limit=len(ids))
-    assert [(n.id, n.originator_id, n.originator_version, n.topic, bytes(n.state)) for n in read] == [
-        (i, e.originator_id, e.originator_version, e.topic, e.state) for i, e in zip(ids, events, strict=True)
-    ]
+    expected = [(i, e.originator_id, e.originator_version, e.topic, e.state) for i, e in zip(ids, events, strict=True)]
+    recorder = ledger.recorder
+    for read in (
+        recorder.select_notifications(start=ids[0], limit=len(ids)),  # the library's select
+        recorder.select_notifications(start=ids[0], limit=len(ids), stop=ids[-1]),  # the runner's: a range
+        recorder.select_notifications(start=ids[0] - 1, limit=len(ids), stop=ids[-1], inclusive_of_start=False),
+    ):
+        assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in read] == expected
+        assert all(type(n.state) is bytes for n in read)
+    assert [n.id for n in recorder.select_notifications(start=ids[1], limit=2, stop=ids[-1])] == ids[1:3]
+    assert [n.id for n in recorder.select_notifications(start=ids[1], limit=5, stop=ids[2],
+                                                        inclusive_of_start=False)] == ids[2:3]
     with psycopg.connect(pg_url) as conn:
         before = conn.execute("SELECT hash FROM event_chain WHERE position < %s ORDER BY position DESC LIMIT 1",
                               (ids[0],)).fetchone()
