@@ -41,6 +41,7 @@ class Metrics:
                                          buckets=WEBHOOK_BUCKETS_S, registry=self.registry)
         for outcome in WEBHOOK_OUTCOMES:
             self.webhook_attempts.labels(outcome)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # observe()'s, per label set
 
     def webhook_attempt(self, outcome: str, seconds: float) -> None:
         """What the deliverer tells of each attempt (projections/webhook_delivery.py: on_attempt)."""
@@ -48,8 +49,12 @@ class Metrics:
         self.webhook_latency.observe(seconds)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        children = self._children.get((method, route, status))
+        if children is None:  # each label set's counter and histogram looked up once, then kept
+            children = self._children[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def problem(self, code: str) -> None:
         self.problems.labels(code).inc()

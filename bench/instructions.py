@@ -2,7 +2,8 @@
 
     valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/instructions.py WHAT N
 
-WHAT is `transfers` (N one-by-one transfers among 20 accounts), `catch-up` (a runner
+WHAT is `transfers` (N one-by-one transfers among 20 accounts), `batches` (N
+`transfer_many` calls of 100 transfers each among the same 20 accounts), `catch-up` (a runner
 catching empty views up over a log of about N events, written first) or `transcoder`
 (decoding, then encoding, the N first stored events of such a log, three times). The
 client's instructions for the work are the count of `WHAT N` less the count of the
@@ -34,6 +35,22 @@ def transfers(fc: FundCenter, count: int) -> None:
         fc.transfer(a, b, 1, "CNY", f"t-{n}")
 
 
+def batches(fc: FundCenter, count: int) -> None:
+    ids = []
+    for n in range(20):
+        account = fc.open_account("member", "bench", f"m{n}", "CNY")
+        fc.book_recharge(account.id, 10**12, "CNY", "alipay", f"rc-{n}")
+        ids.append(account.id)
+    rng = random.Random(1)
+    for b in range(count):
+        items = []
+        for n in range(100):
+            a, c = rng.sample(ids, 2)
+            items.append({"from_account": a, "to_account": c, "amount": 1, "currency": "CNY",
+                          "idempotency_key": f"b-{b}-{n}"})
+        fc.transfer_many(items)
+
+
 def write_log(fc: FundCenter, events: int) -> None:
     """Transfers among 200 members, a hold and its release every tenth command."""
     ids = []
@@ -53,7 +70,7 @@ def write_log(fc: FundCenter, events: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["transfers", "catch-up", "transcoder"])
+    parser.add_argument("what", choices=["transfers", "batches", "catch-up", "transcoder"])
     parser.add_argument("n", type=int)
     parser.add_argument("--skip", action="store_true", help="catch-up: write the log, skip the catch-up")
     parser.add_argument("--pg-url")
@@ -63,6 +80,8 @@ def main() -> None:
         try:
             if args.what == "transfers":
                 transfers(fc, args.n)
+            elif args.what == "batches":
+                batches(fc, args.n)
             elif args.what == "catch-up":
                 write_log(fc, args.n)
                 if not args.skip:

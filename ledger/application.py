@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import approval_commands as ac
@@ -99,6 +99,26 @@ class FundCenter(Application[UUID]):
         """Run the commands queued, then close the event store."""
         self.writer.stop()
         super().close()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        """eventsourcing's `Application.save()` (record, snapshots, notifications, in its order), but an
+        aggregate of ours is told apart by its class rather than by the library's runtime protocol checks
+        (two `isinstance` against `typing` protocols per object, a tenth of a batch's Python); anything
+        else takes the library's own path."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        events, aggregates = processing_event.events, processing_event.aggregates
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                events.extend(obj.collect_events())
+                aggregates[obj.id] = obj
+            elif obj is not None:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated by the library, kept as its save() calls it
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
