@@ -23,12 +23,18 @@ from ledger import FundCenter
 from projections import ProjectionRunner, ViewStore
 
 
-def transfers(fc: FundCenter, count: int) -> None:
+def funded_accounts(fc: FundCenter) -> list:
+    """Twenty member accounts with money enough for any run."""
     ids = []
     for n in range(20):
         account = fc.open_account("member", "bench", f"m{n}", "CNY")
         fc.book_recharge(account.id, 10**12, "CNY", "alipay", f"rc-{n}")
         ids.append(account.id)
+    return ids
+
+
+def transfers(fc: FundCenter, count: int) -> None:
+    ids = funded_accounts(fc)
     rng = random.Random(1)
     for n in range(count):
         a, b = rng.sample(ids, 2)
@@ -36,11 +42,7 @@ def transfers(fc: FundCenter, count: int) -> None:
 
 
 def batches(fc: FundCenter, count: int) -> None:
-    ids = []
-    for n in range(20):
-        account = fc.open_account("member", "bench", f"m{n}", "CNY")
-        fc.book_recharge(account.id, 10**12, "CNY", "alipay", f"rc-{n}")
-        ids.append(account.id)
+    ids = funded_accounts(fc)
     rng = random.Random(1)
     for b in range(count):
         items = []

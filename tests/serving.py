@@ -35,16 +35,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request(base, method, path, token=None, body=None, key=None):
+def json_request(base, method, path, token=None, body=None, key=None) -> urllib.request.Request:
+    """A request to the API as a business system sends it: JSON, a bearer key, an Idempotency-Key."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if key:
         headers["Idempotency-Key"] = key
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    return urllib.request.Request(base + path, data=data, method=method, headers=headers)
+
+
+def request(base, method, path, token=None, body=None, key=None):
+    """(status, JSON body)."""
     try:
-        with urllib.request.urlopen(req, timeout=10) as response:
+        with urllib.request.urlopen(json_request(base, method, path, token, body, key), timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

@@ -34,7 +34,7 @@ from fastapi.testclient import TestClient
 from tests.config import settings_for
 from tests.conftest import FAST_BUT_UNSAFE
 from tests.pgserver import PostgresServer
-from tests.serving import Server, create_keys, fundcenter_command
+from tests.serving import Server, create_keys, fundcenter_command, json_request
 
 REQUEST_MAX_S = 5.0  # every request, whatever the database does
 HEALTHZ_MAX_S = 2.0
@@ -61,13 +61,7 @@ def pg_up(pg):
 
 def http(base, method, path, token=None, body=None, key=None, timeout=15):
     """(status, JSON body, headers (case-insensitive), seconds); status 0 when the connection itself failed."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if key:
-        headers["Idempotency-Key"] = key
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    req = json_request(base, method, path, token, body, key)
     started = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
