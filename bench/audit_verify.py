@@ -4,7 +4,7 @@
                                  [--pg-url URL] [--json]
 
 1. Verify throughput: a log of `--events` events (default 1,000,000) is written through the
-   ledger's own recorder (so through the chain's real write path: 0012's function on
+   ledger's own recorder (so through the chain's real write path: 0018's function on
    PostgreSQL, the recorder's Python on SQLite), in inserts of 1,000 events whose topics and
    states are those of a real day of transfers (each event a fresh aggregate's version 1).
    Then `verify_chain` (what `fundcenter audit verify --chain-only` runs) walks it:

@@ -19,7 +19,7 @@ A save that writes extra rows in the same transaction (a subclass's
 
 Every stored event is covered by a link of the hash chain (ledger/audit/chain.py), written
 in the insert's own transaction under the same lock: on PostgreSQL by the server (0012's
-version of the function chains what it inserts; on the library's path the recorder calls
+version of the function, and 0018's cheaper one, chain what it inserts; on the library's path the recorder calls
 `fundcenter_chain_events` after its insert, before the commit); on SQLite by
 `SQLiteRecorder` in Python, after its insert, in its transaction. Snapshots are sealed to
 the chain the same way, by the snapshot recorders below (named by `SQLiteFactory` and by

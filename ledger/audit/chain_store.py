@@ -5,7 +5,7 @@
 - `chain_checkpoints (position, hash, verified_at)`: where `fundcenter audit verify` found the chain whole.
 
 On PostgreSQL the links are computed by the server, in the insert's own function
-(migrations/postgresql/0012_*). On SQLite `append_links` and `seal_snapshots` compute them in
+(migrations/postgresql/0012_*, the insert's 0018_*). On SQLite `append_links` and `seal_snapshots` compute them in
 Python, called by the recorders (ledger/recorders.py) inside the insert's transaction, after
 the insert: the transaction then holds SQLite's write lock, so the chain's last link read
 there is the one just before these events.
