@@ -241,6 +241,9 @@ def project(
 def deliver(
     db: DbOption = None,
     once: Annotated[bool, typer.Option("--once", help="Queue and send what is due now, then exit.")] = False,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Serve Prometheus metrics (attempts, backlog) at http://HOST:PORT/metrics.")] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="The address --metrics-port listens on.")] = "127.0.0.1",
 ) -> None:
     """Send the webhooks: queue them from the log (the outbox) and deliver them, until Ctrl-C."""
     with _system(db) as system:
@@ -249,6 +252,11 @@ def deliver(
             attempts = deliverer.run_once()
             typer.echo(f"{attempts} delivery attempts; outbox at position {deliverer.outbox.position}")
             return
+        if metrics_port is not None:
+            from api.deliver_metrics import serve_metrics
+
+            address = serve_metrics(system, metrics_host, metrics_port)
+            typer.echo(f"metrics at http://{address}/metrics")
         typer.echo(f"delivering webhooks; outbox at position {deliverer.outbox.position} (Ctrl-C to stop)")
         try:
             deliverer.follow()

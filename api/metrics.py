@@ -12,7 +12,7 @@ series are left out: the names and labels are those the service has always writt
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -145,3 +145,23 @@ def _webhooks(head: int, backlog: dict[str, float]) -> Iterator[Metric]:
                  backlog["oldest_s"])
     yield _gauge("fundcenter_webhook_outbox_lag_events", "Events written but not yet queued as webhooks by the outbox.",
                  max(head - int(backlog["position"]), 0))
+
+
+class DelivererMetrics:
+    """The metrics of a standalone deliverer (`fundcenter deliver --metrics-port`), a prometheus_client
+    collector: this process's delivery attempts (fed through `webhook_attempt`, as in `serve`) and, read
+    at each scrape by `read_backlog` (the log head and the backlog, or None if the database did not
+    answer), the backlog gauges `serve`'s /metrics writes, with `fundcenter_database_up`."""
+
+    def __init__(self, read_backlog: Callable[[], tuple[int, dict[str, float]] | None]) -> None:
+        self.attempts = Metrics()
+        self.webhook_attempt = self.attempts.webhook_attempt
+        self.read_backlog = read_backlog
+
+    def collect(self) -> Iterator[Metric]:
+        yield from (f for f in _without_created(self.attempts.registry.collect()) if f.name.startswith("fundcenter_webhook"))
+        read = self.read_backlog()
+        yield _gauge("fundcenter_database_up", "Whether the database answered the last probe (1) or not (0).",
+                     int(read is not None))
+        if read is not None:
+            yield from _webhooks(*read)
