@@ -14,6 +14,8 @@
    insert function put back to 0009's; on SQLite the library's insert), in interleaved
    rounds of `--transfers` transfers, so that the machine's load falls on both alike. The
    cost is 1 - (with chain / without), from the totals of all rounds, and the median round's.
+   The same for `transfer_many(100)` (3 batches a side per round): one save of 300 events,
+   where the chain's work per save is shared and its work per event counts.
    Then the recorder alone: inserts of three events (a transfer's save), with and without
    the chain, in 5 x `--rounds` short interleaved rounds: the median round's cost.
 """
@@ -139,6 +141,44 @@ def write_cost(url_with: str, url_without: str, transfers: int, rounds: int, acc
             "chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
 
 
+def batch_cost(url_with: str, url_without: str, rounds: int, size: int = 100, batches: int = 3,
+               accounts: int = 50) -> dict[str, float]:
+    """The same comparison for `transfer_many(size)` (`batches` a side per round): a save of 3 x `size`
+    events, where the chain's work per event counts and its work per save is shared."""
+    from datetime import UTC, datetime
+
+    clock = SteppingClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
+    with_chain, no_chain = open_system(url_with, clock=clock), open_system(url_without, clock=clock)
+    try:
+        without_chain(no_chain)
+        ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
+        seconds = {"with": 0.0, "without": 0.0}
+        ratios = []
+        rng = random.Random(3)
+        for r in range(rounds):
+            order = [("with", with_chain), ("without", no_chain)]
+            this_round = {}
+            for name, system in order if r % 2 == 0 else reversed(order):
+                with Timer() as timer:
+                    for b in range(batches):
+                        system.ledger.transfer_many([
+                            {"from_account": a, "to_account": z, "amount": rng.randint(1, 10_000), "currency": "CNY",
+                             "idempotency_key": f"b-{r}-{b}-{n}", "memo": "bench"}
+                            for n, (a, z) in enumerate(rng.sample(ids[name], 2) for _ in range(size))
+                        ])
+                seconds[name] += timer.seconds
+                this_round[name] = timer.seconds
+            ratios.append(this_round["without"] / this_round["with"])
+    finally:
+        with_chain.close()
+        no_chain.close()
+    total = size * batches * rounds
+    rate_with, rate_without = total / seconds["with"], total / seconds["without"]
+    return {"batch_transfers_per_s_with_chain": round(rate_with), "batch_transfers_per_s_without_chain": round(rate_without),
+            "batch_chain_cost": round(1 - rate_with / rate_without, 4),
+            "batch_chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
+
+
 def insert_cost(url_with: str, url_without: str, rounds: int, inserts: int = 50) -> dict[str, float]:
     """The recorder alone: inserts of three events (a transfer's save: the transfer and two accounts),
     with and without the chain, in many short interleaved rounds; the median round's cost."""
@@ -184,6 +224,7 @@ def measure(store: str, args: argparse.Namespace, new_url: Callable[[str], str])
                "verify_chain_events_per_s_runs": [round(r) for r, _ in rates]}
     if args.rounds:
         result |= write_cost(new_url("with"), new_url("without"), args.transfers, args.rounds)
+        result |= batch_cost(new_url("with-b"), new_url("without-b"), args.rounds)
         result |= insert_cost(new_url("with-i"), new_url("without-i"), args.rounds * 5)
     if store == "postgresql":
         result["server"] = settings(log_url)
@@ -222,6 +263,10 @@ def main() -> None:
         print(f"  {'cost of the chain on the write path':<40}{result['chain_cost']:>12.1%} (rounds: {rounds})")
         print(f"  {'  the median round':<40}{result['chain_cost_median_round']:>12.1%}")
         print(f"  {'  on a 3-event insert alone (median)':<40}{result['insert_chain_cost_median_round']:>12.1%}")
+        print(f"  {'FundCenter.transfer_many(100), with':<40}{result['batch_transfers_per_s_with_chain']:>12,} transfers/s")
+        print(f"  {'  without the chain':<40}{result['batch_transfers_per_s_without_chain']:>12,} transfers/s")
+        print(f"  {'  cost of the chain':<40}{result['batch_chain_cost']:>12.1%}"
+              f" (median round {result['batch_chain_cost_median_round']:.1%})")
 
 
 if __name__ == "__main__":
