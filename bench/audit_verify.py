@@ -31,6 +31,7 @@ import types
 import uuid
 from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 from common import Timer, fresh_database, machine, open_system, postgres, settings
 from eventsourcing.persistence import StoredEvent
@@ -108,7 +109,12 @@ def funded(system: System, accounts: int) -> list[uuid.UUID]:
     return ids
 
 
-def write_cost(url_with: str, url_without: str, transfers: int, rounds: int, accounts: int = 50) -> dict[str, float]:
+Work = Callable[[System, list[uuid.UUID], random.Random, str], int]  # one side's share of a round: transfers made
+
+
+def interleaved(url_with: str, url_without: str, rounds: int, work: Work, accounts: int = 50) -> dict[str, Any]:
+    """`work` on a ledger with the chain and one without, in turns (the order flips each round):
+    transfers per second of each over all rounds, the cost (1 - with / without), each round's cost."""
     from datetime import UTC, datetime
 
     clock = SteppingClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
@@ -116,67 +122,55 @@ def write_cost(url_with: str, url_without: str, transfers: int, rounds: int, acc
     try:
         without_chain(no_chain)
         ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
-        seconds = {"with": 0.0, "without": 0.0}
-        ratios = []
-        rng = random.Random(1)
+        seconds, made = {"with": 0.0, "without": 0.0}, {"with": 0, "without": 0}
+        ratios, rng = [], random.Random(1)
         for r in range(rounds):
             order = [("with", with_chain), ("without", no_chain)]
             this_round = {}
             for name, system in order if r % 2 == 0 else reversed(order):
                 with Timer() as timer:
-                    for n in range(transfers):
-                        a, b = rng.sample(ids[name], 2)
-                        system.ledger.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{r}-{n}", memo="bench")
+                    made[name] += work(system, ids[name], rng, f"{r}")
                 seconds[name] += timer.seconds
                 this_round[name] = timer.seconds
             ratios.append(this_round["without"] / this_round["with"])
     finally:
         with_chain.close()
         no_chain.close()
-    total = transfers * rounds
-    rate_with, rate_without = total / seconds["with"], total / seconds["without"]
-    return {"transfers_per_s_with_chain": round(rate_with), "transfers_per_s_without_chain": round(rate_without),
-            "chain_cost": round(1 - rate_with / rate_without, 4),
-            "chain_cost_per_round": [round(1 - r, 3) for r in ratios],
-            "chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
+    rate_with, rate_without = made["with"] / seconds["with"], made["without"] / seconds["without"]
+    return {"with": round(rate_with), "without": round(rate_without), "cost": round(1 - rate_with / rate_without, 4),
+            "per_round": [round(1 - r, 3) for r in ratios], "median_round": round(1 - statistics.median(ratios), 4)}
 
 
-def batch_cost(url_with: str, url_without: str, rounds: int, size: int = 100, batches: int = 3,
-               accounts: int = 50) -> dict[str, float]:
-    """The same comparison for `transfer_many(size)` (`batches` a side per round): a save of 3 x `size`
-    events, where the chain's work per event counts and its work per save is shared."""
-    from datetime import UTC, datetime
+def write_cost(url_with: str, url_without: str, transfers: int, rounds: int) -> dict[str, Any]:
+    """One-by-one `transfer()`s, `transfers` a side per round."""
 
-    clock = SteppingClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
-    with_chain, no_chain = open_system(url_with, clock=clock), open_system(url_without, clock=clock)
-    try:
-        without_chain(no_chain)
-        ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
-        seconds = {"with": 0.0, "without": 0.0}
-        ratios = []
-        rng = random.Random(3)
-        for r in range(rounds):
-            order = [("with", with_chain), ("without", no_chain)]
-            this_round = {}
-            for name, system in order if r % 2 == 0 else reversed(order):
-                with Timer() as timer:
-                    for b in range(batches):
-                        system.ledger.transfer_many([
-                            {"from_account": a, "to_account": z, "amount": rng.randint(1, 10_000), "currency": "CNY",
-                             "idempotency_key": f"b-{r}-{b}-{n}", "memo": "bench"}
-                            for n, (a, z) in enumerate(rng.sample(ids[name], 2) for _ in range(size))
-                        ])
-                seconds[name] += timer.seconds
-                this_round[name] = timer.seconds
-            ratios.append(this_round["without"] / this_round["with"])
-    finally:
-        with_chain.close()
-        no_chain.close()
-    total = size * batches * rounds
-    rate_with, rate_without = total / seconds["with"], total / seconds["without"]
-    return {"batch_transfers_per_s_with_chain": round(rate_with), "batch_transfers_per_s_without_chain": round(rate_without),
-            "batch_chain_cost": round(1 - rate_with / rate_without, 4),
-            "batch_chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
+    def one_by_one(system: System, ids: list[uuid.UUID], rng: random.Random, tag: str) -> int:
+        for n in range(transfers):
+            a, b = rng.sample(ids, 2)
+            system.ledger.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{tag}-{n}", memo="bench")
+        return transfers
+
+    r = interleaved(url_with, url_without, rounds, one_by_one)
+    return {"transfers_per_s_with_chain": r["with"], "transfers_per_s_without_chain": r["without"],
+            "chain_cost": r["cost"], "chain_cost_per_round": r["per_round"], "chain_cost_median_round": r["median_round"]}
+
+
+def batch_cost(url_with: str, url_without: str, rounds: int, size: int = 100, batches: int = 3) -> dict[str, Any]:
+    """`transfer_many(size)`, `batches` a side per round: saves of 3 x `size` events, where the chain's
+    work per event counts and its work per save is shared."""
+
+    def in_batches(system: System, ids: list[uuid.UUID], rng: random.Random, tag: str) -> int:
+        for b in range(batches):
+            system.ledger.transfer_many([
+                {"from_account": a, "to_account": z, "amount": rng.randint(1, 10_000), "currency": "CNY",
+                 "idempotency_key": f"b-{tag}-{b}-{n}", "memo": "bench"}
+                for n, (a, z) in enumerate(rng.sample(ids, 2) for _ in range(size))
+            ])
+        return size * batches
+
+    r = interleaved(url_with, url_without, rounds, in_batches)
+    return {"batch_transfers_per_s_with_chain": r["with"], "batch_transfers_per_s_without_chain": r["without"],
+            "batch_chain_cost": r["cost"], "batch_chain_cost_median_round": r["median_round"]}
 
 
 def insert_cost(url_with: str, url_without: str, rounds: int, inserts: int = 50) -> dict[str, float]:
