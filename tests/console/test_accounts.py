@@ -133,11 +133,17 @@ def test_the_statement_is_paged(console):
     console.login("finance")
     page = console.goto(f"/console/accounts/{alice['id']}", "busy-first-page")
     assert page.locator("#statement tbody tr").count() == 50
+    first_rows = page.locator("#statement tbody").inner_text()
+    assert page.locator(".pager a.previous").count() == 0
     page.click(".pager a.next")
     console.shot("busy-next-page")
     rows = page.locator("#statement tbody tr")
     assert rows.count() == 6
     assert rows.last.locator("td").nth(5).inner_text() == "930.15 CNY"  # 1,000.00 less 1.00 + 1.01 + ... + 1.54
+    page.click(".pager a.previous")
+    assert page.locator("#statement tbody").inner_text() == first_rows
+    assert page.locator(".pager a.previous").count() == 0
+    page.click(".pager a.next")
     page.click(".pager a.first")
     assert page.locator("#statement tbody tr").count() == 50
 

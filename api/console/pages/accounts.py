@@ -16,6 +16,7 @@ from ...downloads import csv_download
 from ...service.accounts import Accounts
 from ...service.lookups import Lookups
 from .. import inputs
+from ..paging import paging
 from ..web import Desk, command_key, needs, page_router, query_string
 
 router = page_router("/console/accounts")
@@ -35,9 +36,8 @@ def find_accounts(desk: Reader, business_id: str | None = None, kind: str | None
     filters = {"business_id": inputs.blank(business_id), "kind": inputs.choice(kind, KINDS, "kind"),
                "external_ref": inputs.blank(external_ref), "status": inputs.choice(status, STATUSES, "status")}
     found = desk.service(Lookups).accounts(None, **filters, limit=PAGE_ROWS, cursor=inputs.blank(cursor))
-    following = found["next_cursor"] and query_string({**filters, "cursor": found["next_cursor"]})
-    return desk.render("accounts/list.html", filters=filters, accounts=found["items"], next_query=following,
-                       kinds=KINDS, statuses=STATUSES)
+    return desk.render("accounts/list.html", filters=filters, accounts=found["items"], kinds=KINDS, statuses=STATUSES,
+                       **paging(desk, filters, inputs.blank(cursor), found["next_cursor"]))
 
 
 def _statement_window(desk: Desk, first: str | None, last: str | None) -> tuple[Any, Any]:
@@ -63,8 +63,8 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
         bindings = desk.service(Lookups).bindings(account_id, PAGE_SIZE_MAX, None, None)["items"]
     return desk.render(
         "accounts/account.html", account=account, statement=statement["entries"], window=window,
-        next_query=statement["next_cursor"] and query_string({**window, "cursor": statement["next_cursor"]}),
-        csv_query=query_string(window), paged=cursor is not None, holds=holds, bindings=bindings,
+        **paging(desk, window, inputs.blank(cursor), statement["next_cursor"]),
+        csv_query=query_string(window), holds=holds, bindings=bindings,
         can_change=desk.can(P.ACCOUNTS_STATUS) and account["kind"] != "system", actions=ACTIONS,
         can_read_events=desk.can(P.EVENTS_READ), last_change=_last_change(desk, accounts, account_id),
     )

@@ -13,7 +13,8 @@ from ledger.domain.access import Permission as P
 
 from ...service.approvals import Approvals
 from .. import inputs
-from ..web import Desk, command_key, needs, page_router, query_string
+from ..paging import paging
+from ..web import Desk, command_key, needs, page_router
 
 router = page_router("/console/approvals")
 Staff = Annotated[Desk, needs(P.ACCOUNTS_READ)]  # every staff role reads approvals; deciding needs the command's permission
@@ -28,8 +29,7 @@ def list_approvals(desk: Staff, status: str | None = "pending", kind: str | None
     filters = {"status": inputs.choice(status, STATUSES, "status"), "kind": inputs.choice(kind, KINDS, "kind")}
     found = desk.service(Approvals).approvals(filters["status"], filters["kind"], PAGE_ROWS, inputs.blank(cursor), None)
     return desk.render("approvals/list.html", approvals=[asdict(a) for a in found["items"]], filters=filters,
-                       statuses=STATUSES, kinds=KINDS,
-                       next_query=found["next_cursor"] and query_string({**filters, "cursor": found["next_cursor"]}))
+                       statuses=STATUSES, kinds=KINDS, **paging(desk, filters, inputs.blank(cursor), found["next_cursor"]))
 
 
 @router.get("/{approval_id}")

@@ -15,7 +15,8 @@ from ...service.accounts import Accounts
 from ...service.lookups import Lookups
 from ...service.reports import Reports
 from .. import inputs
-from ..web import Desk, needs, page_router, query_string
+from ..paging import paging
+from ..web import Desk, needs, page_router
 
 router = page_router("/console/transactions")
 Reader = Annotated[Desk, needs(P.TRANSACTIONS_READ)]
@@ -40,8 +41,7 @@ def transactions_page(desk: Desk, template: str, base: str, kinds: tuple[str, ..
         None, business_id=filters["business_id"], account_id=account, kind=filters["kind"], status=filters["status"],
         channel=filters["channel"], start=start, end=end, limit=PAGE_ROWS, cursor=inputs.blank(cursor))
     return desk.render(template, filters=filters, rows=found["items"], kinds=kinds, statuses=STATUSES,
-                       next_query=found["next_cursor"] and query_string({**filters, "cursor": found["next_cursor"]}),
-                       paged=cursor is not None, base=base, **context)
+                       **paging(desk, filters, inputs.blank(cursor), found["next_cursor"]), base=base, **context)
 
 
 @router.get("")
