@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from ledger.channels.gateway import GatewayRegistry
 from ledger.domain.aggregate import Clock
 
-from . import access_log, console, openapi, problems
+from . import access_log, console, gc_tuning, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
@@ -57,6 +57,8 @@ def create_app(
                 system.deliverer.start()
             app.state.services = Services(system.ledger, system.views, system.runner, metrics, settings,
                                           system.payments, system.reconciler)
+            if settings.tune_gc:
+                gc_tuning.settle()
         except BaseException:
             system.close()
             raise

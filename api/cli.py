@@ -198,7 +198,7 @@ def serve(
     if workers > 1 and database.kind != "postgresql":
         raise BadOption(f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time"
                         " (the workers would only queue on its lock); use --workers 1")
-    settings = _settings(url, run_projections=projections)
+    settings = _settings(url, run_projections=projections).model_copy(update={"tune_gc": True})
     app = create_app(settings=settings)  # refuses production without its secrets, naming them
     if settings.environment == "production":  # and without a callback secret for a channel it has
         with bootstrap(settings) as system:
@@ -215,6 +215,7 @@ def serve(
 
     os.environ["FUNDCENTER_DATABASE_URL"] = url
     os.environ["FUNDCENTER_RUN_PROJECTIONS"] = "true" if projections else "false"
+    os.environ["FUNDCENTER_TUNE_GC"] = "true"
     uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning")
 
 
