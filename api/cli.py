@@ -192,6 +192,7 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .http_writes import JoinedWritesHttpTools
 
     url = resolve_url(db)
     database = Database.from_url(url)  # a bad URL fails here, in one line
@@ -206,7 +207,7 @@ def serve(
     typer.echo(f"Fund Center API on http://{host}:{port} ({settings.environment}, database {redact_url(url)}"
                f"{f', {workers} workers' if workers > 1 else ''}); OpenAPI at /docs", err=True)
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", http=JoinedWritesHttpTools)
         return
     # Each worker process builds its own app (`create_app()`) from the settings in the environment,
     # which it inherits: the database and whether to run projections are put there; the rest
@@ -216,7 +217,8 @@ def serve(
     os.environ["FUNDCENTER_DATABASE_URL"] = url
     os.environ["FUNDCENTER_RUN_PROJECTIONS"] = "true" if projections else "false"
     os.environ["FUNDCENTER_TUNE_GC"] = "true"
-    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning")
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning",
+                http=JoinedWritesHttpTools)
 
 
 @app.command()
