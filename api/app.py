@@ -65,6 +65,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.services.close()
             system.close()
 
     app = FastAPI(
