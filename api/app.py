@@ -3,8 +3,10 @@
 Everything the app holds (the ledger, the views' store, the projection runner and the
 services, which `api/bootstrap.py` builds; its metrics) is made in the lifespan, never at
 import time. Endpoints are plain `def`: the ledger is synchronous and FastAPI runs them
-in its thread pool. Every request gets a request id, a metric and an access-log line
-(`api/access_log.py`); the OpenAPI document and the docs pages are `api/openapi.py`'s.
+in its thread pool (the money commands' plain case, in the services' own: api/routes/lean.py).
+Every request gets a request id, a metric and an access-log line (`api/access_log.py`); the
+OpenAPI document and the docs pages are `api/openapi.py`'s. `serve` tunes the garbage collector
+after start-up (api/gc_tuning.py) and sends each response in one write (api/http_writes.py).
 """
 
 from __future__ import annotations
