@@ -124,16 +124,20 @@ def refusals(api, alice, bob):
     ]
 
 
-def test_every_refusal_answers_as_fastapis_way_does(api):
+def test_every_refusal_answers_as_fastapis_way_does(api, capsys):
     alice, bob = funded_pair(api)
     api.post("/v1/transfers", {"from_account": alice, "to_account": bob, "amount": 1, "currency": "CNY"})  # keys known
     api.post("/v1/transfers", {"from_account": alice, "to_account": bob, "amount": 1, "currency": "CNY"}, who="shop")
     for n, (name, path, content, sent) in enumerate(refusals(api, alice, bob)):
         if sent.get("Idempotency-Key") == "k-1":
             sent = {**sent, "Idempotency-Key": f"case-{n}"}
+        capsys.readouterr()
         lean = api.client.post(path, content=content, headers=sent)
         with fastapi_way(api):
             full = api.client.post(path, content=content, headers=sent)
+        logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert [(line["status"], line["key_id"], line["path"]) for line in logged] == [
+            (full.status_code, logged[1]["key_id"], logged[1]["path"])] * 2, name  # the same access-log line
         assert lean.status_code == full.status_code and lean.status_code >= 400, (name, lean.text, full.text)
         assert lean.headers["content-type"] == full.headers["content-type"] == PROBLEM, name
         assert lean.headers.get("www-authenticate") == full.headers.get("www-authenticate"), name

@@ -84,6 +84,7 @@ class LeanRoute(APIRoute):
                 arguments["body"] = None
             if arguments["body"] is None:
                 return await full(request)
+            request.state.key_id = str(arguments["api"].who.key_id)  # for the access log, as deps.principal does
             if spec.wants_request:
                 arguments["request"] = request
             # In the services' own thread pool: asyncio's hand-off costs less than anyio's (a C queue,
@@ -115,5 +116,4 @@ def plain_case(request: Request, spec: Lean) -> dict[str, Any] | None:
         if not isinstance(value, str) or not _CANONICAL_UUID.fullmatch(value):
             return None
         arguments[name] = UUID(value)
-    request.state.key_id = str(who.key_id)  # for the access log, as deps.principal does
     return arguments
