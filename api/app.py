@@ -3,8 +3,10 @@
 Everything the app holds (the ledger, the views' store, the projection runner and the
 services, which `api/bootstrap.py` builds; its metrics) is made in the lifespan, never at
 import time. Endpoints are plain `def`: the ledger is synchronous and FastAPI runs them
-in its thread pool. Every request gets a request id, a metric and an access-log line
-(`api/access_log.py`); the OpenAPI document and the docs pages are `api/openapi.py`'s.
+in its thread pool (the money commands' plain case, in the services' own: api/routes/lean.py).
+Every request gets a request id, a metric and an access-log line (`api/access_log.py`); the
+OpenAPI document and the docs pages are `api/openapi.py`'s. `serve` tunes the garbage collector
+after start-up (api/gc_tuning.py) and sends each response in one write (api/http_writes.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi import FastAPI
 from ledger.channels.gateway import GatewayRegistry
 from ledger.domain.aggregate import Clock
 
-from . import access_log, console, openapi, problems
+from . import access_log, console, gc_tuning, openapi, problems
 from .bootstrap import bootstrap
 from .deps import Services
 from .metrics import Metrics
@@ -57,12 +59,15 @@ def create_app(
                 system.deliverer.start()
             app.state.services = Services(system.ledger, system.views, system.runner, metrics, settings,
                                           system.payments, system.reconciler)
+            if settings.tune_gc:
+                gc_tuning.settle()
         except BaseException:
             system.close()
             raise
         try:
             yield
         finally:
+            app.state.services.close()
             system.close()
 
     app = FastAPI(

@@ -192,13 +192,14 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .http_writes import JoinedWritesHttpTools
 
     url = resolve_url(db)
     database = Database.from_url(url)  # a bad URL fails here, in one line
     if workers > 1 and database.kind != "postgresql":
         raise BadOption(f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time"
                         " (the workers would only queue on its lock); use --workers 1")
-    settings = _settings(url, run_projections=projections)
+    settings = _settings(url, run_projections=projections).model_copy(update={"tune_gc": True})
     app = create_app(settings=settings)  # refuses production without its secrets, naming them
     if settings.environment == "production":  # and without a callback secret for a channel it has
         with bootstrap(settings) as system:
@@ -206,7 +207,7 @@ def serve(
     typer.echo(f"Fund Center API on http://{host}:{port} ({settings.environment}, database {redact_url(url)}"
                f"{f', {workers} workers' if workers > 1 else ''}); OpenAPI at /docs", err=True)
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", http=JoinedWritesHttpTools)
         return
     # Each worker process builds its own app (`create_app()`) from the settings in the environment,
     # which it inherits: the database and whether to run projections are put there; the rest
@@ -215,7 +216,9 @@ def serve(
 
     os.environ["FUNDCENTER_DATABASE_URL"] = url
     os.environ["FUNDCENTER_RUN_PROJECTIONS"] = "true" if projections else "false"
-    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning")
+    os.environ["FUNDCENTER_TUNE_GC"] = "true"
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning",
+                http=JoinedWritesHttpTools)
 
 
 @app.command()

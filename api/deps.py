@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -124,9 +125,16 @@ class Services:
     payments: Payments
     reconciler: Reconciler
     keys: KeyCache = field(init=False)  # API keys' principals, in memory, following the log
+    endpoints: ThreadPoolExecutor = field(init=False)  # where the money commands' plain case runs (routes/lean.py)
+
+    ENDPOINT_THREADS_MAX = 40  # as many as the thread pool FastAPI runs the other endpoints in
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.ledger, self.runner)
+        self.endpoints = ThreadPoolExecutor(self.ENDPOINT_THREADS_MAX, thread_name_prefix="fundcenter-endpoint")
+
+    def close(self) -> None:
+        self.endpoints.shutdown(wait=True)
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: block until the views include `position`."""

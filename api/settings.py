@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     database_timeout_s: float = Field(default_factory=database_timeout_s, gt=0)
     healthz_timeout_s: float = 1.5  # /healthz and /metrics answer within this, whatever the database does
     projection_lag_max_s: float = 30.0  # /healthz is 503 projections-lagging when the views stay behind this long
+    # Tune the garbage collector once started (api/gc_tuning.py): `serve` does; an app made in a test does not.
+    tune_gc: bool = False
     deliver_webhooks: bool = True  # send webhooks from this process (`serve`), or leave it to `fundcenter deliver`
     # Secrets (api/service_secrets.py): the HMAC key that tokenises card numbers, each channel's
     # callback secret (JSON: {"unionpay": "..."}), and a JSON file that may hold both instead.

@@ -27,8 +27,9 @@ from ..problems import problem_body
 from ..service import acting
 from ..service.money import Money
 from .approvals import PENDING
+from .lean import LeanRoute, lean
 
-router = APIRouter(tags=["money"])
+router = APIRouter(tags=["money"], route_class=LeanRoute)  # the hot commands' plain case: api/routes/lean.py
 Mover = Annotated[Money, acting(P.MONEY_MOVE, Money)]
 
 
@@ -42,12 +43,14 @@ def shown(model: type[Out], value: Any, status_code: int = 200) -> Response:
 
 
 @router.post("/v1/transfers", status_code=201, response_model=TransferOut)
+@lean(TransferIn, P.MONEY_MOVE, Money)
 def transfer(body: TransferIn, key: IdempotencyKeyDep, api: Mover):
     """An internal transfer between two customer accounts of one currency."""
     return shown(TransferOut, api.transfer(body, key), 201)
 
 
 @router.post("/v1/transfers/batch", status_code=200, response_model=BatchOut)
+@lean(BatchIn, P.MONEY_MOVE, Money, wants_request=True)
 def transfer_batch(body: BatchIn, key: IdempotencyKeyDep, api: Mover, request: Request):
     """Up to 1000 transfers applied in order, each idempotent (its own key, or the batch key and its index).
     Saved in one transaction when all go through; a refused item refuses only itself."""
@@ -63,6 +66,7 @@ def transfer_batch(body: BatchIn, key: IdempotencyKeyDep, api: Mover, request: R
 
 
 @router.post("/v1/holds", status_code=201, response_model=HoldOut)
+@lean(HoldIn, P.MONEY_MOVE, Money)
 def place_hold(body: HoldIn, key: IdempotencyKeyDep, api: Mover):
     """Freeze part of an account's balance, optionally until `expires_at`."""
     return shown(HoldOut, api.place_hold(body, key), 201)
@@ -74,12 +78,14 @@ def get_hold(hold_id: UUID, api: Annotated[Money, acting(P.ACCOUNTS_READ, Money)
 
 
 @router.post("/v1/holds/{hold_id}/release", response_model=HoldOut)
+@lean(ReleaseIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",))
 def release_hold(hold_id: UUID, body: ReleaseIn, key: IdempotencyKeyDep, api: Mover):
     """Unfreeze all that remains (no amount) or part of it."""
     return shown(HoldOut, api.release_hold(hold_id, body, key))
 
 
 @router.post("/v1/holds/{hold_id}/capture", status_code=201, response_model=TransferOut)
+@lean(CaptureIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",))
 def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mover):
     """Post all that remains (no amount) or part of a hold to another account."""
     return shown(TransferOut, api.capture_hold(hold_id, body, key), 201)
