@@ -37,6 +37,20 @@ class dispatchmethod(singledispatchmethod):
         obj.__dict__[self.name] = method  # found before this (non-data) descriptor from now on
         return method
 
+    def handles(self, kind: type) -> bool:
+        """Whether events of class `kind` have a handler of their own (not the default one)."""
+        return self.dispatcher.dispatch(kind) is not self.dispatcher.registry[object]
+
+
+class Collects:
+    """A view that every event reaches through its `collect` dispatcher, which does nothing by
+    default: `handles(kind)` says whether events of a class can change it, so the runner passes
+    it over for a batch of none of those (most batches, for the views of rarer events)."""
+
+    def handles(self, kind: type) -> bool:
+        collect = vars(type(self))["collect"]
+        return bool(collect.handles(kind))
+
 
 # A batch is the events of one transaction of the runner: (log position, domain event).
 Batch = list[tuple[int, Any]]

@@ -47,6 +47,7 @@ from .approvals import ApprovalsView
 from .balances import BalancesView
 from .common import Batch
 from .payments import PaymentsView
+from .reading import pages
 from .reconciliations import ReconciliationsView
 from .statements import StatementsView
 from .store import ViewStore
@@ -152,29 +153,34 @@ class ProjectionRunner:
         with self._progress:
             self._head = max(self._head, head)
         applied = 0
-        while position < head and not self._stop.is_set():
-            notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=self.batch_size, stop=head, inclusive_of_start=False
-            )
-            if not notifications:
-                break
-            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
-            with self.store.transaction() as cur:
-                claimed = self.store.claim(cur, self.application_name)
-                if claimed == position:
-                    for view in self.views:
-                        view.apply(cur, batch)
-                    self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
-            if claimed != position:  # another runner (another `serve` process) got there first
-                self._tell(position, claimed, None)
-                position = claimed
+        log_pages = pages(self.ledger, position, head, self.batch_size)
+        try:
+            while position < head and not self._stop.is_set():
+                batch = log_pages.next()
+                if not batch:
+                    break
+                with self.store.transaction() as cur:
+                    claimed = self.store.claim(cur, self.application_name)
+                    if claimed == position:
+                        kinds = {event.__class__ for _, event in batch}
+                        for view in self.views:
+                            if _concerns(view, kinds):
+                                view.apply(cur, batch)
+                        self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
+                if claimed != position:  # another runner (another `serve` process) got there first
+                    self._tell(position, claimed, None)
+                    position = claimed
+                    self._advance(position)
+                    log_pages.close()  # what it read ahead starts from the old position
+                    log_pages = pages(self.ledger, position, head, self.batch_size)
+                    continue
+                self._tell(position, batch[-1][0], batch)
+                position, applied = batch[-1][0], applied + len(batch)
                 self._advance(position)
-                continue
-            self._tell(position, batch[-1][0], batch)
-            position, applied = batch[-1][0], applied + len(batch)
-            self._advance(position)
-            if on_batch is not None:
-                on_batch(position, head)
+                if on_batch is not None:
+                    on_batch(position, head)
+        finally:
+            log_pages.close()
         if until is None and position >= head:
             self.caught_up_at = time.time()
         return applied
@@ -379,6 +385,13 @@ class ProjectionRunner:
 
     def _waker(self) -> Any:
         return waker_for(self.ledger, self._stop)
+
+
+def _concerns(view: Any, kinds: set[type]) -> bool:
+    """Whether a batch of events of these classes can change the view: a view that says which
+    (`handles`, common.py's `Collects`) is passed over for a batch of none of them."""
+    handles = getattr(view, "handles", None)
+    return handles is None or any(handles(kind) for kind in kinds)
 
 
 def _describe(error: BaseException) -> str:

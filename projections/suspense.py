@@ -18,12 +18,12 @@ from typing import Any
 from ledger.domain.accounts import SystemRole
 from ledger.domain.transfers import Transfer
 
-from .common import AccountMetadata, Batch, booked_day, dispatchmethod
+from .common import AccountMetadata, Batch, Collects, booked_day, dispatchmethod
 
 ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
 
 
-class SuspenseView:
+class SuspenseView(Collects):
     name = "suspense"
     tables = {"suspense_days": "channel, currency, day, role"}
 

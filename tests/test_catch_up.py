@@ -1,0 +1,95 @@
+"""Catching up: the runner reads the log ahead of what it applies, and passes over the views a
+batch cannot change; neither may change what the views hold, or how a failure halts it."""
+
+import threading
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from ledger.domain.access import ApiKey
+from ledger.domain.transfers import Transfer
+from projections import ProjectionRunner, ViewStore
+from projections.api_keys import ApiKeysView
+from projections.payments import PaymentsView
+from projections.verify import replay_and_verify
+from tests.test_projections import busy_day
+
+READ_AHEAD_THREAD = "fundcenter-projections-read-ahead"
+
+
+@pytest.fixture
+def views(fund_center):
+    store = ViewStore(fund_center.database)
+    yield store
+    store.close()
+
+
+def reading_ahead() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == READ_AHEAD_THREAD]
+
+
+class Outage(OperationalError):
+    """The event store's connection failing under one read."""
+
+
+def fail_once(monkeypatch, obj, name, when):
+    """Make `obj.name(...)` raise once, on the first call `when(*args, **kwargs)` accepts."""
+    original, failed = getattr(obj, name), []
+
+    def failing(*args, **kwargs):
+        if not failed and when(*args, **kwargs):
+            failed.append(True)
+            raise Outage("the log went away")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, failing)
+    return failed
+
+
+@pytest.mark.parametrize("what", ["read", "decode"])
+def test_a_page_that_fails_to_read_or_decode_halts_the_catch_up_right_before_it(fund_center, views, monkeypatch, what):
+    busy_day(fund_center, transfers=60)
+    if what == "read":
+        failed = fail_once(monkeypatch, fund_center.recorder, "select_notifications",
+                           lambda start=None, *a, **k: start is not None and start >= 60)
+    else:
+        failed = fail_once(monkeypatch, fund_center.mapper, "to_domain_event", lambda n: n.id == 75)
+    runner = ProjectionRunner(fund_center, views, batch_size=20)
+    with pytest.raises(Outage):
+        runner.catch_up()
+    assert failed
+    assert runner.position == 60  # the three pages before it, each with its tracking position
+    assert not reading_ahead()  # the catch-up ended its reader
+    runner.catch_up()  # the cause went away: it resumes where it halted
+    assert runner.position == fund_center.head()
+    report = replay_and_verify(fund_center, views)
+    assert report.ok, report.problems
+
+
+def test_a_following_runner_leaves_no_reader_behind(fund_center, views):
+    members = busy_day(fund_center, transfers=60)
+    runner = ProjectionRunner(fund_center, views, batch_size=10).start()
+    try:
+        runner.wait(fund_center.head(), timeout=30)
+        for n in range(30):  # more than a page while it follows
+            fund_center.transfer(members[n % 2], members[2], 10, "CNY", f"later-{n}")
+        runner.wait(fund_center.head(), timeout=30)
+    finally:
+        runner.stop()
+    assert not reading_ahead()
+    report = replay_and_verify(fund_center, views)
+    assert report.ok, report.problems
+
+
+def test_a_stop_mid_catch_up_ends_the_reader_and_keeps_what_was_applied(fund_center, views):
+    busy_day(fund_center, transfers=60)
+    runner = ProjectionRunner(fund_center, views, batch_size=10)
+    runner.catch_up(on_batch=lambda position, head: runner.stop() if position >= 30 else None)
+    assert runner.position == 30
+    assert not reading_ahead()
+
+
+def test_views_of_rarer_events_say_which_events_concern_them():
+    assert ApiKeysView().handles(ApiKey.Created) and ApiKeysView().handles(ApiKey.Revoked)
+    assert not ApiKeysView().handles(Transfer.Posted)
+    assert not PaymentsView().handles(Transfer.Posted)
