@@ -110,8 +110,10 @@ class BalancesView:
     @collect.register
     def _(self, event: Transfer.Posted, position: int, changes: _Changes) -> None:
         for p in event.postings:
-            side = "debits" if p["side"] == "debit" else "credits"
-            changes.update_account(str(p["account"]), position, **{side: p["amount"]})
+            if p["side"] == "debit":
+                changes.update_account(str(p["account"]), position, debits=p["amount"])
+            else:
+                changes.update_account(str(p["account"]), position, credits=p["amount"])
 
     @collect.register
     def _(self, event: Hold.Placed, position: int, changes: _Changes) -> None:

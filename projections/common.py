@@ -99,19 +99,15 @@ class AccountMetadata:
     one process) never share one."""
 
     SIZE_MAX = 200_000  # accounts kept before the cache starts afresh
-    CHUNK_SIZE_MAX = 500  # account ids per query
 
     def __init__(self) -> None:
         self._rows: dict[str, dict[str, Any]] = {}
 
     def __call__(self, cur: Any, account_ids: set[str]) -> dict[str, dict[str, Any]]:
         missing = sorted(a for a in account_ids if a not in self._rows)
-        for start in range(0, len(missing), self.CHUNK_SIZE_MAX):
-            chunk = missing[start : start + self.CHUNK_SIZE_MAX]
-            rows = cur.execute(
-                "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances"
-                f" WHERE account_id IN ({','.join('?' * len(chunk))})",
-                chunk,
+        if missing:
+            rows = cur.select_in(
+                "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances", "account_id", missing
             )
             if len(self._rows) > self.SIZE_MAX:
                 self._rows.clear()

@@ -123,15 +123,11 @@ class TransactionsView:
 
 
 def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
-    """Account, currency and memo of each unfreeze, from its hold's row: one query per 500 holds."""
+    """Account, currency and memo of each unfreeze, from its hold's row."""
     ids = sorted({r["hold_id"] for r in rows})
-    holds: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        holds.update((h["hold_id"], h) for h in cur.execute(
-            f"SELECT hold_id, account_id, currency, reason FROM account_holds WHERE hold_id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ))
+    holds = {h["hold_id"]: h for h in cur.select_in(
+        "SELECT hold_id, account_id, currency, reason FROM account_holds", "hold_id", ids
+    )}
     for r in rows:
         hold = holds[r["hold_id"]]
         r.update(account_id=hold["account_id"], currency=hold["currency"], memo=hold["reason"])
