@@ -5,7 +5,10 @@ which its SQLite recorder lacks, and spends a transaction on every event). It
 pulls up to `batch_size` notifications after the views' tracking position,
 applies them to every view and records the new position, all in one
 transaction. On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
-insert wakes it; on SQLite it polls.
+insert wakes it; on SQLite it polls. Catching up (more than a page behind), a thread
+reads and decodes the next page of the log while a batch is written (projections/reading.py),
+so the views' server time and the decoding overlap; a view that says which events concern it
+(`handles`) is passed over for a batch of none of them.
 
 A runner never dies of a failure. If a batch fails (the database went away, or a
 view raised on an event), the batch rolls back, so nothing is skipped or applied
