@@ -5,10 +5,8 @@ which its SQLite recorder lacks, and spends a transaction on every event). It
 pulls up to `batch_size` notifications after the views' tracking position,
 applies them to every view and records the new position, all in one
 transaction. On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
-insert wakes it; on SQLite it polls. Catching up (more than a page behind), a thread
-reads and decodes the next page of the log while a batch is written (projections/reading.py),
-so the views' server time and the decoding overlap; a view that says which events concern it
-(`handles`) is passed over for a batch of none of them.
+insert wakes it; on SQLite it polls. A view that says which events concern it (`handles`)
+is passed over for a batch of none of them.
 
 A runner never dies of a failure. If a batch fails (the database went away, or a
 view raised on an event), the batch rolls back, so nothing is skipped or applied
@@ -50,7 +48,6 @@ from .approvals import ApprovalsView
 from .balances import BalancesView
 from .common import Batch
 from .payments import PaymentsView
-from .reading import pages
 from .reconciliations import ReconciliationsView
 from .statements import StatementsView
 from .store import ViewStore
@@ -156,34 +153,31 @@ class ProjectionRunner:
         with self._progress:
             self._head = max(self._head, head)
         applied = 0
-        log_pages = pages(self.ledger, position, head, self.batch_size)
-        try:
-            while position < head and not self._stop.is_set():
-                batch = log_pages.next()
-                if not batch:
-                    break
-                with self.store.transaction() as cur:
-                    claimed = self.store.claim(cur, self.application_name)
-                    if claimed == position:
-                        kinds = {event.__class__ for _, event in batch}
-                        for view in self.views:
-                            if _concerns(view, kinds):
-                                view.apply(cur, batch)
-                        self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
-                if claimed != position:  # another runner (another `serve` process) got there first
-                    self._tell(position, claimed, None)
-                    position = claimed
-                    self._advance(position)
-                    log_pages.close()  # what it read ahead starts from the old position
-                    log_pages = pages(self.ledger, position, head, self.batch_size)
-                    continue
-                self._tell(position, batch[-1][0], batch)
-                position, applied = batch[-1][0], applied + len(batch)
+        while position < head and not self._stop.is_set():
+            notifications = self.ledger.recorder.select_notifications(
+                start=position, limit=self.batch_size, stop=head, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            with self.store.transaction() as cur:
+                claimed = self.store.claim(cur, self.application_name)
+                if claimed == position:
+                    kinds = {event.__class__ for _, event in batch}
+                    for view in self.views:
+                        if _concerns(view, kinds):
+                            view.apply(cur, batch)
+                    self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
+            if claimed != position:  # another runner (another `serve` process) got there first
+                self._tell(position, claimed, None)
+                position = claimed
                 self._advance(position)
-                if on_batch is not None:
-                    on_batch(position, head)
-        finally:
-            log_pages.close()
+                continue
+            self._tell(position, batch[-1][0], batch)
+            position, applied = batch[-1][0], applied + len(batch)
+            self._advance(position)
+            if on_batch is not None:
+                on_batch(position, head)
         if until is None and position >= head:
             self.caught_up_at = time.time()
         return applied
