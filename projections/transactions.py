@@ -16,6 +16,7 @@ was made with (`find_by_reference`); NULL for the rest.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from ledger.domain.cards import CardBinding
@@ -29,6 +30,8 @@ COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
     "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at", "actor", "reference",
 )
+
+_in_columns = itemgetter(*COLUMNS)  # a row's values in COLUMNS' order, as a tuple
 
 
 class TransactionsView:
@@ -58,7 +61,7 @@ class TransactionsView:
                 r["business_id"] = accounts.get(r["account_id"], {}).get("business_id")
                 r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")
                 r["currency"] = r["currency"] or accounts.get(r["account_id"], {}).get("currency", "")
-            cur.insert_rows("transactions", COLUMNS, [tuple(r[c] for c in COLUMNS) for r in rows])
+            cur.insert_rows("transactions", COLUMNS, list(map(_in_columns, rows)))
         folded: dict[str, list[str | None]] = {}  # per row, the last status and channel the batch gave it
         for new_status, new_channel, row_id in updates:
             last = folded.setdefault(row_id, [None, None])
@@ -78,11 +81,18 @@ class TransactionsView:
     def _(self, event: Transfer.Posted, position: int, rows: list[dict[str, Any]]) -> None:
         if "recharge" in event.references or "withdrawal" in event.references:
             return  # part of a channel payment: its row tells it
-        debits = [str(p["account"]) for p in event.postings if p["side"] == "debit"]
-        credits = [str(p["account"]) for p in event.postings if p["side"] == "credit"]
+        debit = credit = None  # the first account of each side
+        amount = 0  # what the debits sum to
+        for p in event.postings:
+            if p["side"] == "debit":
+                amount += p["amount"]
+                debit = p["account"] if debit is None else debit
+            elif p["side"] == "credit" and credit is None:
+                credit = p["account"]
+        if debit is None or credit is None:
+            raise ValueError(f"transfer {event.originator_id} has no {'debit' if debit is None else 'credit'} posting")
         rows.append(_row(
-            str(event.originator_id), position, event.kind, "posted", debits[0], credits[0],
-            event.currency, sum(p["amount"] for p in event.postings if p["side"] == "debit"),
+            str(event.originator_id), position, event.kind, "posted", str(debit), str(credit), event.currency, amount,
             event.memo, event.timestamp, event.references.get("channel"), actor=getattr(event, "by", None),
             reference=getattr(event, "reference", None),
         ))
