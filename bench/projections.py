@@ -23,6 +23,7 @@ from common import Timer, fresh_database, machine, open_system, postgres
 
 from ledger import FundCenter
 from projections import ProjectionRunner
+from projections.runner import BATCH_SIZE, CATCH_UP_BATCH_SIZE
 from projections.verify import replay_and_verify
 from tests.pgserver import PostgresServer
 
@@ -45,7 +46,7 @@ def write_log(fc: FundCenter, events: int, accounts: int) -> None:
             n += 1
 
 
-def catch_up_once(url: str, batch_size: int) -> float:
+def catch_up_once(url: str, batch_size: int | None) -> float:
     """Seconds a runner takes to catch empty views up to the head of the log at `url`."""
     system = open_system(url)
     try:
@@ -56,7 +57,7 @@ def catch_up_once(url: str, batch_size: int) -> float:
     return catching_up.seconds
 
 
-def catch_up_on_a_copy(server: PostgresServer, url: str, batch_size: int) -> float:
+def catch_up_on_a_copy(server: PostgresServer, url: str, batch_size: int | None) -> float:
     """`catch_up_once` on a copy of the database at `url` (no session may be open on it), dropped after."""
     source, name = url.rsplit("/", 1)[1], f"bench_copy_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server.url(), autocommit=True) as conn:
@@ -72,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--accounts", type=int, default=1_000)
-    parser.add_argument("--batch-size", type=int, default=1_000)
+    parser.add_argument("--batch-size", type=int, help="events a batch (default: the runner's choice)")
     parser.add_argument("--rounds", type=int, default=1, help="catch-ups, each on a fresh copy of the log")
     parser.add_argument("--pg-url")
     parser.add_argument("--json", action="store_true")
@@ -95,7 +96,7 @@ def main() -> None:
             if args.rounds > 1:
                 ProjectionRunner(system.ledger, system.views, batch_size=args.batch_size).catch_up()
             with Timer() as verifying:
-                report = replay_and_verify(system.ledger, system.views, batch_size=args.batch_size)
+                report = replay_and_verify(system.ledger, system.views, batch_size=args.batch_size or 1000)
             assert report.ok, report.problems
         finally:
             system.close()
@@ -111,7 +112,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"PostgreSQL 15, durable defaults; batch size {args.batch_size}; {machine()}")
+    batches = args.batch_size or f"{BATCH_SIZE} near the head, {CATCH_UP_BATCH_SIZE} further behind"
+    print(f"PostgreSQL 15, durable defaults; batch size {batches}; {machine()}")
     print(f"{'events in the log':<40}{result['events']:>10,}")
     print(f"{'catch-up into empty views, events/s':<40}{result['catch_up_events_per_s']:>10,}")
     if args.rounds > 1:

@@ -1,6 +1,8 @@
 """Catching up: the runner passes over the views a batch cannot change, and halts right
 before a page it cannot read or decode; neither may change what the views hold."""
 
+from itertools import pairwise
+
 import pytest
 from eventsourcing.persistence import OperationalError
 
@@ -96,3 +98,30 @@ def test_a_rare_event_amid_transfers_reaches_its_view_and_a_batch_of_none_leaves
     assert rows == [{"name": "amid transfers", "role": "finance", "revoked_by": "ops"}]
     report = replay_and_verify(fund_center, views, batch_size=1000)
     assert report.ok, report.problems
+
+
+def test_far_behind_the_runner_takes_larger_batches_than_near_the_head(fund_center, views, monkeypatch):
+    import projections.runner
+
+    monkeypatch.setattr(projections.runner, "BATCH_SIZE", 10)
+    monkeypatch.setattr(projections.runner, "CATCH_UP_BATCH_SIZE", 50)
+    members = busy_day(fund_center, transfers=60)
+    runner = ProjectionRunner(fund_center, views)  # no batch size given: the runner's choice
+    positions = [0]
+    runner.catch_up(on_batch=lambda position, head: positions.append(position))
+    sizes = [b - a for a, b in pairwise(positions)]
+    head = fund_center.head()
+    assert positions[-1] == head and head > 100
+    assert all(size == 50 for size in sizes[:-1]) and 0 < sizes[-1] <= 50  # more than 10 behind until the last
+    fund_center.transfer(members[0], members[1], 5, "CNY", "near-the-head")
+    runner.catch_up(on_batch=lambda position, head: positions.append(position))
+    assert 0 < positions[-1] - head <= 10 and positions[-1] == fund_center.head()
+    report = replay_and_verify(fund_center, views, batch_size=7)
+    assert report.ok, report.problems
+
+
+def test_a_batch_size_given_is_kept_however_far_behind(fund_center, views):
+    busy_day(fund_center, transfers=30)
+    positions = [0]
+    ProjectionRunner(fund_center, views, batch_size=20).catch_up(on_batch=lambda p, head: positions.append(p))
+    assert all(b - a == 20 for a, b in pairwise(positions[:-1]))  # all but the last, which may be short
