@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any
@@ -48,7 +49,7 @@ class Collects:
     it over for a batch of none of those (most batches, for the views of rarer events)."""
 
     def handles(self, kind: type) -> bool:
-        collect = vars(type(self))["collect"]
+        collect = inspect.getattr_static(type(self), "collect")  # the dispatcher itself, not a bound one
         return bool(collect.handles(kind))
 
 
