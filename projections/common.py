@@ -28,12 +28,11 @@ class dispatchmethod(singledispatchmethod):
         dispatch = self.dispatcher.dispatch
         found: dict[type, Callable[..., Any]] = {}  # the handler of each event class met (handlers register at import)
 
-        def method(event: Any, *args: Any, **kwargs: Any) -> Any:
-            kind = event.__class__
-            handler = found.get(kind)
+        def method(event: Any, *args: Any) -> Any:
+            handler = found.get(event.__class__)
             if handler is None:
-                handler = found[kind] = dispatch(kind)
-            return handler(obj, event, *args, **kwargs)
+                handler = found[event.__class__] = dispatch(event.__class__)
+            return handler(obj, event, *args)
 
         obj.__dict__[self.name] = method  # found before this (non-data) descriptor from now on
         return method

@@ -29,8 +29,9 @@ class StatementsView:
 
     def apply(self, cur: Any, batch: Batch) -> None:
         entries: list[list[Any]] = []  # rows in COLUMNS' order, their balance_after filled in below
+        collect = self.collect
         for position, event in batch:
-            self.collect(event, position, entries)
+            collect(event, position, entries)
         if not entries:
             return
         balances = _balances_before(cur, entries)

@@ -32,8 +32,9 @@ class SuspenseView(Collects):
 
     def apply(self, cur: Any, batch: Batch) -> None:
         postings: list[tuple[str, str, dict[str, Any]]] = []  # (account, day, posting)
+        collect = self.collect
         for _, event in batch:
-            self.collect(event, postings)
+            collect(event, postings)
         if not postings:
             return
         accounts = self.account_metadata(cur, {account for account, _, _ in postings})

@@ -32,6 +32,7 @@ COLUMNS = (
 )
 
 _in_columns = itemgetter(*COLUMNS)  # a row's values in COLUMNS' order, as a tuple
+_OUTCOMES = (Payment.Succeeded, Payment.Failed, Withdrawal.Returned)  # a payment's row's status (made once)
 
 
 class TransactionsView:
@@ -44,16 +45,17 @@ class TransactionsView:
     def apply(self, cur: Any, batch: Batch) -> None:
         rows: list[dict[str, Any]] = []
         updates: list[tuple[str | None, str | None, str]] = []  # (status, channel, id), in log order
+        collect = self.collect
         for position, event in batch:
             if isinstance(event, Transfer.Reversed):
                 updates.append(("reversed", None, str(event.originator_id)))
             elif isinstance(event, Payment.Routed):
                 updates.append((None, event.channel, str(event.originator_id)))
-            elif isinstance(event, Payment.Succeeded | Payment.Failed | Withdrawal.Returned):
+            elif isinstance(event, _OUTCOMES):
                 status = {Payment.Succeeded: "succeeded", Payment.Failed: "failed"}.get(type(event), "returned")
                 updates.append((status, None, str(event.originator_id)))
             else:
-                self.collect(event, position, rows)
+                collect(event, position, rows)
         _fill_unfreezes(cur, [r for r in rows if r["kind"] == "unfreeze"])
         if rows:
             accounts = self.account_metadata(cur, {r[k] for r in rows for k in ("account_id", "counterparty_id") if r[k]})
