@@ -9,10 +9,10 @@ from typing import Any
 
 from ledger.domain.access import ApiKey
 
-from .common import Batch, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import Batch, Collects, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
 
 
-class ApiKeysView:
+class ApiKeysView(Collects):
     name = "api_keys"
     tables = {"api_keys": "key_id"}
 

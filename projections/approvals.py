@@ -12,12 +12,12 @@ from typing import Any
 
 from ledger.domain.approvals import Approval, ApprovalStatus
 
-from .common import Batch, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import Batch, Collects, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
 
 STATUSES = tuple(s.value for s in ApprovalStatus)
 
 
-class ApprovalsView:
+class ApprovalsView(Collects):
     name = "approvals"
     tables = {"approvals": "id"}
 

@@ -36,9 +36,9 @@ class _Changes:
     def update_account(
         self, account_id: str, position: int, status: str | None = None, debits: int = 0, credits: int = 0
     ) -> None:
-        row = self.new_accounts.get(account_id) or self.account_updates.setdefault(
-            account_id, {"status": None, "debits": 0, "credits": 0, "posted": 0}
-        )
+        row = self.new_accounts.get(account_id) or self.account_updates.get(account_id)
+        if row is None:
+            row = self.account_updates[account_id] = {"status": None, "debits": 0, "credits": 0, "posted": 0}
         row["debits"] += debits
         row["credits"] += credits
         row["posted"] += credits - debits
@@ -86,8 +86,9 @@ class BalancesView:
 
     def apply(self, cur: Any, batch: Batch) -> None:
         changes = _Changes()
+        collect = self.collect
         for position, event in batch:
-            self.collect(event, position, changes)
+            collect(event, position, changes)
         changes.write(cur)
 
     @dispatchmethod
@@ -110,8 +111,10 @@ class BalancesView:
     @collect.register
     def _(self, event: Transfer.Posted, position: int, changes: _Changes) -> None:
         for p in event.postings:
-            side = "debits" if p["side"] == "debit" else "credits"
-            changes.update_account(str(p["account"]), position, **{side: p["amount"]})
+            if p["side"] == "debit":
+                changes.update_account(str(p["account"]), position, debits=p["amount"])
+            else:
+                changes.update_account(str(p["account"]), position, credits=p["amount"])
 
     @collect.register
     def _(self, event: Hold.Placed, position: int, changes: _Changes) -> None:

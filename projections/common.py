@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any
@@ -27,15 +28,28 @@ class dispatchmethod(singledispatchmethod):
         dispatch = self.dispatcher.dispatch
         found: dict[type, Callable[..., Any]] = {}  # the handler of each event class met (handlers register at import)
 
-        def method(event: Any, *args: Any, **kwargs: Any) -> Any:
-            kind = event.__class__
-            handler = found.get(kind)
+        def method(event: Any, *args: Any) -> Any:
+            handler = found.get(event.__class__)
             if handler is None:
-                handler = found[kind] = dispatch(kind)
-            return handler(obj, event, *args, **kwargs)
+                handler = found[event.__class__] = dispatch(event.__class__)
+            return handler(obj, event, *args)
 
         obj.__dict__[self.name] = method  # found before this (non-data) descriptor from now on
         return method
+
+    def handles(self, kind: type) -> bool:
+        """Whether events of class `kind` have a handler of their own (not the default one)."""
+        return self.dispatcher.dispatch(kind) is not self.dispatcher.registry[object]
+
+
+class Collects:
+    """A view that every event reaches through its `collect` dispatcher, which does nothing by
+    default: `handles(kind)` says whether events of a class can change it, so the runner passes
+    it over for a batch of none of those (most batches, for the views of rarer events)."""
+
+    def handles(self, kind: type) -> bool:
+        collect = inspect.getattr_static(type(self), "collect")  # the dispatcher itself, not a bound one
+        return bool(collect.handles(kind))
 
 
 # A batch is the events of one transaction of the runner: (log position, domain event).
@@ -85,19 +99,15 @@ class AccountMetadata:
     one process) never share one."""
 
     SIZE_MAX = 200_000  # accounts kept before the cache starts afresh
-    CHUNK_SIZE_MAX = 500  # account ids per query
 
     def __init__(self) -> None:
         self._rows: dict[str, dict[str, Any]] = {}
 
     def __call__(self, cur: Any, account_ids: set[str]) -> dict[str, dict[str, Any]]:
         missing = sorted(a for a in account_ids if a not in self._rows)
-        for start in range(0, len(missing), self.CHUNK_SIZE_MAX):
-            chunk = missing[start : start + self.CHUNK_SIZE_MAX]
-            rows = cur.execute(
-                "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances"
-                f" WHERE account_id IN ({','.join('?' * len(chunk))})",
-                chunk,
+        if missing:
+            rows = cur.select_in(
+                "SELECT account_id, kind, business_id, currency, role, channel FROM account_balances", "account_id", missing
             )
             if len(self._rows) > self.SIZE_MAX:
                 self._rows.clear()

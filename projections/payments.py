@@ -19,14 +19,14 @@ from typing import Any
 
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 
-from .common import Batch, booked_day, dispatchmethod, iso
+from .common import Batch, Collects, booked_day, dispatchmethod, iso
 
 OPEN = ("requested", "pending", "awaiting_confirmation", "redirected")
 COLUMNS = ("id", "kind", "business_id", "account_id", "method", "bank", "currency", "amount", "status",
            "channel", "channel_txn_id", "fee", "created_at", "settled_at", "settled_day")
 
 
-class PaymentsView:
+class PaymentsView(Collects):
     name = "payments"
     tables = {"payments": "id", "channel_activity": "channel, method, bank, day"}
 

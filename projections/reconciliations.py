@@ -14,10 +14,10 @@ from typing import Any
 
 from ledger.domain.reconciliation import MATCHED, ReconciledDay, Reconciliation
 
-from .common import Batch, dispatchmethod, iso
+from .common import Batch, Collects, dispatchmethod, iso
 
 
-class ReconciliationsView:
+class ReconciliationsView(Collects):
     name = "reconciliations"
     tables = {"reconciliations": "id", "reconciliation_waiting": "reconciliation_id, seq"}
 

@@ -4,8 +4,12 @@ One loop serves both stores (eventsourcing's own runner needs `subscribe()`,
 which its SQLite recorder lacks, and spends a transaction on every event). It
 pulls up to `batch_size` notifications after the views' tracking position,
 applies them to every view and records the new position, all in one
-transaction. On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
-insert wakes it; on SQLite it polls.
+transaction. Unless told a batch size, it takes BATCH_SIZE while near the head and
+CATCH_UP_BATCH_SIZE while more than BATCH_SIZE behind (a rebuild, a restart after a while):
+each batch folds its changes per row, so fewer, larger batches mean fewer rows written (a
+balance updated once per batch, not once per 1,000 events). On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
+insert wakes it; on SQLite it polls. A view that says which events concern it (`handles`)
+is passed over for a batch of none of them.
 
 A runner never dies of a failure. If a batch fails (the database went away, or a
 view raised on an event), the batch rolls back, so nothing is skipped or applied
@@ -65,7 +69,8 @@ def all_views() -> tuple[Any, ...]:
             ReconciliationsView(), ApprovalsView())
 
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 1000  # events a batch while following the head
+CATCH_UP_BATCH_SIZE = 5000  # while further behind than BATCH_SIZE: bounds a catch-up's memory and transaction
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubling, capped
 ELECT_EVERY_S = 0.5  # a follower tries for the leader's lock, and a leader checks it still holds it, this often
 FOLLOW_POLL_S = 0.05  # a follower reads the views' tracking position this often
@@ -74,13 +79,13 @@ LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the se
 
 class ProjectionRunner:
     def __init__(
-        self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE, views: Sequence[Any] | None = None,
+        self, ledger: FundCenter, store: ViewStore, *, batch_size: int | None = None, views: Sequence[Any] | None = None,
         elect: bool = False, on_failure: Callable[[int, BaseException, int], None] | None = None,
     ) -> None:
         self.ledger, self.store = ledger, store
         self.on_failure = on_failure  # told (position, error, attempts) of each failed attempt: projections/halts.py
         self.views = all_views() if views is None else views
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # None: BATCH_SIZE near the head, CATCH_UP_BATCH_SIZE further behind
         self.application_name = ledger.name
         self.backoff_min_s, self.backoff_max_s = BACKOFF_MIN_S, BACKOFF_MAX_S
         self._stop = threading.Event()
@@ -154,7 +159,7 @@ class ProjectionRunner:
         applied = 0
         while position < head and not self._stop.is_set():
             notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=self.batch_size, stop=head, inclusive_of_start=False
+                start=position, limit=self._batch_size(head - position), stop=head, inclusive_of_start=False
             )
             if not notifications:
                 break
@@ -162,8 +167,10 @@ class ProjectionRunner:
             with self.store.transaction() as cur:
                 claimed = self.store.claim(cur, self.application_name)
                 if claimed == position:
+                    kinds = {event.__class__ for _, event in batch}
                     for view in self.views:
-                        view.apply(cur, batch)
+                        if _concerns(view, kinds):
+                            view.apply(cur, batch)
                     self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
             if claimed != position:  # another runner (another `serve` process) got there first
                 self._tell(position, claimed, None)
@@ -178,6 +185,11 @@ class ProjectionRunner:
         if until is None and position >= head:
             self.caught_up_at = time.time()
         return applied
+
+    def _batch_size(self, behind: int) -> int:
+        if self.batch_size is not None:
+            return self.batch_size
+        return CATCH_UP_BATCH_SIZE if behind > BATCH_SIZE else BATCH_SIZE
 
     def follow(self, idle_wait: float = 0.1, linger: float = 0.02) -> None:
         """Catch up, then keep applying new events until stop() is called.
@@ -379,6 +391,13 @@ class ProjectionRunner:
 
     def _waker(self) -> Any:
         return waker_for(self.ledger, self._stop)
+
+
+def _concerns(view: Any, kinds: set[type]) -> bool:
+    """Whether a batch of events of these classes can change the view: a view that says which
+    (`handles`, common.py's `Collects`) is passed over for a batch of none of them."""
+    handles = getattr(view, "handles", None)
+    return handles is None or any(handles(kind) for kind in kinds)
 
 
 def _describe(error: BaseException) -> str:

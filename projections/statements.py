@@ -20,6 +20,7 @@ from .common import Batch, check_limit, cursor_int, decode_cursor, dispatchmetho
 
 COLUMNS = ("account_id", "position", "seq", "transfer_id", "kind", "side", "amount", "balance_after",
            "counterparty_id", "memo", "created_at")
+SIDE, AMOUNT, BALANCE = COLUMNS.index("side"), COLUMNS.index("amount"), COLUMNS.index("balance_after")
 
 
 class StatementsView:
@@ -27,53 +28,41 @@ class StatementsView:
     tables = {"statement_entries": "account_id, position, seq"}
 
     def apply(self, cur: Any, batch: Batch) -> None:
-        entries: list[dict[str, Any]] = []
+        entries: list[list[Any]] = []  # rows in COLUMNS' order, their balance_after filled in below
+        collect = self.collect
         for position, event in batch:
-            self.collect(event, position, entries)
+            collect(event, position, entries)
         if not entries:
             return
         balances = _balances_before(cur, entries)
-        rows = []
         for e in entries:
-            delta = e["amount"] if e["side"] == "credit" else -e["amount"]
-            balances[e["account_id"]] = balance_after = balances[e["account_id"]] + delta
-            rows.append((
-                e["account_id"], e["position"], e["seq"], e["transfer_id"], e["kind"], e["side"], e["amount"],
-                balance_after, e["counterparty_id"], e["memo"], e["created_at"],
-            ))
-        cur.insert_rows("statement_entries", COLUMNS, rows)
+            balances[e[0]] = e[BALANCE] = balances[e[0]] + (e[AMOUNT] if e[SIDE] == "credit" else -e[AMOUNT])
+        cur.insert_rows("statement_entries", COLUMNS, entries)
 
     @dispatchmethod
-    def collect(self, event: Any, position: int, entries: list[dict[str, Any]]) -> None:
+    def collect(self, event: Any, position: int, entries: list[list[Any]]) -> None:
         """Only transfers make entries."""
 
     @collect.register
-    def _(self, event: Transfer.Posted, position: int, entries: list[dict[str, Any]]) -> None:
+    def _(self, event: Transfer.Posted, position: int, entries: list[list[Any]]) -> None:
         accounts = [str(p["account"]) for p in event.postings]  # each id's text made once per event
-        transfer_id, created_at = str(event.originator_id), iso(event.timestamp)
+        transfer_id, created_at, kind, memo = str(event.originator_id), iso(event.timestamp), event.kind, event.memo
         for seq, (p, account) in enumerate(zip(event.postings, accounts, strict=True)):
             others = {a for a in accounts if a != account}
-            entries.append({
-                "account_id": account, "position": position, "seq": seq,
-                "transfer_id": transfer_id, "kind": event.kind, "side": p["side"], "amount": p["amount"],
-                "counterparty_id": others.pop() if len(others) == 1 else None,
-                "memo": event.memo, "created_at": created_at,
-            })
+            counterparty = others.pop() if len(others) == 1 else None
+            entries.append(
+                [account, position, seq, transfer_id, kind, p["side"], p["amount"], None, counterparty, memo, created_at]
+            )
 
 
-def _balances_before(cur: Any, entries: list[dict[str, Any]]) -> dict[str, int]:
+def _balances_before(cur: Any, entries: list[list[Any]]) -> dict[str, int]:
     """Each account's balance before this batch: the balances view (which applies the
     batch first, in the same transaction) less this batch's entries."""
-    ids = sorted({e["account_id"] for e in entries})
-    balances: dict[str, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = cur.execute(
-            f"SELECT account_id, posted FROM account_balances WHERE account_id IN ({','.join('?' * len(chunk))})", chunk
-        )
-        balances.update({row["account_id"]: row["posted"] for row in rows})
+    ids = sorted({e[0] for e in entries})
+    rows = cur.select_in("SELECT account_id, posted FROM account_balances", "account_id", ids)
+    balances = {row["account_id"]: row["posted"] for row in rows}
     for e in entries:
-        balances[e["account_id"]] -= e["amount"] if e["side"] == "credit" else -e["amount"]
+        balances[e[0]] -= e[AMOUNT] if e[SIDE] == "credit" else -e[AMOUNT]
     return balances
 
 

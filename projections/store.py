@@ -31,6 +31,8 @@ from psycopg_pool import ConnectionPool
 from ledger.pools import RECONNECT_WINDOW_S, ViewsPool, database_timeout_s
 from ledger.store import Database
 
+IN_VALUES_MAX = 500  # values in one SQLite `IN (...)` list (it allows 32,766 placeholders a statement)
+
 
 @lru_cache(maxsize=512)
 def _to_pyformat(sql: str) -> str:
@@ -50,7 +52,24 @@ class Cursor:
         self.raw.execute(self._sql(sql), params)
         if self.raw.description is None:
             return []
+        if self.kind == "postgresql":
+            return self.raw.fetchall()  # dict rows already (the pool's row factory)
         return [dict(row) for row in self.raw.fetchall()]
+
+    def select_in(self, sql: str, column: str, values: Sequence[Any]) -> list[dict[str, Any]]:
+        """The rows of `sql` (a SELECT without WHERE) whose `column` is one of `values`. On
+        PostgreSQL one query, the values as one array (`= ANY`): a placeholder each would have
+        psycopg parse the query anew, placeholder by placeholder; on SQLite, a query per
+        IN_VALUES_MAX values."""
+        if not values:
+            return []
+        if self.kind == "postgresql":
+            return self.execute(f"{sql} WHERE {column} = ANY(?)", (list(values),))
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(values), IN_VALUES_MAX):
+            chunk = values[start : start + IN_VALUES_MAX]
+            rows += self.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:

@@ -18,12 +18,12 @@ from typing import Any
 from ledger.domain.accounts import SystemRole
 from ledger.domain.transfers import Transfer
 
-from .common import AccountMetadata, Batch, booked_day, dispatchmethod
+from .common import AccountMetadata, Batch, Collects, booked_day, dispatchmethod
 
 ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
 
 
-class SuspenseView:
+class SuspenseView(Collects):
     name = "suspense"
     tables = {"suspense_days": "channel, currency, day, role"}
 
@@ -32,8 +32,9 @@ class SuspenseView:
 
     def apply(self, cur: Any, batch: Batch) -> None:
         postings: list[tuple[str, str, dict[str, Any]]] = []  # (account, day, posting)
+        collect = self.collect
         for _, event in batch:
-            self.collect(event, postings)
+            collect(event, postings)
         if not postings:
             return
         accounts = self.account_metadata(cur, {account for account, _, _ in postings})

@@ -16,6 +16,7 @@ was made with (`find_by_reference`); NULL for the rest.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from ledger.domain.cards import CardBinding
@@ -30,6 +31,9 @@ COLUMNS = (
     "counterparty_business_id", "channel", "currency", "amount", "memo", "created_at", "actor", "reference",
 )
 
+_in_columns = itemgetter(*COLUMNS)  # a row's values in COLUMNS' order, as a tuple
+_OUTCOMES = (Payment.Succeeded, Payment.Failed, Withdrawal.Returned)  # a payment's row's status (made once)
+
 
 class TransactionsView:
     name = "transactions"
@@ -41,16 +45,17 @@ class TransactionsView:
     def apply(self, cur: Any, batch: Batch) -> None:
         rows: list[dict[str, Any]] = []
         updates: list[tuple[str | None, str | None, str]] = []  # (status, channel, id), in log order
+        collect = self.collect
         for position, event in batch:
             if isinstance(event, Transfer.Reversed):
                 updates.append(("reversed", None, str(event.originator_id)))
             elif isinstance(event, Payment.Routed):
                 updates.append((None, event.channel, str(event.originator_id)))
-            elif isinstance(event, Payment.Succeeded | Payment.Failed | Withdrawal.Returned):
+            elif isinstance(event, _OUTCOMES):
                 status = {Payment.Succeeded: "succeeded", Payment.Failed: "failed"}.get(type(event), "returned")
                 updates.append((status, None, str(event.originator_id)))
             else:
-                self.collect(event, position, rows)
+                collect(event, position, rows)
         _fill_unfreezes(cur, [r for r in rows if r["kind"] == "unfreeze"])
         if rows:
             accounts = self.account_metadata(cur, {r[k] for r in rows for k in ("account_id", "counterparty_id") if r[k]})
@@ -58,7 +63,7 @@ class TransactionsView:
                 r["business_id"] = accounts.get(r["account_id"], {}).get("business_id")
                 r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")
                 r["currency"] = r["currency"] or accounts.get(r["account_id"], {}).get("currency", "")
-            cur.insert_rows("transactions", COLUMNS, [tuple(r[c] for c in COLUMNS) for r in rows])
+            cur.insert_rows("transactions", COLUMNS, list(map(_in_columns, rows)))
         folded: dict[str, list[str | None]] = {}  # per row, the last status and channel the batch gave it
         for new_status, new_channel, row_id in updates:
             last = folded.setdefault(row_id, [None, None])
@@ -78,11 +83,18 @@ class TransactionsView:
     def _(self, event: Transfer.Posted, position: int, rows: list[dict[str, Any]]) -> None:
         if "recharge" in event.references or "withdrawal" in event.references:
             return  # part of a channel payment: its row tells it
-        debits = [str(p["account"]) for p in event.postings if p["side"] == "debit"]
-        credits = [str(p["account"]) for p in event.postings if p["side"] == "credit"]
+        debit = credit = None  # the first account of each side
+        amount = 0  # what the debits sum to
+        for p in event.postings:
+            if p["side"] == "debit":
+                amount += p["amount"]
+                debit = p["account"] if debit is None else debit
+            elif p["side"] == "credit" and credit is None:
+                credit = p["account"]
+        if debit is None or credit is None:
+            raise ValueError(f"transfer {event.originator_id} has no {'debit' if debit is None else 'credit'} posting")
         rows.append(_row(
-            str(event.originator_id), position, event.kind, "posted", debits[0], credits[0],
-            event.currency, sum(p["amount"] for p in event.postings if p["side"] == "debit"),
+            str(event.originator_id), position, event.kind, "posted", str(debit), str(credit), event.currency, amount,
             event.memo, event.timestamp, event.references.get("channel"), actor=getattr(event, "by", None),
             reference=getattr(event, "reference", None),
         ))
@@ -123,15 +135,11 @@ class TransactionsView:
 
 
 def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
-    """Account, currency and memo of each unfreeze, from its hold's row: one query per 500 holds."""
+    """Account, currency and memo of each unfreeze, from its hold's row."""
     ids = sorted({r["hold_id"] for r in rows})
-    holds: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        holds.update((h["hold_id"], h) for h in cur.execute(
-            f"SELECT hold_id, account_id, currency, reason FROM account_holds WHERE hold_id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ))
+    holds = {h["hold_id"]: h for h in cur.select_in(
+        "SELECT hold_id, account_id, currency, reason FROM account_holds", "hold_id", ids
+    )}
     for r in rows:
         hold = holds[r["hold_id"]]
         r.update(account_id=hold["account_id"], currency=hold["currency"], memo=hold["reason"])
