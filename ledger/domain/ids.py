@@ -31,7 +31,11 @@ def system_account_id(role: str, currency: str, channel: str | None = None) -> U
     return uuid5(NAMESPACE, f"system\x1f{role}\x1f{channel or ''}\x1f{currency}")
 
 
+# What `json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)` would use, made
+# once: dumps builds an encoder per call when given options. Fingerprints are stored: never change it.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def fingerprint(**arguments: object) -> str:
     """A stable hash of a command's arguments, to tell a retry from a conflicting reuse."""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(arguments).encode()).hexdigest()
