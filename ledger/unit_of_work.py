@@ -99,6 +99,13 @@ class Once:
     answer: Callable[[Any, int | None], Any]  # (the stored aggregate, its position) -> the command's result
 
 
+class _Current(threading.local):
+    """What runs in one thread: None until set (class defaults: no failed look-up per read)."""
+
+    attempt: Attempt | None = None
+    batch: Batch | None = None
+
+
 class UnitOfWork:
     """Runs commands: attempts, the cache discipline, and the one save of each attempt."""
 
@@ -110,16 +117,16 @@ class UnitOfWork:
         self.actor = check_actor(actor)  # who staff commands called without `by` were made by
         self.stats = CommandStats()
         self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
-        self._current = threading.local()  # the attempt (and batch) running in this thread, if any
+        self._current = _Current()  # the attempt (and batch) running in this thread, if any
         self._open_days: set[str] = set()  # accounting days found open (not closed: ledger/domain/days.py)
 
     def current(self) -> Attempt | None:
         """The attempt running in this thread (None between commands: queries track nothing)."""
-        return getattr(self._current, "attempt", None)
+        return self._current.attempt
 
     def batch(self) -> Batch | None:
         """The batch open in this thread (the writer's), if any."""
-        return getattr(self._current, "batch", None)
+        return self._current.batch
 
     @property
     def system_account_ids(self) -> set[UUID]:
