@@ -9,7 +9,9 @@ catching empty views up over a log of about N events, written first) or `transco
 client's instructions for the work are the count of `WHAT N` less the count of the
 same set-up without the work: `transfers 0`; for the others `WHAT N --skip`, which writes
 the log (and, for the transcoder, reads it once) and skips the work. The server runs in its own process, which callgrind does not follow.
-`--pg-url` names a server; without it, a throwaway one is started (bench/common.py).
+`--pg-url` names a server; without it, a throwaway one is started (bench/common.py), whose
+start-up moves the set-up's count by tens of millions from run to run: for differences of a few
+percent, give every run the same running server.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from .domain.accounts import Account
 from .domain.aggregate import stamped_by
 from .domain.errors import CurrencyMismatch
 from .domain.holds import Hold
@@ -58,21 +59,22 @@ def post(attempt: Attempt, transfer: Transfer, *, customers: Iterable[UUID] = ()
     for account_id in customers:
         if account_id not in accounts:
             accounts[account_id] = attempt.customer_account(account_id)
+    lines: list[tuple[Posting, Account | None]] = []  # each posting with its customer account (None: a system one)
     for p in transfer.postings:
-        if p.account in accounts or p.account in attempt.new_accounts or p.account in known_system:
-            continue
-        account = attempt.account(p.account)
-        if account.is_customer:
-            accounts[p.account] = account
-        else:
-            known_system.add(p.account)
-    touched = [accounts[p.account] for p in transfer.postings if p.account in accounts]
+        account = accounts.get(p.account)
+        if account is None and p.account not in attempt.new_accounts and p.account not in known_system:
+            found = attempt.account(p.account)
+            if found.is_customer:
+                accounts[p.account] = account = found
+            else:
+                known_system.add(p.account)
+        lines.append((p, account))
+    touched = [account for _, account in lines if account is not None]
     for account in touched:
         if account.currency != transfer.currency:
             raise CurrencyMismatch(f"account {account.id} holds {account.currency}, the transfer is in {transfer.currency}")
         account.expire_holds(now)
-    for p in transfer.postings:
-        customer = accounts.get(p.account)
+    for p, customer in lines:
         if customer is None:
             continue  # a system account: its postings live in the transfer only
         if p.side is Side.CREDIT:

@@ -49,6 +49,7 @@ class FastJSONTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         self._decoders: dict[str, Callable[[Any], Any]] = {}  # per registered name, filled as names are read
+        self._taggers: dict[type, Callable[[Any], dict[str, Any]]] = {}  # per registered type (`register`)
 
     def encode(self, obj: Any) -> bytes:
         try:
@@ -73,7 +74,12 @@ class FastJSONTranscoder(JSONTranscoder):
                     if not isinstance(key, str):
                         raise _Unprintable(key)
                     key = str.__str__(key)
-                tagged[key] = value if type(value) in _PLAIN else self._tagged(value)
+                value_kind = type(value)
+                if value_kind in _PLAIN:
+                    tagged[key] = value
+                else:  # a UUID or a datetime in an event's state, mostly: tagged in one call
+                    tag = self._taggers.get(value_kind)
+                    tagged[key] = tag(value) if tag is not None else self._tagged(value)
             return tagged
         if kind is list or kind is tuple:
             return [value if type(value) in _PLAIN else self._tagged(value) for value in obj]
@@ -130,6 +136,21 @@ class FastJSONTranscoder(JSONTranscoder):
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
         self._decoders = {}
+        self._taggers = {kind: self._tagger(t) for kind, t in self.types.items()}
+
+    def _tagger(self, transcoding: Transcoding) -> Callable[[Any], dict[str, Any]]:
+        """What `_tagged` makes of an object of the transcoding's type, as one call: the library's
+        own UUID and datetime transcodings written out (`UUID.hex`, `datetime.isoformat()`)."""
+        name = transcoding.name
+        if type(transcoding) is UUIDAsHex:
+            return lambda uuid: {"_type_": name, "_data_": uuid.hex}
+        if type(transcoding) is DatetimeAsISO:
+            return lambda moment: {"_type_": name, "_data_": moment.isoformat()}
+        return lambda obj: self._tagged_by(transcoding, obj)
+
+    def _tagged_by(self, transcoding: Transcoding, obj: Any) -> dict[str, Any]:
+        data = transcoding.encode(obj)
+        return {"_type_": transcoding.name, "_data_": data if type(data) in _PLAIN else self._tagged(data)}
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})

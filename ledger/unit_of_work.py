@@ -99,6 +99,13 @@ class Once:
     answer: Callable[[Any, int | None], Any]  # (the stored aggregate, its position) -> the command's result
 
 
+class _Current(threading.local):
+    """What runs in one thread: None until set (class defaults: no failed look-up per read)."""
+
+    attempt: Attempt | None = None
+    batch: Batch | None = None
+
+
 class UnitOfWork:
     """Runs commands: attempts, the cache discipline, and the one save of each attempt."""
 
@@ -110,16 +117,17 @@ class UnitOfWork:
         self.actor = check_actor(actor)  # who staff commands called without `by` were made by
         self.stats = CommandStats()
         self._system_account_ids: set[UUID] = set()  # known to exist: never loaded again
-        self._current = threading.local()  # the attempt (and batch) running in this thread, if any
+        self._current = _Current()  # the attempt (and batch) running in this thread, if any
         self._open_days: set[str] = set()  # accounting days found open (not closed: ledger/domain/days.py)
+        self._open_span: tuple[datetime, datetime, str] | None = None  # the last open day found: its bounds, its text
 
     def current(self) -> Attempt | None:
         """The attempt running in this thread (None between commands: queries track nothing)."""
-        return getattr(self._current, "attempt", None)
+        return self._current.attempt
 
     def batch(self) -> Batch | None:
         """The batch open in this thread (the writer's), if any."""
-        return getattr(self._current, "batch", None)
+        return self._current.batch
 
     @property
     def system_account_ids(self) -> set[UUID]:
@@ -242,13 +250,20 @@ class UnitOfWork:
         """The accounting day an instant belongs to, as the views key it (YYYY-MM-DD); if that day is
         closed, the next open day (what a posting at `moment` records). A day found open is not
         looked up again: a day closes only once it is over (ledger/domain/days.py)."""
-        day = self.accounting_day.day_of(moment).isoformat()
-        if day in self._open_days:
-            return day
-        found = self.open_day(day)
-        if found == day:
+        span = self._open_span
+        if span is not None and span[0] <= moment < span[1]:
+            return span[2]
+        local_day = self.accounting_day.day_of(moment)
+        day = local_day.isoformat()
+        if day not in self._open_days:
+            found = self.open_day(day)
+            if found != day:
+                return found
             self._open_days.add(day)
-        return found
+        bounds = self.accounting_day.steady_bounds(local_day)
+        if bounds is not None:  # the instants of the open day: those of the next commands, mostly
+            self._open_span = (*bounds, day)
+        return day
 
     def open_day(self, day: str) -> str:
         """`day` if it is not closed, else the next day that is not."""
@@ -257,6 +272,8 @@ class UnitOfWork:
     def day_closed(self, day: str) -> None:
         """Called once `day`'s close is saved: postings no longer carry it."""
         self._open_days.discard(day)
+        if self._open_span is not None and self._open_span[2] == day:
+            self._open_span = None
 
     def by(self, by: str | None) -> str | None:
         """Who a staff command is made by: `by`, else the ledger's default actor."""

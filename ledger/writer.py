@@ -139,7 +139,7 @@ class Writer:
         if self._queue.empty() and self._lock.acquire(blocking=False):
             try:
                 self._owner = threading.get_ident()
-                self.stats.add("direct")
+                self.stats.direct += 1  # under `_lock`, as every count of the writer's stats is
                 return handler(self.uow, command)
             finally:
                 self._owner = None

@@ -41,6 +41,15 @@ class AccountingDay:
         end = datetime.combine(day + timedelta(days=1), self.cutoff, zone).astimezone(UTC)
         return start, end
 
+    def steady_bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        """The day's bounds if the zone's offset is the same at both (its clocks do not change that
+        day): then `day_of` gives `day` for every instant in them and for no other. None otherwise."""
+        start, end = self.bounds(day)
+        zone = ZoneInfo(self.timezone)
+        if start.astimezone(zone).utcoffset() != end.astimezone(zone).utcoffset():
+            return None
+        return start, end
+
     def window(self, day: date) -> tuple[str, str]:
         """The day's bounds as the views' fixed-width UTC text."""
         start, end = self.bounds(day)

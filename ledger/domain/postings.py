@@ -53,11 +53,18 @@ class Posting:
 
     def as_record(self) -> dict[str, Any]:
         """The shape stored in `Transfer.Posted` and shown by TransferView."""
-        return {"account": self.account, "side": self.side.value, "amount": self.amount}
+        return {"account": self.account, "side": _SIDE_TEXT[self.side], "amount": self.amount}
 
     @classmethod
     def from_record(cls, record: dict[str, Any], currency: str) -> Posting:
-        return cls(record["account"], Side(record["side"]), record["amount"], currency)
+        side = record["side"]
+        return cls(record["account"], _SIDE_OF.get(side) or Side(side), record["amount"], currency)
+
+
+# The sides and their stored text, looked up in a dict (an enum's `value` and `Side(text)` cost more
+# than the rest of a posting's conversion); `Side(text)` still answers, or refuses, what is not here.
+_SIDE_TEXT = {side: side.value for side in Side}
+_SIDE_OF = {side.value: side for side in Side}
 
 
 def debit(account: UUID, amount: int, currency: str) -> Posting:

@@ -74,7 +74,7 @@ class Transfer(LedgerAggregate):
     ) -> None:
         self.kind = kind
         self.currency = currency
-        self.postings: tuple[Posting, ...] = tuple(Posting.from_record(p, currency) for p in postings)
+        self.postings: tuple[Posting, ...] = tuple([Posting.from_record(p, currency) for p in postings])
         assert is_balanced(list(self.postings)), self.postings
         self.memo = memo
         self.request_hash = request_hash
@@ -102,7 +102,10 @@ class Transfer(LedgerAggregate):
         check_balanced(list(postings))
         if any(p.currency != currency for p in postings):
             raise CurrencyMismatch(f"a transfer in {currency} cannot post {sorted({p.currency for p in postings})}")
-        return cls(
+        # The library's `_create` with the `Posted` event the `@event` on `__init__` names: what `cls(...)`
+        # does, without matching the arguments to `__init__`'s signature again (they are all given here).
+        return cls._create(
+            cls.Posted,
             id=transfer_id,
             kind=kind.value,
             currency=currency,
