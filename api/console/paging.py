@@ -18,17 +18,18 @@ _TRAIL = re.compile(r"[A-Za-z0-9_\-~]+(,[A-Za-z0-9_\-~]+)*")
 _TRAIL_CHARS_MAX = 4096
 
 
-def paging(desk: Desk, filters: Mapping[str, Any], cursor: str | None, next_cursor: str | None) -> dict[str, Any]:
+def paging(desk: Desk, filters: Mapping[str, Any], cursor: str | None, next_cursor: str | None, *,
+           name: str = "cursor") -> dict[str, Any]:
     """`next_query`, `previous_query` (None where there is no such page) and `paged` (not the first page),
-    for the `pager` macro: query strings keeping `filters`."""
+    for the `pager` macro: query strings keeping `filters`, the cursor in the parameter `name`."""
     back = desk.request.query_params.get("back", "")
     trail = back.split(",") if len(back) <= _TRAIL_CHARS_MAX and _TRAIL.fullmatch(back) else []
     here = cursor or None
     next_query = previous_query = None
     if next_cursor:
-        next_query = query_string({**filters, "cursor": next_cursor, "back": ",".join([*trail, here or FIRST][-TRAIL_MAX:])})
+        next_query = query_string({**filters, name: next_cursor, "back": ",".join([*trail, here or FIRST][-TRAIL_MAX:])})
     if here and trail:
         before = trail[-1]
-        previous_query = query_string({**filters, "cursor": None if before == FIRST else before,
+        previous_query = query_string({**filters, name: None if before == FIRST else before,
                                        "back": ",".join(trail[:-1])})
     return {"next_query": next_query, "previous_query": previous_query, "paged": here is not None}

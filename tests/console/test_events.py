@@ -47,6 +47,8 @@ def test_the_log_is_paged_and_hides_secret_hashes(console: Console):
     page.click(".pager a.next")
     console.shot("second-page")
     assert int(page.locator("#events tbody tr").first.locator("td").first.inner_text()) > int(first)
+    page.click(".pager a.previous")
+    assert page.locator("#events tbody tr").first.locator("td").first.inner_text() == first
 
 
 def test_only_auditors_and_admins_read_the_log(console: Console):

@@ -4,7 +4,7 @@ data readable; where the views stand against the log, and the last recorded `fun
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
@@ -13,7 +13,8 @@ from ledger.domain.access import Permission as P
 
 from ...service.reports import Reports
 from .. import inputs
-from ..web import Desk, needs, page_router, query_string
+from ..paging import paging
+from ..web import Desk, needs, page_router
 
 router = page_router("/console/events")
 Auditor = Annotated[Desk, needs(P.EVENTS_READ)]
@@ -43,18 +44,18 @@ def event_log(desk: Auditor, after: int = 0, type: str | None = None, aggregate:
     if not 0 <= after <= POSITION_MAX:
         after = 0
     reports = desk.service(Reports)
-    next_query = None
+    pages: dict[str, Any] = {"next_query": None, "previous_query": None, "paged": False}
     if originator is not None:
         events = [e for e in reports.aggregate_events(originator, PAGE_EVENTS * 20) if topic in (None, e["topic"])]
     else:
         page = reports.events(after, PAGE_EVENTS, [topic] if topic else None)
         events = page["events"]
-        if page["next_after"] is not None:
-            next_query = query_string({"after": page["next_after"], "type": topic})
+        following = None if page["next_after"] is None else str(page["next_after"])
+        pages = paging(desk, {"type": topic}, str(after) if after else None, following, name="after")
     runner = desk.services.runner
     views = {"head": desk.services.ledger.head(), "position": runner.position, "following": runner.following,
              "error": runner.state()["error"]}
     verifications = [{"kind": kind, "command": VERIFY_COMMANDS[kind], "run": run}
                      for kind, run in reports.last_verifications(views["head"]).items()]
     return desk.render("events/log.html", events=events, topics=topics, topic=topic, aggregate=inputs.blank(aggregate),
-                       after=after, next_query=next_query, views=views, verifications=verifications)
+                       after=after, views=views, verifications=verifications, **pages)
