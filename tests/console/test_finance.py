@@ -244,3 +244,34 @@ def test_a_difference_left_waiting_lets_the_day_close_and_takes_one_more_action(
     row = page.locator("#difference-list tr[data-seq]").first
     assert row.locator(".resolution").inner_text() == "reverse (after waiting)" and row.locator("form").count() == 0
     console.shot("ended-waiting")
+
+
+def test_a_long_statement_pages_forward_and_back(console):
+    channel, day, payments = channel_day(console, uuid4().hex[:8], amounts=(10_000,))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["channel_txn_id", "reference", "kind", "amount", "fee", "status", "time"])
+    writer.writerow(line(payments[0]))
+    writer.writerows([f"{channel}-x{i}", f"theirs-{i}", "recharge", "100", "0", "succeeded", f"{day}T12:00:00Z"]
+                     for i in range(150))
+    console.login("finance")
+    page = console.goto("/console/reconciliation", "long-import")
+    upload(console, channel, day, "long.csv", out.getvalue().encode())
+    assert f"Imported {channel} {day} CNY: 151 lines, 150 differences (150 open)." in console.flash()
+    detail = page.url
+    differences = page.locator("#difference-list tr[data-seq]")
+    assert differences.count() == 100
+    first_difference = differences.first.get_attribute("data-seq")
+    page.click(".pager a.next")
+    assert differences.count() == 50
+    page.click(".pager a.previous")
+    assert differences.first.get_attribute("data-seq") == first_difference
+    page.goto(detail + "/lines")
+    rows = page.locator("#line-list tr[data-seq]")
+    assert rows.count() == 100 and page.locator(".pager a.previous").count() == 0
+    first = rows.first.get_attribute("data-seq")
+    page.click(".pager a.next")
+    console.shot("lines-second-page")
+    assert rows.count() == 51
+    page.click(".pager a.previous")
+    assert rows.first.get_attribute("data-seq") == first and rows.count() == 100

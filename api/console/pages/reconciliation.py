@@ -27,7 +27,8 @@ from ...deps import POSITION_MAX
 from ...downloads import csv_download
 from ...models import FetchIn, ImportIn, ResolveIn
 from ...service.reconciliations import Reconciliations
-from ..web import Desk, command_key, needs, page_router, query_string
+from ..paging import paging
+from ..web import Desk, command_key, needs, page_router
 from .channels import Posted, checked
 
 router = page_router("/console/reconciliation")
@@ -51,8 +52,8 @@ def reconciliations(desk: Reader, channel: Asked = "", currency: Asked = "", sta
     page = api.reconciliations(channel=channel or None, currency=currency or None, status=status or None,
                                start=_day(start, "from"), end=_day(end, "to"), limit=PAGE_SIZE, cursor=cursor,
                                min_position=None)
-    following = f"{HOME}?{query_string({**filters, 'cursor': page['next_cursor']})}" if page["next_cursor"] else None
-    return desk.render("reconciliation/list.html", page=page, filters=filters, following=following,
+    return desk.render("reconciliation/list.html", page=page, filters=filters,
+                       **paging(desk, filters, cursor or None, page["next_cursor"]),
                        can_write=desk.can(Permission.RECONCILE), channels=sorted(api.ledger.catalog().channels),
                        today=api.ledger.today())
 
@@ -98,13 +99,14 @@ def reconciliation(desk: Reader, reconciliation_id: UUID, cursor: Cursor = None)
     found = api.ledger.get_reconciliation(reconciliation_id)
     after = _cursor(cursor)
     items = api.services.reconciler.lines(reconciliation_id, differences_only=True, after=after, limit=PAGE_SIZE + 1)
-    following = f"{HOME}/{reconciliation_id}?cursor={items[PAGE_SIZE - 1]['seq']}" if len(items) > PAGE_SIZE else None
+    following = str(items[PAGE_SIZE - 1]["seq"]) if len(items) > PAGE_SIZE else None
     differences = [{**row, "resolution": resolution_text(found, row["seq"]), "waiting": found.is_waiting(row["seq"]),
                     "resolved": str(row["seq"]) in found.resolutions,
                     "actions": [a for a, classes in ACTIONS.items() if row["class"] in classes
                                 and not (a == "wait" and found.is_waiting(row["seq"]))]}
                    for row in items[:PAGE_SIZE]]
-    return desk.render("reconciliation/detail.html", r=found, differences=differences, following=following,
+    return desk.render("reconciliation/detail.html", r=found, differences=differences,
+                       **paging(desk, {}, str(after) if after else None, following),
                        classes=(MATCHED, *CLASSES), overdue=api.overdue(found), can_write=desk.can(Permission.RECONCILE),
                        state=_status(api, found))
 
@@ -113,10 +115,12 @@ def reconciliation(desk: Reader, reconciliation_id: UUID, cursor: Cursor = None)
 def lines(desk: Reader, reconciliation_id: UUID, cursor: Cursor = None):
     api = desk.service(Reconciliations)
     found = api.ledger.get_reconciliation(reconciliation_id)
-    items = api.services.reconciler.lines(reconciliation_id, after=_cursor(cursor), limit=PAGE_SIZE + 1)
-    following = f"{HOME}/{reconciliation_id}/lines?cursor={items[PAGE_SIZE - 1]['seq']}" if len(items) > PAGE_SIZE else None
+    after = _cursor(cursor)
+    items = api.services.reconciler.lines(reconciliation_id, after=after, limit=PAGE_SIZE + 1)
+    following = str(items[PAGE_SIZE - 1]["seq"]) if len(items) > PAGE_SIZE else None
     rows = [{**row, "resolution": resolution_text(found, row["seq"])} for row in items[:PAGE_SIZE]]
-    return desk.render("reconciliation/lines.html", r=found, rows=rows, following=following)
+    return desk.render("reconciliation/lines.html", r=found, rows=rows,
+                       **paging(desk, {}, str(after) if after else None, following))
 
 
 @router.post("/{reconciliation_id}/differences/{seq}/resolve")
