@@ -18,6 +18,7 @@ from ...deps import POSITION_MAX
 from ...problems import ApiProblem
 from ...service.access import Access
 from .. import inputs
+from ..paging import paging
 from ..web import Desk, Refused, command_key, needs, page_router, readable, sessions
 
 router = page_router("/console/keys")
@@ -35,9 +36,10 @@ def _body(model: type[pydantic.BaseModel], **fields: Any) -> Any:
 
 def _keys_page(desk: Desk, status: int = 200, min_position: int | None = None, **context: Any):
     """The keys as the views have them, once they include `min_position` (the change just made)."""
-    keys = desk.service(Access).keys(PAGE_SIZE_MAX, inputs.blank(desk.request.query_params.get("cursor")), min_position)
-    return desk.render("keys/keys.html", status, keys=keys["items"], next_cursor=keys["next_cursor"], roles=ROLES,
-                       **context)
+    cursor = inputs.blank(desk.request.query_params.get("cursor"))
+    keys = desk.service(Access).keys(PAGE_SIZE_MAX, cursor, min_position)
+    return desk.render("keys/keys.html", status, keys=keys["items"], roles=ROLES,
+                       **paging(desk, {}, cursor, keys["next_cursor"]), **context)
 
 
 @router.get("")
