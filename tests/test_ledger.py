@@ -263,6 +263,29 @@ def test_a_batch_is_one_transaction_and_reads_like_sequential_transfers(fund_cen
     assert [fund_center.get_account(a.id).posted for a in (alice, bob, carol)] == [500, 100, 400]
 
 
+def test_a_retried_batch_with_new_items_and_a_changed_one_reads_like_sequential_transfers(fund_center, monkeypatch):
+    """A retry that repeats some items, adds new ones and sends one key with another amount: the repeats
+    answer their first outcome (the changed one a conflict), the new ones post in order, in one save, and
+    the accounts the first batch left in memory stay there (nothing is read again from the store)."""
+    alice, bob = funded(fund_center, "alice", 1_000), open_member(fund_center, "bob")
+    first = [dict(from_account=alice.id, to_account=bob.id, amount=100, currency="CNY", idempotency_key=f"m-{i}")
+             for i in range(3)]
+    before = fund_center.transfer_many(first)
+    head = fund_center.head()
+    retry = [first[0], dict(first[1], amount=999), dict(first[2], idempotency_key="m-new"), first[2]]
+    reads = []
+    recorder = fund_center.recorder
+    select_events = recorder.select_events
+    monkeypatch.setattr(recorder, "select_events", lambda *a, **kw: reads.append(a) or select_events(*a, **kw))
+    results = fund_center.transfer_many(retry)
+    monkeypatch.undo()
+    assert reads == []  # no aggregate read again from the store
+    assert results[0] == before[0] and results[3] == before[2]
+    assert type(results[1]).__name__ == "IdempotencyConflict"
+    assert results[2].amount == 100 and fund_center.head() == head + 3  # the new item alone: one save
+    assert fund_center.get_account(alice.id).posted == 600 and fund_center.get_account(bob.id).posted == 400
+
+
 def test_a_refused_item_refuses_only_itself(fund_center):
     alice, bob = funded(fund_center, "alice", 1_000), open_member(fund_center, "bob")
     results = fund_center.transfer_many([

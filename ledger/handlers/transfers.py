@@ -82,22 +82,29 @@ def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | Le
     items = [item if isinstance(item, PostTransfer) else _as_command(item) for item in cmd.items]
     with stamped_by(uow.clock):
         prepared = [_prepare(uow, item) for item in items]
-        transfers = [p for p in prepared if isinstance(p, Transfer)]
-        attempt = uow.begin()
-        try:
-            for new in transfers:
-                post(attempt, new, customers=[p.account for p in new.postings])
-            recordings = attempt.commit_all(*transfers)
-        except (LedgerError, IntegrityError):
-            uow.evict(attempt.read)
-            recordings = None
-        finally:
-            uow.end(attempt)
+        # A retried batch: the items the cache knows were made already are answered alone (their first
+        # outcome, or a conflict), not put in the group, whose commit they would fail, dropping the
+        # accounts it read from the cache. Repeats change nothing, so the rest keep their order's results.
+        made = {p.id for p in prepared if isinstance(p, Transfer) and uow.cached(once_transfer(p.id, "", "")) is not None}
+        transfers = [p for p in prepared if isinstance(p, Transfer) and p.id not in made]
+        recordings: list[Any] | None = []
+        if transfers:
+            attempt = uow.begin()
+            try:
+                for new in transfers:
+                    post(attempt, new, customers=[p.account for p in new.postings])
+                recordings = attempt.commit_all(*transfers)
+            except (LedgerError, IntegrityError):
+                uow.evict(attempt.read)
+                recordings = None
+            finally:
+                uow.end(attempt)
         if recordings is None:
             return [p if isinstance(p, LedgerError) else _alone(uow, item) for p, item in zip(prepared, items, strict=True)]
-    positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
-    uow.stats.add("commands", len(transfers))
-    return [p if isinstance(p, LedgerError) else TransferView.of(p, positions[p.id]) for p in prepared]
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        uow.stats.add("commands", len(transfers))
+        return [p if isinstance(p, LedgerError) else _alone(uow, item) if p.id in made else TransferView.of(p, positions[p.id])
+                for p, item in zip(prepared, items, strict=True)]
 
 
 def _as_command(item: Any) -> PostTransfer:
