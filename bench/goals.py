@@ -11,11 +11,13 @@ machines compare with the goals, not with each other:
   with the projections following: requests/s, p50/p99, how long the views take to reach
   the head once wrk stops; then the same with every transfer into one hot account; with
   `--workers 1 2`, once per worker count (`serve --workers N`, each on a fresh database),
-  and the ratio of each to the first
+  and the ratio of each to the first; with `--split`, `serve --no-projections` (webhooks off)
+  beside `fundcenter project` and `fundcenter deliver`, each its own process (its own GIL)
 - projection catch-up into empty views over a log of --events events
 
     python bench/goals.py [--seconds S] [--events N] [--pg-url URL] [--json] [--skip-http]
-                          [--connections C] [--wrk-threads T] [--workers N [N ...]]
+                          [--connections C] [--wrk-threads T] [--workers N [N ...]] [--split]
+                          [--only-http]
 
 Without --pg-url it starts a throwaway PostgreSQL with durable defaults (bench/common.py).
 The HTTP phases need `wrk`; when it is missing, this installs it with apt-get.
@@ -205,14 +207,14 @@ def get_json(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str,
         conn.close()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its living descendants (`serve`'s workers; Linux /proc)."""
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU time of these processes and their living descendants (`serve`'s workers; Linux /proc)."""
     stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):  # it ended meanwhile
                 stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-    tree, total = {pid}, 0.0
+    tree, total = set(pids), 0.0
     for child in sorted(stats):  # a child's pid is (nearly always) above its parent's
         if int(stats[child][1]) in tree:
             tree.add(child)
@@ -269,14 +271,14 @@ def wait_caught_up(port: int, timeout: float = 120.0) -> dict[str, Any]:
 
 
 def run_wrk(wrk: str, port: int, token: str, accounts: Path, mode: str, tag: str, seconds: float,
-            connections: int, threads: int, serve_pid: int) -> dict[str, Any]:
+            connections: int, threads: int, pids: list[int]) -> dict[str, Any]:
     env = {**os.environ, "FC_WRK_TOKEN": token, "FC_WRK_ACCOUNTS": str(accounts), "FC_WRK_MODE": mode,
            "FC_WRK_TAG": tag}
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                "--latency", "-s", str(LUA), f"http://127.0.0.1:{port}/v1/transfers"]
-    cpu_before, (busy_before, total_before) = cpu_seconds(serve_pid), machine_busy()
+    cpu_before, (busy_before, total_before) = cpu_seconds(*pids), machine_busy()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
-    cpu_after, (busy_after, total_after) = cpu_seconds(serve_pid), machine_busy()
+    cpu_after, (busy_after, total_after) = cpu_seconds(*pids), machine_busy()
     lines = [line for line in done.stdout.splitlines() if line.startswith("FCJSON ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()[-2000:]}\n{done.stdout[-2000:]}")
@@ -295,7 +297,8 @@ def run_wrk(wrk: str, port: int, token: str, accounts: Path, mode: str, tag: str
     }
 
 
-def http_phases(url: str, seconds: float, connections: int, threads: int, workers: int = 1) -> dict[str, Any]:
+def http_phases(url: str, seconds: float, connections: int, threads: int, workers: int = 1,
+                split: bool = False) -> dict[str, Any]:
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="fundcenter-goals-") as tmp:
         folder = Path(tmp)
@@ -305,9 +308,13 @@ def http_phases(url: str, seconds: float, connections: int, threads: int, worker
         script = Path(sys.executable).with_name("fundcenter")
         env = {**os.environ, "FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32)}
         errors = (folder / "serve.log").open("w")
-        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), "--workers", str(workers)],
-                                 cwd=folder, env=env,
+        serve_args = ["--no-projections"] if split else []
+        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), "--workers", str(workers),
+                                  *serve_args], cwd=folder, env={**env, "FUNDCENTER_DELIVER_WEBHOOKS": str(not split)},
                                  stdout=errors, stderr=errors)
+        others = [subprocess.Popen([str(script), command, "--db", url], cwd=folder, env=env, stdout=errors, stderr=errors)
+                  for command in (("project", "deliver") if split else ())]
+        pids = [serve.pid, *(p.pid for p in others)]
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -322,24 +329,26 @@ def http_phases(url: str, seconds: float, connections: int, threads: int, worker
                 if time.monotonic() > deadline:
                     raise RuntimeError("serve did not answer /healthz within 60 s")
                 time.sleep(0.1)
-            out = {"workers": workers, "serve_started_s": round(60 - (deadline - time.monotonic()), 1)}
+            out = {"workers": workers, "split": split, "serve_started_s": round(60 - (deadline - time.monotonic()), 1)}
             log(f"serve --workers {workers}: wrk warm-up, {connections} connections, 3 s")
-            out["warmup"] = run_wrk(wrk, port, token, spread, "spread", "warm", 3, connections, threads, serve.pid)
+            out["warmup"] = run_wrk(wrk, port, token, spread, "spread", "warm", 3, connections, threads, pids)
             wait_caught_up(port)
             for name, accounts, mode in (("spread", spread, "spread"), ("hot", into_hot, "hot")):
                 log(f"wrk {mode}, {connections} connections, {seconds:g} s")
-                out[name] = run_wrk(wrk, port, token, accounts, mode, name, seconds, connections, threads, serve.pid)
+                out[name] = run_wrk(wrk, port, token, accounts, mode, name, seconds, connections, threads, pids)
                 out[name]["views"] = wait_caught_up(port)
             _, health = get_json(port, "/healthz")
             out["healthz_status"] = health.get("status")
             return out
         finally:
-            serve.terminate()
-            try:
-                serve.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                serve.kill()
-                serve.wait()
+            for process in (serve, *others):
+                process.terminate()
+            for process in (serve, *others):
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
             errors.close()
 
 
@@ -395,24 +404,12 @@ def rows_of(r: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"figure": figure, "measured": measured, "goal": goal,
                      "of_goal": None if of_goal is None else round(of_goal, 3), "ok": ok})
 
-    p = r["in_process"]
-    single, raw = p["transfer_per_s"], r["raw_insert_per_s"]
-    row("transfer(), 1 thread / raw INSERT+commit", f"{single / raw:.3f} ({single:,.0f} / {raw:,.0f} per s)",
-        ">= 0.45", single / raw / 0.45, single / raw >= 0.45)
-    many = p["transfer_many_per_s"]
-    row(f"transfer_many({BATCH}), transfers/s", f"{many:,.0f}", ">= 15,000", many / 15_000, many >= 15_000)
-    spread, hot = p["threads_spread"], p["threads_one_destination"]
-    s = spread["commands_per_s"]
-    row(f"{THREADS} threads / 1 thread, {ACCOUNTS} accounts",
-        f"{s / single:.3f} ({s:,.0f} / {single:,.0f} per s; {spread['conflicts']:,} conflicts,"
-        f" {spread['contention']} Contention)", ">= 1.0", s / single, s / single >= 1.0)
-    h = hot["commands_per_s"]
-    row(f"{THREADS} threads into 1 account / {ACCOUNTS} accounts",
-        f"{h / s:.3f} ({h:,.0f} / {s:,.0f} per s; {hot['conflicts']:,} conflicts, {hot['contention']} Contention)",
-        ">= 0.7, no Contention", h / s / 0.7, h / s >= 0.7 and hot["contention"] == 0 and hot["errors"] == 0)
+    if "in_process" in r:
+        in_process_rows(r, row)
     runs = r.get("http_by_workers") or ([r["http"]] if "http" in r else [])
     for run in runs:
-        label = f" [{run['workers']} worker{'s' if run['workers'] > 1 else ''}]" if len(runs) > 1 else ""
+        label = f" [{run['workers']} worker{'s' if run['workers'] > 1 else ''}{', split' if run.get('split') else ''}]"
+        label = label if len(runs) > 1 or run.get("split") else ""
         w = run["spread"]
         views = w["views"]
         row(f"HTTP POST /v1/transfers, 16 conns, per s{label}", f"{w['requests_per_s']:,.0f} ({w['non_2xx']} non-2xx)",
@@ -436,10 +433,29 @@ def rows_of(r: dict[str, Any]) -> list[dict[str, Any]]:
             more, first = run[name]["requests_per_s"], runs[0][name]["requests_per_s"]
             row(f"HTTP {name}: {run['workers']} workers / {runs[0]['workers']}",
                 f"{more / first:.3f} ({more:,.0f} / {first:,.0f} per s)", "(measured)", None, True)
-    c = r["catch_up"]
-    row(f"projection catch-up, events/s ({c['events']:,} events)", f"{c['events_per_s']:,.0f}", ">= 40,000",
-        c["events_per_s"] / 40_000, c["events_per_s"] >= 40_000)
+    if "catch_up" in r:
+        c = r["catch_up"]
+        row(f"projection catch-up, events/s ({c['events']:,} events)", f"{c['events_per_s']:,.0f}", ">= 40,000",
+            c["events_per_s"] / 40_000, c["events_per_s"] >= 40_000)
     return rows
+
+
+def in_process_rows(r: dict[str, Any], row: Callable[[str, str, str, float | None, bool], None]) -> None:
+    p = r["in_process"]
+    single, raw = p["transfer_per_s"], r["raw_insert_per_s"]
+    row("transfer(), 1 thread / raw INSERT+commit", f"{single / raw:.3f} ({single:,.0f} / {raw:,.0f} per s)",
+        ">= 0.45", single / raw / 0.45, single / raw >= 0.45)
+    many = p["transfer_many_per_s"]
+    row(f"transfer_many({BATCH}), transfers/s", f"{many:,.0f}", ">= 15,000", many / 15_000, many >= 15_000)
+    spread, hot = p["threads_spread"], p["threads_one_destination"]
+    s = spread["commands_per_s"]
+    row(f"{THREADS} threads / 1 thread, {ACCOUNTS} accounts",
+        f"{s / single:.3f} ({s:,.0f} / {single:,.0f} per s; {spread['conflicts']:,} conflicts,"
+        f" {spread['contention']} Contention)", ">= 1.0", s / single, s / single >= 1.0)
+    h = hot["commands_per_s"]
+    row(f"{THREADS} threads into 1 account / {ACCOUNTS} accounts",
+        f"{h / s:.3f} ({h:,.0f} / {s:,.0f} per s; {hot['conflicts']:,} conflicts, {hot['contention']} Contention)",
+        ">= 0.7, no Contention", h / s / 0.7, h / s >= 0.7 and hot["contention"] == 0 and hot["errors"] == 0)
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -455,20 +471,20 @@ def print_table(r: dict[str, Any]) -> None:
         print(f"{row['figure']:<{widths[0]}}{row['measured']:<{widths[1]}}{row['goal']:<{widths[2]}}"
               f"{of_goal:>5.2f} {'ok' if row['ok'] else 'MISS'}")
     notes = []
-    p = r["in_process"]
+    p = r.get("in_process") or {"transfer_many_refused": 0}
     for name in ("threads_spread", "threads_one_destination"):
-        if p[name]["errors"]:
+        if name in p and p[name]["errors"]:
             notes.append(f"{name}: {p[name]['errors']} other errors, e.g. {p[name]['error_samples'][0]}")
     if p["transfer_many_refused"]:
         notes.append(f"transfer_many refused {p['transfer_many_refused']} items")
     for run in r.get("http_by_workers") or ([r["http"]] if "http" in r else []):
         for name in ("spread", "hot"):
             w = run[name]
-            notes.append(f"HTTP {name}, {run['workers']} worker(s): statuses {w['statuses']}, socket errors {w['socket_errors']}, "
+            notes.append(f"HTTP {name}, {run['workers']} worker(s){' split' if run.get('split') else ''}: statuses {w['statuses']}, socket errors {w['socket_errors']}, "
                          f"serve used {w['serve_cpu_cores']:.2f} cores, machine {w['machine_busy']:.0%} busy"
                          + (f"; first non-2xx: {w['sample'][:160]}" if w["sample"] else ""))
-    notes.append(f"catch-up log written in {r['catch_up']['write_s']:.0f} s; this run took {r['took_s']:.0f} s;"
-                 f" the machine was {r['busy_before']:.0%} busy before it")
+    notes.append((f"catch-up log written in {r['catch_up']['write_s']:.0f} s; " if "catch_up" in r else "")
+                 + f"this run took {r['took_s']:.0f} s; the machine was {r['busy_before']:.0%} busy before it")
     for note in notes:
         print(f"  {note}")
 
@@ -485,6 +501,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1], metavar="N",
                         help="serve's worker processes for the HTTP phases; several (e.g. 1 2) run them once each"
                              " (default 1)")
+    parser.add_argument("--split", action="store_true",
+                        help="HTTP phases with `serve --no-projections` (webhooks off), `fundcenter project` and"
+                             " `fundcenter deliver` in processes of their own")
+    parser.add_argument("--only-http", action="store_true", help="the HTTP phases alone (no in-process, no catch-up)")
     args = parser.parse_args()
     started = time.perf_counter()
     result: dict[str, Any] = {"busy_before": busy_now()}
@@ -497,15 +517,18 @@ def main() -> None:
         result["raw_insert_per_s"] = raw_insert_rate(fresh_database(server, args.pg_url), seconds=args.seconds)
         url = fresh_database(server, args.pg_url)
         result["server"] = settings(url)
-        result["in_process"] = in_process(url, args.seconds)
+        if not args.only_http:
+            result["in_process"] = in_process(url, args.seconds)
         if not args.skip_http:
             result["http_by_workers"] = [
-                http_phases(fresh_database(server, args.pg_url), args.seconds, args.connections, args.wrk_threads, n)
+                http_phases(fresh_database(server, args.pg_url), args.seconds, args.connections, args.wrk_threads, n,
+                            args.split)
                 for n in args.workers
             ]
             result["http"] = result["http_by_workers"][0]
-        log(f"writing a log of {args.events:,} events for the catch-up")
-        result["catch_up"] = catch_up(fresh_database(server, args.pg_url), args.events)
+        if not args.only_http:
+            log(f"writing a log of {args.events:,} events for the catch-up")
+            result["catch_up"] = catch_up(fresh_database(server, args.pg_url), args.events)
     result["machine"] = machine()
     result["took_s"] = time.perf_counter() - started
     result["rows"] = rows_of(result)

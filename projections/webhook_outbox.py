@@ -21,6 +21,7 @@ a retry, a replay or a rebuilt outbox sends the same id.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.utils import resolve_topic
 
 from ledger import FundCenter
 from ledger.domain.accounts import SYSTEM_BUSINESS_ID, Account, AccountKind, status_reason
@@ -187,6 +189,16 @@ class Outbox:
     def __init__(self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE) -> None:
         self.ledger, self.store, self.batch_size = ledger, store, batch_size
         self.mapper = WebhookMapper(ledger)
+        self._read: dict[str, bool] = {}  # by topic: whether its events are decoded (`reads`)
+
+    def reads(self, topic: str) -> bool:
+        """Whether events of this topic can matter to the outbox: an endpoint's, or one that makes a
+        webhook. Only those are decoded (a transfer's two account events, two thirds of a busy log, are not)."""
+        found = self._read.get(topic)
+        if found is None:
+            kind = resolve_topic(topic)
+            found = self._read[topic] = issubclass(kind, WebhookEndpoint.Event) or _MAKES_WEBHOOKS.handles(kind)
+        return found
 
     @property
     def position(self) -> int:
@@ -200,17 +212,18 @@ class Outbox:
                 start=position, limit=self.batch_size, stop=head, inclusive_of_start=False)
             if not notifications:
                 break
-            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            to_domain_event, last = self.ledger.mapper.to_domain_event, notifications[-1].id
+            batch = [(n.id, to_domain_event(n)) for n in notifications if self.reads(n.topic)]
             webhooks = self._webhooks(batch)  # before the transaction: its reads of the ledger hold no lock
             with self.store.transaction() as cur:
                 claimed = self.store.claim(cur, TRACKING_NAME)
                 if claimed == position:
                     self._apply(cur, batch, webhooks)
-                    self.store.record_tracking(cur, Tracking(TRACKING_NAME, batch[-1][0]))
+                    self.store.record_tracking(cur, Tracking(TRACKING_NAME, last))
             if claimed != position:  # another process's outbox got there first
                 position = claimed
                 continue
-            position, read = batch[-1][0], read + len(batch)
+            position, read = last, read + len(notifications)
         return read
 
     def _webhooks(self, batch: Batch) -> dict[int, list[Webhook]]:
@@ -273,6 +286,9 @@ class Outbox:
             endpoints.pop(endpoint_id, None)
         elif endpoint_id in endpoints:
             endpoints[endpoint_id]["status"] = status.value
+
+
+_MAKES_WEBHOOKS = inspect.getattr_static(WebhookMapper, "webhooks")  # the dispatcher: `handles(kind)`
 
 
 def _sees(endpoint: dict[str, Any], webhook: Webhook) -> bool:

@@ -156,6 +156,21 @@ def test_a_business_gets_its_own_accounts_events_signed_and_in_order(hooks, rece
     assert all(i["attempt_log"][0]["status_code"] == 200 for i in items)
 
 
+def test_the_outbox_decodes_only_events_that_can_matter_and_still_reaches_the_head(hooks, receiver, monkeypatch):
+    hooks.ledger.create_webhook_endpoint(receiver.url, ["transfer.posted"], "mall")
+    alice, bob = hooks.member("mall", "alice", funded=5000), hooks.member("mall", "bob")
+    hooks.ledger.transfer(alice, bob, 1200, "CNY", hooks.key())
+    decoded = []
+    to_domain_event = hooks.ledger.mapper.to_domain_event
+    monkeypatch.setattr(hooks.ledger.mapper, "to_domain_event", lambda n: decoded.append(n.topic) or to_domain_event(n))
+
+    hooks.deliver_all()
+
+    assert [e["type"] for e in receiver.events()] == ["transfer.posted", "transfer.posted"]
+    assert not any(topic.endswith(("Account.Debited", "Account.Credited")) for topic in decoded)
+    assert hooks.deliverer.outbox.position == hooks.ledger.head()
+
+
 def test_a_receiver_that_fails_then_recovers_gets_the_same_event_id_and_order_is_kept(hooks, receiver):
     endpoint, secret = hooks.ledger.create_webhook_endpoint(receiver.url, ["account.opened", "transfer.posted"], "mall")
     receiver.statuses = [500, 503]
