@@ -53,3 +53,17 @@ def test_commands_go_on_after_the_server_ended_every_pooled_connection(pg_url):
         done = fc.transfer(a.id, b.id, 300, "CNY", "t-1")
         assert done.amount == 300
         assert fc.transfer(a.id, b.id, 300, "CNY", "t-1").id == done.id  # and its repeat answers the first outcome
+
+
+def test_one_caller_after_another_gets_the_connection_returned_last(pg_url):
+    with bootstrap(settings_for(pg_url)) as system:
+        datastore = system.ledger.recorder.datastore
+        with datastore.get_connection() as first, datastore.get_connection() as second:  # two in the pool, at least
+            pids = {first.info.backend_pid, second.info.backend_pid}
+        assert len(pids) == 2
+        served = []
+        for _ in range(5):
+            with datastore.get_connection() as conn:
+                served.append(conn.info.backend_pid)
+        assert served == [served[0]] * 5  # the same server process each time, its caches warm
+        assert served[0] in pids
