@@ -19,7 +19,9 @@ A save that writes extra rows in the same transaction (a subclass's
 
 Every stored event is covered by a link of the hash chain (ledger/audit/chain.py), written
 in the insert's own transaction under the same lock: on PostgreSQL by the server (0012's
-version of the function, and 0018's cheaper one, chain what it inserts; on the library's path the recorder calls
+version of the function, and 0018's cheaper one, chain what it inserts; 0019's is told where
+the chain ended after this recorder's last insert, and reads the last link only when another
+insert came between; on the library's path the recorder calls
 `fundcenter_chain_events` after its insert, before the commit); on SQLite by
 `SQLiteRecorder` in Python, after its insert, in its transaction. Snapshots are sealed to
 the chain the same way, by the snapshot recorders below (named by `SQLiteFactory` and by
@@ -152,9 +154,13 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
                      op=sql.SQL(">=" if inclusive else ">"))
             for inclusive in (True, False)
         }
-        self.insert_in_one_trip = sql.SQL("SELECT {schema}.{function}(%b, %s) AS notification_id").format(
+        self.insert_in_one_trip = sql.SQL("SELECT inserted_id, chain_hash FROM {schema}.{function}(%b, %s, %s, %s)").format(
             schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(INSERT_FUNCTION)
         )
+        # The chain's last link after this recorder's last committed insert (position, hash), or None:
+        # 0019's function starts from it when its first id follows it. A stale pair (another thread's
+        # insert came between) is still a true one, so the function reads the last link instead.
+        self.chain_end: tuple[int, bytes] | None = None
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = self._insert(stored_events, **kwargs)
@@ -192,15 +198,19 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
         ]
+        after = self.chain_end or (None, None)
         try:
-            with self.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout), prepare=True)
-                return [row["notification_id"] for row in curs.fetchall()]
+            with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout, *after), prepare=True)
+                rows = curs.fetchall()
         except ProgrammingError as error:
             if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
                 raise
-        # A database not yet migrated to 0009 (a process started with migrate=False): the library's way.
-        log.warning("%s() is missing (migration 0009): inserting the library's way", INSERT_FUNCTION)
+        else:
+            self.chain_end = rows[-1][0], bytes(rows[-1][1])  # committed: the statement was its own transaction
+            return [row[0] for row in rows]
+        # A database not yet migrated to 0019 (a process started with migrate=False): the library's way.
+        log.warning("%s() with the chain's end is missing (migration 0019): inserting the library's way", INSERT_FUNCTION)
         self.one_trip = False
         return super().insert_events(stored_events, **kwargs)
 

@@ -14,7 +14,7 @@ from ledger.audit.chain import GENESIS, link, seal
 from ledger.audit.chain_store import LOG_TABLES, chain_hash_at
 from ledger.clock import SteppingClock
 from ledger.store import Database, migrate
-from tests.config import BUSINESS_HOURS
+from tests.config import BUSINESS_HOURS, DROP_INSERT_FUNCTIONS
 
 
 @pytest.fixture
@@ -114,12 +114,44 @@ def test_a_failed_insert_leaves_neither_event_nor_link(ledger):
     assert len(after) == len(before) + 1 and after[-1][-1] == link(before[-1][-1], after[-1][0], a, 2, "test:Event", b"{}")
 
 
+def test_a_writer_chains_from_its_own_last_link_and_from_the_table_when_another_writer_came_between(pg_url):
+    first = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
+    second = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
+    try:
+        alice, bob = some_business(first, transfers=2)
+        assert first.recorder.chain_end == (first.head(), log_rows(pg_url)[-1][-1])
+        second.transfer(alice, bob, 5, "CNY", idempotency_key="between")  # first's end is now stale
+        first.transfer(alice, bob, 6, "CNY", idempotency_key="after")
+        rows = log_rows(pg_url)
+        assert [r[-1] for r in rows] == [link_of(rows, i) for i in range(len(rows))]
+        assert first.recorder.chain_end == (rows[-1][0], rows[-1][-1])
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_writers_last_link_is_used_only_where_it_fits_and_a_wrong_one_is_found_by_audit_verify(pg_url):
+    fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
+    try:
+        some_business(fc, transfers=1)
+        head = fc.head()
+        fc.recorder.chain_end = (head - 1, bytes(32))  # not where the chain ends: the function reads the table
+        fc.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "test:Event", b"{}")])
+        rows = log_rows(pg_url)
+        assert rows[-1][-1] == link_of(rows, len(rows) - 1)
+        fc.recorder.chain_end = (head + 1, bytes(32))  # where it ends, with a hash that is not its last link
+        fc.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "test:Event", b"{}")])
+        assert broken_at(pg_url)[0] == head + 2  # the insert took the pair at its word; the audit does not
+    finally:
+        fc.close()
+
+
 def test_the_librarys_insert_path_chains_too(pg_url):
     """A database not yet migrated to 0009's function takes the library's insert: the recorder chains after it."""
     fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
     try:
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("DROP FUNCTION fundcenter_insert_events")
+            conn.execute(DROP_INSERT_FUNCTIONS)
         some_business(fc, transfers=2)
         assert not fc.recorder.one_trip
         rows = log_rows(pg_url)

@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger import FundCenter
 from ledger.recorders import OneTripRecorder
+from tests.config import DROP_INSERT_FUNCTIONS
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_a_save_with_extra_rows_takes_the_librarys_path(ledger, monkeypatch):
 def test_a_database_without_the_function_gets_the_librarys_insert(ledger, pg_url):
     """A process started with migrate=False on a database not yet migrated to 0009."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("DROP FUNCTION fundcenter_insert_events")
+        conn.execute(DROP_INSERT_FUNCTIONS)
     head = ledger.head()
     assert ledger.recorder.insert_events([stored(uuid.uuid4(), 1)]) == [head + 1]
     assert not ledger.recorder.one_trip
