@@ -2,6 +2,7 @@
 every event chained in its own insert's transaction, snapshots sealed, and each kind of tampering
 found and named by its log position."""
 
+import threading
 import uuid
 from uuid import UUID
 
@@ -128,6 +129,28 @@ def test_a_writer_chains_from_its_own_last_link_and_from_the_table_when_another_
     finally:
         first.close()
         second.close()
+
+
+def test_writers_inserting_at_once_leave_one_whole_chain(pg_url):
+    ledgers = [FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS())) for _ in range(3)]
+    try:
+        alice, bob = some_business(ledgers[0], transfers=1)
+
+        def pay(n, fc):
+            for i in range(25):
+                fc.transfer(alice, bob, 1, "CNY", idempotency_key=f"w{n}-{i}")
+
+        threads = [threading.Thread(target=pay, args=(n, fc)) for n, fc in enumerate(ledgers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rows = log_rows(pg_url)
+        assert len(rows) > 3 * 25 * 3
+        assert [r[-1] for r in rows] == [link_of(rows, i) for i in range(len(rows))]
+    finally:
+        for fc in ledgers:
+            fc.close()
 
 
 def test_the_writers_last_link_is_used_only_where_it_fits_and_a_wrong_one_is_found_by_audit_verify(pg_url):
