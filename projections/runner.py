@@ -37,6 +37,7 @@ import contextlib
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -77,6 +78,10 @@ BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubl
 ELECT_EVERY_S = 0.5  # a follower tries for the leader's lock, and a leader checks it still holds it, this often
 FOLLOW_POLL_S = 0.05  # a follower reads the views' tracking position this often
 LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the second is hashtext(application)
+# While a writer overlaps a catch-up: the GIL passes to a thread back from the server within this (Python's
+# default is 5 ms, and the writer comes back from the server a dozen times a batch while the runner's
+# thread collects the next one: at 5 ms a return, the writer was the slower of the two).
+OVERLAP_SWITCH_INTERVAL_S = 0.0005
 
 
 class ProjectionRunner:
@@ -491,6 +496,7 @@ class _Writer:
         self.written = 0  # events applied
         self._ahead: int | None = None  # another runner's position, found ahead of a batch
         self._thread = threading.Thread(target=self._run, name="fundcenter-projections-writer", daemon=True)
+        _switch_quickly(True)
         self._thread.start()
 
     def submit(self, work: _Work) -> None:
@@ -505,8 +511,10 @@ class _Writer:
     def finish(self) -> tuple[int, int]:
         """Wait for what was given to be written (or passed over after a failure); the views'
         position and the events applied. Raises the failure, if any."""
-        self._queue.put(None)
-        self._thread.join()
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+            _switch_quickly(False)
         if self.error is not None:
             raise self.error
         return self._ahead if self._ahead is not None else self.position or 0, self.written
@@ -524,6 +532,25 @@ class _Writer:
                 self._ahead = ahead
             else:
                 self.position, self.written = work.last, self.written + work.count
+
+
+_switching = threading.Lock()
+_writers = [0, 0.0]  # writers running in this process, and the switch interval before the first
+
+
+def _switch_quickly(starting: bool) -> None:
+    """Lower the interpreter's switch interval while any writer runs (it is the process's: the
+    first writer to start saves it, the last to finish puts it back)."""
+    with _switching:
+        if starting:
+            if _writers[0] == 0:
+                _writers[1] = sys.getswitchinterval()
+                sys.setswitchinterval(min(OVERLAP_SWITCH_INTERVAL_S, _writers[1]))
+            _writers[0] += 1
+        else:
+            _writers[0] -= 1
+            if _writers[0] == 0:
+                sys.setswitchinterval(_writers[1])
 
 
 def _concerns(view: Any, kinds: set[type]) -> bool:
