@@ -106,7 +106,7 @@ def server_cpu_s(url: str) -> float:
     """CPU seconds of the server so far: the postmaster's children, those alive and those it has reaped."""
     with psycopg.connect(url, autocommit=True) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
-    postmaster = int(_stat(backend)[3])
+        postmaster = int(_stat(backend)[3])
     tick = os.sysconf("SC_CLK_TCK")
     reaped = sum(int(x) for x in _stat(postmaster)[15:17])  # cutime, cstime
     alive = 0

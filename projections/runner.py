@@ -34,6 +34,7 @@ get there in time).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import queue
@@ -78,10 +79,16 @@ BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubl
 ELECT_EVERY_S = 0.5  # a follower tries for the leader's lock, and a leader checks it still holds it, this often
 FOLLOW_POLL_S = 0.05  # a follower reads the views' tracking position this often
 LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the second is hashtext(application)
-# While a writer overlaps a catch-up: the GIL passes to a thread back from the server within this (Python's
-# default is 5 ms, and the writer comes back from the server a dozen times a batch while the runner's
-# thread collects the next one: at 5 ms a return, the writer was the slower of the two).
+# While a writer overlaps a catch-up, the process's interpreter is tuned (`_overlapping`):
+# - the GIL passes to a thread back from the server within this (Python's default is 5 ms, and the writer
+#   comes back from the server a dozen times a batch while the runner's thread collects the next one: at
+#   5 ms a return, the writer was the slower of the two);
 OVERLAP_SWITCH_INTERVAL_S = 0.0005
+# - the cyclic collector's young generation is collected after this many allocations at least (Python's
+#   default is 700): a batch's decoded events and changes, some 100,000 objects alive until it is written,
+#   were walked over and over and promoted into the older generations, whose full collections then walked
+#   the whole heap; about a fifth of the catch-up's client CPU. They die by reference counting.
+OVERLAP_GC_YOUNG_MIN = 50_000
 
 
 class ProjectionRunner:
@@ -496,7 +503,7 @@ class _Writer:
         self.written = 0  # events applied
         self._ahead: int | None = None  # another runner's position, found ahead of a batch
         self._thread = threading.Thread(target=self._run, name="fundcenter-projections-writer", daemon=True)
-        _switch_quickly(True)
+        _overlapping(True)
         self._thread.start()
 
     def submit(self, work: _Work) -> None:
@@ -514,7 +521,7 @@ class _Writer:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
-            _switch_quickly(False)
+            _overlapping(False)
         if self.error is not None:
             raise self.error
         return self._ahead if self._ahead is not None else self.position or 0, self.written
@@ -534,23 +541,35 @@ class _Writer:
                 self.position, self.written = work.last, self.written + work.count
 
 
-_switching = threading.Lock()
-_writers = [0, 0.0]  # writers running in this process, and the switch interval before the first
+class _Tuning:
+    """The interpreter's settings while writers overlap catch-ups (they are the process's: the first
+    writer to start sets them, the last to finish puts back what was there, unless something else
+    changed it meanwhile, such as a serving process's own tuning of the collector)."""
+
+    lock = threading.Lock()
+    writers = 0
+    before: tuple[float, tuple[int, ...]] = (0.0, ())
+    during: tuple[float, tuple[int, ...]] = (0.0, ())
 
 
-def _switch_quickly(starting: bool) -> None:
-    """Lower the interpreter's switch interval while any writer runs (it is the process's: the
-    first writer to start saves it, the last to finish puts it back)."""
-    with _switching:
+def _overlapping(starting: bool) -> None:
+    with _Tuning.lock:
         if starting:
-            if _writers[0] == 0:
-                _writers[1] = sys.getswitchinterval()
-                sys.setswitchinterval(min(OVERLAP_SWITCH_INTERVAL_S, _writers[1]))
-            _writers[0] += 1
-        else:
-            _writers[0] -= 1
-            if _writers[0] == 0:
-                sys.setswitchinterval(_writers[1])
+            if _Tuning.writers == 0:
+                switch, thresholds = sys.getswitchinterval(), gc.get_threshold()
+                _Tuning.before = (switch, thresholds)
+                _Tuning.during = (min(OVERLAP_SWITCH_INTERVAL_S, switch),
+                                  (max(thresholds[0], OVERLAP_GC_YOUNG_MIN), *thresholds[1:]))
+                sys.setswitchinterval(_Tuning.during[0])
+                gc.set_threshold(*_Tuning.during[1])
+            _Tuning.writers += 1
+            return
+        _Tuning.writers -= 1
+        if _Tuning.writers == 0:
+            if abs(sys.getswitchinterval() - _Tuning.during[0]) < 1e-9:
+                sys.setswitchinterval(_Tuning.before[0])
+            if gc.get_threshold() == _Tuning.during[1]:
+                gc.set_threshold(*_Tuning.before[1])
 
 
 def _concerns(view: Any, kinds: set[type]) -> bool:

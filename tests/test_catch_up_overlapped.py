@@ -3,6 +3,7 @@ runner's thread reads and collects batch N+1. Each batch still commits with its 
 position, in order; a failure halts right before the batch that failed, and nothing collected
 after it is written. The runner decodes only the events some view or listener handles."""
 
+import gc
 import sys
 import threading
 from itertools import pairwise
@@ -12,7 +13,7 @@ import pytest
 from ledger.domain.accounts import Account
 from ledger.domain.transfers import Transfer
 from projections import ProjectionRunner, ViewStore, all_views
-from projections.runner import OVERLAP_SWITCH_INTERVAL_S
+from projections.runner import OVERLAP_GC_YOUNG_MIN, OVERLAP_SWITCH_INTERVAL_S
 from projections.verify import replay_and_verify
 from tests.test_projections import busy_day
 
@@ -25,24 +26,38 @@ def views(fund_center):
 
 
 def batches_seen(runner, **kwargs):
-    """(position, thread) of each batch as the runner reports it, and the switch interval then."""
+    """(position, thread) of each batch as the runner reports it, and the interpreter's tuning then."""
     seen = []
     runner.catch_up(on_batch=lambda position, head: seen.append(
-        (position, threading.current_thread(), sys.getswitchinterval())), **kwargs)
+        (position, threading.current_thread(), (sys.getswitchinterval(), gc.get_threshold()[0]))), **kwargs)
     return seen
 
 
 def test_far_behind_on_postgresql_a_writer_thread_writes_while_the_next_batch_is_collected(fund_center, views):
     busy_day(fund_center, transfers=80)
-    head, before = fund_center.head(), sys.getswitchinterval()
+    head, before = fund_center.head(), (sys.getswitchinterval(), gc.get_threshold())
     seen = batches_seen(ProjectionRunner(fund_center, views, batch_size=20))
     assert [p for p, _, _ in seen] == [*range(20, head, 20), head]  # every batch, in order, each once
     if fund_center.database.kind == "postgresql":
         assert all(thread is not threading.current_thread() for _, thread, _ in seen)
-        assert all(interval == OVERLAP_SWITCH_INTERVAL_S for _, _, interval in seen)
+        tuned = (min(OVERLAP_SWITCH_INTERVAL_S, before[0]), max(OVERLAP_GC_YOUNG_MIN, before[1][0]))
+        assert all(tuning == tuned for _, _, tuning in seen)
     else:  # SQLite: one thread, as before
         assert all(thread is threading.current_thread() for _, thread, _ in seen)
-    assert sys.getswitchinterval() == before  # put back once the writer finished
+    assert (sys.getswitchinterval(), gc.get_threshold()) == before  # put back once the writer finished
+
+
+def test_a_setting_changed_while_a_writer_ran_is_left_as_it_was_changed(fund_center, views):
+    """A serving process tunes its collector after start-up, perhaps while a catch-up runs: the
+    runner does not put back what was there before it."""
+    busy_day(fund_center, transfers=40)
+    before = gc.get_threshold()
+    try:
+        ProjectionRunner(fund_center, views, batch_size=20).catch_up(
+            on_batch=lambda position, head: gc.set_threshold(12_345, 17, 9))
+        assert gc.get_threshold() == (12_345, 17, 9)
+    finally:
+        gc.set_threshold(*before)
     report = replay_and_verify(fund_center, views)
     assert report.ok, report.problems
 
