@@ -9,7 +9,14 @@ CATCH_UP_BATCH_SIZE while more than BATCH_SIZE behind (a rebuild, a restart afte
 each batch folds its changes per row, so fewer, larger batches mean fewer rows written (a
 balance updated once per batch, not once per 1,000 events). On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
 insert wakes it; on SQLite it polls. A view that says which events concern it (`handles`)
-is passed over for a batch of none of them.
+is passed over for a batch of none of them, and an event that no view (nor listener) handles
+is not decoded at all.
+
+Each view takes a batch in two phases: its changes, collected from the events alone (no I/O),
+then its statements, in the batch's transaction. Far behind the head on PostgreSQL, a writer
+thread (`_Writer`) writes batch N while this thread reads and collects batch N+1, so the
+server's work overlaps the client's Python; batches still commit one at a time, in order, each
+with its tracking position.
 
 A runner never dies of a failure. If a batch fails (the database went away, or a
 view raised on an event), the batch rolls back, so nothing is skipped or applied
