@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -103,10 +104,14 @@ finally:
 
 
 def server_cpu_s(url: str) -> float:
-    """CPU seconds of the server so far: the postmaster's children, those alive and those it has reaped."""
+    """CPU seconds of the server so far: the postmaster's children, those alive and those it has
+    reaped (NaN for a server on another machine: its processes are not in this /proc)."""
     with psycopg.connect(url, autocommit=True) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
-        postmaster = int(_stat(backend)[3])
+        try:
+            postmaster = int(_stat(backend)[3])
+        except OSError:
+            return math.nan
     tick = os.sysconf("SC_CLK_TCK")
     reaped = sum(int(x) for x in _stat(postmaster)[15:17])  # cutime, cstime
     alive = 0
