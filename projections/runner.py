@@ -498,8 +498,8 @@ class _Writer:
     """The thread that writes a catch-up's batches, one transaction each, in the order given,
     while the runner's thread reads and collects the next (at most one waits: `submit` blocks).
     It releases the GIL while it waits on the server. After a failure, once another runner is
-    found ahead, or once the runner stops, it writes nothing more; `finish()` says where the views are and how many
-    events it applied, and raises its failure."""
+    found ahead, or once the runner stops, it writes nothing more; `finish()` says where the
+    views are and how many events it applied, and raises its failure."""
 
     def __init__(self, write: Callable[[_Work, Callable[[int, int], None] | None], int | None],
                  on_batch: Callable[[int, int], None] | None, stop: threading.Event) -> None:
