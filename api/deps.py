@@ -64,7 +64,7 @@ class KeyCache:
         self.usable = listen is not None
         if listen is not None:
             listen(self._inserted)
-            runner.watch(self._applied)
+            runner.watch(self._applied, kinds=self._changes)  # the runner need decode no other event for it
 
     def known(self, token: str) -> Principal | None:
         """The key's principal if the cache may answer and holds it (reads nothing)."""

@@ -16,7 +16,7 @@ class ApiKeysView(Collects):
     name = "api_keys"
     tables = {"api_keys": "key_id"}
 
-    def apply(self, cur: Any, batch: Batch) -> None:
+    def write(self, cur: Any, batch: Batch) -> None:
         for _, event in batch:
             self.collect(event, cur)
 

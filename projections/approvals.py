@@ -21,7 +21,7 @@ class ApprovalsView(Collects):
     name = "approvals"
     tables = {"approvals": "id"}
 
-    def apply(self, cur: Any, batch: Batch) -> None:
+    def write(self, cur: Any, batch: Batch) -> None:
         for position, event in batch:
             self.collect(event, cur, position)
 

@@ -21,7 +21,7 @@ from ledger.domain.errors import AccountNotFound
 from ledger.domain.holds import Hold
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import Batch, Collects, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
 
 
 class _Changes:
@@ -80,15 +80,18 @@ ACCOUNT_UPDATE = {"account_id": "text", "status": "text", "debits": "bigint", "c
 HOLD_UPDATE = {"hold_id": "text", "released": "bigint", "captured": "bigint", "expired": "bigint"}
 
 
-class BalancesView:
+class BalancesView(Collects):
     name = "balances"
     tables = {"account_balances": "account_id", "account_holds": "hold_id"}
 
-    def apply(self, cur: Any, batch: Batch) -> None:
+    def changes(self, batch: Batch) -> _Changes:
         changes = _Changes()
         collect = self.collect
         for position, event in batch:
             collect(event, position, changes)
+        return changes
+
+    def write(self, cur: Any, changes: _Changes) -> None:
         changes.write(cur)
 
     @dispatchmethod

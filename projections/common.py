@@ -42,18 +42,36 @@ class dispatchmethod(singledispatchmethod):
         return self.dispatcher.dispatch(kind) is not self.dispatcher.registry[object]
 
 
+# A batch is the events of one transaction of the runner: (log position, domain event).
+Batch = list[tuple[int, Any]]
+
+
 class Collects:
     """A view that every event reaches through its `collect` dispatcher, which does nothing by
     default: `handles(kind)` says whether events of a class can change it, so the runner passes
-    it over for a batch of none of those (most batches, for the views of rarer events)."""
+    it over for a batch of none of those (most batches, for the views of rarer events), and does
+    not decode an event that no view handles.
+
+    A batch reaches it in two phases: `changes(batch)`, pure Python from the events alone (it
+    reads nothing, so the runner may run it for the next batch while this one is written), then
+    `write(cur, changes)`, the statements (and any reads they need), in the batch's transaction.
+    By default the changes are the batch itself, and `write` applies it event by event: the
+    views of rarer events, which read their own rows as they go."""
 
     def handles(self, kind: type) -> bool:
         collect = inspect.getattr_static(type(self), "collect")  # the dispatcher itself, not a bound one
         return bool(collect.handles(kind))
 
+    def changes(self, batch: Batch) -> Any:
+        return batch
 
-# A batch is the events of one transaction of the runner: (log position, domain event).
-Batch = list[tuple[int, Any]]
+    def write(self, cur: Any, changes: Any) -> None:
+        raise NotImplementedError
+
+    def apply(self, cur: Any, batch: Batch) -> None:
+        """Both phases at once."""
+        self.write(cur, self.changes(batch))
+
 
 PAGE_SIZE_MAX = 1000
 

@@ -30,7 +30,7 @@ class PaymentsView(Collects):
     name = "payments"
     tables = {"payments": "id", "channel_activity": "channel, method, bank, day"}
 
-    def apply(self, cur: Any, batch: Batch) -> None:
+    def write(self, cur: Any, batch: Batch) -> None:
         for _, event in batch:
             self.collect(event, cur)
 

@@ -21,7 +21,7 @@ class ReconciliationsView(Collects):
     name = "reconciliations"
     tables = {"reconciliations": "id", "reconciliation_waiting": "reconciliation_id, seq"}
 
-    def apply(self, cur: Any, batch: Batch) -> None:
+    def write(self, cur: Any, batch: Batch) -> None:
         for position, event in batch:
             self.collect(event, cur, position)
 

@@ -9,7 +9,14 @@ CATCH_UP_BATCH_SIZE while more than BATCH_SIZE behind (a rebuild, a restart afte
 each batch folds its changes per row, so fewer, larger batches mean fewer rows written (a
 balance updated once per batch, not once per 1,000 events). On PostgreSQL, LISTEN on the channel the recorder NOTIFYs on each
 insert wakes it; on SQLite it polls. A view that says which events concern it (`handles`)
-is passed over for a batch of none of them.
+is passed over for a batch of none of them, and an event that no view (nor listener) handles
+is not decoded at all.
+
+Each view takes a batch in two phases: its changes, collected from the events alone (no I/O),
+then its statements, in the batch's transaction. Far behind the head on PostgreSQL, a writer
+thread (`_Writer`) writes batch N while this thread reads and collects batch N+1, so the
+server's work overlaps the client's Python; batches still commit one at a time, in order, each
+with its tracking position.
 
 A runner never dies of a failure. If a batch fails (the database went away, or a
 view raised on an event), the batch rolls back, so nothing is skipped or applied
@@ -34,8 +41,11 @@ get there in time).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
+import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +53,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Tracking
+from eventsourcing.utils import resolve_topic
 
 from ledger import FundCenter
 
@@ -75,6 +86,16 @@ BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0  # between attempts while failing: doubl
 ELECT_EVERY_S = 0.5  # a follower tries for the leader's lock, and a leader checks it still holds it, this often
 FOLLOW_POLL_S = 0.05  # a follower reads the views' tracking position this often
 LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the second is hashtext(application)
+# While a writer overlaps a catch-up, the process's interpreter is tuned (`_overlapping`):
+# - the GIL passes to a thread back from the server within this (Python's default is 5 ms, and the writer
+#   comes back from the server a dozen times a batch while the runner's thread collects the next one: at
+#   5 ms a return, the writer was the slower of the two);
+OVERLAP_SWITCH_INTERVAL_S = 0.0005
+# - the cyclic collector's young generation is collected after this many allocations at least (Python's
+#   default is 700): a batch's decoded events and changes, some 100,000 objects alive until it is written,
+#   were walked over and over and promoted into the older generations, whose full collections then walked
+#   the whole heap; about a fifth of the catch-up's client CPU. They die by reference counting.
+OVERLAP_GC_YOUNG_MIN = 50_000
 
 
 class ProjectionRunner:
@@ -100,7 +121,8 @@ class ProjectionRunner:
         self.retries_total = 0  # failed attempts since start
         self.started_at: float | None = None
         self.caught_up_at: float | None = None  # time.time() the runner last reached the head it had read
-        self._listeners: list[Callable[[int, int, Batch | None], None]] = []
+        self._listeners: list[tuple[Callable[[int, int, Batch | None], None], tuple[type, ...] | None]] = []
+        self._wanted: dict[str, bool] = {}  # per topic: whether some view or listener handles its events
         self._told: int | None = None  # the listeners know the log up to here
         self._telling = threading.Lock()
         self._recoveries_seen = 0  # the database's recoveries as of the current attempt's start
@@ -149,42 +171,107 @@ class ProjectionRunner:
         return self.following and (not self.elect or self._leading)
 
     def catch_up(self, until: int | None = None, on_batch: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event up to `until` (default: the head of the log now); return how many."""
+        """Apply every event up to `until` (default: the head of the log now); return how many.
+
+        Each page of the log is decoded (only the events some view or listener handles) and
+        collected into each view's changes, then written with the tracking position in one
+        transaction. On PostgreSQL, while more than a page remains, the writes run in a thread
+        of their own (`_Writer`) while the next page is read and collected: the server's work
+        on one batch overlaps the client's Python on the next. The views' changes read nothing,
+        so collecting a batch never depends on the writes of the one before."""
         position = self.store.max_tracking_id(self.application_name) or 0
         self._tell(self._told if self._told is not None else position, position, None)  # applied by another runner
         self._advance(position)
         head = until if until is not None else self.ledger.head()
         with self._progress:
             self._head = max(self._head, head)
-        applied = 0
-        while position < head and not self._stop.is_set():
-            notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=self._batch_size(head - position), stop=head, inclusive_of_start=False
-            )
-            if not notifications:
-                break
-            batch = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
-            with self.store.transaction() as cur:
-                claimed = self.store.claim(cur, self.application_name)
-                if claimed == position:
-                    kinds = {event.__class__ for _, event in batch}
-                    for view in self.views:
-                        if _concerns(view, kinds):
-                            view.apply(cur, batch)
-                    self.store.record_tracking(cur, Tracking(self.application_name, batch[-1][0]))
-            if claimed != position:  # another runner (another `serve` process) got there first
-                self._tell(position, claimed, None)
-                position = claimed
-                self._advance(position)
-                continue
-            self._tell(position, batch[-1][0], batch)
-            position, applied = batch[-1][0], applied + len(batch)
-            self._advance(position)
-            if on_batch is not None:
-                on_batch(position, head)
+        applied, writer = 0, None
+        try:
+            while position < head and not self._stop.is_set():
+                notifications = self.ledger.recorder.select_notifications(
+                    start=position, limit=self._batch_size(head - position), stop=head, inclusive_of_start=False
+                )
+                if not notifications:
+                    break
+                work = _Work(position, notifications[-1].id, len(notifications), self._decoded(notifications), head)
+                work.changes = self._collected(work.batch)
+                if writer is None and work.last < head and self.store.kind == "postgresql":
+                    writer = _Writer(self._write, on_batch, self._stop)  # more than this page to go: overlap
+                if writer is None:
+                    ahead = self._write(work, on_batch)
+                    if ahead is None:
+                        position, applied = work.last, applied + work.count
+                    else:
+                        position = ahead
+                    continue
+                writer.submit(work)
+                position = work.last
+                if writer.done():  # it failed, or another runner got ahead: what it was given since is void
+                    finishing, writer = writer, None
+                    position, written = finishing.finish()
+                    applied += written
+        finally:
+            if writer is not None:  # what it was given commits (unless stop()), then a failure here is raised
+                finishing, writer = writer, None
+                position, written = finishing.finish()
+                applied += written
         if until is None and position >= head:
             self.caught_up_at = time.time()
         return applied
+
+    def _decoded(self, notifications: Sequence[Any]) -> Batch:
+        """The page's events that some view (or listener) handles, decoded: the others no view reads."""
+        wanted, to_domain_event = self._wanted, self.ledger.mapper.to_domain_event
+        batch = []
+        for n in notifications:
+            wants = wanted.get(n.topic)
+            if wants is None:
+                wants = wanted[n.topic] = self._wants(n.topic)
+            if wants:
+                batch.append((n.id, to_domain_event(n)))
+        return batch
+
+    def _wants(self, topic: str) -> bool:
+        try:
+            kind = resolve_topic(topic)
+        except Exception:  # an unknown topic: decoding it says what is wrong
+            return True
+        if not isinstance(kind, type):
+            return True
+        kinds = {kind}
+        return any(_concerns(view, kinds) for view in self.views) or any(
+            wanted is None or issubclass(kind, wanted) for _, wanted in self._listeners
+        )
+
+    def _collected(self, batch: Batch) -> list[tuple[Any, Any]]:
+        """Each concerned view with its changes from the batch (pure Python; a view that is not
+        in two phases is applied whole when the batch is written)."""
+        kinds = {event.__class__ for _, event in batch}
+        return [(view, view.changes(batch) if hasattr(view, "changes") else batch)
+                for view in self.views if _concerns(view, kinds)]
+
+    def _write(self, work: _Work, on_batch: Callable[[int, int], None] | None = None) -> int | None:
+        """Write a batch's changes and its tracking position in one transaction, if the views are
+        where it starts; then tell the listeners and the waiters. None if written, else the views'
+        position (another runner, another `serve` process, got there first)."""
+        with self.store.transaction() as cur:
+            claimed = self.store.claim(cur, self.application_name)
+            if claimed == work.start:
+                for view, changes in work.changes:
+                    if hasattr(view, "changes"):
+                        view.write(cur, changes)
+                    else:
+                        view.apply(cur, changes)
+                self.store.record_tracking(cur, Tracking(self.application_name, work.last))
+        if claimed != work.start:
+            self._tell(work.start, claimed, None)
+            self._advance(claimed)
+            return claimed
+        self._tell(work.start, work.last, work.batch)
+        self._advance(work.last)
+        if on_batch is not None:
+            on_batch(work.last, work.head)
+        return None
 
     def _batch_size(self, behind: int) -> int:
         if self.batch_size is not None:
@@ -258,13 +345,16 @@ class ProjectionRunner:
                     raise TimeoutError(f"the views are at {self._applied}, not yet {position}{why}")
                 self._progress.wait(remaining)
 
-    def watch(self, listener: Callable[[int, int, Batch | None], None]) -> None:
+    def watch(self, listener: Callable[[int, int, Batch | None], None], kinds: tuple[type, ...] | None = None) -> None:
         """Call `listener(after, upto, batch)` once the views include the log's events in
-        (after, upto], before any waiter hears of it: `batch` holds them, or is None when
-        another runner (another process) applied them. From the first catch-up on, every
-        event of the log is told once, in order (`watching` says since when). It runs in
-        the runner's thread, so it must be quick, and must not raise."""
-        self._listeners.append(listener)
+        (after, upto], before any waiter hears of it: `batch` holds them (given `kinds`, the
+        events of those classes, and perhaps others: the runner decodes only the events that
+        some view or listener handles), or is None when another runner (another process)
+        applied them. From the first catch-up on, every stretch of the log is told once, in
+        order (`watching` says since when). It runs in the runner's thread (or its writer's),
+        so it must be quick, and must not raise."""
+        self._listeners.append((listener, kinds))
+        self._wanted.clear()
 
     @property
     def watching(self) -> bool:
@@ -275,7 +365,7 @@ class ProjectionRunner:
         with self._telling:  # catch_up may run in more than one thread (the reconciler calls it)
             after = max(after, self._told if self._told is not None else after)
             if upto > after:
-                for listener in self._listeners:
+                for listener, _ in self._listeners:
                     listener(after, upto, batch)
             self._told = max(upto, self._told if self._told is not None else upto)
 
@@ -391,6 +481,102 @@ class ProjectionRunner:
 
     def _waker(self) -> Any:
         return waker_for(self.ledger, self._stop)
+
+
+class _Work:
+    """A page of the log on its way to the views: (start, last], its decoded events, each
+    concerned view's changes (filled in once collected)."""
+
+    __slots__ = ("batch", "changes", "count", "head", "last", "start")
+
+    def __init__(self, start: int, last: int, count: int, batch: Batch, head: int) -> None:
+        self.start, self.last, self.count, self.batch, self.head = start, last, count, batch, head
+        self.changes: list[tuple[Any, Any]] = []
+
+
+class _Writer:
+    """The thread that writes a catch-up's batches, one transaction each, in the order given,
+    while the runner's thread reads and collects the next (at most one waits: `submit` blocks).
+    It releases the GIL while it waits on the server. After a failure, once another runner is
+    found ahead, or once the runner stops, it writes nothing more; `finish()` says where the
+    views are and how many events it applied, and raises its failure."""
+
+    def __init__(self, write: Callable[[_Work, Callable[[int, int], None] | None], int | None],
+                 on_batch: Callable[[int, int], None] | None, stop: threading.Event) -> None:
+        self._write, self._on_batch, self._stop = write, on_batch, stop
+        self._queue: queue.Queue[_Work | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.position: int | None = None  # where the views are, as far as this writer knows
+        self.written = 0  # events applied
+        self._ahead: int | None = None  # another runner's position, found ahead of a batch
+        self._thread = threading.Thread(target=self._run, name="fundcenter-projections-writer", daemon=True)
+        _overlapping(True)
+        self._thread.start()
+
+    def submit(self, work: _Work) -> None:
+        if self.position is None:
+            self.position = work.start
+        self._queue.put(work)
+
+    def done(self) -> bool:
+        """Whether it stopped writing (a failure, or another runner ahead)."""
+        return self.error is not None or self._ahead is not None
+
+    def finish(self) -> tuple[int, int]:
+        """Wait for what was given to be written (or passed over after a failure); the views'
+        position and the events applied. Raises the failure, if any."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+            _overlapping(False)
+        if self.error is not None:
+            raise self.error
+        return self._ahead if self._ahead is not None else self.position or 0, self.written
+
+    def _run(self) -> None:
+        while (work := self._queue.get()) is not None:
+            if self.done() or self._stop.is_set():
+                continue  # void (it assumed the batches before it were written), or the runner stops
+            try:
+                ahead = self._write(work, self._on_batch)
+            except BaseException as error:  # told to the runner's thread by finish()
+                self.error = error
+                continue
+            if ahead is not None:
+                self._ahead = ahead
+            else:
+                self.position, self.written = work.last, self.written + work.count
+
+
+class _Tuning:
+    """The interpreter's settings while writers overlap catch-ups (they are the process's: the first
+    writer to start sets them, the last to finish puts back what was there, unless something else
+    changed it meanwhile, such as a serving process's own tuning of the collector)."""
+
+    lock = threading.Lock()
+    writers = 0
+    before: tuple[float, tuple[int, ...]] = (0.0, ())
+    during: tuple[float, tuple[int, ...]] = (0.0, ())
+
+
+def _overlapping(starting: bool) -> None:
+    with _Tuning.lock:
+        if starting:
+            if _Tuning.writers == 0:
+                switch, thresholds = sys.getswitchinterval(), gc.get_threshold()
+                _Tuning.before = (switch, thresholds)
+                _Tuning.during = (min(OVERLAP_SWITCH_INTERVAL_S, switch),
+                                  (max(thresholds[0], OVERLAP_GC_YOUNG_MIN), *thresholds[1:]))
+                sys.setswitchinterval(_Tuning.during[0])
+                gc.set_threshold(*_Tuning.during[1])
+            _Tuning.writers += 1
+            return
+        _Tuning.writers -= 1
+        if _Tuning.writers == 0:
+            if abs(sys.getswitchinterval() - _Tuning.during[0]) < 1e-9:
+                sys.setswitchinterval(_Tuning.before[0])
+            if gc.get_threshold() == _Tuning.during[1]:
+                gc.set_threshold(*_Tuning.before[1])
 
 
 def _concerns(view: Any, kinds: set[type]) -> bool:

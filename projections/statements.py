@@ -16,22 +16,26 @@ from uuid import UUID
 
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import Batch, Collects, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
 
 COLUMNS = ("account_id", "position", "seq", "transfer_id", "kind", "side", "amount", "balance_after",
            "counterparty_id", "memo", "created_at")
 SIDE, AMOUNT, BALANCE = COLUMNS.index("side"), COLUMNS.index("amount"), COLUMNS.index("balance_after")
 
 
-class StatementsView:
+class StatementsView(Collects):
     name = "statements"
     tables = {"statement_entries": "account_id, position, seq"}
 
-    def apply(self, cur: Any, batch: Batch) -> None:
-        entries: list[list[Any]] = []  # rows in COLUMNS' order, their balance_after filled in below
+    def changes(self, batch: Batch) -> list[list[Any]]:
+        """The batch's entries, as rows in COLUMNS' order, their balance_after filled in by `write`."""
+        entries: list[list[Any]] = []
         collect = self.collect
         for position, event in batch:
             collect(event, position, entries)
+        return entries
+
+    def write(self, cur: Any, entries: list[list[Any]]) -> None:
         if not entries:
             return
         balances = _balances_before(cur, entries)

@@ -30,11 +30,15 @@ class SuspenseView(Collects):
     def __init__(self) -> None:
         self.account_metadata = AccountMetadata()
 
-    def apply(self, cur: Any, batch: Batch) -> None:
-        postings: list[tuple[str, str, dict[str, Any]]] = []  # (account, day, posting)
+    def changes(self, batch: Batch) -> list[tuple[str, str, dict[str, Any]]]:
+        """The batch's postings: (account, day, posting)."""
+        postings: list[tuple[str, str, dict[str, Any]]] = []
         collect = self.collect
         for _, event in batch:
             collect(event, postings)
+        return postings
+
+    def write(self, cur: Any, postings: list[tuple[str, str, dict[str, Any]]]) -> None:
         if not postings:
             return
         accounts = self.account_metadata(cur, {account for account, _, _ in postings})

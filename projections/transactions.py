@@ -24,7 +24,7 @@ from ledger.domain.holds import Hold
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.transfers import Transfer
 
-from .common import AccountMetadata, Batch, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import AccountMetadata, Batch, Collects, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
@@ -32,30 +32,43 @@ COLUMNS = (
 )
 
 _in_columns = itemgetter(*COLUMNS)  # a row's values in COLUMNS' order, as a tuple
-_OUTCOMES = (Payment.Succeeded, Payment.Failed, Withdrawal.Returned)  # a payment's row's status (made once)
+# Events that change a row made before: its status or channel (made once).
+_UPDATES = (Transfer.Reversed, Payment.Routed, Payment.Succeeded, Payment.Failed, Withdrawal.Returned)
 
 
-class TransactionsView:
+class TransactionsView(Collects):
     name = "transactions"
     tables = {"transactions": "id"}
 
     def __init__(self) -> None:
         self.account_metadata = AccountMetadata()
 
-    def apply(self, cur: Any, batch: Batch) -> None:
+    def handles(self, kind: type) -> bool:
+        return issubclass(kind, _UPDATES) or super().handles(kind)
+
+    def changes(self, batch: Batch) -> tuple[list[dict[str, Any]], dict[str, list[str | None]]]:
+        """The batch's new rows, and per row it changes, the last status and channel the batch gave it."""
         rows: list[dict[str, Any]] = []
-        updates: list[tuple[str | None, str | None, str]] = []  # (status, channel, id), in log order
+        folded: dict[str, list[str | None]] = {}
         collect = self.collect
         for position, event in batch:
-            if isinstance(event, Transfer.Reversed):
-                updates.append(("reversed", None, str(event.originator_id)))
-            elif isinstance(event, Payment.Routed):
-                updates.append((None, event.channel, str(event.originator_id)))
-            elif isinstance(event, _OUTCOMES):
-                status = {Payment.Succeeded: "succeeded", Payment.Failed: "failed"}.get(type(event), "returned")
-                updates.append((status, None, str(event.originator_id)))
+            if isinstance(event, _UPDATES):
+                if isinstance(event, Transfer.Reversed):
+                    new_status, new_channel = "reversed", None
+                elif isinstance(event, Payment.Routed):
+                    new_status, new_channel = None, event.channel
+                else:
+                    new_status = {Payment.Succeeded: "succeeded", Payment.Failed: "failed"}.get(type(event), "returned")
+                    new_channel = None
+                last = folded.setdefault(str(event.originator_id), [None, None])
+                last[0] = new_status if new_status is not None else last[0]
+                last[1] = new_channel if new_channel is not None else last[1]
             else:
                 collect(event, position, rows)
+        return rows, folded
+
+    def write(self, cur: Any, changes: tuple[list[dict[str, Any]], dict[str, list[str | None]]]) -> None:
+        rows, folded = changes
         _fill_unfreezes(cur, [r for r in rows if r["kind"] == "unfreeze"])
         if rows:
             accounts = self.account_metadata(cur, {r[k] for r in rows for k in ("account_id", "counterparty_id") if r[k]})
@@ -64,11 +77,6 @@ class TransactionsView:
                 r["counterparty_business_id"] = accounts.get(r["counterparty_id"], {}).get("business_id")
                 r["currency"] = r["currency"] or accounts.get(r["account_id"], {}).get("currency", "")
             cur.insert_rows("transactions", COLUMNS, list(map(_in_columns, rows)))
-        folded: dict[str, list[str | None]] = {}  # per row, the last status and channel the batch gave it
-        for new_status, new_channel, row_id in updates:
-            last = folded.setdefault(row_id, [None, None])
-            last[0] = new_status if new_status is not None else last[0]
-            last[1] = new_channel if new_channel is not None else last[1]
         cur.update_rows(
             "transactions", ["id"], {"id": "text", "status": "text", "channel": "text"},
             "status = COALESCE(v.status, t.status), channel = COALESCE(v.channel, t.channel)",

@@ -364,14 +364,14 @@ def test_the_runner_survives_a_view_that_raises_and_resumes(any_url, monkeypatch
     from projections.transactions import TransactionsView
 
     fault = {"on": False}
-    original = TransactionsView.apply
+    original = TransactionsView.write  # the view's statements, in the batch's transaction
 
-    def apply(self, cur, batch):
+    def write(self, cur, changes):
         if fault["on"]:
             raise RuntimeError("poison event")
-        return original(self, cur, batch)
+        return original(self, cur, changes)
 
-    monkeypatch.setattr(TransactionsView, "apply", apply)
+    monkeypatch.setattr(TransactionsView, "write", write)
     caplog.set_level(logging.INFO, logger="projections.runner")
     app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0))
     with TestClient(app) as client:
@@ -426,17 +426,17 @@ def test_a_runner_that_failed_only_because_the_database_was_away_is_not_failing_
     import psycopg
 
     from api.app import create_app
-    from projections.transactions import TransactionsView
+    from projections.balances import BalancesView
 
     fault = {"on": False}
-    original = TransactionsView.apply
+    original = BalancesView.write  # the view's statements, in the batch's transaction (it applies an opening)
 
-    def apply(self, cur, batch):
+    def write(self, cur, changes):
         if fault["on"]:
             raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
-        return original(self, cur, batch)
+        return original(self, cur, changes)
 
-    monkeypatch.setattr(TransactionsView, "apply", apply)
+    monkeypatch.setattr(BalancesView, "write", write)
     app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0))
     with TestClient(app) as client:
         ledger = app.state.services.ledger
