@@ -50,6 +50,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from .audit.chain_store import LOG_TABLES, append_links, seal_snapshots
+from .event_rows import EventRows, EventRowsDumper
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ SQLITE_EVENTS_TABLE, SQLITE_SNAPSHOTS_TABLE = LOG_TABLES["sqlite"].events, LOG_T
 
 
 Listener = Callable[[Sequence[StoredEvent]], None]
+
+psycopg.adapters.register_dumper(EventRows, EventRowsDumper)  # our class only: what the one-trip insert sends
 
 
 class _Told:
@@ -195,9 +198,7 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             return super().insert_events(stored_events, **kwargs)
         if not stored_events:
             return []
-        events = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
-        ]
+        events = EventRows(stored_events)  # the composites' array, packed at once (ledger/event_rows.py)
         after = self.chain_end or (None, None)
         try:
             with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
