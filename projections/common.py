@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import singledispatchmethod
 from typing import Any
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 
 from ledger.domain.errors import ValidationError
 from ledger.domain.instants import iso
@@ -44,6 +47,33 @@ class dispatchmethod(singledispatchmethod):
 
 # A batch is the events of one transaction of the runner: (log position, domain event).
 Batch = list[tuple[int, Any]]
+
+
+class Decoding:
+    """Which events of a page to decode: those whose class `wants(kind)` (the others no reader
+    looks at), asked once per topic. An event whose topic does not resolve to a class is
+    decoded, so that decoding says what is wrong with it. `forget()` after `wants` changes."""
+
+    def __init__(self, wants: Callable[[type], bool]) -> None:
+        self.wants = wants
+        self._by_topic: dict[str, bool] = {}
+
+    def __call__(self, topic: str) -> bool:
+        found = self._by_topic.get(topic)
+        if found is None:
+            try:
+                kind = resolve_topic(topic)
+            except Exception:  # an unknown topic
+                kind = None
+            found = self._by_topic[topic] = not isinstance(kind, type) or self.wants(kind)
+        return found
+
+    def forget(self) -> None:
+        self._by_topic.clear()
+
+    def decoded(self, notifications: Sequence[Notification], to_domain_event: Callable[[Notification], Any]) -> Batch:
+        """The page's events that are wanted, decoded, with their log positions."""
+        return [(n.id, to_domain_event(n)) for n in notifications if self(n.topic)]
 
 
 class Collects:

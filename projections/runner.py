@@ -53,14 +53,13 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Tracking
-from eventsourcing.utils import resolve_topic
 
 from ledger import FundCenter
 
 from .api_keys import ApiKeysView
 from .approvals import ApprovalsView
 from .balances import BalancesView
-from .common import Batch
+from .common import Batch, Decoding
 from .payments import PaymentsView
 from .reconciliations import ReconciliationsView
 from .statements import StatementsView
@@ -122,7 +121,7 @@ class ProjectionRunner:
         self.started_at: float | None = None
         self.caught_up_at: float | None = None  # time.time() the runner last reached the head it had read
         self._listeners: list[tuple[Callable[[int, int, Batch | None], None], tuple[type, ...] | None]] = []
-        self._wanted: dict[str, bool] = {}  # per topic: whether some view or listener handles its events
+        self._decoding = Decoding(self._wants)  # per topic: whether some view or listener handles its events
         self._told: int | None = None  # the listeners know the log up to here
         self._telling = threading.Lock()
         self._recoveries_seen = 0  # the database's recoveries as of the current attempt's start
@@ -193,7 +192,8 @@ class ProjectionRunner:
                 )
                 if not notifications:
                     break
-                work = _Work(position, notifications[-1].id, len(notifications), self._decoded(notifications), head)
+                batch = self._decoding.decoded(notifications, self.ledger.mapper.to_domain_event)
+                work = _Work(position, notifications[-1].id, len(notifications), batch, head)
                 work.changes = self._collected(work.batch)
                 if writer is None and work.last < head and self.store.kind == "postgresql":
                     writer = _Writer(self._write, on_batch, self._stop)  # more than this page to go: overlap
@@ -219,25 +219,8 @@ class ProjectionRunner:
             self.caught_up_at = time.time()
         return applied
 
-    def _decoded(self, notifications: Sequence[Any]) -> Batch:
-        """The page's events that some view (or listener) handles, decoded: the others no view reads."""
-        wanted, to_domain_event = self._wanted, self.ledger.mapper.to_domain_event
-        batch = []
-        for n in notifications:
-            wants = wanted.get(n.topic)
-            if wants is None:
-                wants = wanted[n.topic] = self._wants(n.topic)
-            if wants:
-                batch.append((n.id, to_domain_event(n)))
-        return batch
-
-    def _wants(self, topic: str) -> bool:
-        try:
-            kind = resolve_topic(topic)
-        except Exception:  # an unknown topic: decoding it says what is wrong
-            return True
-        if not isinstance(kind, type):
-            return True
+    def _wants(self, kind: type) -> bool:
+        """Whether some view or listener handles events of this class (the others are not decoded)."""
         kinds = {kind}
         return any(_concerns(view, kinds) for view in self.views) or any(
             wanted is None or issubclass(kind, wanted) for _, wanted in self._listeners
@@ -354,7 +337,7 @@ class ProjectionRunner:
         order (`watching` says since when). It runs in the runner's thread (or its writer's),
         so it must be quick, and must not raise."""
         self._listeners.append((listener, kinds))
-        self._wanted.clear()
+        self._decoding.forget()
 
     @property
     def watching(self) -> bool:

@@ -29,7 +29,6 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.utils import resolve_topic
 
 from ledger import FundCenter
 from ledger.domain.accounts import SYSTEM_BUSINESS_ID, Account, AccountKind, status_reason
@@ -42,7 +41,7 @@ from ledger.domain.reconciliation import Reconciliation
 from ledger.domain.transfers import Transfer
 from ledger.domain.webhooks import ALL_TYPES, EndpointStatus, WebhookEndpoint
 
-from .common import Batch, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor
+from .common import Batch, Decoding, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor
 from .store import Cursor, ViewStore
 
 log = logging.getLogger(__name__)
@@ -189,16 +188,9 @@ class Outbox:
     def __init__(self, ledger: FundCenter, store: ViewStore, *, batch_size: int = BATCH_SIZE) -> None:
         self.ledger, self.store, self.batch_size = ledger, store, batch_size
         self.mapper = WebhookMapper(ledger)
-        self._read: dict[str, bool] = {}  # by topic: whether its events are decoded (`reads`)
-
-    def reads(self, topic: str) -> bool:
-        """Whether events of this topic can matter to the outbox: an endpoint's, or one that makes a
-        webhook. Only those are decoded (a transfer's two account events, two thirds of a busy log, are not)."""
-        found = self._read.get(topic)
-        if found is None:
-            kind = resolve_topic(topic)
-            found = self._read[topic] = issubclass(kind, WebhookEndpoint.Event) or _MAKES_WEBHOOKS.handles(kind)
-        return found
+        # Only the events that can matter to the outbox are decoded: an endpoint's, or one that makes a
+        # webhook (a transfer's two account events, two thirds of a busy log, are not).
+        self.decoding = Decoding(lambda kind: issubclass(kind, WebhookEndpoint.Event) or _MAKES_WEBHOOKS.handles(kind))
 
     @property
     def position(self) -> int:
@@ -212,8 +204,8 @@ class Outbox:
                 start=position, limit=self.batch_size, stop=head, inclusive_of_start=False)
             if not notifications:
                 break
-            to_domain_event, last = self.ledger.mapper.to_domain_event, notifications[-1].id
-            batch = [(n.id, to_domain_event(n)) for n in notifications if self.reads(n.topic)]
+            last = notifications[-1].id
+            batch = self.decoding.decoded(notifications, self.ledger.mapper.to_domain_event)
             webhooks = self._webhooks(batch)  # before the transaction: its reads of the ledger hold no lock
             with self.store.transaction() as cur:
                 claimed = self.store.claim(cur, TRACKING_NAME)
