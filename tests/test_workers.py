@@ -115,6 +115,10 @@ def test_two_workers_share_a_hot_account_and_survive_the_leaders_death(served):
 
     checked = replay(url)  # the views equal a replay of the log: nothing lost, nothing twice
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Both processes wrote, each chaining from its own last link when nothing came between: one whole chain.
+    audited = subprocess.run([*fundcenter_command(), "audit", "verify", "--db", url], capture_output=True, text=True,
+                             timeout=120)
+    assert audited.returncode == 0 and audited.stdout.startswith("verified: "), audited.stdout + audited.stderr
 
 
 def test_more_than_one_worker_is_refused_on_sqlite(sqlite_url):
