@@ -48,11 +48,12 @@ class EventRowsDumper(Dumper):
 
     def __init__(self, cls: type, context: Any = None) -> None:
         super().__init__(cls, context)
-        info = self.connection.adapters.types.get(TYPE_NAME) if self.connection is not None else None
-        if info is None:
+        connection = self.connection
+        info = connection.adapters.types.get(TYPE_NAME) if connection is not None else None
+        if connection is None or info is None:
             raise LookupError(f"the composite type {TYPE_NAME} is not registered on this connection")
         self.oid, self.element_oid = info.array_oid, info.oid
-        self.encoding = self.connection.info.encoding if self.connection is not None else "utf-8"
+        self.encoding = connection.info.encoding
 
     def dump(self, obj: EventRows) -> bytes:
         events, encoding = obj.events, self.encoding
