@@ -252,6 +252,35 @@ def test_the_runner_follows_the_log_and_serves_read_your_writes(fund_center, vie
     assert runner.error is None
 
 
+def test_a_runner_pacing_a_busy_log_answers_a_waiter_at_once_and_stops_at_once(fund_center, views, runner, monkeypatch):
+    """Between batches near the head the runner waits for more of the log (PACE_S), unless a
+    reader waits for a position it has not applied yet; stop() ends a pause too. PACE_S is made
+    far longer than any bound below, so each bound fails only if pacing did not do as said."""
+    import projections.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "PACE_S", 60.0)
+    alice = fund_center.open_account("member", "mall", "alice", "CNY")
+    runner.start()
+    try:
+        runner.wait(fund_center.head(), timeout=10)
+        first = fund_center.book_recharge(alice.id, 100, "CNY", "alipay", "rc-first")
+        deadline = time.monotonic() + 10
+        while runner.applied < first.position and time.monotonic() < deadline:  # applied on its own, from idle
+            time.sleep(0.01)
+        assert runner.applied == first.position  # and now, no one waiting, the runner paces for up to a minute
+        second = fund_center.book_recharge(alice.id, 100, "CNY", "alipay", "rc-second")
+        time.sleep(0.3)
+        assert runner.applied < second.position  # pacing: not applied without a reader asking
+        runner.wait(second.position, timeout=10)  # a reader asking: applied at once
+        assert account_balance(views, alice.id, datetime.now(UTC))["posted"] == 200
+    finally:
+        stopping = threading.Thread(target=runner.stop)
+        stopping.start()
+        stopping.join(10)  # out of the pause, not after the minute
+        assert not stopping.is_alive()
+    assert runner.error is None
+
+
 def test_a_second_runner_cannot_apply_the_same_events_twice(fund_center, views):
     busy_day(fund_center, transfers=10)
     first = ProjectionRunner(fund_center, views, batch_size=1000)
