@@ -11,8 +11,9 @@ On SQLite a batch takes the write lock up front (BEGIN IMMEDIATE), so it never
 fails on a snapshot that a concurrent command made stale.
 
 On PostgreSQL the pool is a `ledger.pools.ViewsPool`: connections are acquired
-and made within `timeout_s`, checked before use, and while the database is known
-unreachable a caller gets `DatabaseUnavailable` at once instead of queueing.
+and made within `timeout_s`, checked before use (without a round trip unless the server has
+said something on the connection, as the event store's pool: `check_if_spoken_to`), and while
+the database is known unreachable a caller gets `DatabaseUnavailable` at once instead of queueing.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
-from ledger.pools import RECONNECT_WINDOW_S, ViewsPool, database_timeout_s
+from ledger.pools import RECONNECT_WINDOW_S, ViewsPool, check_if_spoken_to, database_timeout_s
 from ledger.store import Database
 
 IN_VALUES_MAX = 500  # values in one SQLite `IN (...)` list (it allows 32,766 placeholders a statement)
@@ -132,7 +132,7 @@ class ViewStore(TrackingRecorder):
                     "row_factory": dict_row, "autocommit": True,
                 },
                 min_size=1, max_size=pool_size, open=True, name="fundcenter-views",
-                timeout=self.timeout_s, check=ConnectionPool.check_connection,
+                timeout=self.timeout_s, check=check_if_spoken_to,  # no round trip unless the server said something
                 reconnect_timeout=RECONNECT_WINDOW_S,
             )
 

@@ -67,3 +67,27 @@ def test_one_caller_after_another_gets_the_connection_returned_last(pg_url):
                 served.append(conn.info.backend_pid)
         assert served == [served[0]] * 5  # the same server process each time, its caches warm
         assert served[0] in pids
+
+
+def test_the_views_go_on_after_the_server_ended_every_pooled_connection(pg_url):
+    """The views' pool checks its connections the same way (no ping unless the server spoke):
+    reads and the runner's batches go on after every session was ended."""
+    from projections import ProjectionRunner, ViewStore
+    from projections.balances import account_balance
+
+    with bootstrap(settings_for(pg_url)) as system:
+        fc = system.ledger
+        a = fc.open_account("member", "mall", "u1", "CNY")
+        fc.book_recharge(a.id, 1_000, "CNY", "alipay", "rc-1")
+        views = ViewStore(fc.database)
+        try:
+            runner = ProjectionRunner(fc, views)
+            runner.catch_up()
+            assert terminate_others(pg_url) >= 1
+            assert account_balance(views, a.id, fc.clock())["posted"] == 1_000  # a read on a fresh connection
+            fc.book_recharge(a.id, 500, "CNY", "alipay", "rc-2")
+            assert terminate_others(pg_url) >= 1
+            assert runner.catch_up() > 0  # a batch on a fresh connection
+            assert account_balance(views, a.id, fc.clock())["posted"] == 1_500
+        finally:
+            views.close()
