@@ -115,6 +115,10 @@ class ProjectionRunner:
         self._progress = threading.Condition()
         self._applied = 0  # the views include the log up to here
         self._waiting = 0  # callers of wait() waiting for a position not yet applied
+        # The tracking position as this runner's last batch committed it (or found it, under the record's lock),
+        # where the next catch-up starts without reading it; None when unknown (a failed batch, a first one). If
+        # another runner moved it since, the next batch's claim finds out, and the catch-up goes on from there.
+        self._written: int | None = None
         self._head = 0  # the log's head as last read
         self.error: BaseException | None = None  # the current failure; None while following
         self.failing_since: float | None = None  # time.time() of the streak's first failure
@@ -180,7 +184,9 @@ class ProjectionRunner:
         of their own (`_Writer`) while the next page is read and collected: the server's work
         on one batch overlaps the client's Python on the next. The views' changes read nothing,
         so collecting a batch never depends on the writes of the one before."""
-        position = self.store.max_tracking_id(self.application_name) or 0
+        position = self._written
+        if position is None:  # not known from this runner's own last batch: read it
+            position = self.store.max_tracking_id(self.application_name) or 0
         self._tell(self._told if self._told is not None else position, position, None)  # applied by another runner
         self._advance(position)
         head = until if until is not None else self.ledger.head()
@@ -239,6 +245,7 @@ class ProjectionRunner:
         """Write a batch's changes and its tracking position in one transaction, if the views are
         where it starts; then tell the listeners and the waiters. None if written, else the views'
         position (another runner, another `serve` process, got there first)."""
+        self._written = None  # unknown until this transaction's outcome is
         with self.store.transaction() as cur:
             claimed = self.store.claim(cur, self.application_name)
             if claimed == work.start:
@@ -248,6 +255,7 @@ class ProjectionRunner:
                     else:
                         view.apply(cur, changes)
                 self.store.record_tracking(cur, Tracking(self.application_name, work.last))
+        self._written = work.last if claimed == work.start else claimed
         if claimed != work.start:
             self._tell(work.start, claimed, None)
             self._advance(claimed)

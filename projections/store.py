@@ -215,15 +215,16 @@ class ViewStore(TrackingRecorder):
     def claim(self, cur: Cursor, application_name: str) -> int:
         """Lock the tracking record for this transaction and return its position, so
         that of two runners one applies a batch and the other sees it applied."""
-        cur.execute(
-            "INSERT INTO projection_tracking (application_name, notification_id) VALUES (?, 0)"
-            " ON CONFLICT (application_name) DO NOTHING",
-            (application_name,),
-        )
         lock = " FOR UPDATE" if self.kind == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE already serialises
-        rows = cur.execute(
-            f"SELECT notification_id FROM projection_tracking WHERE application_name = ?{lock}", (application_name,)
-        )
+        select = f"SELECT notification_id FROM projection_tracking WHERE application_name = ?{lock}"
+        rows = cur.execute(select, (application_name,))
+        if not rows:  # the first batch ever: make the record (another runner may make it first), then lock it
+            cur.execute(
+                "INSERT INTO projection_tracking (application_name, notification_id) VALUES (?, 0)"
+                " ON CONFLICT (application_name) DO NOTHING",
+                (application_name,),
+            )
+            rows = cur.execute(select, (application_name,))
         return rows[0]["notification_id"]
 
     def record_tracking(self, cur: Cursor, tracking: Tracking) -> None:
