@@ -76,6 +76,9 @@ class Decoding:
         return [(n.id, to_domain_event(n)) for n in notifications if self(n.topic)]
 
 
+_HANDLES: dict[tuple[type, type], bool] = {}  # Collects.handles, by (view class, event class): registries never change
+
+
 class Collects:
     """A view that every event reaches through its `collect` dispatcher, which does nothing by
     default: `handles(kind)` says whether events of a class can change it, so the runner passes
@@ -89,8 +92,12 @@ class Collects:
     views of rarer events, which read their own rows as they go."""
 
     def handles(self, kind: type) -> bool:
-        collect = inspect.getattr_static(type(self), "collect")  # the dispatcher itself, not a bound one
-        return bool(collect.handles(kind))
+        key = (type(self), kind)  # asked for every view, every batch: answered once per view class and event class
+        found = _HANDLES.get(key)
+        if found is None:
+            collect = inspect.getattr_static(type(self), "collect")  # the dispatcher itself, not a bound one
+            found = _HANDLES[key] = bool(collect.handles(kind))
+        return found
 
     def changes(self, batch: Batch) -> Any:
         return batch
