@@ -78,7 +78,9 @@ def test_callers_on_their_own_connections_at_once(pg_url):
     def work(n: int) -> None:
         with psycopg.connect(pg_url, autocommit=True) as own:
             for i in range(20):
-                seen.append(INT8.unpack(rows(call(own, (int8(n * 100 + i),), (INT8_OID,)))[0][0])[0])
+                (value,) = rows(call(own, (int8(n * 100 + i),), (INT8_OID,)))[0]
+                assert value is not None
+                seen.append(INT8.unpack(value)[0])
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for t in threads:

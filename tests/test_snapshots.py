@@ -5,8 +5,6 @@ way for an event behind the aggregate's last), holds placed, captured, released 
 
 from datetime import UTC, datetime, timedelta
 
-from eventsourcing.application import project_aggregate
-
 from ledger import FundCenter
 from ledger.domain.accounts import Account
 from projections import ViewStore
@@ -32,7 +30,7 @@ class Clock:
 
 def reconstructed(fc: FundCenter, account_id, version: int) -> dict:
     """The state the library's own `take_snapshot` would store: the account rebuilt from its events."""
-    aggregate = fc.repository.get(account_id, version=version, projector_func=project_aggregate)
+    aggregate: Account = fc.repository.get(account_id, version=version)  # the library's projector: project_aggregate
     return Account.Snapshot.take(aggregate).state
 
 
