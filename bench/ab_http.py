@@ -77,9 +77,9 @@ def main() -> None:
                 url, token, accounts, log = seeded[tree]
                 serve, port = start_serve(tree, url, log)
                 try:
-                    run_wrk(wrk, port, token, accounts, args.mode, f"warm-{r}", 2, 16, 2, serve.pid)
+                    run_wrk(wrk, port, token, accounts, args.mode, f"warm-{r}", 2, 16, 2, [serve.pid])
                     wait_caught_up(port)
-                    run = run_wrk(wrk, port, token, accounts, args.mode, f"ab-{r}", args.seconds, 16, 2, serve.pid)
+                    run = run_wrk(wrk, port, token, accounts, args.mode, f"ab-{r}", args.seconds, 16, 2, [serve.pid])
                     wait_caught_up(port)
                 finally:
                     serve.terminate()
