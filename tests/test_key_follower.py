@@ -109,6 +109,9 @@ def test_a_waiter_hears_of_a_position_only_after_the_key_changes_up_to_it(store_
     with serving_alone(store_url) as client, elsewhere(store_url) as other:
         admin, (cafe_id, cafe) = keys["admin"][1], keys["cafe"]
         assert client.get("/v1/transactions", headers=bearer(cafe)).status_code == 200
+        follower = client.app.state.services.keys.follower
+        tell = follower.listener
+        follower.listener = lambda after, upto: time.sleep(0.3) or tell(after, upto)  # slow to tell: the waiter waits
         position = other.revoke_api_key(cafe_id, by="test").position
         views = ViewStore(other.database)
         try:
