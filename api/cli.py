@@ -180,7 +180,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     projections: Annotated[
-        bool, typer.Option("--projections/--no-projections", help="Follow the log in this process.")
+        bool, typer.Option("--projections/--no-projections", help=(
+            "Follow the log in this process; without, only its API-key events (run `fundcenter project` beside it)."))
     ] = True,
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes on the one port (PostgreSQL only for more than 1).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from ledger.channels.service import Payments
 from ledger.domain.access import ApiKey, Permission, Principal
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
 from projections import ProjectionRunner, ViewStore
+from projections.key_follower import EventFollower
 from projections.reconciliation import Reconciler
 
 from .metrics import Metrics
@@ -47,13 +49,19 @@ class KeyCache:
     process, as soon as this process's projection runner applies it (it follows
     the one log through LISTEN/NOTIFY), before any `?min_position=` waiter hears of
     it (when another process's runner applied that batch, its key events are looked
-    up by topic). While the runner is not following the log (stopped, or retrying
-    a failed batch), the cache is not used: every request reads its key from the
-    event store, as it does when the recorder cannot tell of inserts."""
+    up by topic). A process that does not run the projections (`serve
+    --no-projections`) is given a `follower` instead: a thread that follows the
+    log's key events alone (`projections/key_follower.py`), and empties the cache
+    before such a waiter hears of the position (`Services.wait_for`). While the
+    runner (or the follower) is not following the log (stopped, or retrying a
+    failed read), the cache is not used: every request reads its key from the event
+    store, as it does when the recorder cannot tell of inserts."""
 
     SIZE_MAX = 10_000  # entries; past it, the cache starts again empty
 
-    def __init__(self, ledger: FundCenter, runner: ProjectionRunner) -> None:
+    def __init__(self, ledger: FundCenter, runner: ProjectionRunner, *, follow_alone: bool = False) -> None:
+        """`follow_alone`: this process does not run `runner`; a follower of the key events starts
+        with the cache (and stops with `close()`)."""
         self.ledger, self.runner = ledger, runner
         self._principals: dict[bytes, Principal] = {}
         self._lock = threading.Lock()
@@ -62,9 +70,13 @@ class KeyCache:
         self._topics = [get_topic(e) for e in self._changes]
         listen = getattr(ledger.recorder, "listen", None)
         self.usable = listen is not None
+        self.follower: EventFollower | None = None
         if listen is not None:
             listen(self._inserted)
-            runner.watch(self._applied, kinds=self._changes)  # the runner need decode no other event for it
+            if follow_alone:
+                self.follower = EventFollower(ledger, self._changes, lambda after, upto: self._forget()).start()
+            else:
+                runner.watch(self._applied, kinds=self._changes)  # the runner need decode no other event for it
 
     def known(self, token: str) -> Principal | None:
         """The key's principal if the cache may answer and holds it (reads nothing)."""
@@ -90,7 +102,18 @@ class KeyCache:
         return found
 
     def _trusted(self) -> bool:
+        if self.follower is not None:
+            return self.follower.following
         return self.usable and self.runner.following and self.runner.watching and self.runner.error is None
+
+    def wait(self, position: int, timeout: float) -> None:
+        """Until key changes up to `position` are applied here (at once unless a follower applies them)."""
+        if self.follower is not None:
+            self.follower.wait(position, timeout)
+
+    def close(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
 
     def _inserted(self, stored_events: Sequence[StoredEvent]) -> None:
         if any(e.topic in self._topics for e in stored_events):
@@ -130,11 +153,12 @@ class Services:
     ENDPOINT_THREADS_MAX = 40  # as many as the thread pool FastAPI runs the other endpoints in
 
     def __post_init__(self) -> None:
-        self.keys = KeyCache(self.ledger, self.runner)
+        self.keys = KeyCache(self.ledger, self.runner, follow_alone=not self.settings.run_projections)
         self.endpoints = ThreadPoolExecutor(self.ENDPOINT_THREADS_MAX, thread_name_prefix="fundcenter-endpoint")
 
     def close(self) -> None:
         self.endpoints.shutdown(wait=True)
+        self.keys.close()
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: block until the views include `position`."""
@@ -143,8 +167,10 @@ class Services:
         head = self.ledger.head()
         if position > head:
             raise ApiProblem(422, "validation-error", f"min_position {position} is past the end of the log ({head})")
+        deadline = time.monotonic() + self.settings.wait_timeout_s
         try:
             self.runner.wait(position, timeout=self.settings.wait_timeout_s)
+            self.keys.wait(position, timeout=max(deadline - time.monotonic(), 0.0))  # key changes before the views'
         except TimeoutError:
             raise ApiProblem(
                 503, "views-lagging",

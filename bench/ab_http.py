@@ -2,6 +2,7 @@
 loaded machine, where only figures taken side by side compare.
 
     python bench/ab_http.py TREE [TREE ...] [--rounds R] [--seconds S] [--mode spread|hot]
+    python bench/ab_http.py TREE [TREE ...] --asgi N [--rounds R]
 
 Each TREE is a folder holding the project's packages (say `git archive <commit>` unpacked),
 optionally followed by `:`-separated folders put after it on its PYTHONPATH (a folder with an
@@ -11,6 +12,13 @@ tree once (in reverse order every other round): `fundcenter serve` from that tre
 warm-up, then `--seconds` of wrk with 16 connections (bench/wrk/transfers.lua). It prints each
 run and, per tree, the requests/s, the requests per CPU-second of `serve` (the steadier figure
 when the machine is busy) and the p99s.
+
+With `--asgi N`, no server and no wrk: each tree's app alone (its ASGI stack, on SQLite, in a
+process of its own) takes N plain-case `POST /v1/transfers` called in turn on one event loop,
+their endpoint not run (the app's endpoint pool is replaced by one that answers a fixed 201), and
+prints the process's CPU time per request: the HTTP layer's own cost from the access log to the
+endpoint's hand-off, without uvicorn's protocol, the ledger or the projections, and without
+depending much on what else the machine is doing.
 """
 
 from __future__ import annotations
@@ -53,6 +61,88 @@ def start_serve(tree: str, url: str, log: Path) -> tuple[subprocess.Popen[bytes]
     raise SystemExit(f"serve from {tree} did not answer within {START_TIMEOUT_S} s")
 
 
+ASGI_ALONE = """
+import asyncio, concurrent.futures, logging, secrets, sys, tempfile, time, uuid
+from starlette.responses import Response
+from api.app import create_app
+from api.bootstrap import bootstrap
+from api.settings import ApprovalPolicy, Settings
+
+requests = int(sys.argv[1])
+settings = Settings(database_url=f"sqlite:///{tempfile.mkdtemp()}/ab.db", env="production",
+                    card_token_key=secrets.token_hex(32), approval_policy=ApprovalPolicy.off())
+with bootstrap(settings) as system:
+    token = system.ledger.create_api_key("business", "mall", name="ab")[1]
+app = create_app(settings=settings)
+logging.getLogger("fundcenter.access").disabled = True  # its line is the same in every tree
+
+
+class Answered:  # the endpoint pool, answering at once without running the endpoint
+    def submit(self, fn, *args, **kwargs):
+        done = concurrent.futures.Future()
+        done.set_result(Response(b'{}', 201, media_type="application/json"))
+        return done
+
+    def shutdown(self, wait=True):
+        pass
+
+
+async def main():
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        while not services.runner.watching:
+            await asyncio.sleep(0.02)
+        services.keys.authenticate(token)  # known from now on
+        services.endpoints = Answered()
+        body = ('{"from_account": "%s", "to_account": "%s", "amount": 1, "currency": "CNY"}'
+                % (uuid.uuid4(), uuid.uuid4())).encode()
+        headers = [(b"host", b"ab"), (b"content-type", b"application/json"), (b"authorization", b"Bearer " + token.encode()),
+                   (b"idempotency-key", b"ab-1"), (b"content-length", str(len(body)).encode())]
+        statuses = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        async def one():
+            await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                       "scheme": "http", "path": "/v1/transfers", "raw_path": b"/v1/transfers", "query_string": b"",
+                       "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+                       "server": ("127.0.0.1", 80), "state": {}}, receive, send)
+
+        for _ in range(500):
+            await one()
+        started = time.process_time()
+        for _ in range(requests):
+            await one()
+        took = time.process_time() - started
+        assert set(statuses) == {201}, set(statuses)
+        print(took / requests * 1e6)
+
+
+asyncio.run(main())
+"""
+
+
+def asgi_alone(trees: list[str], requests: int, rounds: int) -> None:
+    """`--asgi N`: each tree's ASGI stack alone, in turns (see the module's docstring)."""
+    runs: dict[str, list[float]] = {t: [] for t in trees}
+    for r in range(rounds):
+        for tree in trees if r % 2 == 0 else trees[::-1]:
+            folder = tree.split(":")[0]
+            done = subprocess.run([sys.executable, "-c", ASGI_ALONE, str(requests)], cwd=folder, capture_output=True,
+                                  text=True, env={**os.environ, "PYTHONPATH": tree}, timeout=600)
+            if done.returncode != 0:
+                raise SystemExit(f"{tree}: {done.stderr[-2000:]}")
+            runs[tree].append(float(done.stdout.split()[-1]))
+            print(f"round {r} {tree}: {runs[tree][-1]:.1f} us of CPU a request", flush=True)
+    for tree, done in runs.items():
+        print(f"{tree}: us of CPU a request {[round(u, 1) for u in done]} (median {sorted(done)[len(done) // 2]:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="+")
@@ -60,7 +150,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--mode", choices=["spread", "hot"], default="spread")
     parser.add_argument("--pg-url")
+    parser.add_argument("--asgi", type=int, metavar="N", help="the app's ASGI stack alone, N requests a round")
     args = parser.parse_args()
+    if args.asgi:
+        asgi_alone(args.trees, args.asgi, args.rounds)
+        return
     wrk = ensure_wrk()
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in args.trees}
     with postgres(args.pg_url) as server, tempfile.TemporaryDirectory(prefix="fundcenter-ab-") as tmp:

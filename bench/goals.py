@@ -278,9 +278,11 @@ def run_wrk(wrk: str, port: int, token: str, accounts: Path, mode: str, tag: str
            "FC_WRK_TAG": tag}
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                "--latency", "-s", str(LUA), f"http://127.0.0.1:{port}/v1/transfers"]
+    each_before = [cpu_seconds(pid) for pid in pids]  # serve first (then `project`, `deliver` with --split)
     cpu_before, (busy_before, total_before) = cpu_seconds(*pids), machine_busy()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
     cpu_after, (busy_after, total_after) = cpu_seconds(*pids), machine_busy()
+    each_after = [cpu_seconds(pid) for pid in pids]
     lines = [line for line in done.stdout.splitlines() if line.startswith("FCJSON ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()[-2000:]}\n{done.stdout[-2000:]}")
@@ -295,6 +297,7 @@ def run_wrk(wrk: str, port: int, token: str, accounts: Path, mode: str, tag: str
         "statuses": statuses, "non_2xx": sum(v for k, v in statuses.items() if not 200 <= k < 300),
         "socket_errors": socket_errors, "sample": result["sample"],
         "serve_cpu_cores": (cpu_after - cpu_before) / wall,
+        "cpu_cores_by_process": [(after - before) / wall for before, after in zip(each_before, each_after, strict=True)],
         "machine_busy": (busy_after - busy_before) / max(total_after - total_before, 1),
     }
 
@@ -488,7 +491,10 @@ def print_table(r: dict[str, Any]) -> None:
         for name in ("spread", "hot"):
             w = run[name]
             notes.append(f"HTTP {name}, {run['workers']} worker(s){' split' if run.get('split') else ''}: statuses {w['statuses']}, socket errors {w['socket_errors']}, "
-                         f"serve used {w['serve_cpu_cores']:.2f} cores, machine {w['machine_busy']:.0%} busy"
+                         f"serve used {w['serve_cpu_cores']:.2f} cores"
+                         + (" (serve, project, deliver: " + ", ".join(f"{c:.2f}" for c in w["cpu_cores_by_process"]) + ")"
+                            if run.get("split") else "")
+                         + f", machine {w['machine_busy']:.0%} busy"
                          + (f"; first non-2xx: {w['sample'][:160]}" if w["sample"] else ""))
     notes.append((f"catch-up log written in {r['catch_up']['write_s']:.0f} s, vacuumed in {r['catch_up']['vacuum_s']:.1f} s; "
                   if "catch_up" in r else "")

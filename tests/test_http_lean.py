@@ -2,12 +2,18 @@
 answers exactly as FastAPI's way does; everything else still goes FastAPI's way, unchanged."""
 
 import contextlib
+from uuid import uuid4
 
 import fastapi.routing
 import orjson
 import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.routes.lean import LeanRoute
 from tests.api_client import PROBLEM
+from tests.config import api_keys, settings_for
 
 
 @pytest.fixture
@@ -165,3 +171,57 @@ def test_unusual_but_valid_requests_go_fastapis_way_and_are_done(api, solved):
         answer = api.client.post("/v1/transfers", content=content, headers=headers(api, key=f"u-{n}", content_type=content_type))
         assert answer.status_code == 201, answer.text
     assert solved == ["/v1/transfers"] * len(cases)
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """The paths a money route was handed by the app's routers (api/lean_front.py takes the plain case before them)."""
+    calls = []
+    handle = LeanRoute.handle
+
+    async def counting(self, scope, receive, send):
+        calls.append(scope["path"])
+        return await handle(self, scope, receive, send)
+
+    monkeypatch.setattr(LeanRoute, "handle", counting)
+    return calls
+
+
+def test_the_plain_case_is_answered_before_the_routers(api, routed, capsys):
+    alice, bob = funded_pair(api)
+    routed.clear()
+    capsys.readouterr()
+    body = {"from_account": alice, "to_account": bob, "amount": 250, "currency": "CNY"}
+    posted = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="f-1"))
+    refused = api.client.post("/v1/transfers", content=orjson.dumps({**body, "amount": 10**9}),
+                              headers=headers(api, key="f-2"))
+    hold = api.client.post("/v1/holds", content=orjson.dumps({"account": alice, "amount": 100, "reason": "deposit"}),
+                           headers=headers(api, key="f-3")).json()["id"]
+    captured = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 20}),
+                               headers=headers(api, key="f-4"))
+    assert (posted.status_code, refused.status_code, captured.status_code) == (201, 409, 201)
+    assert refused.headers["content-type"] == PROBLEM and refused.json()["type"].endswith("insufficient-funds")
+    assert routed == []  # none went through the routers
+    logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(line["path"], line["status"], line["key_id"] is not None) for line in logged] == [
+        ("/v1/transfers", 201, True), ("/v1/transfers", 409, True), ("/v1/holds", 201, True),
+        ("/v1/holds/{hold_id}/capture", 201, True)]  # the access log and metric see the route, as before
+    unknown = api.client.post("/v1/transfers", content=orjson.dumps(body),
+                              headers={**headers(api, key="f-5"), "Authorization": "Bearer fc_nope"})
+    assert unknown.status_code == 401 and routed == ["/v1/transfers"]  # not the plain case: the routers' way
+    extra = api.client.post("/v1/transfers", content=orjson.dumps({**body, "fee": 1}), headers=headers(api, key="f-6"))
+    assert extra.status_code == 422 and routed == ["/v1/transfers"] * 2  # the body it read goes on with it
+
+
+def test_a_route_declared_before_a_money_route_keeps_its_paths(sqlite_url):
+    """The router gives a path to the first route that matches it; so does the front."""
+    settings = settings_for(sqlite_url)
+    keys = api_keys(settings, [("mall", "business", "mall")])
+    app = create_app(settings=settings)
+    app.router.routes.insert(0, APIRoute("/v1/transfers", lambda: {"shadow": True}, methods=["POST"]))
+    with TestClient(app) as client:
+        known = {"Authorization": f"Bearer {keys['mall']}"}
+        assert client.get("/v1/transactions", headers=known).status_code == 200  # the key is known now
+        sent = {**known, "Idempotency-Key": "s-1", "Content-Type": "application/json"}
+        body = {"from_account": str(uuid4()), "to_account": str(uuid4()), "amount": 1, "currency": "CNY"}  # valid
+        assert client.post("/v1/transfers", content=orjson.dumps(body), headers=sent).json() == {"shadow": True}

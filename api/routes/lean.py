@@ -74,25 +74,38 @@ class LeanRoute(APIRoute):
         endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
-            arguments = plain_case(request, spec)
+            arguments = await plain_arguments(request, spec)
             if arguments is None:
                 return await full(request)  # FastAPI's way: the body read here is kept on the request
-            body = await request.body()
-            try:
-                arguments["body"] = spec.body.model_validate(orjson.loads(body)) if body else None
-            except (orjson.JSONDecodeError, ValidationError):
-                arguments["body"] = None
-            if arguments["body"] is None:
-                return await full(request)
-            request.state.key_id = str(arguments["api"].who.key_id)  # for the access log, as deps.principal does
-            if spec.wants_request:
-                arguments["request"] = request
-            # In the services' own thread pool: asyncio's hand-off costs less than anyio's (a C queue,
-            # no capacity limiter or cancel scope), in a copy of the request's context as anyio's is.
-            call = functools.partial(contextvars.copy_context().run, endpoint, **arguments)
-            return await asyncio.get_running_loop().run_in_executor(request.app.state.services.endpoints, call)
+            return await run_endpoint(request, endpoint, arguments)
 
         return handler
+
+
+async def plain_arguments(request: Request, spec: Lean) -> dict[str, Any] | None:
+    """The endpoint's arguments, its body validated, if every dependency would be met; None if not
+    (the body, if read, is kept on the request)."""
+    arguments = plain_case(request, spec)
+    if arguments is None:
+        return None
+    body = await request.body()
+    try:
+        arguments["body"] = spec.body.model_validate(orjson.loads(body)) if body else None
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+    if arguments["body"] is None:
+        return None
+    request.state.key_id = str(arguments["api"].who.key_id)  # for the access log, as deps.principal does
+    if spec.wants_request:
+        arguments["request"] = request
+    return arguments
+
+
+async def run_endpoint(request: Request, endpoint: Callable[..., Response], arguments: dict[str, Any]) -> Response:
+    # In the services' own thread pool: asyncio's hand-off costs less than anyio's (a C queue,
+    # no capacity limiter or cancel scope), in a copy of the request's context as anyio's is.
+    call = functools.partial(contextvars.copy_context().run, endpoint, **arguments)
+    return await asyncio.get_running_loop().run_in_executor(request.app.state.services.endpoints, call)
 
 
 def plain_case(request: Request, spec: Lean) -> dict[str, Any] | None:
