@@ -4,14 +4,14 @@
                                  [--pg-url URL] [--json]
 
 1. Verify throughput: a log of `--events` events (default 1,000,000) is written through the
-   ledger's own recorder (so through the chain's real write path: 0019's function on
+   ledger's own recorder (so through the chain's real write path: 0021's function on
    PostgreSQL, the recorder's Python on SQLite), in inserts of 1,000 events whose topics and
    states are those of a real day of transfers (each event a fresh aggregate's version 1).
    Then `verify_chain` (what `fundcenter audit verify --chain-only` runs) walks it:
    events per second, the chain check alone (no aggregate replay).
 2. Write-path cost: FundCenter.transfer, one command per transfer as bench/transfers.py runs
    it, on two ledgers side by side, one chaining its events and one not (on PostgreSQL its
-   insert function put back to 0009's, in 0019's signature; on SQLite the library's insert), in interleaved
+   insert function put back to 0009's, in 0021's signature; on SQLite the library's insert), in interleaved
    rounds of `--transfers` transfers, so that the machine's load falls on both alike. The
    cost is 1 - (with chain / without), from the totals of all rounds, and the median round's.
    The same for `transfer_many(100)` (3 batches a side per round): one save of 300 events,
@@ -94,13 +94,14 @@ def without_chain(system: System) -> None:
     version_0009 = (resources.files("migrations") / "postgresql" / "0009_insert_events_function.sql").read_text()
     with fc.database.connect() as conn:
         conn.execute(version_0009.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
-        conn.execute(NO_CHAIN_0019)
+        conn.execute(NO_CHAIN_0021)
 
 
-# 0009's function (no chain) in 0019's signature, which the recorder calls.
-NO_CHAIN_0019 = """
+# 0009's function (no chain) in 0021's signature, which the recorder calls: it returns no links, so
+# the recorder never learns where a chain ends and hashes nothing either.
+NO_CHAIN_0021 = """
 CREATE OR REPLACE FUNCTION fundcenter_insert_events(
-    events stored_event_uuid[], lock_timeout_s integer, after_position bigint, after_hash bytea
+    events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
 ) RETURNS TABLE (inserted_id bigint, chain_hash bytea) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
@@ -109,7 +110,7 @@ BEGIN
     RETURN QUERY
         INSERT INTO fundcenter_events (originator_id, originator_version, topic, state)
         SELECT e.originator_id, e.originator_version, e.topic, e.state FROM unnest(events) AS e
-        RETURNING notification_id, ''::bytea;
+        RETURNING notification_id, NULL::bytea;
 END;
 $$"""
 

@@ -49,6 +49,7 @@ from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from .audit.chain import links_after
 from .audit.chain_store import LOG_TABLES, append_links, seal_snapshots
 from .event_rows import EventRows, EventRowsDumper
 
@@ -157,12 +158,15 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
                      op=sql.SQL(">=" if inclusive else ">"))
             for inclusive in (True, False)
         }
-        self.insert_in_one_trip = sql.SQL("SELECT inserted_id, chain_hash FROM {schema}.{function}(%b, %s, %s, %s)").format(
+        self.insert_in_one_trip = sql.SQL(
+            "SELECT inserted_id, chain_hash FROM {schema}.{function}(%b, %s, %b::bytea, %s::bigint)"
+        ).format(
             schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(INSERT_FUNCTION)
         )
-        # The chain's last link after this recorder's last committed insert (position, hash), or None:
-        # 0019's function starts from it when its first id follows it. A stale pair (another thread's
-        # insert came between) is still a true one, so the function reads the last link instead.
+        # The chain's last link after this recorder's last committed insert (position, hash), or None.
+        # From it the recorder hashes the next insert's links itself, as if its events take the next
+        # positions; 0021's function stores them when they do, else chains from the table's last link
+        # (another thread's insert came between: the pair is stale, still a true one) and returns them.
         self.chain_end: tuple[int, bytes] | None = None
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -199,19 +203,26 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         if not stored_events:
             return []
         events = EventRows(stored_events)  # the composites' array, packed at once (ledger/event_rows.py)
-        after = self.chain_end or (None, None)
+        links, last_link, after = None, None, None
+        if self.chain_end is not None:
+            after = self.chain_end[0]
+            links, last_link = links_after(self.chain_end[1], after, stored_events)
         try:
             with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-                curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout, *after), prepare=True)
+                curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout, links, after), prepare=True)
                 rows = curs.fetchall()
         except ProgrammingError as error:
             if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
                 raise
         else:
-            self.chain_end = rows[-1][0], bytes(rows[-1][1])  # committed: the statement was its own transaction
+            # Committed (the statement was its own transaction): the server's last link when it made
+            # the links, else ours; None when nothing chained (a function without the chain).
+            made = rows[-1][1]
+            end = bytes(made) if made is not None else last_link
+            self.chain_end = (rows[-1][0], end) if end is not None else None
             return [row[0] for row in rows]
-        # A database not yet migrated to 0019 (a process started with migrate=False): the library's way.
-        log.warning("%s() with the chain's end is missing (migration 0019): inserting the library's way", INSERT_FUNCTION)
+        # A database not yet migrated to 0021 (a process started with migrate=False): the library's way.
+        log.warning("%s() with the writer's links is missing (migration 0021): inserting the library's way", INSERT_FUNCTION)
         self.one_trip = False
         return super().insert_events(stored_events, **kwargs)
 
