@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_TABLE = LOG_TABLES["postgresql"].events  # the table (and the channel) that 0009's function writes to
 SNAPSHOTS_TABLE = LOG_TABLES["postgresql"].snapshots
-INSERT_FUNCTION = "fundcenter_insert_events"
+INSERT_FUNCTION = "fundcenter_insert_events_with_links"  # 0021 (0009, 0018, 0019: fundcenter_insert_events)
 CHAIN_FUNCTION = "fundcenter_chain_events"  # 0012: chains events inserted in this transaction
 SEAL_FUNCTION = "fundcenter_seal_snapshots"  # 0012: seals snapshots inserted in this transaction
 SQLITE_EVENTS_TABLE, SQLITE_SNAPSHOTS_TABLE = LOG_TABLES["sqlite"].events, LOG_TABLES["sqlite"].snapshots

@@ -50,4 +50,4 @@ def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:
 # A database as before migration 0009: every version of the one-trip insert function dropped (0009's, 0019's, 0021's).
 DROP_INSERT_FUNCTIONS = ("DROP FUNCTION fundcenter_insert_events(stored_event_uuid[], integer),"
                          " fundcenter_insert_events(stored_event_uuid[], integer, bigint, bytea),"
-                         " fundcenter_insert_events(stored_event_uuid[], integer, bytea, bigint)")
+                         " fundcenter_insert_events_with_links(stored_event_uuid[], integer, bytea, bigint)")

@@ -184,7 +184,7 @@ def insert_sql(url, links, links_after, *versions):
     oid = uuid.uuid4()
     events = ", ".join(f"ROW('{oid}'::uuid, {v}, 'test:Event', '\\x7b7d'::bytea)::stored_event_uuid" for v in versions)
     return oid, [(i, h and bytes(h)) for i, h in sql(
-        url, f"SELECT * FROM fundcenter_insert_events(ARRAY[{events}], 5, ?::bytea, ?::bigint)", (links, links_after)
+        url, f"SELECT * FROM fundcenter_insert_events_with_links(ARRAY[{events}], 5, ?::bytea, ?::bigint)", (links, links_after)
     )]
 
 
@@ -222,6 +222,19 @@ def test_the_writers_links_are_stored_as_they_are_only_where_its_events_take_the
     rows = log_rows(pg_url)
     assert got == [(rows[-1][0], link_of(rows, len(rows) - 1))] and rows[-1][0] == head + 3
     assert audit_verify(pg_url, "--chain-only")[0] == 0
+
+
+def test_a_process_running_the_code_before_0021_still_inserts_and_chains_through_0019s_function(pg_url):
+    migrate(Database.from_url(pg_url))
+    insert_sql(pg_url, None, None, 1)
+    oid = uuid.uuid4()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as its recorder called it: the pair as untyped NULLs
+        got = conn.execute(
+            "SELECT inserted_id, chain_hash FROM fundcenter_insert_events("
+            f"ARRAY[ROW('{oid}'::uuid, 1, 'test:Event', '\\x7b7d'::bytea)::stored_event_uuid], 5, %s, %s)", (None, None)
+        ).fetchall()
+    rows = log_rows(pg_url)
+    assert [(i, bytes(h)) for i, h in got] == [(rows[-1][0], link_of(rows, len(rows) - 1))] and rows[-1][1] == oid
 
 
 def test_an_insert_whose_ids_are_not_the_next_positions_fails_rather_than_store_the_writers_links_there(pg_url):

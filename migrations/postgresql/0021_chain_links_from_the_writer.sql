@@ -18,18 +18,20 @@
 -- links; here the insert is one statement for the events and their links (README, "Audit").
 --
 -- Returns each inserted event's id, with its link when the server made it (NULL when the
--- caller's links were stored). 0019's and 0018's functions stay, for processes running the
--- code before this.
+-- caller's links were stored). A new name rather than another overload of 0019's
+-- `fundcenter_insert_events`: a process running the code before this calls that one with two
+-- untyped NULLs at first, which two overloads of four arguments would make ambiguous. 0019's
+-- and 0018's functions stay, for such processes.
 CREATE OR REPLACE FUNCTION fundcenter_chain_out_of_order(got bigint, expected bigint)
 RETURNS bytea
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    RAISE EXCEPTION 'fundcenter_insert_events: notification id % where % was expected', got, expected;
+    RAISE EXCEPTION 'fundcenter_insert_events_with_links: notification id % where % was expected', got, expected;
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION fundcenter_insert_events(
+CREATE OR REPLACE FUNCTION fundcenter_insert_events_with_links(
     events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
 )
 RETURNS TABLE (inserted_id bigint, chain_hash bytea)
@@ -75,7 +77,7 @@ BEGIN
             || int8send(octet_length(f.state)::bigint) || f.state AS body
     LOOP
         IF e.id <= last_id THEN
-            RAISE EXCEPTION 'fundcenter_insert_events: notification ids out of order (% after %)', e.id, last_id;
+            RAISE EXCEPTION 'fundcenter_insert_events_with_links: notification ids out of order (% after %)', e.id, last_id;
         END IF;
         last_id := e.id;
         previous := sha256(previous || e.body);
