@@ -7,7 +7,8 @@ the connection per save, and the table lock is held while the client goes
 back and forth (with other threads wanting the GIL meanwhile).
 
 `OneTripRecorder` sends one statement instead, in autocommit: the server-side
-function `fundcenter_insert_events` (migrations/postgresql/0009_*) takes the same
+function `fundcenter_insert_events` (migrations/postgresql/0009_*; now 0021's
+`fundcenter_insert_events_with_links`) takes the same
 lock, NOTIFYs the same channel, inserts into the same table through the same
 composite type and returns the notification ids; the statement's own
 transaction commits it. Tables, ordering (ids commit in the order they are
@@ -18,12 +19,16 @@ A save that writes extra rows in the same transaction (a subclass's
 `_insert_events`, or `save(..., **kwargs)`, a tracking record) takes the library's path.
 
 Every stored event is covered by a link of the hash chain (ledger/audit/chain.py), written
-in the insert's own transaction under the same lock: on PostgreSQL by the server (0012's
-version of the function, and 0018's cheaper one, chain what it inserts; 0019's is told where
-the chain ended after this recorder's last insert, and reads the last link only when another
-insert came between; on the library's path the recorder calls
-`fundcenter_chain_events` after its insert, before the commit); on SQLite by
-`SQLiteRecorder` in Python, after its insert, in its transaction. Snapshots are sealed to
+in the insert's own transaction under the same lock. On PostgreSQL the recorder calls 0021's
+`fundcenter_insert_events_with_links` (0009's insert, chaining): it keeps the chain's last
+link after its own last insert (`chain_end`), hashes the next insert's links from it as if
+its events take the next positions, and sends them; the function stores them in the
+statement that inserts the events when the events do take those positions (no other insert
+came between), and otherwise chains on the server from the table's last link and returns
+the links it made (0012's, 0018's and 0019's versions of `fundcenter_insert_events` chain
+on the server always, and stay for processes running older code). On the library's path the
+recorder calls `fundcenter_chain_events` after its insert, before the commit. On SQLite
+`SQLiteRecorder` chains in Python, after its insert, in its transaction. Snapshots are sealed to
 the chain the same way, by the snapshot recorders below (named by `SQLiteFactory` and by
 ledger/pools.py's `PostgresFactory`).
 

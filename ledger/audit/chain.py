@@ -19,8 +19,9 @@ encode to the same bytes:
 "Previous" is the link of the event at the highest position below this one (positions
 may skip numbers: a rolled-back insert on PostgreSQL uses up ids).
 `migrations/postgresql/0012_event_chain.sql` computes the same function in SQL
-(`fundcenter_chain_link`), and the insert function (0018's version) spells it inline;
-`tests/test_audit_chain.py` checks that they agree.
+(`fundcenter_chain_link`), and the insert functions (0018's to 0021's) spell it inline;
+`links_after` is what the recorder sends with an insert for 0021's function to store;
+`tests/test_audit_chain.py` checks that they all agree.
 
 A snapshot is sealed to the chain by `seal`: the same encoding over the snapshot's
 own row, with the chain's link at the log position of the event at the snapshot's
