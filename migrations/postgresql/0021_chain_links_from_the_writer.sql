@@ -39,11 +39,12 @@ LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 DECLARE
+    -- the server's way only (no defaults: each would be evaluated on every call)
     previous bytea;
     e record;
-    last_id bigint := 0;
-    ids bigint[] := '{}';
-    hashes bytea[] := '{}';
+    last_id bigint;
+    ids bigint[];
+    hashes bytea[];
 BEGIN
     PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
     LOCK TABLE fundcenter_events IN EXCLUSIVE MODE;
@@ -66,6 +67,9 @@ BEGIN
         RETURN;
     END IF;
     -- The server's way (0019's, from the table's last link).
+    last_id := 0;
+    ids := '{}';
+    hashes := '{}';
     SELECT c.hash INTO previous FROM event_chain c ORDER BY c.position DESC LIMIT 1;
     previous := coalesce(previous, decode(repeat('00', 32), 'hex'));
     FOR e IN
