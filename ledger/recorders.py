@@ -208,10 +208,10 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         if not stored_events:
             return []
         events = EventRows(stored_events)  # the composites' array, packed at once (ledger/event_rows.py)
-        links, last_link, after = None, None, None
-        if self.chain_end is not None:
-            after = self.chain_end[0]
-            links, last_link = links_after(self.chain_end[1], after, stored_events)
+        links, last_link, after, end = None, None, None, self.chain_end  # read once: other threads replace it
+        if end is not None:
+            after = end[0]
+            links, last_link = links_after(end[1], after, stored_events)
         try:
             with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
                 curs.execute(self.insert_in_one_trip, (events, self.datastore.lock_timeout, links, after), prepare=True)
@@ -223,8 +223,8 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             # Committed (the statement was its own transaction): the server's last link when it made
             # the links, else ours; None when nothing chained (a function without the chain).
             made = rows[-1][1]
-            end = bytes(made) if made is not None else last_link
-            self.chain_end = (rows[-1][0], end) if end is not None else None
+            last = bytes(made) if made is not None else last_link
+            self.chain_end = (rows[-1][0], last) if last is not None else None
             return [row[0] for row in rows]
         # A database not yet migrated to 0021 (a process started with migrate=False): the library's way.
         log.warning("%s() with the writer's links is missing (migration 0021): inserting the library's way", INSERT_FUNCTION)
