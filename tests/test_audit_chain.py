@@ -153,6 +153,28 @@ def test_writers_inserting_at_once_leave_one_whole_chain(pg_url):
             fc.close()
 
 
+def test_threads_sharing_one_writer_leave_one_whole_chain(pg_url):
+    fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
+    try:
+        alice, bob = some_business(fc, transfers=1)
+
+        def pay(n):
+            for i in range(20):
+                fc.transfer(alice, bob, 1, "CNY", idempotency_key=f"s{n}-{i}")
+
+        threads = [threading.Thread(target=pay, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rows = log_rows(pg_url)
+        assert len(rows) > 4 * 20 * 3
+        assert [r[-1] for r in rows] == [link_of(rows, i) for i in range(len(rows))]
+        assert audit_verify(pg_url, "--chain-only")[0] == 0
+    finally:
+        fc.close()
+
+
 def test_the_writers_last_link_is_used_only_where_it_fits_and_a_wrong_one_is_found_by_audit_verify(pg_url):
     fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
     try:
