@@ -13,7 +13,9 @@
    it, on two ledgers side by side, one chaining its events and one not (on PostgreSQL its
    insert function put back to 0009's, in 0021's signature; on SQLite the library's insert), in interleaved
    rounds of `--transfers` transfers, so that the machine's load falls on both alike. The
-   cost is 1 - (with chain / without), from the totals of all rounds, and the median round's.
+   cost is 1 - (with chain / without), from the totals of all rounds, and the median round's;
+   on a local PostgreSQL also from the CPU time per transfer (this thread's and the database's
+   server processes', from /proc), which the other processes on a shared machine move less.
    The same for `transfer_many(100)` (3 batches a side per round): one save of 300 events,
    where the chain's work per save is shared and its work per event counts.
    Then the recorder alone: inserts of three events (a transfer's save), with and without
