@@ -4,16 +4,18 @@
                                  [--pg-url URL] [--json]
 
 1. Verify throughput: a log of `--events` events (default 1,000,000) is written through the
-   ledger's own recorder (so through the chain's real write path: 0019's function on
+   ledger's own recorder (so through the chain's real write path: 0021's function on
    PostgreSQL, the recorder's Python on SQLite), in inserts of 1,000 events whose topics and
    states are those of a real day of transfers (each event a fresh aggregate's version 1).
    Then `verify_chain` (what `fundcenter audit verify --chain-only` runs) walks it:
    events per second, the chain check alone (no aggregate replay).
 2. Write-path cost: FundCenter.transfer, one command per transfer as bench/transfers.py runs
    it, on two ledgers side by side, one chaining its events and one not (on PostgreSQL its
-   insert function put back to 0009's, in 0019's signature; on SQLite the library's insert), in interleaved
+   insert function put back to 0009's, in 0021's signature; on SQLite the library's insert), in interleaved
    rounds of `--transfers` transfers, so that the machine's load falls on both alike. The
-   cost is 1 - (with chain / without), from the totals of all rounds, and the median round's.
+   cost is 1 - (with chain / without), from the totals of all rounds, and the median round's;
+   on a local PostgreSQL also from the CPU time per transfer (this thread's and the database's
+   server processes', from /proc), which the other processes on a shared machine move less.
    The same for `transfer_many(100)` (3 batches a side per round): one save of 300 events,
    where the chain's work per save is shared and its work per event counts.
    Then the recorder alone: inserts of three events (a transfer's save), with and without
@@ -27,10 +29,12 @@ import json
 import random
 import statistics
 import tempfile
+import time
 import types
 import uuid
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from common import Timer, fresh_database, machine, open_system, postgres, settings
@@ -94,13 +98,14 @@ def without_chain(system: System) -> None:
     version_0009 = (resources.files("migrations") / "postgresql" / "0009_insert_events_function.sql").read_text()
     with fc.database.connect() as conn:
         conn.execute(version_0009.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
-        conn.execute(NO_CHAIN_0019)
+        conn.execute(NO_CHAIN_0021)
 
 
-# 0009's function (no chain) in 0019's signature, which the recorder calls.
-NO_CHAIN_0019 = """
-CREATE OR REPLACE FUNCTION fundcenter_insert_events(
-    events stored_event_uuid[], lock_timeout_s integer, after_position bigint, after_hash bytea
+# 0009's function (no chain) in 0021's signature, which the recorder calls: it returns no links, so
+# the recorder never learns where a chain ends and hashes nothing either.
+NO_CHAIN_0021 = """
+CREATE OR REPLACE FUNCTION fundcenter_insert_events_with_links(
+    events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
 ) RETURNS TABLE (inserted_id bigint, chain_hash bytea) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
@@ -109,7 +114,7 @@ BEGIN
     RETURN QUERY
         INSERT INTO fundcenter_events (originator_id, originator_version, topic, state)
         SELECT e.originator_id, e.originator_version, e.topic, e.state FROM unnest(events) AS e
-        RETURNING notification_id, ''::bytea;
+        RETURNING notification_id, NULL::bytea;
 END;
 $$"""
 
@@ -130,9 +135,28 @@ def funded(system: System, accounts: int) -> list[uuid.UUID]:
 Work = Callable[[System, list[uuid.UUID], random.Random, str], int]  # one side's share of a round: transfers made
 
 
+def cpu_seconds(system: System) -> float | None:
+    """CPU time so far of this thread and of the server processes on the system's database (PostgreSQL
+    on this machine: each one's /proc/PID/schedstat), or None where it cannot be read. On a shared
+    machine it moves far less with the others' load than the time on the clock does."""
+    if system.ledger.database.kind != "postgresql":
+        return None
+    with system.ledger.database.connect() as conn:
+        pids = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()]
+    try:
+        server = sum(int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) for pid in pids)
+    except (OSError, ValueError, IndexError):
+        return None  # a server elsewhere, or a process gone
+    return (server + time.thread_time_ns()) / 1e9
+
+
 def interleaved(url_with: str, url_without: str, rounds: int, work: Work, accounts: int = 50) -> dict[str, Any]:
     """`work` on a ledger with the chain and one without, in turns (the order flips each round):
-    transfers per second of each over all rounds, the cost (1 - with / without), each round's cost."""
+    transfers per second of each over all rounds, the cost (1 - with / without), each round's cost;
+    on a local PostgreSQL also the CPU time a transfer took (this thread and the database's server
+    processes) and the chain's share of it."""
     from datetime import UTC, datetime
 
     clock = SteppingClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
@@ -141,22 +165,33 @@ def interleaved(url_with: str, url_without: str, rounds: int, work: Work, accoun
         without_chain(no_chain)
         ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
         seconds, made = {"with": 0.0, "without": 0.0}, {"with": 0, "without": 0}
+        cpu: dict[str, float | None] = {"with": 0.0, "without": 0.0}
         ratios, rng = [], random.Random(1)
         for r in range(rounds):
             order = [("with", with_chain), ("without", no_chain)]
             this_round = {}
             for name, system in order if r % 2 == 0 else reversed(order):
+                cpu_before = cpu_seconds(system)
                 with Timer() as timer:
                     made[name] += work(system, ids[name], rng, f"{r}")
                 seconds[name] += timer.seconds
                 this_round[name] = timer.seconds
+                cpu_after = cpu_seconds(system)
+                spent = cpu[name]
+                cpu[name] = None if spent is None or cpu_before is None or cpu_after is None else spent + cpu_after - cpu_before
             ratios.append(this_round["without"] / this_round["with"])
     finally:
         with_chain.close()
         no_chain.close()
     rate_with, rate_without = made["with"] / seconds["with"], made["without"] / seconds["without"]
-    return {"with": round(rate_with), "without": round(rate_without), "cost": round(1 - rate_with / rate_without, 4),
-            "per_round": [round(1 - r, 3) for r in ratios], "median_round": round(1 - statistics.median(ratios), 4)}
+    result = {"with": round(rate_with), "without": round(rate_without), "cost": round(1 - rate_with / rate_without, 4),
+              "per_round": [round(1 - r, 3) for r in ratios], "median_round": round(1 - statistics.median(ratios), 4)}
+    cpu_with, cpu_without = cpu["with"], cpu["without"]
+    if cpu_with is not None and cpu_without is not None:
+        us_with, us_without = cpu_with / made["with"] * 1e6, cpu_without / made["without"] * 1e6
+        result |= {"cpu_us_with": round(us_with, 1), "cpu_us_without": round(us_without, 1),
+                   "cpu_cost": round(1 - us_without / us_with, 4)}
+    return result
 
 
 def write_cost(url_with: str, url_without: str, transfers: int, rounds: int) -> dict[str, Any]:
@@ -170,7 +205,8 @@ def write_cost(url_with: str, url_without: str, transfers: int, rounds: int) -> 
 
     r = interleaved(url_with, url_without, rounds, one_by_one)
     return {"transfers_per_s_with_chain": r["with"], "transfers_per_s_without_chain": r["without"],
-            "chain_cost": r["cost"], "chain_cost_per_round": r["per_round"], "chain_cost_median_round": r["median_round"]}
+            "chain_cost": r["cost"], "chain_cost_per_round": r["per_round"], "chain_cost_median_round": r["median_round"],
+            **{f"transfer_{k}": v for k, v in r.items() if k.startswith("cpu_")}}
 
 
 def batch_cost(url_with: str, url_without: str, rounds: int, size: int = 100, batches: int = 3) -> dict[str, Any]:
@@ -188,7 +224,8 @@ def batch_cost(url_with: str, url_without: str, rounds: int, size: int = 100, ba
 
     r = interleaved(url_with, url_without, rounds, in_batches)
     return {"batch_transfers_per_s_with_chain": r["with"], "batch_transfers_per_s_without_chain": r["without"],
-            "batch_chain_cost": r["cost"], "batch_chain_cost_median_round": r["median_round"]}
+            "batch_chain_cost": r["cost"], "batch_chain_cost_median_round": r["median_round"],
+            **{f"batch_{k}": v for k, v in r.items() if k.startswith("cpu_")}}
 
 
 def insert_cost(url_with: str, url_without: str, rounds: int, inserts: int = 50) -> dict[str, float]:
@@ -274,11 +311,17 @@ def main() -> None:
         rounds = ", ".join(f"{c:.0%}" for c in result["chain_cost_per_round"])  # type: ignore[attr-defined]
         print(f"  {'cost of the chain on the write path':<40}{result['chain_cost']:>12.1%} (rounds: {rounds})")
         print(f"  {'  the median round':<40}{result['chain_cost_median_round']:>12.1%}")
+        if "transfer_cpu_cost" in result:
+            print(f"  {'  CPU per transfer, with / without':<40}{result['transfer_cpu_us_with']:>8,.0f} / "
+                  f"{result['transfer_cpu_us_without']:,.0f} us: {result['transfer_cpu_cost']:.1%}")
         print(f"  {'  on a 3-event insert alone (median)':<40}{result['insert_chain_cost_median_round']:>12.1%}")
         print(f"  {'FundCenter.transfer_many(100), with':<40}{result['batch_transfers_per_s_with_chain']:>12,} transfers/s")
         print(f"  {'  without the chain':<40}{result['batch_transfers_per_s_without_chain']:>12,} transfers/s")
         print(f"  {'  cost of the chain':<40}{result['batch_chain_cost']:>12.1%}"
               f" (median round {result['batch_chain_cost_median_round']:.1%})")
+        if "batch_cpu_cost" in result:
+            print(f"  {'  CPU per transfer, with / without':<40}{result['batch_cpu_us_with']:>8,.0f} / "
+                  f"{result['batch_cpu_us_without']:,.0f} us: {result['batch_cpu_cost']:.1%}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ the connection per save, and the table lock is held while the client goes
 back and forth (with other threads wanting the GIL meanwhile).
 
 `OneTripRecorder` sends one statement instead, in autocommit: the server-side
-function `fundcenter_insert_events` (migrations/postgresql/0009_*) takes the same
+function `fundcenter_insert_events` (migrations/postgresql/0009_*; now 0021's
+`fundcenter_insert_events_with_links`) takes the same
 lock, NOTIFYs the same channel, inserts into the same table through the same
 composite type and returns the notification ids; the statement's own
 transaction commits it. Tables, ordering (ids commit in the order they are
@@ -18,12 +19,16 @@ A save that writes extra rows in the same transaction (a subclass's
 `_insert_events`, or `save(..., **kwargs)`, a tracking record) takes the library's path.
 
 Every stored event is covered by a link of the hash chain (ledger/audit/chain.py), written
-in the insert's own transaction under the same lock: on PostgreSQL by the server (0012's
-version of the function, and 0018's cheaper one, chain what it inserts; 0019's is told where
-the chain ended after this recorder's last insert, and reads the last link only when another
-insert came between; on the library's path the recorder calls
-`fundcenter_chain_events` after its insert, before the commit); on SQLite by
-`SQLiteRecorder` in Python, after its insert, in its transaction. Snapshots are sealed to
+in the insert's own transaction under the same lock. On PostgreSQL the recorder calls 0021's
+`fundcenter_insert_events_with_links` (0009's insert, chaining): it keeps the chain's last
+link after its own last insert (`chain_end`), hashes the next insert's links from it as if
+its events take the next positions, and sends them; the function stores them in the
+statement that inserts the events when the events do take those positions (no other insert
+came between), and otherwise chains on the server from the table's last link and returns
+the links it made (0012's, 0018's and 0019's versions of `fundcenter_insert_events` chain
+on the server always, and stay for processes running older code). On the library's path the
+recorder calls `fundcenter_chain_events` after its insert, before the commit. On SQLite
+`SQLiteRecorder` chains in Python, after its insert, in its transaction. Snapshots are sealed to
 the chain the same way, by the snapshot recorders below (named by `SQLiteFactory` and by
 ledger/pools.py's `PostgresFactory`).
 
@@ -51,6 +56,7 @@ from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from .audit.chain import links_after
 from .audit.chain_store import LOG_TABLES, append_links, seal_snapshots
 from .event_rows import BYTEA_OID, INT8_OID, EventRows, EventRowsDumper
 from .prepared_calls import PreparedCall
@@ -59,7 +65,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_TABLE = LOG_TABLES["postgresql"].events  # the table (and the channel) that 0009's function writes to
 SNAPSHOTS_TABLE = LOG_TABLES["postgresql"].snapshots
-INSERT_FUNCTION = "fundcenter_insert_events"
+INSERT_FUNCTION = "fundcenter_insert_events_with_links"  # 0021 (0009, 0018, 0019: fundcenter_insert_events)
 CHAIN_FUNCTION = "fundcenter_chain_events"  # 0012: chains events inserted in this transaction
 SEAL_FUNCTION = "fundcenter_seal_snapshots"  # 0012: seals snapshots inserted in this transaction
 SQLITE_EVENTS_TABLE, SQLITE_SNAPSHOTS_TABLE = LOG_TABLES["sqlite"].events, LOG_TABLES["sqlite"].snapshots
@@ -167,12 +173,13 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         # cursor's per-call work was a fifteenth of a one-by-one transfer.
         function = sql.Identifier(self.datastore.schema, INSERT_FUNCTION).as_string(None)
         self.insert_in_one_trip = PreparedCall(
-            "fundcenter_insert_events_0019", f"SELECT inserted_id, chain_hash FROM {function}($1, $2, $3, $4)"
+            "fundcenter_insert_events_with_links_0021", f"SELECT inserted_id, chain_hash FROM {function}($1, $2, $3, $4)"
         )
         self._dumpers: weakref.WeakKeyDictionary[Any, EventRowsDumper] = weakref.WeakKeyDictionary()
-        # The chain's last link after this recorder's last committed insert (position, hash), or None:
-        # 0019's function starts from it when its first id follows it. A stale pair (another thread's
-        # insert came between) is still a true one, so the function reads the last link instead.
+        # The chain's last link after this recorder's last committed insert (position, hash), or None.
+        # From it the recorder hashes the next insert's links itself, as if its events take the next
+        # positions; 0021's function stores them when they do, else chains from the table's last link
+        # (another thread's insert came between: the pair is stale, still a true one) and returns them.
         self.chain_end: tuple[int, bytes] | None = None
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -208,27 +215,34 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             return super().insert_events(stored_events, **kwargs)
         if not stored_events:
             return []
-        position, link = self.chain_end or (None, None)
+        links, last_link, after, end = None, None, None, self.chain_end  # read once: other threads replace it
+        if end is not None:
+            after = end[0]
+            links, last_link = links_after(end[1], after, stored_events)
         try:
             with self.datastore.get_connection() as conn:
                 dumper = self._dumpers.get(conn) or self._dumpers.setdefault(conn, EventRowsDumper(EventRows, conn))
                 params = (
                     dumper.dump(EventRows(stored_events)),  # the composites' array, packed at once (ledger/event_rows.py)
                     _INT4.pack(self.datastore.lock_timeout),
-                    None if position is None else _INT8.pack(position),
-                    link,
+                    links,
+                    None if after is None else _INT8.pack(after),
                 )
-                result = self.insert_in_one_trip(conn, params, (dumper.oid, INT4_OID, INT8_OID, BYTEA_OID))
+                result = self.insert_in_one_trip(conn, params, (dumper.oid, INT4_OID, BYTEA_OID, INT8_OID))
         except ProgrammingError as error:
             if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
                 raise
         else:
+            # Committed (the statement was its own transaction): the server's last link when it made
+            # the links, else ours; None when nothing chained (a function without the chain).
             value, unpack = result.get_value, _INT8.unpack
             ids = [unpack(value(row, 0))[0] for row in range(result.ntuples)]
-            self.chain_end = ids[-1], bytes(value(len(ids) - 1, 1))  # committed: the statement was its own transaction
+            made = value(len(ids) - 1, 1)
+            last = bytes(made) if made is not None else last_link
+            self.chain_end = (ids[-1], last) if last is not None else None
             return ids
-        # A database not yet migrated to 0019 (a process started with migrate=False): the library's way.
-        log.warning("%s() with the chain's end is missing (migration 0019): inserting the library's way", INSERT_FUNCTION)
+        # A database not yet migrated to 0021 (a process started with migrate=False): the library's way.
+        log.warning("%s() with the writer's links is missing (migration 0021): inserting the library's way", INSERT_FUNCTION)
         self.one_trip = False
         return super().insert_events(stored_events, **kwargs)
 

@@ -47,6 +47,7 @@ def configured_secrets(channels=("unionpay", "alipay")) -> dict[str, str]:
     return {"FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32),
             "FUNDCENTER_CHANNEL_SECRETS": json.dumps({code: secrets.token_hex(32) for code in channels})}
 
-# A database as before migration 0009: every version of the one-trip insert function dropped (0009's, 0019's).
+# A database as before migration 0009: every version of the one-trip insert function dropped (0009's, 0019's, 0021's).
 DROP_INSERT_FUNCTIONS = ("DROP FUNCTION fundcenter_insert_events(stored_event_uuid[], integer),"
-                         " fundcenter_insert_events(stored_event_uuid[], integer, bigint, bytea)")
+                         " fundcenter_insert_events(stored_event_uuid[], integer, bigint, bytea),"
+                         " fundcenter_insert_events_with_links(stored_event_uuid[], integer, bytea, bigint)")

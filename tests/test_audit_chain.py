@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import FundCenter
-from ledger.audit.chain import GENESIS, link, seal
+from ledger.audit.chain import GENESIS, link, links_after, seal
 from ledger.audit.chain_store import LOG_TABLES, chain_hash_at
 from ledger.clock import SteppingClock
 from ledger.store import Database, migrate
@@ -153,6 +153,28 @@ def test_writers_inserting_at_once_leave_one_whole_chain(pg_url):
             fc.close()
 
 
+def test_threads_sharing_one_writer_leave_one_whole_chain(pg_url):
+    fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
+    try:
+        alice, bob = some_business(fc, transfers=1)
+
+        def pay(n):
+            for i in range(20):
+                fc.transfer(alice, bob, 1, "CNY", idempotency_key=f"s{n}-{i}")
+
+        threads = [threading.Thread(target=pay, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rows = log_rows(pg_url)
+        assert len(rows) > 4 * 20 * 3
+        assert [r[-1] for r in rows] == [link_of(rows, i) for i in range(len(rows))]
+        assert audit_verify(pg_url, "--chain-only")[0] == 0
+    finally:
+        fc.close()
+
+
 def test_the_writers_last_link_is_used_only_where_it_fits_and_a_wrong_one_is_found_by_audit_verify(pg_url):
     fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
     try:
@@ -167,6 +189,85 @@ def test_the_writers_last_link_is_used_only_where_it_fits_and_a_wrong_one_is_fou
         assert broken_at(pg_url)[0] == head + 2  # the insert took the pair at its word; the audit does not
     finally:
         fc.close()
+
+
+def test_the_writers_links_are_link_along_the_positions_after_its_last_one():
+    events = [StoredEvent(uuid.uuid4(), v, "a:B", bytes([v]) * v) for v in (1, 2, 7)]
+    previous, expected = bytes(range(32)), []
+    for position, e in enumerate(events, start=41):
+        previous = link(previous, position, e.originator_id, e.originator_version, e.topic, e.state)
+        expected.append(previous)
+    assert links_after(bytes(range(32)), 40, events) == (b"".join(expected), expected[-1])
+    assert links_after(GENESIS, 0, []) == (b"", GENESIS)
+
+
+def insert_sql(url, links, links_after, *versions):
+    """Call 0021's insert function as the recorder does, with events made in SQL: (id, link or None) rows."""
+    oid = uuid.uuid4()
+    events = ", ".join(f"ROW('{oid}'::uuid, {v}, 'test:Event', '\\x7b7d'::bytea)::stored_event_uuid" for v in versions)
+    return oid, [(i, h and bytes(h)) for i, h in sql(
+        url, f"SELECT * FROM fundcenter_insert_events_with_links(ARRAY[{events}], 5, ?::bytea, ?::bigint)", (links, links_after)
+    )]
+
+
+def test_the_writers_links_are_stored_as_they_are_only_where_its_events_take_the_positions_after_them(pg_url):
+    fc = FundCenter(pg_url, clock=SteppingClock(BUSINESS_HOURS()))
+    try:
+        some_business(fc, transfers=1)
+        assert fc.recorder.chain_end == (fc.head(), log_rows(pg_url)[-1][-1])
+    finally:
+        fc.close()
+    rows = log_rows(pg_url)
+    head, last = rows[-1][0], rows[-1][-1]
+
+    # the next positions: stored as given (no link returned: the writer has them)
+    links, _ = links_after(last, head, [StoredEvent(uuid.uuid4(), v, "test:Event", b"{}") for v in (1, 2)])
+    _, got = insert_sql(pg_url, links, head, 1, 2)
+    rows = log_rows(pg_url)
+    assert got == [(head + 1, None), (head + 2, None)]
+    assert [r[-1] for r in rows[-2:]] == [links[:32], links[32:]] != [link_of(rows, len(rows) - 2), link_of(rows, len(rows) - 1)]
+    # (made for other events, so found by audit verify at the first of them; the server did not hash)
+    assert broken_at(pg_url)[0] == head + 1
+    sql(pg_url, "UPDATE event_chain SET hash = ? WHERE position = ?", (link_of(rows, len(rows) - 2), head + 1))
+    sql(pg_url, "UPDATE event_chain SET hash = ? WHERE position = ?", (link_of(rows, len(rows) - 1), head + 2))
+    head = head + 2
+    # links for other positions, or not one per event: the server chains, from the table's last link
+    for links, after in [(bytes(64), head - 1), (bytes(32), head), (bytes(96), head), (None, head), (bytes(64), None)]:
+        _, got = insert_sql(pg_url, links, after, 1, 2)
+        rows = log_rows(pg_url)
+        assert got == [(rows[-2][0], link_of(rows, len(rows) - 2)), (rows[-1][0], link_of(rows, len(rows) - 1))]
+        head = rows[-1][0]
+    # a rolled-back insert used up ids since: the server chains
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        insert_sql(pg_url, bytes(64), head, 1, 1)
+    _, got = insert_sql(pg_url, bytes(32), head, 1)
+    rows = log_rows(pg_url)
+    assert got == [(rows[-1][0], link_of(rows, len(rows) - 1))] and rows[-1][0] == head + 3
+    assert audit_verify(pg_url, "--chain-only")[0] == 0
+
+
+def test_a_process_running_the_code_before_0021_still_inserts_and_chains_through_0019s_function(pg_url):
+    migrate(Database.from_url(pg_url))
+    insert_sql(pg_url, None, None, 1)
+    oid = uuid.uuid4()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as its recorder called it: the pair as untyped NULLs
+        got = conn.execute(
+            "SELECT inserted_id, chain_hash FROM fundcenter_insert_events("
+            f"ARRAY[ROW('{oid}'::uuid, 1, 'test:Event', '\\x7b7d'::bytea)::stored_event_uuid], 5, %s, %s)", (None, None)
+        ).fetchall()
+    rows = log_rows(pg_url)
+    assert [(i, bytes(h)) for i, h in got] == [(rows[-1][0], link_of(rows, len(rows) - 1))] and rows[-1][1] == oid
+
+
+def test_an_insert_whose_ids_are_not_the_next_positions_fails_rather_than_store_the_writers_links_there(pg_url):
+    migrate(Database.from_url(pg_url))
+    _, [(head, made)] = insert_sql(pg_url, None, None, 1)
+    assert made is not None  # no links: the server chained
+    sql(pg_url, "ALTER SEQUENCE fundcenter_events_notification_id_seq INCREMENT BY 2")
+    before = log_rows(pg_url)
+    with pytest.raises(psycopg.errors.RaiseException, match="notification id"):
+        insert_sql(pg_url, bytes(64), head, 1, 2)
+    assert log_rows(pg_url) == before
 
 
 def test_the_librarys_insert_path_chains_too(pg_url):

@@ -74,7 +74,8 @@ def test_migrate_applies_each_migration_once(store_url):
                                  "0009_insert_events_function", "0010_references", "0011_webhooks",
                                  "0012_event_chain", "0013_day_close_leaves", "0014_approvals",
                                  "0016_console_sessions", "0017_verify_runs", "0018_chain_in_one_pass",
-                                 "0019_chain_from_the_writers_head", "0020_reference_index"]
+                                 "0019_chain_from_the_writers_head", "0020_reference_index",
+                                 "0021_chain_links_from_the_writer"]
     assert migrate(database) == []
 
 
@@ -117,7 +118,8 @@ def test_migrate_command_and_database_url_from_the_environment(tmp_path):
                                                           " 0009_insert_events_function, 0010_references, 0011_webhooks,"
                                                           " 0012_event_chain, 0013_day_close_leaves, 0014_approvals,"
                                                           " 0016_console_sessions, 0017_verify_runs, 0018_chain_in_one_pass,"
-                                                          " 0019_chain_from_the_writers_head, 0020_reference_index")
+                                                          " 0019_chain_from_the_writers_head, 0020_reference_index,"
+                                                          " 0021_chain_links_from_the_writer")
     assert fundcenter("migrate", "--db", url).stdout.strip() == "up to date"
 
 

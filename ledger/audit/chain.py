@@ -19,8 +19,9 @@ encode to the same bytes:
 "Previous" is the link of the event at the highest position below this one (positions
 may skip numbers: a rolled-back insert on PostgreSQL uses up ids).
 `migrations/postgresql/0012_event_chain.sql` computes the same function in SQL
-(`fundcenter_chain_link`), and the insert function (0018's version) spells it inline;
-`tests/test_audit_chain.py` checks that they agree.
+(`fundcenter_chain_link`), and the insert functions (0018's to 0021's) spell it inline;
+`links_after` is what the recorder sends with an insert for 0021's function to store;
+`tests/test_audit_chain.py` checks that they all agree.
 
 A snapshot is sealed to the chain by `seal`: the same encoding over the snapshot's
 own row, with the chain's link at the log position of the event at the snapshot's
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 HASH_BYTES = 32
@@ -61,6 +64,26 @@ def link_raw(
             state,
         ))
     ).digest()
+
+
+def links_after(previous: bytes, position: int, events: Iterable[Any]) -> tuple[bytes, bytes]:
+    """The links of `events` (stored events: originator_id, originator_version, topic, state) at the
+    positions after `position`, whose link is `previous`: (their 32-byte links joined, the last one).
+    What the recorder sends with an insert (migration 0021) when it knows where the chain ends.
+    (`link`'s bytes, fed to one hash object each: a third quicker than joining them first.)"""
+    head, state_len, sha256 = _HEAD.pack, _STATE_LEN.pack, _sha256
+    links = []
+    for e in events:
+        position += 1
+        oid, topic, state = e.originator_id, e.topic.encode(), e.state
+        h = sha256(previous)
+        h.update(head(position, oid.bytes if isinstance(oid, UUID) else UUID(str(oid)).bytes, e.originator_version, len(topic)))
+        h.update(topic)
+        h.update(state_len(len(state)))
+        h.update(state)
+        previous = h.digest()
+        links.append(previous)
+    return b"".join(links), previous
 
 
 def seal(chain_hash: bytes, position: int, originator_id: UUID, originator_version: int, topic: str, state: bytes) -> bytes:

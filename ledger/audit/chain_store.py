@@ -4,8 +4,9 @@
 - `snapshot_seals (originator_id, originator_version, position, hash)`: each snapshot's seal;
 - `chain_checkpoints (position, hash, verified_at)`: where `fundcenter audit verify` found the chain whole.
 
-On PostgreSQL the links are computed by the server, in the insert's own function
-(migrations/postgresql/0012_*, the insert's 0018_*). On SQLite `append_links` and `seal_snapshots` compute them in
+On PostgreSQL the links are stored by the insert's own function (migrations/postgresql/0012_*,
+0018_*, 0019_*, 0021_*): those the writer hashed (`chain.links_after`) when its events take the
+positions after its last link, else computed by the server. On SQLite `append_links` and `seal_snapshots` compute them in
 Python, called by the recorders (ledger/recorders.py) inside the insert's transaction, after
 the insert: the transaction then holds SQLite's write lock, so the chain's last link read
 there is the one just before these events.

@@ -1,0 +1,3 @@
+-- Nothing on SQLite: PostgreSQL's 0021 lets its one-trip insert function store the links the
+-- writer hashed (ledger/recorders.py); SQLite's chain is written by the recorder in the process.
+-- Kept so that both stores record the same schema versions.
