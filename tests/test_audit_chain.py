@@ -140,17 +140,22 @@ def test_writers_inserting_at_once_leave_one_whole_chain(pg_url):
             for i in range(25):
                 fc.transfer(alice, bob, 1, "CNY", idempotency_key=f"w{n}-{i}")
 
-        threads = [threading.Thread(target=pay, args=(n, fc)) for n, fc in enumerate(ledgers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(pay, enumerate(ledgers))
         rows = log_rows(pg_url)
         assert len(rows) > 3 * 25 * 3
         assert [r[-1] for r in rows] == [link_of(rows, i) for i in range(len(rows))]
     finally:
         for fc in ledgers:
             fc.close()
+
+
+def at_once(work, argument_lists) -> None:
+    """`work(*arguments)` for each of the argument lists, each in a thread of its own, all at once."""
+    threads = [threading.Thread(target=work, args=tuple(arguments)) for arguments in argument_lists]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def test_threads_sharing_one_writer_leave_one_whole_chain(pg_url):
@@ -162,11 +167,7 @@ def test_threads_sharing_one_writer_leave_one_whole_chain(pg_url):
             for i in range(20):
                 fc.transfer(alice, bob, 1, "CNY", idempotency_key=f"s{n}-{i}")
 
-        threads = [threading.Thread(target=pay, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(pay, [(n,) for n in range(4)])
         rows = log_rows(pg_url)
         assert len(rows) > 4 * 20 * 3
         assert [r[-1] for r in rows] == [link_of(rows, i) for i in range(len(rows))]
