@@ -159,8 +159,6 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self._listeners = []
         self.one_trip = events_table_name == EVENTS_TABLE
-        # The events go in binary (`%b`): psycopg's text form of a composite array escapes each
-        # field's text with a regular expression (bytea's hex, quotes), a sixth of a batch's Python.
         self.select_range = {
             inclusive: sql.SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table}"
@@ -170,7 +168,9 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             for inclusive in (True, False)
         }
         # Sent straight through libpq, prepared once per connection (ledger/prepared_calls.py): the
-        # cursor's per-call work was a fifteenth of a one-by-one transfer.
+        # cursor's per-call work was a fifteenth of a one-by-one transfer. The events go in binary
+        # (ledger/event_rows.py): a composite array's text form escapes each field's text with a
+        # regular expression (bytea's hex, quotes), a sixth of a batch's Python.
         function = sql.Identifier(self.datastore.schema, INSERT_FUNCTION).as_string(None)
         self.insert_in_one_trip = PreparedCall(
             "fundcenter_insert_events_with_links_0021", f"SELECT inserted_id, chain_hash FROM {function}($1, $2, $3, $4)"
