@@ -65,7 +65,7 @@ class LeanFront:
             return
         scope.update(route=route, endpoint=route.endpoint, path_params=path_params)
         try:
-            response = await run_endpoint(request, route.endpoint, arguments)
+            response = await run_endpoint(request, route.endpoint, arguments, spec.soon)
         except Exception as error:
             handler = _handler_for(scope["app"].exception_handlers, error)
             if handler is None:

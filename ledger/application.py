@@ -16,6 +16,7 @@ snapshots and notification log), which the projections read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -174,6 +175,12 @@ class FundCenter(Application[UUID]):
         """The business an account belongs to (it never changes, so the cache answers)."""
         return self.unit_of_work.get(Account, account).business_id
 
+    def known_account_business(self, account: UUID) -> str | None:
+        """`account_business` if the cache holds the account, else None: never a read, so that an event
+        loop may ask (and, on None, ask `account_business` where it may block)."""
+        found = self.unit_of_work.in_cache(Account, account)
+        return None if found is None else found.business_id
+
     # -- transfers -----------------------------------------------------------------------------------
 
     def transfer(
@@ -182,6 +189,18 @@ class FundCenter(Application[UUID]):
     ) -> TransferView:
         cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo, reference)
         return claimed(self.unit_of_work, transfers.transfer_claim(cmd), lambda: self.writer.run(transfers.transfer, cmd))
+
+    def submit_transfer(
+        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = "",
+        *, reference: str | None = None,
+    ) -> Future[TransferView] | None:
+        """`transfer` handed to the writer without waiting (`Writer.submit`): a Future of its answer, for
+        a caller that must not block. None for a transfer with a reference, whose claim reads before the
+        command runs: that one goes through `transfer`."""
+        if reference is not None:
+            return None
+        return self.writer.submit(transfers.transfer, c.PostTransfer(from_account, to_account, amount, currency,
+                                                                     idempotency_key, memo))
 
     def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
         return self.writer.run(transfers.transfer_many, c.PostTransfers(tuple(items)))

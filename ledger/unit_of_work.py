@@ -199,13 +199,17 @@ class UnitOfWork:
 
     def cached(self, once: Once) -> Any:
         """A command's first outcome if the cache holds it (no read: one it does not hold is assumed new)."""
+        return self.in_cache(once.cls, once.aggregate_id)
+
+    def in_cache(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate if the cache holds it, else None: never a read (so an event loop may ask)."""
         cache = self.app.repository.cache
         assert cache is not None, "FundCenter.env configures the aggregate cache"
         try:
-            found = cache.get(once.aggregate_id)
+            found = cache.get(aggregate_id)
         except KeyError:
             return None
-        return found if isinstance(found, once.cls) else None
+        return found if isinstance(found, cls) else None
 
     def fresh(self, aggregate: A) -> A:
         """The aggregate with any events the cache has not seen yet (for answers that save nothing)."""

@@ -25,7 +25,9 @@ Each caller gets the answer of a sequential run:
 
 Commands that are not posting commands (`BATCHED`), and those that carry a
 pending idempotency record (ledger.idempotency), run on their own, in their
-turn. Each runs in a copy of its caller's context. If the writer's thread
+turn. Each runs in a copy of its caller's context. A caller that must not
+block (the API's event loop) hands its command over with `submit` and gets a
+Future: the same answer, never run in its own thread. If the writer's thread
 dies, the callers waiting on it get the error and the next command starts a
 new one; `stop` runs what is queued, then refuses new commands.
 """
@@ -144,7 +146,22 @@ class Writer:
             finally:
                 self._owner = None
                 self._lock.release()
+        return self._queued(handler, command).result()
+
+    def submit(self, handler: Callable[[UnitOfWork, C], R], command: C) -> Future[R]:
+        """Hand `handler(uow, command)` to the writer's thread and return at once: a Future of what
+        `run` would answer (its result, or the error it would raise). For a caller that must not
+        block, an event loop: the command never runs in the caller's thread, even when nothing
+        else is being written."""
+        if self._owner == threading.get_ident():
+            raise RuntimeError("a command inside a command runs at once (run), not through the queue")
+        return self._queued(handler, command)
+
+    def _queued(self, handler: Handler, command: Any) -> Future[Any]:
+        """Queue the command for the writer's thread (started if it is not running), in a copy of
+        the caller's context; its Future."""
         job = _Job(handler, command, contextvars.copy_context())
+        job.future.set_running_or_notify_cancel()  # never cancelled: once queued, it runs and is answered
         with self._state:
             if self._stopped:
                 raise WriterStopped("the ledger is closed")
@@ -154,7 +171,7 @@ class Writer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_forever, name="fundcenter-writer", daemon=True)
                 self._thread.start()
-        return job.future.result()
+        return job.future
 
     def waiting(self) -> int:
         """How many commands wait for the writer's thread (queued or being run)."""

@@ -2,7 +2,7 @@
 answers exactly as FastAPI's way does; everything else still goes FastAPI's way, unchanged."""
 
 import contextlib
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import fastapi.routing
 import orjson
@@ -225,3 +225,48 @@ def test_a_route_declared_before_a_money_route_keeps_its_paths(sqlite_url):
         sent = {**known, "Idempotency-Key": "s-1", "Content-Type": "application/json"}
         body = {"from_account": str(uuid4()), "to_account": str(uuid4()), "amount": 1, "currency": "CNY"}  # valid
         assert client.post("/v1/transfers", content=orjson.dumps(body), headers=sent).json() == {"shadow": True}
+
+
+@pytest.fixture
+def in_threads(monkeypatch):
+    """The transfers whose endpoint ran in the services' thread pool (`Money.transfer`), by idempotency key."""
+    from api.service.money import Money
+
+    keys = []
+    transfer = Money.transfer
+
+    def counting(self, body, key):
+        keys.append(key)
+        return transfer(self, body, key)
+
+    monkeypatch.setattr(Money, "transfer", counting)
+    return keys
+
+
+def test_a_plain_transfer_is_handed_to_the_writer_on_the_event_loop(api, in_threads):
+    alice, bob = funded_pair(api)
+    body = {"from_account": alice, "to_account": bob, "amount": 250, "currency": "CNY", "memo": "lunch"}
+    posted = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="e-1"))
+    assert posted.status_code == 201 and posted.json()["amount"] == 250
+    refused = api.client.post("/v1/transfers", content=orjson.dumps({**body, "amount": 10**9}),
+                              headers=headers(api, key="e-2"))
+    assert refused.status_code == 409 and refused.headers["content-type"] == PROBLEM
+    assert in_threads == []  # neither took a thread of the pool
+    with fastapi_way(api):
+        again = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="e-1"))
+    assert again.json() == posted.json() and len(in_threads) == 1  # the thread's way answers the same
+    assert api.get(f"/v1/accounts/{bob}").json()["posted"] == 250
+
+
+def test_a_transfer_that_needs_a_read_first_runs_in_a_thread(api, in_threads):
+    alice, bob = funded_pair(api)
+    body = {"from_account": alice, "to_account": bob, "amount": 5, "currency": "CNY"}
+    api.client.app.state.services.ledger.unit_of_work.evict([UUID(alice)])  # the loop may not read it
+    evicted = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="n-1"))
+    referenced = api.client.post("/v1/transfers", content=orjson.dumps({**body, "reference": "order-7"}),
+                                 headers=headers(api, key="n-2"))
+    elsewhere = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, who="shop", key="n-3"))
+    assert [evicted.status_code, referenced.status_code, elsewhere.status_code] == [201, 201, 404]
+    assert elsewhere.json()["type"].endswith("not-found")
+    assert len(in_threads) == 3
+    assert api.get(f"/v1/accounts/{bob}").json()["posted"] == 10

@@ -16,6 +16,7 @@ calls the endpoint with exactly what FastAPI would have given it, in a thread po
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import re
@@ -40,24 +41,40 @@ _SANE_KEY = re.compile(rf"[^\x00-\x1f\x7f]{{1,{CLIENT_KEY_LENGTH_MAX}}}")  # dep
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A command handed to the ledger's writer without waiting (`Writer.submit`): its answer to come,
+    and how the route shows it."""
+
+    answer: concurrent.futures.Future[Any]
+    shown: Callable[[Any], Response]
+
+
+@dataclass(frozen=True)
 class Lean:
     """What the plain case of a route needs: its body's model, the permission and the service it
     acts as, its UUID path parameters. The endpoint takes `body`, `key` and `api` (and those
-    path parameters, and `request` if it says so) and always answers with a `Response`."""
+    path parameters, and `request` if it says so) and always answers with a `Response`.
+
+    `soon`, if given, takes the endpoint's arguments on the event loop and either hands the command
+    to the writer there (a `Pending`: the loop awaits its answer, and no thread of the pool is taken
+    or woken for it) or answers None (the answer needs a read first): then the endpoint runs, in the
+    pool, as without it. It never blocks: it reads only what is in memory."""
 
     body: type[BaseModel]
     permission: Permission
     service: type[Caller]
     path_uuids: tuple[str, ...] = ()
     wants_request: bool = False
+    soon: Callable[..., Pending | None] | None = None
 
 
 def lean(body: type[BaseModel], permission: Permission, service: type[Caller], *, path_uuids: tuple[str, ...] = (),
-         wants_request: bool = False) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+         wants_request: bool = False, soon: Callable[..., Pending | None] | None = None,
+         ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Mark an endpoint for `LeanRoute`'s plain case (put it under the router's decorator)."""
 
     def mark(endpoint: Callable[..., Response]) -> Callable[..., Response]:
-        endpoint.__lean__ = Lean(body, permission, service, path_uuids, wants_request)  # type: ignore[attr-defined]
+        endpoint.__lean__ = Lean(body, permission, service, path_uuids, wants_request, soon)  # type: ignore[attr-defined]
         return endpoint
 
     return mark
@@ -77,7 +94,7 @@ class LeanRoute(APIRoute):
             arguments = await plain_arguments(request, spec)
             if arguments is None:
                 return await full(request)  # FastAPI's way: the body read here is kept on the request
-            return await run_endpoint(request, endpoint, arguments)
+            return await run_endpoint(request, endpoint, arguments, spec.soon)
 
         return handler
 
@@ -101,7 +118,12 @@ async def plain_arguments(request: Request, spec: Lean) -> dict[str, Any] | None
     return arguments
 
 
-async def run_endpoint(request: Request, endpoint: Callable[..., Response], arguments: dict[str, Any]) -> Response:
+async def run_endpoint(request: Request, endpoint: Callable[..., Response], arguments: dict[str, Any],
+                       soon: Callable[..., Pending | None] | None = None) -> Response:
+    if soon is not None:
+        pending = soon(**arguments)
+        if pending is not None:  # the writer's thread answers the loop: no pool thread woken, twice, per request
+            return pending.shown(await asyncio.wrap_future(pending.answer))
     # In the services' own thread pool: asyncio's hand-off costs less than anyio's (a C queue,
     # no capacity limiter or cancel scope), in a copy of the request's context as anyio's is.
     call = functools.partial(contextvars.copy_context().run, endpoint, **arguments)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from uuid import UUID
 
 from ledger import HoldView, TransferView
@@ -28,6 +29,15 @@ class Money(Caller):
         return self.ledger.transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
                                     currency=body.currency, idempotency_key=self._key(key), memo=body.memo,
                                     reference=body.reference)
+
+    def submit_transfer(self, body: models.TransferIn, key: str) -> Future[TransferView] | None:
+        """`transfer` without waiting, on the event loop: a Future of its answer, or None when the
+        answer needs a read first (an account the cache does not hold, or another business's; a
+        reference) and `transfer` must run in a thread."""
+        if body.reference is not None or not (self._known_own(body.from_account) and self._known_own(body.to_account)):
+            return None
+        return self.ledger.submit_transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
+                                           currency=body.currency, idempotency_key=self._key(key), memo=body.memo)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
         items: list[TransferRequest] = []
