@@ -48,7 +48,19 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, Notification, OperationalError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    Notification,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
@@ -220,15 +232,7 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             after = end[0]
             links, last_link = links_after(end[1], after, stored_events)
         try:
-            with self.datastore.get_connection() as conn:
-                dumper = self._dumpers.get(conn) or self._dumpers.setdefault(conn, EventRowsDumper(EventRows, conn))
-                params = (
-                    dumper.dump(EventRows(stored_events)),  # the composites' array, packed at once (ledger/event_rows.py)
-                    _INT4.pack(self.datastore.lock_timeout),
-                    links,
-                    None if after is None else _INT8.pack(after),
-                )
-                result = self.insert_in_one_trip(conn, params, (dumper.oid, INT4_OID, BYTEA_OID, INT8_OID))
+            result = self._insert_in_one_trip(stored_events, links, after)
         except ProgrammingError as error:
             if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
                 raise
@@ -246,6 +250,38 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         self.one_trip = False
         return super().insert_events(stored_events, **kwargs)
 
+    def _insert_in_one_trip(self, stored_events: Sequence[StoredEvent], links: bytes | None, after: int | None) -> Any:
+        """The one-trip statement's result, on the connection the datastore holds for it (ledger/pools.py's
+        `HeldConnection`: no pool round per insert), or a pooled one when another thread holds that."""
+        held = getattr(self.datastore, "held", None)  # ledger/pools.py's datastore
+        failed, conn = True, None
+        if held is None:
+            with self.datastore.get_connection() as pooled:
+                return self._sent(pooled, stored_events, links, after)
+        try:
+            conn = held.take()
+            if conn is None:
+                with self.datastore.get_connection() as pooled:
+                    return self._sent(pooled, stored_events, links, after)
+            result = self._sent(conn, stored_events, links, after)
+            failed = False
+            return result
+        except psycopg.Error as error:  # on the held connection: translated as the datastore's are
+            raise translated(error) from error
+        finally:
+            if conn is not None:
+                held.give(failed)
+
+    def _sent(self, conn: Any, stored_events: Sequence[StoredEvent], links: bytes | None, after: int | None) -> Any:
+        dumper = self._dumpers.get(conn) or self._dumpers.setdefault(conn, EventRowsDumper(EventRows, conn))
+        params = (
+            dumper.dump(EventRows(stored_events)),  # the composites' array, packed at once (ledger/event_rows.py)
+            _INT4.pack(self.datastore.lock_timeout),
+            links,
+            None if after is None else _INT8.pack(after),
+        )
+        return self.insert_in_one_trip(conn, params, (dumper.oid, INT4_OID, BYTEA_OID, INT8_OID))
+
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -260,6 +296,23 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             )
             curs.fetchall()  # now, so that a failure fails this insert here
         return ids
+
+
+def translated(error: psycopg.Error) -> PersistenceError:
+    """eventsourcing's error for psycopg's, as its datastore translates them (its recorders retry
+    an OperationalError or an InterfaceError; the writer takes an IntegrityError for a conflict)."""
+    for kind, theirs in _TRANSLATIONS:
+        if isinstance(error, kind):
+            return theirs(str(error))
+    return PersistenceError(str(error))
+
+
+_TRANSLATIONS: list[tuple[type[psycopg.Error], type[PersistenceError]]] = [  # the first that applies
+    (psycopg.InterfaceError, InterfaceError), (psycopg.OperationalError, OperationalError),
+    (psycopg.DataError, DataError), (psycopg.IntegrityError, IntegrityError),
+    (psycopg.InternalError, InternalError), (psycopg.ProgrammingError, ProgrammingError),
+    (psycopg.NotSupportedError, NotSupportedError), (psycopg.DatabaseError, DatabaseError),
+]
 
 
 def _made(cls: type[Notification], fields: dict[str, Any]) -> Notification:
