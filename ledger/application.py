@@ -187,6 +187,20 @@ class FundCenter(Application[UUID]):
         """The business an account belongs to (it never changes, so the cache answers)."""
         return self.unit_of_work.get(Account, account).business_id
 
+    def submit(self, command: c.PostTransfer | c.PlaceHold | c.ReleaseHold | c.CaptureHold) -> Future[Any] | None:
+        """A transfer or a hold's command handed to the writer without waiting (`Writer.submit`): a
+        Future of what its method (`transfer`, `place_hold`, `release_hold`, `capture_hold`) answers,
+        for a caller that must not block. None for a command with a reference, whose claim reads
+        before the command runs: that one goes through its method."""
+        if getattr(command, "reference", None) is not None:
+            return None
+        return self.writer.submit(_SUBMITTED[type(command)], command)
+
+    def known_hold_account(self, hold_id: UUID) -> UUID | None:
+        """`hold_account` if the cache holds the hold, else None: never a read (see `known_account_business`)."""
+        found = self.unit_of_work.in_cache(Hold, hold_id)
+        return None if found is None else found.account_id
+
     def known_account_business(self, account: UUID) -> str | None:
         """`account_business` if the cache holds the account, else None: never a read, so that an event
         loop may ask (and, on None, ask `account_business` where it may block)."""
@@ -201,18 +215,6 @@ class FundCenter(Application[UUID]):
     ) -> TransferView:
         cmd = c.PostTransfer(from_account, to_account, amount, currency, idempotency_key, memo, reference)
         return claimed(self.unit_of_work, transfers.transfer_claim(cmd), lambda: self.writer.run(transfers.transfer, cmd))
-
-    def submit_transfer(
-        self, from_account: UUID, to_account: UUID, amount: int, currency: str, idempotency_key: str, memo: str = "",
-        *, reference: str | None = None,
-    ) -> Future[TransferView] | None:
-        """`transfer` handed to the writer without waiting (`Writer.submit`): a Future of its answer, for
-        a caller that must not block. None for a transfer with a reference, whose claim reads before the
-        command runs: that one goes through `transfer`."""
-        if reference is not None:
-            return None
-        return self.writer.submit(transfers.transfer, c.PostTransfer(from_account, to_account, amount, currency,
-                                                                     idempotency_key, memo))
 
     def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
         return self.writer.run(transfers.transfer_many, c.PostTransfers(tuple(items)))
@@ -555,4 +557,11 @@ class FundCenter(Application[UUID]):
 _HELD_HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
     c.Adjust: transfers.adjust, c.SetChannelStatus: catalog.change_catalog, c.SetRoute: catalog.change_catalog,
     c.ConfigureProduct: catalog.change_catalog, c.GrantRole: keys.grant_role,
+}
+
+
+# What `FundCenter.submit` runs for each command it takes.
+_SUBMITTED: dict[type, Callable[[UnitOfWork, Any], Any]] = {
+    c.PostTransfer: transfers.transfer, c.PlaceHold: holds.place_hold, c.ReleaseHold: holds.release_hold,
+    c.CaptureHold: holds.capture_hold,
 }

@@ -229,17 +229,20 @@ def test_a_route_declared_before_a_money_route_keeps_its_paths(sqlite_url):
 
 @pytest.fixture
 def in_threads(monkeypatch):
-    """The transfers whose endpoint ran in the services' thread pool (`Money.transfer`), by idempotency key."""
+    """The money commands whose endpoint ran in the services' thread pool (`Money`'s blocking
+    methods), by idempotency key."""
     from api.service.money import Money
 
     keys = []
-    transfer = Money.transfer
 
-    def counting(self, body, key):
-        keys.append(key)
-        return transfer(self, body, key)
+    def counting(method):
+        def call(self, *args):
+            keys.append(args[-1])
+            return method(self, *args)
+        return call
 
-    monkeypatch.setattr(Money, "transfer", counting)
+    for name in ("transfer", "place_hold", "release_hold", "capture_hold"):
+        monkeypatch.setattr(Money, name, counting(getattr(Money, name)))
     return keys
 
 
@@ -270,3 +273,26 @@ def test_a_transfer_that_needs_a_read_first_runs_in_a_thread(api, in_threads):
     assert elsewhere.json()["type"].endswith("not-found")
     assert len(in_threads) == 3
     assert api.get(f"/v1/accounts/{bob}").json()["posted"] == 10
+
+
+def test_plain_hold_commands_are_handed_to_the_writer_on_the_event_loop(api, in_threads):
+    alice, bob = funded_pair(api)
+    placed = api.client.post("/v1/holds", content=orjson.dumps({"account": alice, "amount": 300, "reason": "deposit"}),
+                             headers=headers(api, key="hl-1"))
+    hold = placed.json()["id"]
+    released = api.client.post(f"/v1/holds/{hold}/release", content=b'{"amount": 50}', headers=headers(api, key="hl-2"))
+    captured = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 100}),
+                               headers=headers(api, key="hl-3"))
+    too_much = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 10**6}),
+                               headers=headers(api, key="hl-4"))
+    assert [placed.status_code, released.status_code, captured.status_code] == [201, 200, 201]
+    assert too_much.status_code >= 400 and too_much.headers["content-type"] == PROBLEM
+    assert in_threads == []
+    with fastapi_way(api):
+        again = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 100}),
+                                headers=headers(api, key="hl-3"))
+    assert again.status_code == 201 and again.json() == captured.json() and len(in_threads) == 1
+    shop = api.client.post(f"/v1/holds/{hold}/release", content=b"{}", headers=headers(api, who="shop", key="hl-5"))
+    assert shop.status_code == 404 and len(in_threads) == 2  # another business's hold: the thread's way, as before
+    account = api.get(f"/v1/accounts/{alice}").json()
+    assert account["frozen"] == 150 and api.get(f"/v1/accounts/{bob}").json()["posted"] == 100

@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, uuid5
 import pytest
 
 from ledger import FundCenter
+from ledger.commands import PostTransfer
 from ledger.domain import errors
 from ledger.writer import WriterStopped
 
@@ -345,12 +346,12 @@ def test_stop_runs_what_is_queued_then_refuses(store_url):
 def test_submit_answers_through_a_future_run_by_the_writers_thread(fund_center):
     a, b = members(fund_center, 2, funded=100)
     direct = fund_center.writer.stats.direct
-    submitted = fund_center.submit_transfer(a, b, 30, "CNY", "s1")
+    submitted = fund_center.submit(PostTransfer(a, b, 30, "CNY", "s1"))
     view = submitted.result(timeout=WAIT_S)
     assert view.amount == 30 and view.position is not None
     assert fund_center.writer.stats.direct == direct  # never in the caller's thread, even with nothing else queued
     assert fund_center.transfer(a, b, 30, "CNY", "s1") == view  # a repeat the blocking way: the same answer
-    refused = fund_center.submit_transfer(a, b, 1_000, "CNY", "s2")
+    refused = fund_center.submit(PostTransfer(a, b, 1_000, "CNY", "s2"))
     with pytest.raises(errors.InsufficientFunds):
         refused.result(timeout=WAIT_S)
     assert fund_center.get_account(a).posted == 70
@@ -360,7 +361,7 @@ def test_submitted_commands_share_a_batch_with_blocking_callers(fund_center):
     a, b = members(fund_center, 2, funded=100)
     batches = fund_center.writer.stats.batches
     with fund_center.writer.paused():
-        futures = [fund_center.submit_transfer(a, b, 10, "CNY", f"p{n}") for n in range(3)]
+        futures = [fund_center.submit(PostTransfer(a, b, 10, "CNY", f"p{n}")) for n in range(3)]
         assert fund_center.writer.waiting() == 3
     assert [f.result(timeout=WAIT_S).amount for f in futures] == [10, 10, 10]
     assert fund_center.writer.stats.batches == batches + 1
@@ -372,7 +373,7 @@ def test_a_queued_command_cannot_be_cancelled(fund_center):
     take it out of a batch half-way, and the batch's other callers still get their answers."""
     a, b = members(fund_center, 2, funded=100)
     with fund_center.writer.paused():
-        first, second = (fund_center.submit_transfer(a, b, 10, "CNY", f"c{n}") for n in range(2))
+        first, second = (fund_center.submit(PostTransfer(a, b, 10, "CNY", f"c{n}")) for n in range(2))
         assert not first.cancel()
     assert first.result(timeout=WAIT_S).amount == second.result(timeout=WAIT_S).amount == 10
     assert fund_center.get_account(b).posted == 120
@@ -380,7 +381,7 @@ def test_a_queued_command_cannot_be_cancelled(fund_center):
 
 def test_a_transfer_with_a_reference_is_not_submitted(fund_center):
     a, b = members(fund_center, 2, funded=100)
-    assert fund_center.submit_transfer(a, b, 10, "CNY", "r1", reference="order-1") is None  # its claim reads first
+    assert fund_center.submit(PostTransfer(a, b, 10, "CNY", "r1", reference="order-1")) is None  # its claim reads first
 
 
 def test_submit_refuses_once_stopped_and_inside_a_command(store_url, fund_center):
@@ -388,7 +389,7 @@ def test_submit_refuses_once_stopped_and_inside_a_command(store_url, fund_center
     a, b = members(fc, 2, funded=100)
     fc.close()
     with pytest.raises(WriterStopped):
-        fc.submit_transfer(a, b, 1, "CNY", "late")
+        fc.submit(PostTransfer(a, b, 1, "CNY", "late"))
     inside = []
 
     def nested(uow, command):

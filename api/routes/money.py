@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -42,10 +43,14 @@ def shown(model: type[Out], value: Any, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
+def pending(answer: Future[Any] | None, model: type[Out], status_code: int = 200) -> Pending | None:
+    """A `soon`'s answer (api/routes/lean.py): the command's Future shown as `shown` shows it, or None."""
+    return None if answer is None else Pending(answer, lambda value: shown(model, value, status_code))
+
+
 def transfer_soon(body: TransferIn, key: str, api: Money) -> Pending | None:
-    """`transfer`'s plain case on the event loop, when nothing needs reading first (api/routes/lean.py)."""
-    answer = api.submit_transfer(body, key)
-    return None if answer is None else Pending(answer, lambda view: shown(TransferOut, view, 201))
+    """`transfer`'s plain case on the event loop, when nothing needs reading first."""
+    return pending(api.submit_transfer(body, key), TransferOut, 201)
 
 
 @router.post("/v1/transfers", status_code=201, response_model=TransferOut)
@@ -71,8 +76,20 @@ def transfer_batch(body: BatchIn, key: IdempotencyKeyDep, api: Mover, request: R
     return shown(BatchOut, {"results": results, "position": position})
 
 
+def place_hold_soon(body: HoldIn, key: str, api: Money) -> Pending | None:
+    return pending(api.submit_place_hold(body, key), HoldOut, 201)
+
+
+def release_hold_soon(hold_id: UUID, body: ReleaseIn, key: str, api: Money) -> Pending | None:
+    return pending(api.submit_release_hold(hold_id, body, key), HoldOut)
+
+
+def capture_hold_soon(hold_id: UUID, body: CaptureIn, key: str, api: Money) -> Pending | None:
+    return pending(api.submit_capture_hold(hold_id, body, key), TransferOut, 201)
+
+
 @router.post("/v1/holds", status_code=201, response_model=HoldOut)
-@lean(HoldIn, P.MONEY_MOVE, Money)
+@lean(HoldIn, P.MONEY_MOVE, Money, soon=place_hold_soon)
 def place_hold(body: HoldIn, key: IdempotencyKeyDep, api: Mover):
     """Freeze part of an account's balance, optionally until `expires_at`."""
     return shown(HoldOut, api.place_hold(body, key), 201)
@@ -84,14 +101,14 @@ def get_hold(hold_id: UUID, api: Annotated[Money, acting(P.ACCOUNTS_READ, Money)
 
 
 @router.post("/v1/holds/{hold_id}/release", response_model=HoldOut)
-@lean(ReleaseIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",))
+@lean(ReleaseIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",), soon=release_hold_soon)
 def release_hold(hold_id: UUID, body: ReleaseIn, key: IdempotencyKeyDep, api: Mover):
     """Unfreeze all that remains (no amount) or part of it."""
     return shown(HoldOut, api.release_hold(hold_id, body, key))
 
 
 @router.post("/v1/holds/{hold_id}/capture", status_code=201, response_model=TransferOut)
-@lean(CaptureIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",))
+@lean(CaptureIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",), soon=capture_hold_soon)
 def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mover):
     """Post all that remains (no amount) or part of a hold to another account."""
     return shown(TransferOut, api.capture_hold(hold_id, body, key), 201)

@@ -6,7 +6,7 @@ from concurrent.futures import Future
 from uuid import UUID
 
 from ledger import HoldView, TransferView
-from ledger.commands import Adjust, TransferRequest
+from ledger.commands import Adjust, CaptureHold, PlaceHold, PostTransfer, ReleaseHold, TransferRequest
 from ledger.domain.errors import AccountNotFound, HoldNotFound, LedgerError
 
 from .. import models
@@ -29,15 +29,6 @@ class Money(Caller):
         return self.ledger.transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
                                     currency=body.currency, idempotency_key=self._key(key), memo=body.memo,
                                     reference=body.reference)
-
-    def submit_transfer(self, body: models.TransferIn, key: str) -> Future[TransferView] | None:
-        """`transfer` without waiting, on the event loop: a Future of its answer, or None when the
-        answer needs a read first (an account the cache does not hold, or another business's; a
-        reference) and `transfer` must run in a thread."""
-        if body.reference is not None or not (self._known_own(body.from_account) and self._known_own(body.to_account)):
-            return None
-        return self.ledger.submit_transfer(from_account=body.from_account, to_account=body.to_account, amount=body.amount,
-                                           currency=body.currency, idempotency_key=self._key(key), memo=body.memo)
 
     def batch(self, body: models.BatchIn, key: str) -> list[TransferView | LedgerError]:
         items: list[TransferRequest] = []
@@ -67,6 +58,40 @@ class Money(Caller):
     def capture_hold(self, hold_id: UUID, body: models.CaptureIn, key: str) -> TransferView:
         self._own_hold(hold_id), self._own(body.to_account)
         return self.ledger.capture_hold(hold_id, body.to_account, body.amount, idempotency_key=self._key(key), memo=body.memo)
+
+    # -- on the event loop: the command handed to the writer, or None when something must be read first ----------
+
+    def submit_transfer(self, body: models.TransferIn, key: str) -> Future[TransferView] | None:
+        """`transfer` without waiting: a Future of its answer, or None when the answer needs a read
+        first (an account the cache does not hold, or another business's; a reference), and
+        `transfer` must run in a thread. Reads only memory, so an event loop may call it."""
+        if not (self._known_own(body.from_account) and self._known_own(body.to_account)):
+            return None
+        return self.ledger.submit(PostTransfer(body.from_account, body.to_account, body.amount, body.currency,
+                                               self._key(key), body.memo, body.reference))
+
+    def submit_place_hold(self, body: models.HoldIn, key: str) -> Future[HoldView] | None:
+        """`place_hold` without waiting, as `submit_transfer`."""
+        if not self._known_own(body.account):
+            return None
+        return self.ledger.submit(PlaceHold(body.account, body.amount, self._key(key), body.reason, body.expires_at,
+                                            body.reference))
+
+    def submit_release_hold(self, hold_id: UUID, body: models.ReleaseIn, key: str) -> Future[HoldView] | None:
+        """`release_hold` without waiting, as `submit_transfer`."""
+        if not self._known_own_hold(hold_id):
+            return None
+        return self.ledger.submit(ReleaseHold(hold_id, body.amount, self._key(key)))
+
+    def submit_capture_hold(self, hold_id: UUID, body: models.CaptureIn, key: str) -> Future[TransferView] | None:
+        """`capture_hold` without waiting, as `submit_transfer`."""
+        if not (self._known_own_hold(hold_id) and self._known_own(body.to_account)):
+            return None
+        return self.ledger.submit(CaptureHold(hold_id, body.to_account, body.amount, self._key(key), body.memo))
+
+    def _known_own_hold(self, hold_id: UUID) -> bool:
+        account = self.ledger.known_hold_account(hold_id)
+        return account is not None and self._known_own(account)
 
     def hold(self, hold_id: UUID) -> HoldView:
         return self.ledger.get_hold(self._own_hold(hold_id))
