@@ -17,9 +17,9 @@ Each caller gets the answer of a sequential run:
   the batch;
 - a repeat of a command of the same batch is answered from the first, in memory;
 - a save that fails on a conflict (another process wrote first, or a command
-  repeats one already stored) evicts the batch's aggregates and runs the batch
-  again on fresh state, each command first looking for its stored outcome;
-  after BATCH_ATTEMPTS_MAX such tries, each command runs on its own, with the
+  repeats one already stored) brings the batch's cached aggregates up to date
+  (`UnitOfWork.refresh`) and runs the batch again on fresh state, each command
+  first looking for its stored outcome; after BATCH_ATTEMPTS_MAX such tries, each command runs on its own, with the
   unit of work's own retries: across processes, optimistic concurrency stays
   the safety net.
 
@@ -312,7 +312,7 @@ class Writer:
                 except IntegrityError:
                     self.stats.add("conflicts")
                     self.uow.stats.add("conflicts")
-                    self.uow.evict(batch.owned)
+                    self.uow.refresh(batch.owned)
                     return None
                 except Exception as error:  # the database: each caller gets the error
                     self.uow.evict(batch.owned)

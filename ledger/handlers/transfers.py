@@ -95,7 +95,7 @@ def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | Le
                     post(attempt, new, customers=[p.account for p in new.postings])
                 recordings = attempt.commit_all(*transfers)
             except (LedgerError, IntegrityError):
-                uow.evict(attempt.read)
+                uow.refresh(attempt.read)
                 recordings = None
             finally:
                 uow.end(attempt)
