@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import sys
 import time
@@ -79,3 +80,15 @@ class Timer:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+def transfer_batches(fc: Any, ids: list[Any], count: int, tag: str) -> None:
+    """`count` calls of `transfer_many` with 100 transfers of 1 among the accounts `ids`, in a fixed order."""
+    rng = random.Random(1)
+    for b in range(count):
+        items = []
+        for n in range(100):
+            a, c = rng.sample(ids, 2)
+            items.append({"from_account": a, "to_account": c, "amount": 1, "currency": "CNY",
+                          "idempotency_key": f"{tag}-{b}-{n}"})
+        fc.transfer_many(items)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from common import fresh_database, postgres
+from common import fresh_database, postgres, transfer_batches
 
 from ledger import FundCenter
 from projections import ProjectionRunner, ViewStore
@@ -44,15 +44,7 @@ def transfers(fc: FundCenter, count: int) -> None:
 
 
 def batches(fc: FundCenter, count: int) -> None:
-    ids = funded_accounts(fc)
-    rng = random.Random(1)
-    for b in range(count):
-        items = []
-        for n in range(100):
-            a, c = rng.sample(ids, 2)
-            items.append({"from_account": a, "to_account": c, "amount": 1, "currency": "CNY",
-                          "idempotency_key": f"b-{b}-{n}"})
-        fc.transfer_many(items)
+    transfer_batches(fc, funded_accounts(fc), count, "b")
 
 
 def write_log(fc: FundCenter, events: int) -> None:

@@ -16,27 +16,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import random
 import statistics
 import threading
 import time
 from typing import Any
 
-from common import fresh_database, machine, open_system, postgres, settings
+from common import fresh_database, machine, open_system, postgres, settings, transfer_batches
 from goals import open_funded
 
 from ledger import FundCenter
-
-
-def grow(fc: FundCenter, ids: list[Any], batches: int) -> None:
-    rng = random.Random(1)
-    for b in range(batches):
-        items = []
-        for i in range(100):
-            a, c = rng.sample(ids, 2)
-            items.append({"from_account": a, "to_account": c, "amount": 1, "currency": "CNY",
-                          "idempotency_key": f"grow-{b}-{i}"})
-        fc.transfer_many(items)
 
 
 def transfers(fc: FundCenter, ids: list[Any], count: int, tag: str) -> list[Any]:
@@ -76,7 +64,7 @@ def main() -> None:
         fc = system.ledger
         try:
             ids = open_funded(fc, "bench", args.accounts, "r")
-            grow(fc, ids, args.growth)
+            transfer_batches(fc, ids, args.growth, "grow")
             with_retry, without = [], []
             for r in range(args.rounds):
                 first = fc.transfer(ids[0], ids[1], 1, "CNY", f"old-{r}")
