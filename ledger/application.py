@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate, BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
@@ -30,6 +30,7 @@ from . import commands as c
 from . import day_commands as dc
 from . import store
 from . import webhook_commands as wc
+from .aggregate_cache import AggregateCache
 from .approval_views import ApprovalView
 from .audit.days import Signer
 from .audit.merkle import Leaf
@@ -58,7 +59,8 @@ from .webhook_views import WebhookEndpointView
 from .writer import Writer
 
 T = TypeVar("T")
-AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates kept in memory
+AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates other than accounts kept in memory (transfers, holds, records)
+ACCOUNT_CACHE_MAXSIZE = 100_000  # accounts kept in memory (ledger/aggregate_cache.py); FUNDCENTER_ACCOUNT_CACHE_SIZE
 ACCOUNT_SNAPSHOT_INTERVAL_EVENTS = 500  # an account's events between two snapshots
 LOG_PAGE_SIZE_DEFAULT = 1000  # events read_log returns unless asked for another number
 
@@ -95,6 +97,16 @@ class FundCenter(Application[UUID]):
         self.actor, self.stats = self.unit_of_work.actor, self.unit_of_work.stats
         self.writer = Writer(self.unit_of_work)  # every command of this process goes through it
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, its cache an `AggregateCache`: accounts apart from the rest, so
+        that the transfers made never push the accounts out (`FUNDCENTER_ACCOUNT_CACHE_SIZE` accounts,
+        100,000 unless set; the library's `AGGREGATE_CACHE_MAXSIZE` for the rest, 10,000)."""
+        repository = super().construct_repository()
+        accounts = int(self.env.get("FUNDCENTER_ACCOUNT_CACHE_SIZE") or ACCOUNT_CACHE_MAXSIZE)
+        others = int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or AGGREGATE_CACHE_MAXSIZE)
+        repository.cache = AggregateCache(accounts, others)
+        return repository
 
     def close(self) -> None:
         """Run the commands queued, then close the event store."""
