@@ -92,3 +92,16 @@ def transfer_batches(fc: Any, ids: list[Any], count: int, tag: str) -> None:
             items.append({"from_account": a, "to_account": c, "amount": 1, "currency": "CNY",
                           "idempotency_key": f"{tag}-{b}-{n}"})
         fc.transfer_many(items)
+
+
+@contextmanager
+def fresh_system(pg_url: str | None, **options: Any) -> Iterator[tuple[System, str]]:
+    """The system on a fresh database of the server at `pg_url` (or of a throwaway one), and the line
+    describing the server and the machine; closed after the block."""
+    with postgres(pg_url) as server:
+        url = fresh_database(server)
+        system = open_system(url, **options)
+        try:
+            yield system, f"{settings(url)} {machine()}"
+        finally:
+            system.close()

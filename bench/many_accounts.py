@@ -16,7 +16,7 @@ import random
 import time
 from typing import Any
 
-from common import Timer, fresh_database, machine, open_system, postgres, settings, transfer_batches
+from common import Timer, fresh_system, transfer_batches
 
 from ledger import FundCenter
 
@@ -40,21 +40,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--pg-url")
     args = parser.parse_args()
-    with postgres(args.pg_url) as server:
-        url = fresh_database(server)
-        header = f"{settings(url)} {machine()}"
-        system = open_system(url)
+    with fresh_system(args.pg_url) as (system, header):
         fc = system.ledger
-        try:
-            with Timer() as setup:
-                ids = [fc.open_account("member", "bench", f"u{n}", "CNY").id for n in range(args.accounts)]
-                for n, account in enumerate(ids):
-                    fc.adjust(account, 10**9, "CNY", "credit", "bench funding", f"fund-{n}")
-                transfer_batches(fc, ids, args.accounts * args.events // 200, "grow")
-            few = transfers_for(fc, ids[:50], args.seconds, "few")
-            many = transfers_for(fc, ids, args.seconds, "many")
-        finally:
-            system.close()
+        with Timer() as setup:
+            ids = [fc.open_account("member", "bench", f"u{n}", "CNY").id for n in range(args.accounts)]
+            for n, account in enumerate(ids):
+                fc.adjust(account, 10**9, "CNY", "credit", "bench funding", f"fund-{n}")
+            transfer_batches(fc, ids, args.accounts * args.events // 200, "grow")
+        few = transfers_for(fc, ids[:50], args.seconds, "few")
+        many = transfers_for(fc, ids, args.seconds, "many")
     print(header)
     print(f"set-up ({args.accounts:,} accounts, about {args.events + 2} events each): {setup.seconds:.0f} s")
     for name, (rate, cpu) in (("among 50 accounts", few), (f"among all {args.accounts:,}", many)):

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from common import fresh_database, machine, open_system, postgres, settings, transfer_batches
+from common import fresh_system, transfer_batches
 from goals import open_funded
 
 from ledger import FundCenter
@@ -57,29 +57,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg-url")
     args = parser.parse_args()
-    with postgres(args.pg_url) as server:
-        url = fresh_database(server)
-        header = f"{settings(url)} {machine()}"
-        system = open_system(url)
+    with fresh_system(args.pg_url) as (system, header):
         fc = system.ledger
-        try:
-            ids = open_funded(fc, "bench", args.accounts, "r")
-            transfer_batches(fc, ids, args.growth, "grow")
-            with_retry, without = [], []
-            for r in range(args.rounds):
-                first = fc.transfer(ids[0], ids[1], 1, "CNY", f"old-{r}")
-                fc.unit_of_work.evict([first.id])
-                calls = transfers(fc, ids, args.batch - 1, f"new-{r}")
-                middle = len(calls) // 2
-                calls.insert(middle, functools.partial(fc.transfer, ids[0], ids[1], 1, "CNY", f"old-{r}"))
-                seconds, cpu, answers = one_batch(fc, calls)
-                assert answers[middle] == first, "the retry answers with the first outcome"
-                with_retry.append((seconds, cpu))
-                plain = transfers(fc, ids, args.batch, f"plain-{r}")
-                seconds, cpu, _ = one_batch(fc, plain)
-                without.append((seconds, cpu))
-        finally:
-            system.close()
+        ids = open_funded(fc, "bench", args.accounts, "r")
+        transfer_batches(fc, ids, args.growth, "grow")
+        with_retry, without = [], []
+        for r in range(args.rounds):
+            first = fc.transfer(ids[0], ids[1], 1, "CNY", f"old-{r}")
+            fc.unit_of_work.evict([first.id])
+            calls = transfers(fc, ids, args.batch - 1, f"new-{r}")
+            middle = len(calls) // 2
+            calls.insert(middle, functools.partial(fc.transfer, ids[0], ids[1], 1, "CNY", f"old-{r}"))
+            seconds, cpu, answers = one_batch(fc, calls)
+            assert answers[middle] == first, "the retry answers with the first outcome"
+            with_retry.append((seconds, cpu))
+            plain = transfers(fc, ids, args.batch, f"plain-{r}")
+            seconds, cpu, _ = one_batch(fc, plain)
+            without.append((seconds, cpu))
     print(header)
     versions = args.growth * 200 // args.accounts
     print(f"a batch of {args.batch} transfers among {args.accounts} accounts of about {versions} events, medians of {args.rounds}:")

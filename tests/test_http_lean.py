@@ -49,6 +49,19 @@ def funded_pair(api):
     return alice, bob
 
 
+def hold_released_captured(api, account, to, amounts, tag):
+    """A hold placed on `account`, part of it released, part captured to `to`: the three answers."""
+    held, freed, taken = amounts
+    placed = api.client.post("/v1/holds", content=orjson.dumps({"account": account, "amount": held, "reason": "deposit"}),
+                             headers=headers(api, key=f"{tag}-place"))
+    hold = placed.json()["id"]
+    released = api.client.post(f"/v1/holds/{hold}/release", content=orjson.dumps({"amount": freed}),
+                               headers=headers(api, key=f"{tag}-release"))
+    captured = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": to, "amount": taken}),
+                               headers=headers(api, key=f"{tag}-capture"))
+    return placed, released, captured
+
+
 def headers(api, who="mall", key="k-1", content_type="application/json"):
     sent = {"Authorization": f"Bearer {api.keys[who]}", "Idempotency-Key": key, "Content-Type": content_type}
     return {name: value for name, value in sent.items() if value is not None}
@@ -61,12 +74,7 @@ def test_a_plain_transfer_and_hold_skip_dependency_solving(api, solved):
     posted = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="t-1"))
     assert posted.status_code == 201, posted.text
     assert posted.headers["x-request-id"]
-    placed = api.client.post("/v1/holds", content=orjson.dumps({"account": alice, "amount": 100, "reason": "deposit"}),
-                             headers=headers(api, key="h-1"))
-    hold = placed.json()["id"]
-    released = api.client.post(f"/v1/holds/{hold}/release", content=b'{"amount": 10}', headers=headers(api, key="r-1"))
-    captured = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 20}),
-                               headers=headers(api, key="c-1"))
+    placed, released, captured = hold_released_captured(api, alice, bob, (100, 10, 20), "h")
     batch = api.client.post("/v1/transfers/batch", content=orjson.dumps({"transfers": [body, {**body, "amount": 10**9}]}),
                             headers=headers(api, key="b-1"))
     assert [placed.status_code, released.status_code, captured.status_code, batch.status_code] == [201, 200, 201, 200]
@@ -277,12 +285,8 @@ def test_a_transfer_that_needs_a_read_first_runs_in_a_thread(api, in_threads):
 
 def test_plain_hold_commands_are_handed_to_the_writer_on_the_event_loop(api, in_threads):
     alice, bob = funded_pair(api)
-    placed = api.client.post("/v1/holds", content=orjson.dumps({"account": alice, "amount": 300, "reason": "deposit"}),
-                             headers=headers(api, key="hl-1"))
+    placed, released, captured = hold_released_captured(api, alice, bob, (300, 50, 100), "hl")
     hold = placed.json()["id"]
-    released = api.client.post(f"/v1/holds/{hold}/release", content=b'{"amount": 50}', headers=headers(api, key="hl-2"))
-    captured = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 100}),
-                               headers=headers(api, key="hl-3"))
     too_much = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 10**6}),
                                headers=headers(api, key="hl-4"))
     assert [placed.status_code, released.status_code, captured.status_code] == [201, 200, 201]
@@ -290,7 +294,7 @@ def test_plain_hold_commands_are_handed_to_the_writer_on_the_event_loop(api, in_
     assert in_threads == []
     with fastapi_way(api):
         again = api.client.post(f"/v1/holds/{hold}/capture", content=orjson.dumps({"to_account": bob, "amount": 100}),
-                                headers=headers(api, key="hl-3"))
+                                headers=headers(api, key="hl-capture"))
     assert again.status_code == 201 and again.json() == captured.json() and len(in_threads) == 1
     shop = api.client.post(f"/v1/holds/{hold}/release", content=b"{}", headers=headers(api, who="shop", key="hl-5"))
     assert shop.status_code == 404 and len(in_threads) == 2  # another business's hold: the thread's way, as before
