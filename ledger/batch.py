@@ -13,7 +13,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 
+from . import idempotency
 from .unit_of_work import Attempt, Once, UnitOfWork
 
 R = TypeVar("R")
@@ -53,6 +55,7 @@ class Batch:
         self.staged_events: dict[UUID, int] = {}  # pending events of each owned aggregate as the last stage left it
         self.system_account_ids = set(uow._system_account_ids)
         self.attempt: Attempt | None = None  # the attempt of the command running now
+        self.pending_requests: list[Any] = []  # the idempotency records staged (ledger/idempotency.py)
         self._stand_ins: dict[int, tuple[UUID, int]] = {}
         self._stand_in_of: dict[tuple[UUID, int], int] = {}
 
@@ -83,6 +86,7 @@ class Batch:
         return self.owned.get(once.aggregate_id) or self.uow.cached(once)
 
     def stage(self, aggregates: list[Aggregate]) -> int:
+        aggregates, pending = idempotency.staged_with_record(self.uow, aggregates)
         for aggregate in aggregates:
             known = self.owned.get(aggregate.id)
             if known is not None and known is not aggregate:
@@ -91,6 +95,8 @@ class Batch:
             self.owned[aggregate.id] = aggregate
             self.staged.setdefault(aggregate.id, aggregate)
             self.staged_events[aggregate.id] = len(aggregate.pending_events)
+        if pending is not None:
+            self.pending_requests.append(pending)
         last = aggregates[-1]
         return self.stand_in(last.id, last.version)
 
@@ -119,7 +125,14 @@ class Batch:
         """Save every staged aggregate in one transaction; the position of each event saved."""
         if not self.staged:
             return {}
-        recordings = self.uow.app.save(*self.staged.values())
+        try:
+            recordings = self.uow.app.save(*self.staged.values())
+        except IntegrityError:
+            for pending in self.pending_requests:  # a record may exist now: each command looks again
+                pending.failed = True
+            raise
+        for pending in self.pending_requests:
+            pending.recorded = True
         self.uow._system_account_ids.update(self.system_account_ids)
         return {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id for r in recordings}
 

@@ -13,7 +13,9 @@ the request's fingerprint and the aggregates (id and version) its answer showed.
 - a key already recorded answers from the record: the same request gets the
   first outcome again (each aggregate as it was at the recorded version, with the
   position of that version), another request is `IdempotencyConflict`, and
-  nothing is written;
+  nothing is written (with `assume_new`, a record the cache does not hold is
+  found by the save that fails on it, not by a read first: then the command runs
+  again and answers from the record);
 - otherwise `run()` runs with the request pending, and the first `save()` that
   holds an aggregate `target` picks out also saves the record, in the same
   transaction: the change and its record are written together or not at all;
@@ -24,8 +26,10 @@ the request's fingerprint and the aggregates (id and version) its answer showed.
 
 The pending record lives in a context variable, and the process's writer
 (ledger.writer) runs each command in a copy of its caller's context: the record
-travels with the command to whichever thread saves it (`pending_in` tells the
-writer to run such a command on its own, not in a batch).
+travels with the command to whichever thread saves it. A record that goes with the
+command's own aggregate (a reference's claim) is saved in the writer's batch with
+it (`staged_with_record`); one recorded after the command ran (`pending_in`) makes
+the writer run that command on its own, not in a batch.
 
 Two concurrent requests with one key: one record wins (optimistic concurrency on
 its id) and the other answers from it. The hook is the unit of work's `save()`
@@ -82,15 +86,19 @@ class _Pending:
     target: Callable[[Any], bool] | None
     recorded: bool = False
     failed: bool = False  # a save with the record failed: the record may exist now
+    assumed_new: bool = False  # taken for new without a read (`run_once(..., assume_new=True)`)
 
 
 _PENDING: ContextVar[_Pending | None] = ContextVar("fundcenter_pending_request", default=None)
 
 
 def pending_in(context: Context) -> bool:
-    """Whether a command run in `context` may have to save a pending request's record."""
+    """Whether a command run in `context` may have to save a pending request's record after it ran
+    (one whose record does not go with an aggregate of the command's save: the writer runs such a
+    command on its own). A record that goes with the command's own aggregate (a reference's claim)
+    is staged with it in a batch (`staged_with_record`)."""
     pending = context.get(_PENDING)
-    return pending is not None and not pending.recorded
+    return pending is not None and not pending.recorded and pending.target is None
 
 
 class _Recorded(Exception):
@@ -100,16 +108,24 @@ class _Recorded(Exception):
 def run_once(
     uow: UnitOfWork, key: str, operation: str, request: str, run: Callable[[], T], replay: Replay[T], *,
     target: Callable[[Any], bool] | None = None, refer: Callable[[T], Iterable[UUID]] = lambda result: (),
+    assume_new: bool = False,
 ) -> T:
     """Run `run` once per `key` (see the module's docstring). `request` is the request's
-    fingerprint (ids.fingerprint of its arguments); `operation` names the command."""
+    fingerprint (ids.fingerprint of its arguments); `operation` names the command.
+
+    `assume_new` (with a `target` the command creates): a key the cache does not know is taken for
+    new, without a read, as a command's own id is (ledger/unit_of_work.py). The record is saved in
+    the transaction of the aggregate it goes with, so if it exists that save fails whole and the
+    command, run again, answers from it; and a refusal on fresh state looks for it first
+    (`raise_if_recorded`)."""
     check_key(key)
     request = ids.fingerprint(operation=operation, request=request)  # one key, one command
     record_id = request_id(key)
-    found = _record(uow, record_id)
+    assumed_new = assume_new and target is not None
+    found = uow.in_cache(IdempotentRequest, record_id) if assumed_new else _record(uow, record_id)
     if found is not None:
         return _replay(uow, found, operation, request, replay)
-    pending = _Pending(record_id, key, operation, request, target)
+    pending = _Pending(record_id, key, operation, request, target, assumed_new=assumed_new)
     token = _PENDING.set(pending)
     try:
         result = run()
@@ -127,18 +143,21 @@ def run_once(
     return result
 
 
+def raise_if_recorded(uow: UnitOfWork) -> None:
+    """Before a command run on fresh state answers with a refusal: if its pending request was taken
+    for new without a read and is recorded after all, answer from the record instead (a repeat
+    whose first run took what the command would need, funds say, is answered as the first)."""
+    pending = _PENDING.get()
+    if pending is not None and pending.assumed_new and not pending.recorded and _record(uow, pending.record_id) is not None:
+        raise _Recorded
+
+
 def save_with_record(uow: UnitOfWork, objs: Sequence[Aggregate], save: Callable[..., list[Any]]) -> list[Any]:
     """`save(*objs)`, with the pending request's record if `objs` hold the aggregate it targets."""
-    pending = _PENDING.get()
-    if pending is None or pending.recorded or pending.target is None:
+    due = _due(uow, objs)
+    if due is None:
         return save(*objs)
-    result = next((o for o in objs if pending.target(o)), None)
-    if result is None:
-        return save(*objs)
-    if pending.failed and _record(uow, pending.record_id) is not None:
-        raise _Recorded
-    record = IdempotentRequest(id=pending.record_id, key=pending.key, operation=pending.operation,
-                               request_hash=pending.request, results=[{"id": str(result.id), "version": result.version}])
+    pending, record = due
     try:
         # First, so that the command's own aggregate stays last: the save's position is its event's.
         recordings = save(record, *objs)
@@ -147,6 +166,32 @@ def save_with_record(uow: UnitOfWork, objs: Sequence[Aggregate], save: Callable[
         raise
     pending.recorded = True
     return recordings
+
+
+def staged_with_record(uow: UnitOfWork, objs: Sequence[Aggregate]) -> tuple[list[Aggregate], _Pending | None]:
+    """What a batch stages for a command (ledger/batch.py): `objs`, after the pending request's record
+    if they hold the aggregate it targets, as `save_with_record` saves them; and that request, which
+    the batch marks `recorded` once its save went through, or `failed` if it did not."""
+    due = _due(uow, objs)
+    if due is None:
+        return list(objs), None
+    pending, record = due
+    return [record, *objs], pending
+
+
+def _due(uow: UnitOfWork, objs: Sequence[Aggregate]) -> tuple[_Pending, IdempotentRequest] | None:
+    """The pending request and its record, if `objs` hold the aggregate the record goes with."""
+    pending = _PENDING.get()
+    if pending is None or pending.recorded or pending.target is None:
+        return None
+    result = next((o for o in objs if pending.target(o)), None)
+    if result is None:
+        return None
+    if pending.failed and _record(uow, pending.record_id) is not None:
+        raise _Recorded
+    record = IdempotentRequest(id=pending.record_id, key=pending.key, operation=pending.operation,
+                               request_hash=pending.request, results=[{"id": str(result.id), "version": result.version}])
+    return pending, record
 
 
 def _record(uow: UnitOfWork, record_id: UUID) -> IdempotentRequest | None:

@@ -164,6 +164,7 @@ class UnitOfWork:
                     fresh = True
                 except LedgerError:
                     if fresh:
+                        idempotency.raise_if_recorded(self)  # a repeat taken for new: answer from its record
                         raise
                     self.stats.add("rechecks")
                     self.refresh(attempt.read)

@@ -401,3 +401,20 @@ def test_submit_refuses_once_stopped_and_inside_a_command(store_url, fund_center
 
     assert fund_center.writer.run(nested, None) == "done"
     assert len(inside) == 1
+
+
+def test_transfers_with_references_share_a_batch_and_each_reference_makes_one_transfer(fund_center):
+    a, b = members(fund_center, 2, funded=100)
+    batches, head = fund_center.writer.stats.batches, fund_center.head()
+    first, again, other, clash = queued_in_order(fund_center, [
+        lambda: fund_center.transfer(a, b, 10, "CNY", "ref-k1", reference="order-1"),
+        lambda: fund_center.transfer(a, b, 10, "CNY", "ref-k2", reference="order-1"),  # another key, the same request
+        lambda: fund_center.transfer(b, a, 3, "CNY", "ref-k3", reference="order-2"),
+        lambda: fund_center.transfer(a, b, 11, "CNY", "ref-k4", reference="order-1"),  # the reference, another request
+    ])
+    assert again == first and other.amount == 3 and other.id != first.id
+    assert isinstance(clash, errors.IdempotencyConflict)
+    assert fund_center.writer.stats.batches == batches + 1  # first and other saved together, with their records
+    assert fund_center.head() - head == 8  # two transfers and their account events, two records
+    assert fund_center.get_account(a).posted == 93 and fund_center.get_account(b).posted == 107
+    assert fund_center.transfer(a, b, 10, "CNY", "ref-k5", reference="order-1") == first  # from the store, later

@@ -55,7 +55,8 @@ def claimed(uow: UnitOfWork, claim: Claim[T] | None, run: Callable[[], T]) -> T:
     business_id = uow.get(Account, ref.account).business_id
     key = f"reference/{ref.kind}/{business_id}/{ref.reference}"
     return run_once(uow, key, ref.kind, claim.request, run, claim.replay,
-                    target=lambda a: _is(a, claim.aggregate_id), refer=lambda result: [claim.aggregate_id])
+                    target=lambda a: _is(a, claim.aggregate_id), refer=lambda result: [claim.aggregate_id],
+                    assume_new=True)  # the command creates the aggregate: its record goes in the same save
 
 
 def _is(aggregate: Any, aggregate_id: UUID) -> bool:
