@@ -7,7 +7,9 @@
 -- (the token's), pre-funded. `spread`: each request moves money between two of
 -- them, rotating through the pairs. `hot`: the first line is the hot account,
 -- and every request credits it from one of the others, in turn.
--- Every request has its own Idempotency-Key: tag, wrk thread, counter.
+-- Every request has its own Idempotency-Key: tag, wrk thread, counter. With
+-- FC_WRK_REFERENCE=1 every transfer also carries its own `reference` (a business's
+-- order number), the same text as its key.
 -- At the end, done() prints one line `FCJSON {...}`: requests, duration,
 -- latency percentiles (microseconds), socket errors and the count of each status.
 
@@ -26,6 +28,7 @@ function init(args)
    sample = ""
    mode = os.getenv("FC_WRK_MODE") or "spread"
    tag = os.getenv("FC_WRK_TAG") or "wrk"
+   with_reference = os.getenv("FC_WRK_REFERENCE") == "1"
    headers = {
       ["Authorization"] = "Bearer " .. assert(os.getenv("FC_WRK_TOKEN"), "FC_WRK_TOKEN is not set"),
       ["Content-Type"] = "application/json",
@@ -53,9 +56,12 @@ function request()
       local offset = 1 + math.floor(i / n) % (n - 1)
       from, to = accounts[i % n + 1], accounts[(i + offset) % n + 1]
    end
-   headers["Idempotency-Key"] = tag .. "-" .. tid .. "-" .. counter
+   local key = tag .. "-" .. tid .. "-" .. counter
+   headers["Idempotency-Key"] = key
+   local reference = ""
+   if with_reference then reference = ',"reference":"' .. key .. '"' end
    local body = '{"from_account":"' .. from .. '","to_account":"' .. to ..
-      '","amount":' .. (1 + counter % 100) .. ',"currency":"CNY","memo":"wrk"}'
+      '","amount":' .. (1 + counter % 100) .. ',"currency":"CNY","memo":"wrk"' .. reference .. '}'
    return wrk.format("POST", nil, headers, body)
 end
 
