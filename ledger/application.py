@@ -50,7 +50,7 @@ from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
 from .handlers import accounts, approvals, catalog, days, holds, keys, payments, reconciliation, transfers, webhooks
-from .handlers.references import claimed
+from .handlers.references import claimed, submitted
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
 from .unit_of_work import UnitOfWork
@@ -202,11 +202,18 @@ class FundCenter(Application[UUID]):
     def submit(self, command: c.PostTransfer | c.PlaceHold | c.ReleaseHold | c.CaptureHold) -> Future[Any] | None:
         """A transfer or a hold's command handed to the writer without waiting (`Writer.submit`): a
         Future of what its method (`transfer`, `place_hold`, `release_hold`, `capture_hold`) answers,
-        for a caller that must not block. None for a command with a reference, whose claim reads
-        before the command runs: that one goes through its method."""
-        if getattr(command, "reference", None) is not None:
-            return None
-        return self.writer.submit(_SUBMITTED[type(command)], command)
+        for a caller that must not block. A command with a reference is handed over under its claim
+        (`references.submitted`); None when that claim cannot be settled without a read (its account
+        not in the cache, or its reference's record in it: a repeat, whose answer reads): such a
+        command goes through its method. The Future raises
+        `idempotency.Unfinished` when the answer needs the store after all (a repeat found on the way)."""
+        handler = _SUBMITTED[type(command)]
+        if getattr(command, "reference", None) is None:
+            return self.writer.submit(handler, command)
+        claim = (transfers.transfer_claim(command) if isinstance(command, c.PostTransfer)
+                 else holds.hold_claim(self.unit_of_work, command) if isinstance(command, c.PlaceHold) else None)
+        assert claim is not None, "only transfers and holds take a reference here"
+        return submitted(self.unit_of_work, claim, lambda: self.writer.submit(handler, command))
 
     def known_hold_account(self, hold_id: UUID) -> UUID | None:
         """`hold_account` if the cache holds the hold, else None: never a read (see `known_account_business`)."""

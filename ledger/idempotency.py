@@ -40,7 +40,9 @@ through each of them.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -133,13 +135,68 @@ def run_once(
         return _replay(uow, _record(uow, record_id), operation, request, replay)
     finally:
         _PENDING.reset(token)
+    return _recorded_after(uow, pending, result, replay, refer)
+
+
+class Unfinished(Exception):
+    """What a claim submitted from an event loop (`submit_once`) raises when its answer needs the
+    store: `finish()`, called where blocking is allowed, gives that answer or raises its error."""
+
+    def __init__(self, finish: Callable[[], Any]) -> None:
+        super().__init__("the answer needs a read")
+        self.finish = finish
+
+
+def submit_once(
+    uow: UnitOfWork, key: str, operation: str, request: str, submit: Callable[[], Future[T]], replay: Replay[T], *,
+    target: Callable[[Any], bool], refer: Callable[[T], Iterable[UUID]],
+) -> Future[T] | None:
+    """`run_once(..., assume_new=True)` for a caller that must not block (an event loop): `submit()`
+    hands the command to the writer with the request pending, and the Future answers as `run_once`
+    would. None if the cache holds the key's record (a repeat: answering it reads the store). When
+    the command's run ends another way than by saving the record with it (a repeat found on the
+    way, or the record found by a failed save), the Future raises `Unfinished`, whose `finish()`
+    gives the answer `run_once` would have given."""
+    check_key(key)
+    request = ids.fingerprint(operation=operation, request=request)  # one key, one command
+    record_id = request_id(key)
+    if uow.in_cache(IdempotentRequest, record_id) is not None:
+        return None
+    pending = _Pending(record_id, key, operation, request, target, assumed_new=True)
+    context = contextvars.copy_context()
+    context.run(_PENDING.set, pending)
+    ran = context.run(submit)  # the writer runs it in a copy of this context: the request travels with it
+    answer: Future[T] = Future()
+    answer.set_running_or_notify_cancel()
+
+    def settle(done: Future[T]) -> None:  # in the writer's thread: nothing that blocks
+        try:
+            result = done.result()
+        except _Recorded:
+            answer.set_exception(Unfinished(lambda: _replay(uow, _record(uow, record_id), operation, request, replay)))
+        except BaseException as error:
+            answer.set_exception(error)
+        else:
+            if pending.recorded:
+                answer.set_result(result)
+            else:
+                answer.set_exception(Unfinished(lambda: _recorded_after(uow, pending, result, replay, refer)))
+
+    ran.add_done_callback(settle)
+    return answer
+
+
+def _recorded_after(uow: UnitOfWork, pending: _Pending, result: T, replay: Replay[T],
+                    refer: Callable[[T], Iterable[UUID]]) -> T:
+    """`result`, once its record is saved: with the command's aggregate, or now (see the module's docstring)."""
     if pending.recorded:
         return result
     results = [{"id": str(a), "version": v} for a in refer(result) if (v := uow.latest_version(a)) is not None]
     try:
-        uow.save(IdempotentRequest(id=record_id, key=key, operation=operation, request_hash=request, results=results))
+        uow.save(IdempotentRequest(id=pending.record_id, key=pending.key, operation=pending.operation,
+                                   request_hash=pending.request, results=results))
     except IntegrityError:  # a concurrent request with this key recorded first
-        return _replay(uow, _record(uow, record_id), operation, request, replay)
+        return _replay(uow, _record(uow, pending.record_id), pending.operation, pending.request, replay)
     return result
 
 

@@ -274,12 +274,14 @@ def test_a_transfer_that_needs_a_read_first_runs_in_a_thread(api, in_threads):
     body = {"from_account": alice, "to_account": bob, "amount": 5, "currency": "CNY"}
     api.client.app.state.services.ledger.unit_of_work.evict([UUID(alice)])  # the loop may not read it
     evicted = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="n-1"))
+    api.client.post("/v1/transfers", content=orjson.dumps({**body, "reference": "order-7"}), headers=headers(api, key="n-2"))
     referenced = api.client.post("/v1/transfers", content=orjson.dumps({**body, "reference": "order-7"}),
-                                 headers=headers(api, key="n-2"))
+                                 headers=headers(api, key="n-4"))  # a used reference: its answer reads
     elsewhere = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, who="shop", key="n-3"))
     assert [evicted.status_code, referenced.status_code, elsewhere.status_code] == [201, 201, 404]
     assert elsewhere.json()["type"].endswith("not-found")
-    assert len(in_threads) == 3
+    assert len(in_threads) == 3 and "n-2" not in in_threads  # a new reference went the loop's way
+    assert referenced.json()["reference"] == "order-7"
     assert api.get(f"/v1/accounts/{bob}").json()["posted"] == 10
 
 
@@ -300,3 +302,20 @@ def test_plain_hold_commands_are_handed_to_the_writer_on_the_event_loop(api, in_
     assert shop.status_code == 404 and len(in_threads) == 2  # another business's hold: the thread's way, as before
     account = api.get(f"/v1/accounts/{alice}").json()
     assert account["frozen"] == 150 and api.get(f"/v1/accounts/{bob}").json()["posted"] == 100
+
+
+def test_a_reference_s_repeat_found_on_the_way_answers_the_first_outcome(api, in_threads):
+    from ledger.idempotency import request_id
+
+    alice, bob = funded_pair(api)
+    body = {"from_account": alice, "to_account": bob, "amount": 40, "currency": "CNY", "reference": "order-8"}
+    first = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="u-1"))
+    ledger = api.client.app.state.services.ledger
+    ledger.unit_of_work.evict([request_id("reference/transfer/mall/order-8")])  # the loop takes it for new
+    again = api.client.post("/v1/transfers", content=orjson.dumps(body), headers=headers(api, key="u-2"))
+    ledger.unit_of_work.evict([request_id("reference/transfer/mall/order-8")])
+    other = api.client.post("/v1/transfers", content=orjson.dumps({**body, "amount": 41}), headers=headers(api, key="u-3"))
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    assert other.status_code == 409 and other.json()["type"].endswith("idempotency-conflict")
+    assert in_threads == []  # all three went the loop's way (the last two finished in the pool)
+    assert api.get(f"/v1/accounts/{bob}").json()["posted"] == 40

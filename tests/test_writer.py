@@ -14,6 +14,7 @@ import pytest
 from ledger import FundCenter
 from ledger.commands import PostTransfer
 from ledger.domain import errors
+from ledger.idempotency import Unfinished, request_id
 from ledger.writer import WriterStopped
 
 OPENING = 1_000_000
@@ -379,9 +380,23 @@ def test_a_queued_command_cannot_be_cancelled(fund_center):
     assert fund_center.get_account(b).posted == 120
 
 
-def test_a_transfer_with_a_reference_is_not_submitted(fund_center):
+def test_a_transfer_with_a_reference_is_submitted_under_its_claim(fund_center):
     a, b = members(fund_center, 2, funded=100)
-    assert fund_center.submit(PostTransfer(a, b, 10, "CNY", "r1", reference="order-1")) is None  # its claim reads first
+    first = fund_center.submit(PostTransfer(a, b, 10, "CNY", "r1", reference="order-1")).result(timeout=WAIT_S)
+    assert first.amount == 10 and first.reference == "order-1"
+    assert fund_center.submit(PostTransfer(a, b, 10, "CNY", "r2", reference="order-1")) is None  # used: answering reads
+    fund_center.unit_of_work.evict([request_id("reference/transfer/w/order-1")])  # as 10,000 newer aggregates would
+    repeat = fund_center.submit(PostTransfer(a, b, 10, "CNY", "r2", reference="order-1"))
+    with pytest.raises(Unfinished) as unfinished:  # its save failed on the record: the answer reads it
+        repeat.result(timeout=WAIT_S)
+    assert unfinished.value.finish() == first
+    fund_center.unit_of_work.evict([request_id("reference/transfer/w/order-1")])
+    clash = fund_center.submit(PostTransfer(a, b, 11, "CNY", "r3", reference="order-1"))  # another request
+    with pytest.raises(Unfinished) as unfinished:
+        clash.result(timeout=WAIT_S)
+    with pytest.raises(errors.IdempotencyConflict):
+        unfinished.value.finish()
+    assert fund_center.get_account(a).posted == 90
 
 
 def test_submit_refuses_once_stopped_and_inside_a_command(store_url, fund_center):

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from ledger.domain.access import Permission
 from ledger.domain.inputs import CLIENT_KEY_LENGTH_MAX
+from ledger.idempotency import Unfinished
 
 from ..service.caller import Caller
 
@@ -123,7 +124,12 @@ async def run_endpoint(request: Request, endpoint: Callable[..., Response], argu
     if soon is not None:
         pending = soon(**arguments)
         if pending is not None:  # the writer's thread answers the loop: no pool thread woken, twice, per request
-            return pending.shown(await asyncio.wrap_future(pending.answer))
+            try:
+                value = await asyncio.wrap_future(pending.answer)
+            except Unfinished as unfinished:  # a repeat found on the way: its answer reads, in the pool
+                finish = functools.partial(contextvars.copy_context().run, unfinished.finish)
+                value = await asyncio.get_running_loop().run_in_executor(request.app.state.services.endpoints, finish)
+            return pending.shown(value)
     # In the services' own thread pool: asyncio's hand-off costs less than anyio's (a C queue,
     # no capacity limiter or cancel scope), in a copy of the request's context as anyio's is.
     call = functools.partial(contextvars.copy_context().run, endpoint, **arguments)

@@ -63,8 +63,8 @@ class Money(Caller):
 
     def submit_transfer(self, body: models.TransferIn, key: str) -> Future[TransferView] | None:
         """`transfer` without waiting: a Future of its answer, or None when the answer needs a read
-        first (an account the cache does not hold, or another business's; a reference), and
-        `transfer` must run in a thread. Reads only memory, so an event loop may call it."""
+        first (an account the cache does not hold, or another business's; a reference used before),
+        and `transfer` must run in a thread. Reads only memory, so an event loop may call it."""
         if not (self._known_own(body.from_account) and self._known_own(body.to_account)):
             return None
         return self.ledger.submit(PostTransfer(body.from_account, body.to_account, body.amount, body.currency,

@@ -18,12 +18,13 @@ pending record runs on its own, never in a batch (ledger/writer.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from ..domain.accounts import Account
-from ..idempotency import Replay, run_once
+from ..idempotency import Replay, run_once, submit_once
 from ..unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -57,6 +58,19 @@ def claimed(uow: UnitOfWork, claim: Claim[T] | None, run: Callable[[], T]) -> T:
     return run_once(uow, key, ref.kind, claim.request, run, claim.replay,
                     target=lambda a: _is(a, claim.aggregate_id), refer=lambda result: [claim.aggregate_id],
                     assume_new=True)  # the command creates the aggregate: its record goes in the same save
+
+
+def submitted(uow: UnitOfWork, claim: Claim[T], submit: Callable[[], Future[T]]) -> Future[T] | None:
+    """`claimed` for a caller that must not block (an event loop; `idempotency.submit_once`): the
+    command handed to the writer under its claim, a Future of its answer; None if the claim would
+    read (an account or a record the cache does not hold), and `claimed` must run where it may."""
+    ref = claim.reference
+    account = uow.in_cache(Account, ref.account)
+    if account is None:
+        return None
+    key = f"reference/{ref.kind}/{account.business_id}/{ref.reference}"
+    return submit_once(uow, key, ref.kind, claim.request, submit, claim.replay,
+                       target=lambda a: _is(a, claim.aggregate_id), refer=lambda result: [claim.aggregate_id])
 
 
 def _is(aggregate: Any, aggregate_id: UUID) -> bool:
