@@ -260,9 +260,9 @@ def test_a_runner_pacing_a_busy_log_answers_a_waiter_at_once_and_stops_at_once(f
 
     monkeypatch.setattr(runner_module, "PACE_S", 60.0)
     alice = fund_center.open_account("member", "mall", "alice", "CNY")
+    runner.catch_up()  # before it follows, so that it starts idle (a catch-up that applied events paces)
     runner.start()
     try:
-        runner.wait(fund_center.head(), timeout=10)
         first = fund_center.book_recharge(alice.id, 100, "CNY", "alipay", "rc-first")
         deadline = time.monotonic() + 10
         while runner.applied < first.position and time.monotonic() < deadline:  # applied on its own, from idle
