@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT_S = 2.0  # default: how long to wait for a pooled connection, and to connect
 HELD_FOR_S = 60.0  # how long the one-trip insert keeps a connection out of the pool (`HeldConnection`)
+HELD_CLOSE_WAIT_S = 5.0  # how long closing waits for an insert still using the held connection
 RECONNECT_WINDOW_S = 5.0  # a pool retries a failed connection (0.1 s doubling to 1 s) this long, then waits to be asked
 PROBE_TIMEOUT_S = 0.25  # while the database is known unreachable: how long a caller waits for a connection
 # TCP keepalives: a connection whose server vanished without a word (a failover, a cut
@@ -284,10 +285,16 @@ class HeldConnection:
             self._lock.release()
 
     def close(self) -> None:
-        with self._lock:
+        """Give the held connection back to the pool, unless an insert still has it (a database that
+        hangs): closing never waits for more than HELD_CLOSE_WAIT_S, and the pool closes it then."""
+        if not self._lock.acquire(timeout=HELD_CLOSE_WAIT_S):
+            return
+        try:
             conn, self._conn = self._conn, None
             if conn is not None:
                 self.pool.putconn(conn)
+        finally:
+            self._lock.release()
 
 
 class _Datastore(es_postgres.PostgresDatastore):
@@ -318,7 +325,9 @@ class _Datastore(es_postgres.PostgresDatastore):
         made.held = HeldConnection(made)
 
     def close(self) -> None:
-        self.held.close()
+        held = getattr(self, "held", None)  # absent if adopting failed half-way
+        if held is not None:
+            held.close()
         super().close()
 
     @contextmanager

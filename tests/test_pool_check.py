@@ -91,3 +91,24 @@ def test_the_views_go_on_after_the_server_ended_every_pooled_connection(pg_url):
             assert account_balance(views, a.id, fc.clock())["posted"] == 1_500
         finally:
             views.close()
+
+
+def test_the_insert_holds_one_connection_and_closing_never_waits_long_for_it(pg_url, monkeypatch):
+    import threading
+
+    import ledger.pools as pools
+    from ledger import FundCenter
+
+    fc = FundCenter(pg_url)
+    a = fc.open_account("member", "mall", "a", "CNY").id
+    fc.adjust(a, 100, "CNY", "credit", "opening", "open-a")
+    held = fc.recorder.datastore.held
+    conn = held.take()  # the connection the inserts above left held
+    assert conn is not None and held.take() is None  # one user at a time: another thread would use the pool
+    monkeypatch.setattr(pools, "HELD_CLOSE_WAIT_S", 0.2)
+    closing = threading.Thread(target=fc.close)
+    started = time.monotonic()
+    closing.start()
+    closing.join(10)
+    assert not closing.is_alive() and time.monotonic() - started < 5  # an insert that hangs does not hold it up
+    held.give(failed=False)
