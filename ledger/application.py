@@ -50,7 +50,7 @@ from .domain.postings import HoldEntry
 from .domain.reconciliation import DEFAULT_CURRENCY, ReconciledDay, Reconciliation
 from .domain.transfers import Transfer
 from .handlers import accounts, approvals, catalog, days, holds, keys, payments, reconciliation, transfers, webhooks
-from .handlers.references import claimed, submitted
+from .handlers.references import Claim, claimed, submitted
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
 from .unit_of_work import UnitOfWork
@@ -208,11 +208,15 @@ class FundCenter(Application[UUID]):
         command goes through its method. The Future raises
         `idempotency.Unfinished` when the answer needs the store after all (a repeat found on the way)."""
         handler = _SUBMITTED[type(command)]
-        if getattr(command, "reference", None) is None:
+        claim: Claim[Any] | None
+        if isinstance(command, c.PostTransfer):
+            claim = transfers.transfer_claim(command)
+        elif isinstance(command, c.PlaceHold):
+            claim = holds.hold_claim(self.unit_of_work, command)
+        else:
+            claim = None  # releases and captures take no reference
+        if claim is None:
             return self.writer.submit(handler, command)
-        claim = (transfers.transfer_claim(command) if isinstance(command, c.PostTransfer)
-                 else holds.hold_claim(self.unit_of_work, command) if isinstance(command, c.PlaceHold) else None)
-        assert claim is not None, "only transfers and holds take a reference here"
         return submitted(self.unit_of_work, claim, lambda: self.writer.submit(handler, command))
 
     def known_hold_account(self, hold_id: UUID) -> UUID | None:

@@ -234,9 +234,9 @@ class UnitOfWork:
         cannot be read, they are evicted."""
         cache = self.app.repository.cache
         assert cache is not None, "FundCenter.env configures the aggregate cache"
-        ids_ = list(dict.fromkeys(aggregate_ids))
+        read = list(dict.fromkeys(aggregate_ids))
         try:
-            for aggregate_id in ids_:
+            for aggregate_id in read:
                 try:
                     cached = cache.get(aggregate_id)
                 except KeyError:
@@ -247,7 +247,7 @@ class UnitOfWork:
                     assert current is not None, "projecting events onto an aggregate never loses it"
                     cache.put(aggregate_id, current)
         except Exception:  # the store: whatever it holds is read again, later
-            self.evict(ids_)
+            self.evict(read)
 
     def evict(self, aggregate_ids: Iterable[UUID]) -> None:
         for aggregate_id in aggregate_ids:
