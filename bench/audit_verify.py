@@ -1,7 +1,8 @@
 """The hash chain's costs: `audit verify`'s chain check on a long log, and the chain's share of a transfer.
 
     python bench/audit_verify.py [--events N] [--transfers N] [--rounds R] [--store sqlite|postgresql|both]
-                                 [--pg-url URL] [--json]
+                                 [--http [--http-rounds R] [--http-seconds S]] [--pg-url URL] [--json]
+    python bench/audit_verify.py --events 0 --rounds 0 --http    # the HTTP comparison alone
 
 1. Verify throughput: a log of `--events` events (default 1,000,000) is written through the
    ledger's own recorder (so through the chain's real write path: 0021's function on
@@ -20,12 +21,21 @@
    where the chain's work per save is shared and its work per event counts.
    Then the recorder alone: inserts of three events (a transfer's save), with and without
    the chain, in 5 x `--rounds` short interleaved rounds: the median round's cost.
+3. With `--http` (PostgreSQL): the same on the service's own write path, issue 11's HTTP
+   benchmark: two `fundcenter serve`s, one on a database chaining its events and one on a
+   database whose insert function does not, each loaded in turn (the order flips each round)
+   by `wrk` with 16 connections posting transfers among 200 accounts, `--http-rounds` rounds of
+   `--http-seconds` each (bench/goals.py's seeding, serve and wrk script). The cost from the
+   requests per second (median rounds, all rounds, the median round's) and from the machine's
+   CPU per request (both cores' busy time, wrk's included, over the requests).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -252,6 +262,58 @@ def insert_cost(url_with: str, url_without: str, rounds: int, inserts: int = 50)
     return {"insert_chain_cost_median_round": round(1 - statistics.median(ratios), 4)}
 
 
+def http_cost(server: Any, pg_url: str | None, rounds: int, seconds: float) -> dict[str, Any]:
+    """Issue 11's HTTP benchmark on a `serve` with the chain and one without, in turns (part 3 above)."""
+    import goals
+
+    wrk = goals.ensure_wrk()
+    rounds_of: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+    with tempfile.TemporaryDirectory(prefix="audit-bench-http-") as tmp, contextlib.ExitStack() as stack:
+        sides = {}
+        for name in rounds_of:
+            url, folder = fresh_database(server, pg_url), Path(tmp) / name
+            folder.mkdir()
+            token, spread, _ = goals.seed_http(url, folder)
+            if name == "without":
+                system = open_system(url)
+                try:
+                    without_chain(system)
+                finally:
+                    system.close()
+            port, pids = stack.enter_context(goals.serving(url, folder))
+            goals.run_wrk(wrk, port, token, spread, "spread", "warm", 3, 16, 2, pids)
+            goals.wait_caught_up(port)
+            sides[name] = (port, pids, token, spread)
+        for r in range(rounds):
+            for name in rounds_of if r % 2 == 0 else reversed(rounds_of):
+                port, pids, token, spread = sides[name]
+                out = goals.run_wrk(wrk, port, token, spread, "spread", f"round-{r}", seconds, 16, 2, pids)
+                goals.wait_caught_up(port)
+                if out["non_2xx"] or out["socket_errors"]:
+                    raise RuntimeError(f"{name} the chain, round {r}: {out['statuses']}, {out['socket_errors']} socket errors")
+                rounds_of[name].append(out)
+
+    def rate(name: str) -> float:
+        return statistics.median(o["requests_per_s"] for o in rounds_of[name])
+
+    def cpu_us(name: str) -> float:  # both cores' busy share over a round, per request
+        return statistics.median(o["machine_busy"] * (os.cpu_count() or 1) / o["requests_per_s"] * 1e6 for o in rounds_of[name])
+
+    totals = {name: sum(o["requests"] for o in outs) for name, outs in rounds_of.items()}
+    ratios = [w["requests_per_s"] / wo["requests_per_s"] for w, wo in zip(rounds_of["with"], rounds_of["without"], strict=True)]
+    return {
+        "http_rounds": rounds, "http_seconds": seconds,
+        "http_per_s_with_chain": round(rate("with")), "http_per_s_without_chain": round(rate("without")),
+        "http_chain_cost": round(1 - rate("with") / rate("without"), 4),
+        "http_chain_cost_all_rounds": round(1 - totals["with"] / totals["without"], 4),
+        "http_chain_cost_median_round": round(1 - statistics.median(ratios), 4),
+        "http_p99_ms_with_chain": round(statistics.median(o["p99_ms"] for o in rounds_of["with"]), 1),
+        "http_p99_ms_without_chain": round(statistics.median(o["p99_ms"] for o in rounds_of["without"]), 1),
+        "http_cpu_us_with": round(cpu_us("with")), "http_cpu_us_without": round(cpu_us("without")),
+        "http_cpu_cost": round(1 - cpu_us("without") / cpu_us("with"), 4),
+    }
+
+
 def run(store: str, args: argparse.Namespace, server: object | None) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:  # SQLite's files, removed after the run
         def new_url(name: str) -> str:
@@ -280,6 +342,13 @@ def measure(store: str, args: argparse.Namespace, new_url: Callable[[str], str])
     return result
 
 
+def http_only(args: argparse.Namespace) -> dict[str, object]:
+    with postgres(args.pg_url) as server:
+        result: dict[str, object] = {"store": "postgresql", **http_cost(server, args.pg_url, args.http_rounds, args.http_seconds)}
+        result["server"] = settings(fresh_database(server, args.pg_url))
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -288,19 +357,31 @@ def main() -> None:
     parser.add_argument("--verify-runs", type=int, default=3, help="verify the log this many times; the best counts")
     parser.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg-url", help="an existing server's database (default: start a throwaway one)")
+    parser.add_argument("--http", action="store_true",
+                        help="also the HTTP comparison on PostgreSQL (part 3); with --events 0 and --rounds 0 it alone")
+    parser.add_argument("--http-rounds", type=int, default=8)
+    parser.add_argument("--http-seconds", type=float, default=6.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = []
-    if args.store in ("sqlite", "both"):
-        results.append(run("sqlite", args, None))
-    if args.store in ("postgresql", "both"):
-        with postgres(args.pg_url) as server:
-            results.append(run("postgresql", args, server))
+    if args.http and not args.events and not args.rounds:
+        results.append(http_only(args))
+    else:
+        if args.store in ("sqlite", "both"):
+            results.append(run("sqlite", args, None))
+        if args.store in ("postgresql", "both"):
+            with postgres(args.pg_url) as server:
+                results.append(run("postgresql", args, server) | (
+                    http_cost(server, args.pg_url, args.http_rounds, args.http_seconds) if args.http else {}))
     for result in results:
         if args.json:
             print(json.dumps(result | {"machine": machine()}))
             continue
         print(f"{result['store']}: {result.get('server', '')} {machine()}".rstrip())
+        if "http_chain_cost" in result:
+            print_http(result)
+        if "verify_events" not in result:
+            continue
         print(f"  log of {result['verify_events']:,} events written at {result['log_written_events_per_s']:,} events/s")
         runs = ", ".join(f"{r:,}" for r in result["verify_chain_events_per_s_runs"])  # type: ignore[attr-defined]
         print(f"  {'audit verify, chain check alone':<40}{result['verify_chain_events_per_s']:>12,} events/s (runs: {runs})")
@@ -322,6 +403,16 @@ def main() -> None:
         if "batch_cpu_cost" in result:
             print(f"  {'  CPU per transfer, with / without':<40}{result['batch_cpu_us_with']:>8,.0f} / "
                   f"{result['batch_cpu_us_without']:,.0f} us: {result['batch_cpu_cost']:.1%}")
+
+
+def print_http(r: dict[str, Any]) -> None:
+    print(f"  HTTP POST /v1/transfers, 16 connections, {r['http_rounds']} rounds of {r['http_seconds']:g} s a side:")
+    print(f"  {'  with the chain':<40}{r['http_per_s_with_chain']:>12,} /s (p99 {r['http_p99_ms_with_chain']} ms, median round)")
+    print(f"  {'  without it':<40}{r['http_per_s_without_chain']:>12,} /s (p99 {r['http_p99_ms_without_chain']} ms)")
+    print(f"  {'  cost of the chain':<40}{r['http_chain_cost']:>12.1%} (all rounds {r['http_chain_cost_all_rounds']:.1%},"
+          f" median round {r['http_chain_cost_median_round']:.1%})")
+    print(f"  {'  machine CPU a request, with / without':<40}{r['http_cpu_us_with']:>8,} / {r['http_cpu_us_without']:,} us:"
+          f" {r['http_cpu_cost']:.1%}")
 
 
 if __name__ == "__main__":

@@ -43,23 +43,43 @@ def settings(url: str) -> str:
     return f"PostgreSQL {version.split()[0]}: " + ", ".join(values)
 
 
-def raw_insert_rate(url: str, *, count: int | None = None, seconds: float | None = None) -> float:
-    """The baseline: single-row INSERT + commit (autocommit) per second on one connection,
-    over `count` rows or for `seconds`."""
-    assert (count is None) != (seconds is None), "give count or seconds"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
+class RawInserts:
+    """The baseline: single-row INSERT + commit (autocommit) on one connection of its own, into a
+    table of its own, warmed up; `run` does them for a while, so that a benchmark can measure the
+    baseline in slices between its own (the server's commit time drifts over a run)."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.conn.execute(
             "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, account uuid, amount bigint,"
             " created_at timestamptz DEFAULT now())"
         )
-        for _ in range(200):  # warm-up
-            conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), 1)")
+        self.made = 0
+        self.run(count=200)  # warm-up
+
+    def run(self, *, count: int | None = None, seconds: float | None = None) -> tuple[int, float]:
+        """`count` inserts, or as many as `seconds` allow: (how many, the seconds they took)."""
+        assert (count is None) != (seconds is None), "give count or seconds"
         n, deadline = 0, time.perf_counter() + (seconds or 0)
         with Timer() as timer:
             while (n < count) if count is not None else (time.perf_counter() < deadline):
-                conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (n,))
+                self.conn.execute("INSERT INTO bench_raw (account, amount) VALUES (gen_random_uuid(), %s)", (self.made,))
                 n += 1
-    return n / timer.seconds
+                self.made += 1
+        return n, timer.seconds
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def raw_insert_rate(url: str, *, count: int | None = None, seconds: float | None = None) -> float:
+    """The baseline's rate (`RawInserts`), over `count` rows or for `seconds`."""
+    raw = RawInserts(url)
+    try:
+        n, took = raw.run(count=count, seconds=seconds)
+    finally:
+        raw.close()
+    return n / took
 
 
 def open_system(url: str, **options: Any) -> System:

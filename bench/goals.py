@@ -3,7 +3,9 @@
 Each figure is a ratio to what this run measures (or a rate), so that runs on other
 machines compare with the goals, not with each other:
 
-- one-by-one `FundCenter.transfer` (in process, 1 thread) vs raw single-row INSERT+commit
+- one-by-one `FundCenter.transfer` (in process, 1 thread) vs raw single-row INSERT+commit, the two
+  measured in turns (8 slices of each, --seconds in all for each), since the server's commit
+  time drifts over a run; each pair's ratio is printed too
 - `transfer_many`, batches of 100
 - 8 threads among 50 accounts vs 1 thread (commands/s; conflicts replayed; Contention raised)
 - 8 threads into ONE destination vs 8 threads among 50 accounts
@@ -41,12 +43,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from common import Timer, fresh_database, machine, open_system, postgres, raw_insert_rate, settings
+from common import RawInserts, Timer, fresh_database, machine, open_system, postgres, settings
 
 from ledger import FundCenter, LedgerError
 from ledger.audit.chain_store import LOG_TABLES
@@ -59,6 +61,7 @@ HTTP_ACCOUNTS = 200
 FUNDS = 10**12
 THREADS = 8
 BATCH = 100
+SLICES = 8  # the one-by-one phase and its raw baseline, in turns
 
 
 def log(message: str) -> None:
@@ -77,18 +80,36 @@ def open_funded(fc: FundCenter, business: str, count: int, prefix: str) -> list[
     return ids
 
 
-def one_by_one(fc: FundCenter, ids: list[Any], seconds: float) -> float:
+def one_by_one(fc: FundCenter, ids: list[Any], raw: RawInserts, seconds: float, slices: int = SLICES) -> dict[str, Any]:
+    """One-by-one transfers and the raw baseline in turns, `slices` slices of each (the order flips
+    each pair), `seconds` in all for each: each one's rate over its slices, and each pair's ratio,
+    so that the ratio compares the two under the same moment's server (its commit time drifts)."""
     rng = random.Random(1)
     for n in range(200):  # warm-up: caches, prepared statements
         a, b = rng.sample(ids, 2)
         fc.transfer(a, b, 1, "CNY", f"warm-{n}")
-    n, deadline = 0, time.perf_counter() + seconds
-    with Timer() as timer:
-        while time.perf_counter() < deadline:
-            a, b = rng.sample(ids, 2)
-            fc.transfer(a, b, rng.randint(1, 10_000), "CNY", f"one-{n}", memo="bench")
-            n += 1
-    return n / timer.seconds
+    made, took, ratios, n = {"transfers": 0, "raw": 0}, {"transfers": 0.0, "raw": 0.0}, [], 0
+
+    def transfers(slice_s: float) -> tuple[int, float]:
+        nonlocal n
+        start, deadline = n, time.perf_counter() + slice_s
+        with Timer() as timer:
+            while time.perf_counter() < deadline:
+                a, b = rng.sample(ids, 2)
+                fc.transfer(a, b, rng.randint(1, 10_000), "CNY", f"one-{n}", memo="bench")
+                n += 1
+        return n - start, timer.seconds
+
+    for s in range(slices):
+        rates = {}
+        for name in ("transfers", "raw") if s % 2 == 0 else ("raw", "transfers"):
+            done, spent = transfers(seconds / slices) if name == "transfers" else raw.run(seconds=seconds / slices)
+            made[name] += done
+            took[name] += spent
+            rates[name] = done / spent
+        ratios.append(rates["transfers"] / rates["raw"])
+    return {"transfer_per_s": made["transfers"] / took["transfers"], "raw_insert_per_s": made["raw"] / took["raw"],
+            "slice_ratios": [round(r, 3) for r in ratios]}
 
 
 def batches(fc: FundCenter, ids: list[Any], seconds: float, size: int = BATCH) -> tuple[float, int]:
@@ -155,13 +176,14 @@ def threaded(fc: FundCenter, pick: Callable[[random.Random], tuple[Any, Any]], s
     }
 
 
-def in_process(url: str, seconds: float) -> dict[str, Any]:
+def in_process(url: str, raw_url: str, seconds: float) -> dict[str, Any]:
     system = open_system(url)
     fc = system.ledger
+    raw = RawInserts(raw_url)
     try:
         ids = open_funded(fc, "bench", ACCOUNTS, "a")
-        log(f"one-by-one transfer(), 1 thread, {seconds:g} s")
-        single = one_by_one(fc, ids, seconds)
+        log(f"one-by-one transfer(), 1 thread, and raw INSERT+commit, in turns: {SLICES} slices, {seconds:g} s each")
+        baseline = one_by_one(fc, ids, raw, seconds)
         log(f"transfer_many({BATCH}), {seconds:g} s")
         many, refused = batches(fc, ids, seconds)
         log(f"{THREADS} threads among {ACCOUNTS} accounts, {seconds:g} s")
@@ -169,9 +191,10 @@ def in_process(url: str, seconds: float) -> dict[str, Any]:
         hot, sources = ids[0], ids[1:]
         log(f"{THREADS} threads into one destination, {seconds:g} s")
         into_one = threaded(fc, lambda rng: (rng.choice(sources), hot), seconds, "hot")
-        return {"transfer_per_s": single, "transfer_many_per_s": many, "transfer_many_refused": refused,
+        return {**baseline, "transfer_many_per_s": many, "transfer_many_refused": refused,
                 "threads_spread": spread, "threads_one_destination": into_one}
     finally:
+        raw.close()
         system.close()
 
 
@@ -302,6 +325,48 @@ def run_wrk(wrk: str, port: int, token: str, accounts: Path, mode: str, tag: str
     }
 
 
+@contextlib.contextmanager
+def serving(url: str, folder: Path, workers: int = 1, split: bool = False) -> Iterator[tuple[int, list[int]]]:
+    """`fundcenter serve --db url` (with `--workers`; with `split`, `--no-projections` and webhooks off,
+    and `fundcenter project` and `fundcenter deliver` beside it), run from `folder` (its log there) until
+    the block ends: its port and the processes' pids (serve first), once /healthz answers 200."""
+    port = free_port()
+    script = Path(sys.executable).with_name("fundcenter")
+    env = {**os.environ, "FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32)}
+    errors = (folder / "serve.log").open("w")
+    serve_args = ["--no-projections"] if split else []
+    serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), "--workers", str(workers),
+                              *serve_args], cwd=folder, env={**env, "FUNDCENTER_DELIVER_WEBHOOKS": str(not split)},
+                             stdout=errors, stderr=errors)
+    others = [subprocess.Popen([str(script), command, "--db", url], cwd=folder, env=env, stdout=errors, stderr=errors)
+              for command in (("project", "deliver") if split else ())]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if serve.poll() is not None:
+                raise RuntimeError(f"serve exited {serve.returncode}: {(folder / 'serve.log').read_text()[-2000:]}")
+            try:
+                status, _ = get_json(port, "/healthz", timeout=2)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve did not answer /healthz within 60 s")
+            time.sleep(0.1)
+        yield port, [serve.pid, *(p.pid for p in others)]
+    finally:
+        for process in (serve, *others):
+            process.terminate()
+        for process in (serve, *others):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        errors.close()
+
+
 def http_phases(url: str, seconds: float, connections: int, threads: int, workers: int = 1,
                 split: bool = False) -> dict[str, Any]:
     wrk = ensure_wrk()
@@ -309,32 +374,9 @@ def http_phases(url: str, seconds: float, connections: int, threads: int, worker
         folder = Path(tmp)
         log("seeding the HTTP accounts")
         token, spread, into_hot = seed_http(url, folder)
-        port = free_port()
-        script = Path(sys.executable).with_name("fundcenter")
-        env = {**os.environ, "FUNDCENTER_CARD_TOKEN_KEY": secrets.token_hex(32)}
-        errors = (folder / "serve.log").open("w")
-        serve_args = ["--no-projections"] if split else []
-        serve = subprocess.Popen([str(script), "serve", "--db", url, "--port", str(port), "--workers", str(workers),
-                                  *serve_args], cwd=folder, env={**env, "FUNDCENTER_DELIVER_WEBHOOKS": str(not split)},
-                                 stdout=errors, stderr=errors)
-        others = [subprocess.Popen([str(script), command, "--db", url], cwd=folder, env=env, stdout=errors, stderr=errors)
-                  for command in (("project", "deliver") if split else ())]
-        pids = [serve.pid, *(p.pid for p in others)]
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if serve.poll() is not None:
-                    raise RuntimeError(f"serve exited {serve.returncode}: {(folder / 'serve.log').read_text()[-2000:]}")
-                try:
-                    status, _ = get_json(port, "/healthz", timeout=2)
-                    if status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("serve did not answer /healthz within 60 s")
-                time.sleep(0.1)
-            out = {"workers": workers, "split": split, "serve_started_s": round(60 - (deadline - time.monotonic()), 1)}
+        started = time.perf_counter()
+        with serving(url, folder, workers, split) as (port, pids):
+            out = {"workers": workers, "split": split, "serve_started_s": round(time.perf_counter() - started, 1)}
             log(f"serve --workers {workers}: wrk warm-up, {connections} connections, 3 s")
             out["warmup"] = run_wrk(wrk, port, token, spread, "spread", "warm", 3, connections, threads, pids)
             wait_caught_up(port)
@@ -345,16 +387,6 @@ def http_phases(url: str, seconds: float, connections: int, threads: int, worker
             _, health = get_json(port, "/healthz")
             out["healthz_status"] = health.get("status")
             return out
-        finally:
-            for process in (serve, *others):
-                process.terminate()
-            for process in (serve, *others):
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            errors.close()
 
 
 # -- projections --------------------------------------------------------------------------
@@ -452,8 +484,9 @@ def rows_of(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def in_process_rows(r: dict[str, Any], row: Callable[[str, str, str, float | None, bool], None]) -> None:
     p = r["in_process"]
-    single, raw = p["transfer_per_s"], r["raw_insert_per_s"]
-    row("transfer(), 1 thread / raw INSERT+commit", f"{single / raw:.3f} ({single:,.0f} / {raw:,.0f} per s)",
+    single, raw = p["transfer_per_s"], p["raw_insert_per_s"]
+    slices = ", ".join(f"{x:.2f}" for x in p["slice_ratios"])
+    row("transfer(), 1 thread / raw INSERT+commit", f"{single / raw:.3f} ({single:,.0f} / {raw:,.0f} per s; slices {slices})",
         ">= 0.45", single / raw / 0.45, single / raw >= 0.45)
     many = p["transfer_many_per_s"]
     row(f"transfer_many({BATCH}), transfers/s", f"{many:,.0f}", ">= 15,000", many / 15_000, many >= 15_000)
@@ -527,12 +560,10 @@ def main() -> None:
     if not args.skip_http:
         ensure_wrk()  # before anything else, so that a failed install costs nothing
     with postgres(args.pg_url) as server:
-        log("raw single-row INSERT+commit")
-        result["raw_insert_per_s"] = raw_insert_rate(fresh_database(server, args.pg_url), seconds=args.seconds)
         url = fresh_database(server, args.pg_url)
         result["server"] = settings(url)
         if not args.only_http:
-            result["in_process"] = in_process(url, args.seconds)
+            result["in_process"] = in_process(url, fresh_database(server, args.pg_url), args.seconds)
         if not args.skip_http:
             result["http_by_workers"] = [
                 http_phases(fresh_database(server, args.pg_url), args.seconds, args.connections, args.wrk_threads, n,
