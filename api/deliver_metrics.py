@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from api.bootstrap import System
 from api.metrics import DelivererMetrics
-from api.problems import database_unavailable
+from ledger.outages import database_unavailable
 from projections.webhook_outbox import backlog
 
 log = logging.getLogger(__name__)

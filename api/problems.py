@@ -18,8 +18,6 @@ import sqlite3
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import InterfaceError as StoreInterfaceError
-from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.domain.errors import LedgerError
-from ledger.pools import DatabaseUnavailable
+from ledger.outages import database_unavailable
 
 from .access_log import REQUEST_ID_HEADER
 
@@ -49,7 +47,6 @@ PROBLEM_SCHEMA = {
     },
 }
 RETRY_AFTER_S = 2  # what a 503 database-unavailable tells the client to wait
-_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open", "disk i/o error")
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}  # PROBLEM_SCHEMA, in the document's components
 # Every route's OpenAPI lists these, as application/problem+json; api/openapi.py adds each route's own codes.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -90,32 +87,6 @@ def problem(status: int, code: str, detail: str, request: Request, **extra: Any)
     if "request_id" in body:  # also for a 500, answered outside the middleware that echoes it
         response.headers[REQUEST_ID_HEADER] = body["request_id"]
     return response
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """Whether an error means the database cannot be reached now (rather than a bug).
-
-    Walks the chain of causes: eventsourcing wraps the driver's errors. Every psycopg
-    OperationalError (connection refused or lost, AdminShutdown, PoolTimeout, a server
-    starting up or shutting down, a lock or serialization timeout) and InterfaceError
-    (a closed connection) counts; of SQLite's only "locked" and "unable to open"; an
-    eventsourcing OperationalError or InterfaceError with no driver error behind it counts.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, DatabaseUnavailable | psycopg.OperationalError | psycopg.InterfaceError):
-            return True
-        if isinstance(current, sqlite3.Error):
-            return any(text in str(current).lower() for text in _SQLITE_UNAVAILABLE)
-        if isinstance(current, psycopg.Error):
-            return False
-        cause = current.__cause__ or current.__context__
-        if cause is None and isinstance(current, StoreOperationalError | StoreInterfaceError):
-            return True
-        current = cause
-    return False
 
 
 def unavailable(request: Request, error: BaseException) -> JSONResponse:

@@ -55,6 +55,7 @@ import psycopg
 from eventsourcing.persistence import Tracking
 
 from ledger import FundCenter
+from ledger.outages import database_unavailable
 
 from .api_keys import ApiKeysView
 from .approvals import ApprovalsView
@@ -466,7 +467,8 @@ class ProjectionRunner:
         if first:
             log.error(
                 "projections failing at position %s, retrying (every %.1fs up to %.0fs) until it clears: %s",
-                position, self.backoff_min_s, self.backoff_max_s, _describe(error), exc_info=error,
+                position, self.backoff_min_s, self.backoff_max_s, _describe(error),
+                exc_info=None if database_unavailable(error) else error,  # an outage in one line, a bug with its traceback
             )
         elif previous is not None and _describe(error) != _describe(previous):
             log.warning("projections still failing at position %s, now: %s", position, _describe(error))

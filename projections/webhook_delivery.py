@@ -42,6 +42,7 @@ from ledger.domain.aggregate import Clock
 from ledger.domain.errors import LedgerError
 from ledger.domain.instants import iso
 from ledger.domain.webhooks import EndpointStatus
+from ledger.outages import database_unavailable
 from ledger.webhook_urls import Resolver, pin, resolve
 
 from .store import ViewStore
@@ -195,7 +196,8 @@ class Deliverer:
                 failing = False
             except Exception as error:
                 if not failing:
-                    log.error("webhook delivery failing, retrying: %s", error, exc_info=error)
+                    log.error("webhook delivery failing, retrying: %s", error,
+                              exc_info=None if database_unavailable(error) else error)  # an outage in one line
                 failing, sent = True, 0
                 if on_error is not None:
                     on_error(error)

@@ -416,13 +416,15 @@ def test_the_runner_survives_a_view_that_raises_and_resumes(any_url, monkeypatch
 
     failures = [r for r in caplog.records if r.name == "projections.runner" and r.levelno >= logging.ERROR]
     assert len(failures) == 1, [r.getMessage() for r in failures]  # once per failure streak
+    assert failures[0].exc_info is not None  # not an outage: logged with its traceback
     assert any("resumed" in r.getMessage() for r in caplog.records if r.name == "projections.runner")
 
 
-def test_a_runner_that_failed_only_because_the_database_was_away_is_not_failing_once_it_answers(any_url, monkeypatch):
+def test_a_runner_that_failed_only_because_the_database_was_away_is_not_failing_once_it_answers(any_url, monkeypatch, caplog):
     """Right after a restart the runner's attempt in flight may still hold the outage's error
     (it resumes a moment later): /healthz, whose probe the database answers, is 200 meanwhile,
-    and says in `projections` that the runner is retrying."""
+    and says in `projections` that the runner is retrying. The outage is logged in one line,
+    without a traceback."""
     import psycopg
 
     from api.app import create_app
@@ -437,6 +439,7 @@ def test_a_runner_that_failed_only_because_the_database_was_away_is_not_failing_
         return original(self, cur, changes)
 
     monkeypatch.setattr(BalancesView, "write", write)
+    caplog.set_level(logging.INFO, logger="projections.runner")
     app = create_app(settings=settings_for(any_url, wait_timeout_s=1.0))
     with TestClient(app) as client:
         ledger = app.state.services.ledger
@@ -459,6 +462,10 @@ def test_a_runner_that_failed_only_because_the_database_was_away_is_not_failing_
         assert wait_until(lambda: not app.state.services.runner.state()["failing"], RECOVERY_MAX_S)
         assert call(client, "GET", f"/v1/accounts/{alice}", mall)[0].status_code == 200
         assert "fundcenter_projection_halted 0" in client.get("/metrics").text
+
+    failures = [r for r in caplog.records if r.name == "projections.runner" and r.levelno >= logging.ERROR]
+    assert len(failures) == 1 and "server closed the connection" in failures[0].getMessage(), failures
+    assert failures[0].exc_info is None
 
 
 def _metric(text, name):

@@ -7,6 +7,7 @@ test says so, never by waiting. The receiver is a tiny http.server in a thread.
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ from api.settings import Settings
 from ledger.clock import SteppingClock
 from ledger.domain.projection_halts import ProjectionHalt
 from ledger.domain.webhooks import UrlRefused
+from ledger.pools import DatabaseUnavailable
 from ledger.webhook_urls import check_url
 from projections.webhook_delivery import FIRST_RETRY_S, GIVE_UP_S, LEASE_S, Deliverer
 from projections.webhook_outbox import list_deliveries
@@ -675,3 +677,25 @@ def test_a_pinned_delivery_speaks_tls_to_the_address_and_checks_the_certificate_
         deliverer.close()
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("error, traced", [
+    (DatabaseUnavailable("the database is unreachable (connection refused)"), False),
+    (ValueError("a bug"), True),
+], ids=["outage", "bug"])
+def test_delivery_logs_an_outage_in_one_line_and_a_bug_with_its_traceback(hooks, monkeypatch, caplog, error, traced):
+    """`follow` keeps going through a failed round, logging the first of a streak once."""
+    rounds = []
+
+    def run_once():
+        rounds.append(1)
+        if len(rounds) >= 3:
+            hooks.deliverer.stop()  # the round after this one ends follow()
+        raise error
+
+    monkeypatch.setattr(hooks.deliverer, "run_once", run_once)
+    caplog.set_level(logging.INFO, logger="projections.webhook_delivery")
+    hooks.deliverer.follow(idle_wait_s=0)
+    failures = [r for r in caplog.records if r.name == "projections.webhook_delivery" and r.levelno >= logging.ERROR]
+    assert len(rounds) == 3 and len(failures) == 1, [r.getMessage() for r in failures]
+    assert str(error) in failures[0].getMessage() and (failures[0].exc_info is not None) is traced

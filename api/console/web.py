@@ -35,9 +35,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.domain.access import Permission, Principal, Role
 from ledger.domain.errors import LedgerError
+from ledger.outages import database_unavailable
 
 from ..deps import Services, ServicesDep
-from ..problems import ApiProblem, database_unavailable
+from ..problems import ApiProblem
 from ..service.approvals import PendingApproval
 from .money import MoneyInputError, money
 from .navigation import navigation_for

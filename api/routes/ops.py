@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from ledger.outages import database_unavailable
 from projections.webhook_outbox import backlog
 
 from ..deps import Services
 from ..metrics import CONTENT_TYPE
-from ..problems import RETRY_AFTER_S, database_unavailable
+from ..problems import RETRY_AFTER_S
 
 router = APIRouter(tags=["ops"])
 T = TypeVar("T")
