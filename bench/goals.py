@@ -182,7 +182,7 @@ def in_process(url: str, raw_url: str, seconds: float) -> dict[str, Any]:
     raw = RawInserts(raw_url)
     try:
         ids = open_funded(fc, "bench", ACCOUNTS, "a")
-        log(f"one-by-one transfer(), 1 thread, and raw INSERT+commit, in turns: {SLICES} slices, {seconds:g} s each")
+        log(f"one-by-one transfer(), 1 thread, and raw INSERT+commit in turns: {SLICES} slices of each, {seconds:g} s in all each")
         baseline = one_by_one(fc, ids, raw, seconds)
         log(f"transfer_many({BATCH}), {seconds:g} s")
         many, refused = batches(fc, ids, seconds)
