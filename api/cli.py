@@ -218,6 +218,7 @@ def serve(
     os.environ["FUNDCENTER_DATABASE_URL"] = url
     os.environ["FUNDCENTER_RUN_PROJECTIONS"] = "true" if projections else "false"
     os.environ["FUNDCENTER_TUNE_GC"] = "true"
+    os.environ["FUNDCENTER_WRITER_TURNS"] = "true"  # the workers' writers take turns (ledger/writer_turns.py)
     uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning",
                 http=JoinedWritesHttpTools)
 

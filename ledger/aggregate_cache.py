@@ -36,3 +36,8 @@ class AggregateCache(Cache[UUID, Any]):
 
     def put(self, key: UUID, value: Any) -> Any:
         return (self.accounts if isinstance(value, Account) else self.others).put(key, value)
+
+    def clear(self) -> None:
+        """Forget everything (what is needed is read again): a writer that cannot tell what is stale."""
+        self.accounts = LRUCache(maxsize=self.accounts.maxsize)
+        self.others = LRUCache(maxsize=self.others.maxsize)

@@ -57,12 +57,14 @@ from .unit_of_work import UnitOfWork
 from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
 from .webhook_views import WebhookEndpointView
 from .writer import Writer
+from .writer_turns import WriterTurns
 
 T = TypeVar("T")
 AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates other than accounts kept in memory (transfers, holds, records)
 ACCOUNT_CACHE_MAXSIZE = 100_000  # accounts kept in memory (ledger/aggregate_cache.py); FUNDCENTER_ACCOUNT_CACHE_SIZE
 ACCOUNT_SNAPSHOT_INTERVAL_EVENTS = 500  # an account's events between two snapshots
 LOG_PAGE_SIZE_DEFAULT = 1000  # events read_log returns unless asked for another number
+TRUE = ("1", "true", "yes", "y", "on")  # FUNDCENTER_WRITER_TURNS's values that turn it on
 
 
 class HoldEntryAsDict(Transcoding):
@@ -97,6 +99,8 @@ class FundCenter(Application[UUID]):
         self.actor, self.stats = self.unit_of_work.actor, self.unit_of_work.stats
         self.writer = Writer(self.unit_of_work)  # every command of this process goes through it
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+        if self.database.kind == "postgresql" and (self.env.get("FUNDCENTER_WRITER_TURNS") or "").lower() in TRUE:
+            self.writer.turns = WriterTurns(self, self.database.connect_kwargs())
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, its cache an `AggregateCache`: accounts apart from the rest, so
@@ -111,6 +115,8 @@ class FundCenter(Application[UUID]):
     def close(self) -> None:
         """Run the commands queued, then close the event store."""
         self.writer.stop()
+        if self.writer.turns is not None:
+            self.writer.turns.close()
         super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
@@ -128,6 +134,8 @@ class FundCenter(Application[UUID]):
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
+        if self.writer.turns is not None and recordings:
+            self.writer.turns.wrote(recordings[-1].notification.id)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.notify(processing_event.events)  # deprecated by the library, kept as its save() calls it

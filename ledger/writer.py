@@ -51,6 +51,7 @@ from .domain.aggregate import stamped_by
 from .domain.errors import LedgerError
 from .handlers import accounts, holds, transfers
 from .unit_of_work import UnitOfWork
+from .writer_turns import WriterTurns
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -131,6 +132,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._waiting = 0  # commands handed to the writer's thread, not answered yet
+        self.turns: WriterTurns | None = None  # several processes' writers taking turns (ledger/writer_turns.py)
 
     def run(self, handler: Callable[[UnitOfWork, C], R], command: C) -> R:
         """Run `handler(uow, command)` as the process's writer (see the module's docstring)."""
@@ -142,7 +144,8 @@ class Writer:
             try:
                 self._owner = threading.get_ident()
                 self.stats.direct += 1  # under `_lock`, as every count of the writer's stats is
-                return handler(self.uow, command)
+                with self._turn():
+                    return handler(self.uow, command)
             finally:
                 self._owner = None
                 self._lock.release()
@@ -183,6 +186,10 @@ class Writer:
         with self._lock:
             yield
 
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        """The writer's turn among several processes' writers, if they take turns; else nothing."""
+        return contextlib.nullcontext() if self.turns is None else self.turns.taken()
+
     def _answered(self, _: Future[Any]) -> None:
         with self._state:
             self._waiting -= 1
@@ -219,8 +226,9 @@ class Writer:
                         jobs.append(job)
                     self._owner = threading.get_ident()
                     try:
-                        self._run(jobs)
-                    except Exception as error:  # a bug of the writer's own: no caller waits for ever
+                        with self._turn():
+                            self._run(jobs)
+                    except Exception as error:  # a bug of the writer's own, or no turn: no caller waits for ever
                         for job in jobs:
                             job.fail(error)
                     finally:
