@@ -1,7 +1,7 @@
 """`fundcenter serve --workers N`: several worker processes on one port and one PostgreSQL database.
 
 A real `serve --workers 2` over a socket: concurrent transfers into one hot account all go
-through (conflicts between the workers' writers are retried), the books add up, the elected
+through (the workers' writers take turns: ledger/writer_turns.py), the books add up, the elected
 projection runner keeps the views exactly-once, and when it is killed another takes over.
 """
 
