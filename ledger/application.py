@@ -64,7 +64,7 @@ AGGREGATE_CACHE_MAXSIZE = 10_000  # aggregates other than accounts kept in memor
 ACCOUNT_CACHE_MAXSIZE = 100_000  # accounts kept in memory (ledger/aggregate_cache.py); FUNDCENTER_ACCOUNT_CACHE_SIZE
 ACCOUNT_SNAPSHOT_INTERVAL_EVENTS = 500  # an account's events between two snapshots
 LOG_PAGE_SIZE_DEFAULT = 1000  # events read_log returns unless asked for another number
-TRUE = ("1", "true", "yes", "y", "on")  # FUNDCENTER_WRITER_TURNS's values that turn it on
+TURNS_ON = ("1", "true", "yes", "y", "on")  # the values of FUNDCENTER_WRITER_TURNS that turn it on
 
 
 class HoldEntryAsDict(Transcoding):
@@ -99,7 +99,7 @@ class FundCenter(Application[UUID]):
         self.actor, self.stats = self.unit_of_work.actor, self.unit_of_work.stats
         self.writer = Writer(self.unit_of_work)  # every command of this process goes through it
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
-        if self.database.kind == "postgresql" and (self.env.get("FUNDCENTER_WRITER_TURNS") or "").lower() in TRUE:
+        if self.database.kind == "postgresql" and (self.env.get("FUNDCENTER_WRITER_TURNS") or "").lower() in TURNS_ON:
             self.writer.turns = WriterTurns(self, self.database.connect_kwargs())
 
     def construct_repository(self) -> Repository[UUID]:

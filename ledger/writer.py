@@ -23,6 +23,11 @@ Each caller gets the answer of a sequential run:
   unit of work's own retries: across processes, optimistic concurrency stays
   the safety net.
 
+Writers of several processes on one database (`serve --workers N`) take turns
+(`turns`, ledger/writer_turns.py): each batch, or command run alone, holds the
+database's turn and first applies to the cache what the others wrote, so that
+their saves do not conflict.
+
 Commands that are not posting commands (`BATCHED`), and those that carry a
 pending idempotency record (ledger.idempotency), run on their own, in their
 turn. Each runs in a copy of its caller's context. A caller that must not
