@@ -90,11 +90,14 @@ def wait_until(predicate, timeout, interval=0.05):
 # -- the whole service over a socket, under load ----------------------------------------------
 
 
-def test_serve_rides_out_a_restart_and_a_stopped_database_under_load(pg_up):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
+def test_serve_rides_out_a_restart_and_a_stopped_database_under_load(pg_up, workers):
+    """With two workers their writers take turns (ledger/writer_turns.py): the turns' own
+    connections die with the restart too, and are made again."""
     url = pg_up.create_database()
     keys = create_keys(url)
     admin, mall = keys["admin"], keys["mall"]
-    serve = Server(url, env={"FUNDCENTER_WAIT_TIMEOUT_S": "2"})
+    serve = Server(url, "--workers", str(workers), env={"FUNDCENTER_WAIT_TIMEOUT_S": "2"}, start_s=60)
     try:
         _load_through_outages(pg_up, serve, admin, mall)
     finally:
