@@ -62,9 +62,12 @@ class Metrics:
     def render(
         self, stats: Any, head: int, position: int, *, database_up: bool = True, projections: dict[str, Any] | None = None,
         reconciliation_overdue: dict[tuple[str, str], int] | None = None, webhooks: dict[str, float] | None = None,
+        writer_turns: dict[str, float] | None = None,
     ) -> str:
         """The text exposition format: this process's live metrics, then the scrape's snapshot."""
         snapshot = list(_snapshot(stats, head, position, database_up, projections, reconciliation_overdue))
+        if writer_turns is not None:  # None: this process's writer takes no turns
+            snapshot += _writer_turns(writer_turns)
         if webhooks is not None:  # None: the views did not answer in time
             snapshot += _webhooks(head, webhooks)
         scrape = CollectorRegistry(auto_describe=False)
@@ -134,6 +137,18 @@ def _snapshot(
         for (channel, currency), n in sorted(overdue.items()):
             items.add_metric([channel, currency], n)
         yield items
+
+
+def _writer_turns(turns: dict[str, float]) -> Iterator[Metric]:
+    for name, key, text in (
+        ("turns", "turns", "Turns this process's writer took among the processes' writers (ledger/writer_turns.py)."),
+        ("turn_wait_seconds", "waited_s", "Time this process's writer waited for its turns."),
+        ("turn_events_applied", "applied", "Other writers' events applied to this process's cache at its turns."),
+        ("turn_cache_cleared", "cleared", "Turns that cleared this process's cache (the first one, or one far behind)."),
+    ):
+        family = CounterMetricFamily(f"fundcenter_writer_{name}_total", text)
+        family.add_metric([], turns[key])
+        yield family
 
 
 def _webhooks(head: int, backlog: dict[str, float]) -> Iterator[Metric]:

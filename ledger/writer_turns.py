@@ -35,6 +35,7 @@ import contextlib
 import copy
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -61,7 +62,8 @@ class WriterTurns:
         self._conn: psycopg.Connection[Any] | None = None
         self.known: int | None = None  # the log position up to which the cache has seen every event
         self.written: int | None = None  # the last position this process wrote in the turn under way
-        self.turns = self.applied = self.evicted = self.cleared = 0  # counters a test or a benchmark can read
+        self.turns = self.applied = self.evicted = self.cleared = 0  # counters: tests, benchmarks, /metrics
+        self.waited_s = 0.0  # time spent waiting for the lock, all turns together
         self._lock = threading.Lock()  # one turn at a time in this process (the writer's own lock already is)
 
     @contextlib.contextmanager
@@ -84,6 +86,11 @@ class WriterTurns:
         if self.written is None or position > self.written:
             self.written = position
 
+    def state(self) -> dict[str, float]:
+        """The counters, for /metrics."""
+        return {"turns": self.turns, "waited_s": self.waited_s, "applied": self.applied, "evicted": self.evicted,
+                "cleared": self.cleared}
+
     def close(self) -> None:
         self._drop()
 
@@ -94,8 +101,10 @@ class WriterTurns:
         restart of the server ends its sessions), once."""
         for last in (self._conn is None, True):
             conn = self._connection()
+            started = time.perf_counter()
             try:
                 conn.execute("SELECT pg_advisory_lock(%s)", (TURN_KEY,))
+                self.waited_s += time.perf_counter() - started
                 return
             except psycopg.errors.LockNotAvailable:  # waited TURN_WAIT_S: the session is fine
                 raise

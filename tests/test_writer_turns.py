@@ -136,3 +136,28 @@ def test_a_refused_command_in_its_turn_is_refused_as_ever(two):
     with pytest.raises(errors.InsufficientFunds):
         other.transfer(a, b, 60, "CNY", "second")  # other's turn knows a has 40 left
     assert other.stats.conflicts == 0
+
+
+def test_metrics_show_the_turns_of_a_process_that_takes_them(pg_url, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.config import api_keys, settings_for
+
+    settings = settings_for(pg_url)
+    keys = api_keys(settings, [("admin", "admin", None), ("mall", "business", "mall")])
+    monkeypatch.setenv("FUNDCENTER_WRITER_TURNS", "true")  # as `serve --workers N` sets it for its workers
+    with TestClient(create_app(settings=settings)) as client:
+        mall = {"Authorization": f"Bearer {keys['mall']}"}
+        opened = client.post("/v1/accounts", headers={**mall, "Idempotency-Key": "o1"},
+                             json={"kind": "member", "external_ref": "alice", "currency": "CNY"})
+        assert opened.status_code == 201, opened.text
+        text = client.get("/metrics").text
+    turns = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line.startswith("fundcenter_writer_")}
+    assert turns["fundcenter_writer_turns_total"] >= 1 and turns["fundcenter_writer_turn_cache_cleared_total"] == 1
+    assert turns["fundcenter_writer_turn_wait_seconds_total"] >= 0
+    assert "fundcenter_writer_turn_events_applied_total" in turns
+
+
+def test_metrics_leave_the_turns_out_of_a_process_that_takes_none(api):
+    assert "fundcenter_writer_" not in api.client.get("/metrics").text

@@ -149,9 +149,10 @@ async def metrics(request: Request) -> PlainTextResponse:
     overdue = await _overdue(services) if answered else None
     now_s = services.ledger.clock().timestamp()
     webhooks = await _within(services, lambda: backlog(services.views, now_s)) if answered else None
+    turns = services.ledger.writer.turns
     text = services.metrics.render(
         services.ledger.stats, probe.head, position, database_up=answered, projections=state,
-        reconciliation_overdue=overdue, webhooks=webhooks,
+        reconciliation_overdue=overdue, webhooks=webhooks, writer_turns=None if turns is None else turns.state(),
     )
     return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
