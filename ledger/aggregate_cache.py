@@ -12,10 +12,12 @@ accounts (the working set every command reads) in one LRU cache and everything e
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Cache, LRUCache
+from eventsourcing.application import Cache, LRUCache, project_aggregate
 
 from .domain.accounts import Account
 
@@ -36,6 +38,13 @@ class AggregateCache(Cache[UUID, Any]):
 
     def put(self, key: UUID, value: Any) -> Any:
         return (self.accounts if isinstance(value, Account) else self.others).put(key, value)
+
+    def advance(self, key: UUID, cached: Any, events: Sequence[Any]) -> None:
+        """Put in place of `cached` a copy of it with `events` applied (its next ones, stored by
+        another writer): the cached aggregate itself is never changed, as a reader may hold it."""
+        current = project_aggregate(copy.deepcopy(cached), events)
+        assert current is not None, "projecting events onto an aggregate never loses it"
+        self.put(key, current)
 
     def clear(self) -> None:
         """Forget everything (what is needed is read again): a writer that cannot tell what is stale."""

@@ -39,7 +39,6 @@ Staff commands record who made them (`by`); without one, the ledger's default
 from __future__ import annotations
 
 import contextlib
-import copy
 import random
 import threading
 import time
@@ -54,6 +53,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from . import idempotency, store
+from .aggregate_cache import AggregateCache
 from .domain import days, ids
 from .domain.accounting_day import AccountingDay
 from .domain.accounts import CHANNEL_ROLES, SYSTEM_BUSINESS_ID, Account, AccountKind, SystemRole
@@ -233,7 +233,7 @@ class UnitOfWork:
         the repeat). (The cache holds only what was saved: an attempt works on copies.) If the store
         cannot be read, they are evicted."""
         cache = self.app.repository.cache
-        assert cache is not None, "FundCenter.env configures the aggregate cache"
+        assert isinstance(cache, AggregateCache), "FundCenter.construct_repository sets its cache"
         read = list(dict.fromkeys(aggregate_ids))
         try:
             for aggregate_id in read:
@@ -243,9 +243,7 @@ class UnitOfWork:
                     continue
                 newer = list(self.app.events.get(originator_id=aggregate_id, gt=cached.version))
                 if newer:
-                    current = project_aggregate(copy.deepcopy(cached), newer)
-                    assert current is not None, "projecting events onto an aggregate never loses it"
-                    cache.put(aggregate_id, current)
+                    cache.advance(aggregate_id, cached, newer)
         except Exception:  # the store: whatever it holds is read again, later
             self.evict(read)
 

@@ -32,8 +32,6 @@ workers. One process alone gains nothing from it and would pay two round trips a
 from __future__ import annotations
 
 import contextlib
-import copy
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -41,12 +39,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application
 
 from .aggregate_cache import AggregateCache
 from .pools import DatabaseUnavailable
-
-log = logging.getLogger(__name__)
 
 TURN_KEY = 0x46756E6443656E74  # the advisory lock's key ("FundCent"): one per database
 TURN_WAIT_S = 10  # the longest a writer waits for its turn
@@ -176,7 +172,7 @@ class WriterTurns:
         self.cleared += 1
         self.known = head
 
-    def _apply(self, cache: Any, aggregate_id: UUID, notifications: list[Any]) -> None:
+    def _apply(self, cache: AggregateCache, aggregate_id: UUID, notifications: list[Any]) -> None:
         try:
             cached = cache.get(aggregate_id)
         except KeyError:
@@ -186,8 +182,5 @@ class WriterTurns:
             cache.get(aggregate_id, evict=True)  # events missing in between: read again when needed
             self.evicted += 1
             return
-        events = [self.app.mapper.to_domain_event(n) for n in notifications]
-        current = project_aggregate(copy.deepcopy(cached), events)
-        assert current is not None, "projecting events onto an aggregate never loses it"
-        cache.put(aggregate_id, current)
-        self.applied += len(events)
+        cache.advance(aggregate_id, cached, [self.app.mapper.to_domain_event(n) for n in notifications])
+        self.applied += len(notifications)
