@@ -221,8 +221,14 @@ def allowed(permission: Permission):
     return Depends(check)
 
 
-async def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+async def idempotency_key(
+    _who: PrincipalDep, key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> str:
     """The Idempotency-Key as the client sent it: 1-255 characters, no control characters.
+
+    Asked for after the caller is known (a request without a valid API key is answered 401, not
+    told what else it lacks); the routes name it after the caller's permission, so a role that may
+    not run the command hears 403 first.
 
     Checked here, once: the ledger sees it with the caller's scope in front, which its
     own, larger limit (ledger.domain.inputs.KEY_LENGTH_MAX) leaves room for."""

@@ -58,6 +58,24 @@ def test_the_idempotency_key_is_required_where_the_route_requires_it(document, a
     problem_of(api.post("/v1/accounts", body, key=False), 400, "idempotency-key-required")
 
 
+def test_who_asks_is_answered_before_what_is_missing_from_the_request(document, api):
+    """A command without its Idempotency-Key is refused 401 to a caller without a valid key and 403
+    to a key whose role may not run it, as any other request of theirs: never 400."""
+    commands = [(method, path) for method, path, operation in operations(document)
+                if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))]
+    uuid = "00000000-0000-0000-0000-000000000000"
+    for method, template in commands:
+        path = re.sub(r"\{[a-z_]*id\}", uuid, template).replace("{date}", "2026-11-20").replace("{code}", "unionpay")
+        problem_of(api.call(method, path, who=None, key=False, json={}), 401, "unauthorized")
+        problem_of(api.call(method, path, who=None, key=False, json={}, headers={"Authorization": "Bearer fc_nope_nope"}),
+                   401, "unauthorized")
+        # Auditors read; none of these commands is theirs. Any staff key may ask to approve or reject:
+        # whether its holder may is known once the approval's command is read, after the key is checked.
+        anyone_on_staff = template.startswith("/v1/approvals/")
+        expected = (400, "idempotency-key-required") if anyone_on_staff else (403, "forbidden")
+        problem_of(api.call(method, path, who="auditor", key=False, json={}), *expected)
+
+
 def test_every_route_documents_its_problems_as_problem_json(document):
     problem = document["components"]["schemas"]["Problem"]
     assert {"type", "title", "status", "detail", "instance", "request_id"} <= set(problem["properties"])

@@ -22,7 +22,7 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def open_account(body: OpenAccount, key: IdempotencyKeyDep, api: Annotated[Accounts, acting(P.ACCOUNTS_OPEN_MEMBER, Accounts)]):
+def open_account(body: OpenAccount, api: Annotated[Accounts, acting(P.ACCOUNTS_OPEN_MEMBER, Accounts)], key: IdempotencyKeyDep):
     """Open an account; the same (business_id, external_ref) again returns the same account."""
     return api.open_account(body, key)
 
@@ -67,7 +67,7 @@ def get_balance(
 
 
 @router.post("/{account_id}/status", response_model=AccountOut)
-def set_status(account_id: UUID, body: SetStatus, key: IdempotencyKeyDep,
-               api: Annotated[Accounts, acting(P.ACCOUNTS_STATUS, Accounts)]):
+def set_status(account_id: UUID, body: SetStatus, api: Annotated[Accounts, acting(P.ACCOUNTS_STATUS, Accounts)],
+               key: IdempotencyKeyDep):
     """Freeze (no debits), unfreeze or close (final, only when empty) the whole account, with an optional reason."""
     return api.set_status(account_id, body.status, key, body.reason)

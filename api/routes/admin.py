@@ -21,7 +21,7 @@ Admin = Annotated[Access, acting(P.KEYS_MANAGE, Access)]
 
 
 @router.post("/api-keys", status_code=201, response_model=NewKeyOut)
-def create_key(body: KeyIn, key: IdempotencyKeyDep, api: Admin):
+def create_key(body: KeyIn, api: Admin, key: IdempotencyKeyDep):
     """A new API key. The response holds the key itself, this once; only its hash is kept.
     A retry with the same Idempotency-Key answers with the same key's id and `"key": null`
     (and a note): the secret cannot be shown again. It never makes a second key."""
@@ -41,7 +41,7 @@ def revoke_key(key_id: UUID, api: Admin):
 
 
 @router.post("/api-keys/{key_id}/role", response_model=KeyOut, responses=PENDING)
-def grant_role(key_id: UUID, body: GrantIn, key: IdempotencyKeyDep, api: Admin):
+def grant_role(key_id: UUID, body: GrantIn, api: Admin, key: IdempotencyKeyDep):
     """Give a key another role (and, for a business key, its business)."""
     return api.grant(key_id, body, key)
 

@@ -42,7 +42,7 @@ def get_approval(approval_id: UUID, api: Staff):
 
 
 @router.post("/{approval_id}/approve", response_model=ApprovalOut)
-def approve(approval_id: UUID, key: IdempotencyKeyDep, api: Staff):
+def approve(approval_id: UUID, api: Staff, key: IdempotencyKeyDep):
     """Approve, then run the held command once, with its original Idempotency-Key: the answer holds its
     `result`, or its refusal as `problem`. Needs the permission the command needs, and another holder
     than the maker's (`403 four-eyes`). A retry with the same Idempotency-Key answers as the first did;
@@ -51,7 +51,7 @@ def approve(approval_id: UUID, key: IdempotencyKeyDep, api: Staff):
 
 
 @router.post("/{approval_id}/reject", response_model=ApprovalOut)
-def reject(approval_id: UUID, body: RejectIn, key: IdempotencyKeyDep, api: Staff):
+def reject(approval_id: UUID, body: RejectIn, api: Staff, key: IdempotencyKeyDep):
     """Reject, with a reason: the held command never runs. Same rules as approving."""
     return api.reject(approval_id, body.reason, key)
 

@@ -32,7 +32,7 @@ def public_key(api: Anyone):
 
 
 @router.post("/v1/days/{date}/close", response_model=DayCloseOut)
-def close_day(date: Day, key: IdempotencyKeyDep, api: Closer, body: CloseDayIn | None = None):
+def close_day(date: Day, api: Closer, key: IdempotencyKeyDep, body: CloseDayIn | None = None):
     """Close an accounting day that is over: fix the log position at its end, the hash chain there,
     the trial balance and the Merkle root over every account's closing balance, and sign them.
     Every channel a payment moved on the day needs that day's reconciliation closed, or waived

@@ -66,8 +66,8 @@ def get_transfer(transfer_id: UUID, api: Reader):
 
 
 @router.post("/v1/transfers/{transfer_id}/reverse", status_code=201, response_model=TransferOut)
-def reverse_transfer(transfer_id: UUID, body: ReverseIn, key: IdempotencyKeyDep,
-                     api: Annotated[Lookups, acting(P.MONEY_MOVE, Lookups)]):
+def reverse_transfer(transfer_id: UUID, body: ReverseIn, api: Annotated[Lookups, acting(P.MONEY_MOVE, Lookups)],
+                     key: IdempotencyKeyDep):
     """Post the transfer's postings again with the sides swapped, once per transfer (a second is
     `409 already-reversed`). A business reverses transfers between its own accounts."""
     return api.reverse(transfer_id, body.reason, key)

@@ -55,14 +55,14 @@ def transfer_soon(body: TransferIn, key: str, api: Money) -> Pending | None:
 
 @router.post("/v1/transfers", status_code=201, response_model=TransferOut)
 @lean(TransferIn, P.MONEY_MOVE, Money, soon=transfer_soon)
-def transfer(body: TransferIn, key: IdempotencyKeyDep, api: Mover):
+def transfer(body: TransferIn, api: Mover, key: IdempotencyKeyDep):
     """An internal transfer between two customer accounts of one currency."""
     return shown(TransferOut, api.transfer(body, key), 201)
 
 
 @router.post("/v1/transfers/batch", status_code=200, response_model=BatchOut)
 @lean(BatchIn, P.MONEY_MOVE, Money, wants_request=True)
-def transfer_batch(body: BatchIn, key: IdempotencyKeyDep, api: Mover, request: Request):
+def transfer_batch(body: BatchIn, api: Mover, key: IdempotencyKeyDep, request: Request):
     """Up to 1000 transfers applied in order, each idempotent (its own key, or the batch key and its index).
     Saved in one transaction when all go through; a refused item refuses only itself."""
     results, position = [], None
@@ -90,7 +90,7 @@ def capture_hold_soon(hold_id: UUID, body: CaptureIn, key: str, api: Money) -> P
 
 @router.post("/v1/holds", status_code=201, response_model=HoldOut)
 @lean(HoldIn, P.MONEY_MOVE, Money, soon=place_hold_soon)
-def place_hold(body: HoldIn, key: IdempotencyKeyDep, api: Mover):
+def place_hold(body: HoldIn, api: Mover, key: IdempotencyKeyDep):
     """Freeze part of an account's balance, optionally until `expires_at`."""
     return shown(HoldOut, api.place_hold(body, key), 201)
 
@@ -102,20 +102,20 @@ def get_hold(hold_id: UUID, api: Annotated[Money, acting(P.ACCOUNTS_READ, Money)
 
 @router.post("/v1/holds/{hold_id}/release", response_model=HoldOut)
 @lean(ReleaseIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",), soon=release_hold_soon)
-def release_hold(hold_id: UUID, body: ReleaseIn, key: IdempotencyKeyDep, api: Mover):
+def release_hold(hold_id: UUID, body: ReleaseIn, api: Mover, key: IdempotencyKeyDep):
     """Unfreeze all that remains (no amount) or part of it."""
     return shown(HoldOut, api.release_hold(hold_id, body, key))
 
 
 @router.post("/v1/holds/{hold_id}/capture", status_code=201, response_model=TransferOut)
 @lean(CaptureIn, P.MONEY_MOVE, Money, path_uuids=("hold_id",), soon=capture_hold_soon)
-def capture_hold(hold_id: UUID, body: CaptureIn, key: IdempotencyKeyDep, api: Mover):
+def capture_hold(hold_id: UUID, body: CaptureIn, api: Mover, key: IdempotencyKeyDep):
     """Post all that remains (no amount) or part of a hold to another account."""
     return shown(TransferOut, api.capture_hold(hold_id, body, key), 201)
 
 
 @router.post("/v1/admin/adjustments", status_code=201, response_model=TransferOut, tags=["admin"], responses=PENDING)
-def adjust(body: AdjustmentIn, key: IdempotencyKeyDep, api: Annotated[Money, acting(P.ADJUSTMENTS, Money)]):
+def adjust(body: AdjustmentIn, api: Annotated[Money, acting(P.ADJUSTMENTS, Money)], key: IdempotencyKeyDep):
     """An operator's manual adjustment against the `difference` system account. Above the approval policy's
     threshold it waits for a second staff key's approval (202)."""
     return api.adjust(body, key)

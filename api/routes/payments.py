@@ -20,7 +20,7 @@ Reader = Annotated[CardPayments, acting(P.ACCOUNTS_READ, CardPayments)]
 
 
 @router.post("/v1/bindings", status_code=201, response_model=BindingOut)
-def bind_card(body: BindingIn, key: IdempotencyKeyDep, api: Payer):
+def bind_card(body: BindingIn, api: Payer, key: IdempotencyKeyDep):
     """Bind (verify, 鉴权) a member's card. Card and ID numbers are kept only masked and tokenised."""
     return api.bind(body, key)
 
@@ -36,7 +36,7 @@ def unbind_card(binding_id: UUID, api: Payer):
 
 
 @router.post("/v1/recharges", status_code=201, response_model=PaymentOut)
-def recharge(body: RechargeIn, key: IdempotencyKeyDep, api: Payer):
+def recharge(body: RechargeIn, api: Payer, key: IdempotencyKeyDep):
     """Take money in through a channel: withholding and auth_pay from a bound card, e-banking by redirect.
     The response says what comes next: `awaiting_confirmation` (send the SMS code), `redirected`
     (send the payer to `redirect_url`), `pending`, or the final `succeeded` / `failed`."""
@@ -44,7 +44,7 @@ def recharge(body: RechargeIn, key: IdempotencyKeyDep, api: Payer):
 
 
 @router.post("/v1/recharges/{recharge_id}/confirm", response_model=PaymentOut)
-def confirm_recharge(recharge_id: UUID, body: ConfirmIn, key: IdempotencyKeyDep, api: Payer):
+def confirm_recharge(recharge_id: UUID, body: ConfirmIn, api: Payer, key: IdempotencyKeyDep):
     """auth_pay: the SMS code the payer received."""
     return api.confirm(recharge_id, body, key)
 
@@ -55,7 +55,7 @@ def get_recharge(recharge_id: UUID, api: Reader):
 
 
 @router.post("/v1/withdrawals", status_code=201, response_model=PaymentOut)
-def withdraw(body: WithdrawalIn, key: IdempotencyKeyDep, api: Payer):
+def withdraw(body: WithdrawalIn, api: Payer, key: IdempotencyKeyDep):
     """Pay out to a bound card. The amount is held at once; captured on success, released on failure."""
     return api.withdraw(body, key)
 

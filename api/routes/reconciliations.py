@@ -45,7 +45,7 @@ def out(caller: Reconciliations, reconciliation, **extra) -> dict:
 
 
 @router.post("", status_code=201, response_model=ReconciliationOut)
-def import_statement(body: ImportIn, key: IdempotencyKeyDep, api: Writer):
+def import_statement(body: ImportIn, api: Writer, key: IdempotencyKeyDep):
     """Import the channel's statement for a day and currency and match it line by line, with the
     differences still waiting from earlier days. The same file again changes nothing; a malformed
     file is rejected whole, naming the line; an unknown channel is 404, a day not begun yet 422."""
@@ -53,7 +53,7 @@ def import_statement(body: ImportIn, key: IdempotencyKeyDep, api: Writer):
 
 
 @router.post("/fetch", status_code=201, response_model=ReconciliationOut)
-def fetch_statement(body: FetchIn, key: IdempotencyKeyDep, api: Writer):
+def fetch_statement(body: FetchIn, api: Writer, key: IdempotencyKeyDep):
     """Get the day's statement from the channel's gateway and import it as if uploaded."""
     return out(api, api.fetch_statement(body, key))
 
@@ -93,7 +93,7 @@ def differences(reconciliation_id: UUID, api: Reader, limit: Limit = 100, cursor
 
 @router.post("/{reconciliation_id}/differences/{seq}/resolve", response_model=ReconciliationOut, responses=PENDING)
 def resolve(reconciliation_id: UUID, seq: Annotated[int, Path(ge=1, le=POSITION_MAX)], body: ResolveIn,
-            key: IdempotencyKeyDep, api: Writer):
+            api: Writer, key: IdempotencyKeyDep):
     """Resolve a difference once: complete, reverse (a recharge or a payout), book_difference, write_off,
     dismiss (a duplicate) or wait (for a later day's file); a waiting one takes one more action, even
     once its day is closed. The answer shows the resolution's transfers with their postings."""
@@ -102,7 +102,7 @@ def resolve(reconciliation_id: UUID, seq: Annotated[int, Path(ge=1, le=POSITION_
 
 
 @router.post("/{reconciliation_id}/close", response_model=ReconciliationOut)
-def close(reconciliation_id: UUID, key: IdempotencyKeyDep, api: Writer):
+def close(reconciliation_id: UUID, api: Writer, key: IdempotencyKeyDep):
     """When nothing is open: move the matched total (with what this day matched of earlier days'
     waiting differences) from pending_reconciliation to reconciled; waiting differences stay open."""
     return out(api, api.close_reconciliation(reconciliation_id, key))

@@ -28,7 +28,7 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
 @router.post("", status_code=201, response_model=NewSecretOut)
-def create_endpoint(body: EndpointIn, key: IdempotencyKeyDep, api: Api):
+def create_endpoint(body: EndpointIn, api: Api, key: IdempotencyKeyDep):
     """A new endpoint. The response holds its signing secret, this once (a retry with the same
     Idempotency-Key answers the same endpoint with `"secret": null`)."""
     return api.create(body, key)
@@ -45,13 +45,13 @@ def get_endpoint(endpoint_id: UUID, api: Api):
 
 
 @router.post("/{endpoint_id}/disable", response_model=EndpointOut)
-def disable_endpoint(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api):
+def disable_endpoint(endpoint_id: UUID, api: Api, key: IdempotencyKeyDep):
     """Stop sending; the endpoint's events are still queued, for when it is enabled again or replayed."""
     return api.disable(endpoint_id, key)
 
 
 @router.post("/{endpoint_id}/enable", response_model=EndpointOut)
-def enable_endpoint(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api):
+def enable_endpoint(endpoint_id: UUID, api: Api, key: IdempotencyKeyDep):
     return api.enable(endpoint_id, key)
 
 
@@ -61,14 +61,14 @@ def delete_endpoint(endpoint_id: UUID, api: Api):
 
 
 @router.post("/{endpoint_id}/rotate-secret", response_model=NewSecretOut)
-def rotate_secret(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api):
+def rotate_secret(endpoint_id: UUID, api: Api, key: IdempotencyKeyDep):
     """A new signing secret, shown this once; the old one stops signing at once (a retry with the same
     Idempotency-Key answers the endpoint with `"secret": null`: it rotates once)."""
     return api.rotate_secret(endpoint_id, key)
 
 
 @router.post("/{endpoint_id}/replay", response_model=ReplayOut)
-def replay(endpoint_id: UUID, key: IdempotencyKeyDep, api: Api,
+def replay(endpoint_id: UUID, api: Api, key: IdempotencyKeyDep,
            from_position: Annotated[int, Query(alias="from", ge=0, le=POSITION_MAX)] = 0):
     """Send the endpoint's webhooks again from log position `from` on (delivered and failed ones too), those
     queued before the request (recorded as the endpoint's event); `replayed` says how many, the same on a retry."""
