@@ -158,6 +158,7 @@ def reconcile_fetch(
     db: DbOption = None,
 ) -> None:
     """Get the day's statement from the channel's gateway, import it as if uploaded, print the summary.
+
     (The simulator plays every channel in the catalog: its statements are of what it did in this
     process. Real adapters fetch the channel's file.)"""
     day = _date_option(date)
@@ -187,9 +188,11 @@ def serve(
         int, typer.Option(min=1, help="Worker processes on the one port (PostgreSQL only for more than 1).")
     ] = 1,
 ) -> None:
-    """Serve the HTTP API (and run the projections) on one process, or on N worker processes
-    (`--workers N`, PostgreSQL): each with its own ledger and writer; one of them, elected,
-    applies the projections and the others follow its position."""
+    """Serve the HTTP API (and run the projections).
+
+    On one process, or on N worker processes (`--workers N`, PostgreSQL): each with its own
+    ledger and writer; one of them, elected, applies the projections and the others follow its
+    position."""
     import uvicorn
 
     from .app import create_app
@@ -279,10 +282,12 @@ def replay(
         bool, typer.Option("--catch-up/--no-catch-up", help="Let lagging live views catch up first.")
     ] = True,
 ) -> None:
-    """Verify the views: replay the log into scratch views and compare them with the live ones;
-    check that every transfer balances, the trial balance is zero per currency, and every
-    aggregate agrees with the transfers. Exit 1 on a mismatch. (`replay --verify` is the same.)
-    Each run's outcome is recorded in the views' database (the console's Events page, /v1/verifications)."""
+    """Verify the views against a replay of the log; exit 1 on a mismatch.
+
+    Replay the log into scratch views and compare them with the live ones; check that every
+    transfer balances, the trial balance is zero per currency, and every aggregate agrees with
+    the transfers. (`replay --verify` is the same.) Each run's outcome is recorded in the views'
+    database (the console's Events page, /v1/verifications)."""
     from projections.verify import replay_and_verify
     from projections.verify_runs import Run, record
 

@@ -58,8 +58,9 @@ def verify(
         bool, typer.Option("--progress", help="A progress bar on stderr even when it is not a terminal.")
     ] = False,
 ) -> None:
-    """Recompute the hash chain over the log, check every snapshot's seal, and rebuild every aggregate
-    from its own events. Exit 1 naming the first broken position."""
+    """Prove the log: recompute its hash chain, check the snapshots' seals, rebuild every aggregate.
+
+    Every aggregate is rebuilt from its own events. Exit 1 naming the first broken position."""
     now = clock()
     started = now()
     database = Database.from_url(db)

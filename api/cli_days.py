@@ -78,8 +78,10 @@ def verify_certificate(
         "--db", help="Also check that the log still hashes to it (the chain at its position, the balances).",
         show_default=False)] = None,
 ) -> None:
-    """Check a day's certificate: its signature, offline; with --db, that the log still says what it
-    does. Exit 1 if not, saying why."""
+    """Check a day's certificate: its signature, offline; with --db, that the log still agrees.
+
+    With --db, the log up to the day's position must still hash to the certificate's chain hash,
+    and the balances to its Merkle root. Exit 1 if not, saying why."""
     try:
         body = verify_signature(json.loads(file.read_text()), public_key.read_bytes())
     except (CertificateInvalid, ValueError) as error:

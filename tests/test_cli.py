@@ -141,6 +141,27 @@ def test_the_console_script_is_installed():
     assert shutil.which("fundcenter", path=str(Path(sys.executable).parent)) is not None
 
 
+def test_each_command_is_listed_by_a_summary_of_one_line():
+    """`fundcenter --help` (and each group's) lists a command by its help's first paragraph, line
+    breaks kept: so that paragraph is one line, its details after a blank line."""
+    import inspect
+
+    import typer
+
+    from api.cli import app
+
+    def commands(group, path=()):
+        for name, command in getattr(group, "commands", {}).items():
+            yield (*path, name), command
+            yield from commands(command, (*path, name))
+
+    listed = dict(commands(typer.main.get_command(app)))
+    assert {("serve",), ("replay",), ("audit", "verify"), ("day", "close"), ("reconcile", "fetch")} <= set(listed)
+    for path, command in listed.items():
+        summary = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        assert summary and "\n" not in summary, (path, summary)
+
+
 def test_project_once_then_replay_verify_and_a_tampered_view(store_url, tmp_path):
     demo = fundcenter("demo", "--db", store_url, env=configured_secrets())
     assert demo.returncode == 0, demo.stderr  # the demo brings the views up to date
