@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -101,8 +101,18 @@ def templates() -> Jinja2Templates:
     made = Jinja2Templates(directory=str(TEMPLATES_DIR))
     made.env.filters["money"] = money
     made.env.filters["pretty"] = pretty
+    made.env.filters["when"] = when
     made.env.globals["new_key"] = lambda: uuid.uuid4().hex  # a form's Idempotency-Key, one per render
     return made
+
+
+def when(instant: Any, length: int = 19) -> str:
+    """An instant (a datetime, or ISO 8601 text as the views keep it) as staff read it: date and time
+    to the second (`length` 16: to the minute), in UTC as the API gives it; blank for none."""
+    if instant is None or instant == "":
+        return ""
+    text = instant.isoformat() if hasattr(instant, "isoformat") else str(instant)
+    return text[:length].replace("T", " ")
 
 
 def pretty(data: Any) -> str:
@@ -142,6 +152,15 @@ class Desk:
 
     def can(self, permission: Permission) -> bool:
         return self.who.can(permission)
+
+    def key_names(self, key_ids: Iterable[str | None]) -> dict[str, str]:
+        """The names of these API keys (who did something, as the log records it) that the views know."""
+        wanted = sorted({k for k in key_ids if k})
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = self.services.views.query(f"SELECT key_id, name FROM api_keys WHERE key_id IN ({marks})", wanted)
+        return {str(row["key_id"]): row["name"] for row in rows if row["name"]}
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return render(self.request, template, status, self.session, **context)

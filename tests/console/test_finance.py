@@ -4,6 +4,7 @@ and the trial balance; a channel's file fetched from it; an auditor reads and ch
 
 import csv
 import io
+import re
 from pathlib import Path
 from uuid import uuid4
 
@@ -235,6 +236,8 @@ def test_a_difference_left_waiting_lets_the_day_close_and_takes_one_more_action(
     row = page.locator("#difference-list tr[data-seq]").first
     assert row.locator(".resolution").inner_text() == "wait (waiting)"
     assert row.locator("select[name=action] option").all_inner_texts() == ["reverse", "write_off"]  # one more, not wait
+    for fact in ("Imported by", "Closed by"):  # the key's name, its id beside it
+        assert re.fullmatch(r"finance \(key [0-9a-f-]{36}\)", page.locator(f"dl.facts dt:has-text('{fact}') + dd").inner_text())
     console.shot("closed-waiting")
     row.locator("select[name=action]").select_option("reverse")
     row.locator("input[name=reason]").fill("the channel never had it")

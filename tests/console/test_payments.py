@@ -1,6 +1,8 @@
 """Transactions and payments at the console: filters, a payment's routing decisions, what the channel
 answered and what was posted; the operator's sweep of pending payments."""
 
+import re
+
 from tests.console.conftest import Console
 
 
@@ -75,6 +77,9 @@ def test_a_transfer_shows_its_postings(console: Console):
     assert [(p[0].strip(), p[1].strip(), p[2].strip()) for p in postings] == [
         ("mall / pay-carol", "25.00 CNY", ""), ("mall / pay-dave", "", "25.00 CNY")]
     assert transfer["id"] in page.locator(".facts").inner_text()
+    when = page.locator(".facts dt:text-is('Time') + dd").inner_text()  # to the second, as the lists show it
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", when), when
+    assert when.startswith(transfer["created_at"][:19].replace("T", " "))
 
 
 def test_the_operator_sweeps_pending_payments_and_others_cannot(console: Console):

@@ -75,8 +75,7 @@ def _last_change(desk: Desk, accounts: Accounts, account_id: UUID) -> dict[str, 
     change = accounts.last_status_change(account_id)
     if change is None or not change["by"]:
         return change
-    rows = desk.services.views.query("SELECT name FROM api_keys WHERE key_id = ?", (change["by"],))
-    return {**change, "by_name": rows[0]["name"] if rows else None}
+    return {**change, "by_name": desk.key_names([change["by"]]).get(change["by"])}
 
 
 @router.get("/{account_id}/statement.csv")

@@ -108,7 +108,7 @@ def reconciliation(desk: Reader, reconciliation_id: UUID, cursor: Cursor = None)
     return desk.render("reconciliation/detail.html", r=found, differences=differences,
                        **paging(desk, {}, str(after) if after else None, following),
                        classes=(MATCHED, *CLASSES), overdue=api.overdue(found), can_write=desk.can(Permission.RECONCILE),
-                       state=_status(api, found))
+                       state=_status(api, found), names=desk.key_names([found.imported_by, found.closed_by]))
 
 
 @router.get("/{reconciliation_id}/lines")
