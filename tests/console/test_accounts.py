@@ -165,7 +165,7 @@ def test_an_account_page_its_csv_and_its_freeze_on_each_store(clerk):
     clerk.get("/console/accounts?business_id=mall&external_ref=store-alice&kind=member")
     assert "2,500.75 CNY" in clerk.text()
     clerk.get(f"/console/accounts/{alice}")
-    assert clerk.page.status_code == 200 and "Available 可用 2,500.75 CNY" in clerk.text()
+    assert clerk.page.status_code == 200 and "Available 可用 posted − pending 2,500.75 CNY" in clerk.text()
     csv_text = clerk.client.get(f"/console/accounts/{alice}/statement.csv?from=2000-01-01").text
     assert csv_text.splitlines()[1].split(",")[6:9] == ["250075", "CNY", "250075"]
     clerk.post(f"/console/accounts/{alice}/status", {"status": "frozen", "reason": "court order 7"})
