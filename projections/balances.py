@@ -21,7 +21,7 @@ from ledger.domain.errors import AccountNotFound
 from ledger.domain.holds import Hold
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, Collects, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import Batch, Collects, check_limit, decode_cursor, dispatchmethod, encode_cursor, iso, posted_texts
 
 
 class _Changes:
@@ -113,11 +113,11 @@ class BalancesView(Collects):
 
     @collect.register
     def _(self, event: Transfer.Posted, position: int, changes: _Changes) -> None:
-        for p in event.postings:
+        for p, account in zip(event.postings, posted_texts(event).accounts, strict=True):
             if p["side"] == "debit":
-                changes.update_account(str(p["account"]), position, debits=p["amount"])
+                changes.update_account(account, position, debits=p["amount"])
             else:
-                changes.update_account(str(p["account"]), position, credits=p["amount"])
+                changes.update_account(account, position, credits=p["amount"])
 
     @collect.register
     def _(self, event: Hold.Placed, position: int, changes: _Changes) -> None:

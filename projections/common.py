@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
@@ -108,6 +110,45 @@ class Collects:
     def apply(self, cur: Any, batch: Batch) -> None:
         """Both phases at once."""
         self.write(cur, self.changes(batch))
+
+
+class PostedTexts(NamedTuple):
+    """What the views store of a transfer's event as text: its id, each posting's account (in the
+    postings' order) and its instant (`iso`)."""
+
+    transfer_id: str
+    accounts: tuple[str, ...]
+    created_at: str
+
+
+# Within `texts_shared()`, each event's texts by the event's id(), with the event itself: held, so
+# that its id names no other object while the scope lasts.
+_SHARED_TEXTS: ContextVar[dict[int, tuple[Any, PostedTexts]] | None] = ContextVar("posted_texts", default=None)
+
+
+def posted_texts(event: Any) -> PostedTexts:
+    """A transfer event's texts: made once per event within `texts_shared()`, however many views
+    ask (four do, and a UUID's text costs about half a microsecond), else each time."""
+    shared = _SHARED_TEXTS.get()
+    if shared is not None:
+        hit = shared.get(id(event))
+        if hit is not None:
+            return hit[1]
+    texts = PostedTexts(str(event.originator_id), tuple([str(p["account"]) for p in event.postings]), iso(event.timestamp))
+    if shared is not None:
+        shared[id(event)] = (event, texts)
+    return texts
+
+
+@contextmanager
+def texts_shared() -> Iterator[None]:
+    """A scope (the runner's collection of one batch by every view) in which `posted_texts` makes
+    each event's texts once."""
+    token = _SHARED_TEXTS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_TEXTS.reset(token)
 
 
 PAGE_SIZE_MAX = 1000

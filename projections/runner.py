@@ -60,7 +60,7 @@ from ledger.outages import database_unavailable
 from .api_keys import ApiKeysView
 from .approvals import ApprovalsView
 from .balances import BalancesView
-from .common import Batch, Decoding
+from .common import Batch, Decoding, texts_shared
 from .payments import PaymentsView
 from .reconciliations import ReconciliationsView
 from .statements import StatementsView
@@ -239,8 +239,9 @@ class ProjectionRunner:
         """Each concerned view with its changes from the batch (pure Python; a view that is not
         in two phases is applied whole when the batch is written)."""
         kinds = {event.__class__ for _, event in batch}
-        return [(view, view.changes(batch) if hasattr(view, "changes") else batch)
-                for view in self.views if _concerns(view, kinds)]
+        with texts_shared():  # each transfer's ids and instant as text, made once for all the views
+            return [(view, view.changes(batch) if hasattr(view, "changes") else batch)
+                    for view in self.views if _concerns(view, kinds)]
 
     def _write(self, work: _Work, on_batch: Callable[[int, int], None] | None = None) -> int | None:
         """Write a batch's changes and its tracking position in one transaction, if the views are

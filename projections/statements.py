@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ledger.domain.transfers import Transfer
 
-from .common import Batch, Collects, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import Batch, Collects, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso, posted_texts
 
 COLUMNS = ("account_id", "position", "seq", "transfer_id", "kind", "side", "amount", "balance_after",
            "counterparty_id", "memo", "created_at")
@@ -49,8 +49,8 @@ class StatementsView(Collects):
 
     @collect.register
     def _(self, event: Transfer.Posted, position: int, entries: list[list[Any]]) -> None:
-        accounts = [str(p["account"]) for p in event.postings]  # each id's text made once per event
-        transfer_id, created_at, kind, memo = str(event.originator_id), iso(event.timestamp), event.kind, event.memo
+        transfer_id, accounts, created_at = posted_texts(event)
+        kind, memo = event.kind, event.memo
         for seq, (p, account) in enumerate(zip(event.postings, accounts, strict=True)):
             others = {a for a in accounts if a != account}
             counterparty = others.pop() if len(others) == 1 else None

@@ -18,7 +18,7 @@ from typing import Any
 from ledger.domain.accounts import SystemRole
 from ledger.domain.transfers import Transfer
 
-from .common import AccountMetadata, Batch, Collects, booked_day, dispatchmethod
+from .common import AccountMetadata, Batch, Collects, booked_day, dispatchmethod, posted_texts
 
 ROLES = (SystemRole.PENDING_RECONCILIATION.value, SystemRole.RECONCILED.value)
 
@@ -63,7 +63,7 @@ class SuspenseView(Collects):
     @collect.register
     def _(self, event: Transfer.Posted, postings: list) -> None:
         day = event.references.get("day") or booked_day(event)  # a reconciliation names the day it reconciles
-        postings.extend((str(p["account"]), day, p) for p in event.postings)
+        postings.extend((account, day, p) for p, account in zip(event.postings, posted_texts(event).accounts, strict=True))
 
 
 def suspense(store: Any, *, channel: str | None = None, day: str | None = None, start: str | None = None,

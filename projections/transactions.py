@@ -24,7 +24,18 @@ from ledger.domain.holds import Hold
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.transfers import Transfer
 
-from .common import AccountMetadata, Batch, Collects, check_limit, cursor_int, decode_cursor, dispatchmethod, encode_cursor, iso
+from .common import (
+    AccountMetadata,
+    Batch,
+    Collects,
+    check_limit,
+    cursor_int,
+    decode_cursor,
+    dispatchmethod,
+    encode_cursor,
+    iso,
+    posted_texts,
+)
 
 COLUMNS = (
     "id", "position", "kind", "status", "business_id", "account_id", "counterparty_id",
@@ -93,17 +104,18 @@ class TransactionsView(Collects):
             return  # part of a channel payment: its row tells it
         debit = credit = None  # the first account of each side
         amount = 0  # what the debits sum to
-        for p in event.postings:
+        texts = posted_texts(event)
+        for p, account in zip(event.postings, texts.accounts, strict=True):
             if p["side"] == "debit":
                 amount += p["amount"]
-                debit = p["account"] if debit is None else debit
+                debit = account if debit is None else debit
             elif p["side"] == "credit" and credit is None:
-                credit = p["account"]
+                credit = account
         if debit is None or credit is None:
             raise ValueError(f"transfer {event.originator_id} has no {'debit' if debit is None else 'credit'} posting")
         rows.append(_row(
-            str(event.originator_id), position, event.kind, "posted", str(debit), str(credit), event.currency, amount,
-            event.memo, event.timestamp, event.references.get("channel"), actor=getattr(event, "by", None),
+            texts.transfer_id, position, event.kind, "posted", debit, credit, event.currency, amount,
+            event.memo, texts.created_at, event.references.get("channel"), actor=getattr(event, "by", None),
             reference=getattr(event, "reference", None),
         ))
 
@@ -111,7 +123,7 @@ class TransactionsView(Collects):
     def _(self, event: Hold.Placed, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(
             str(event.originator_id), position, "freeze", "posted", str(event.account_id), None,
-            event.currency, event.amount, event.reason, event.timestamp, reference=getattr(event, "reference", None),
+            event.currency, event.amount, event.reason, iso(event.timestamp), reference=getattr(event, "reference", None),
         ))
 
     @collect.register
@@ -119,27 +131,27 @@ class TransactionsView(Collects):
         # Account and currency come from the hold's row in the balances view.
         rows.append(_row(
             f"{event.originator_id}/{event.originator_version}", position, "unfreeze", "posted", None,
-            None, "", event.amount, "", event.timestamp, hold_id=str(event.originator_id),
+            None, "", event.amount, "", iso(event.timestamp), hold_id=str(event.originator_id),
         ))
 
 
     @collect.register
     def _(self, event: Recharge.Requested, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(str(event.originator_id), position, "recharge", "pending", None, str(event.account_id),
-                         event.currency, event.amount, f"{event.method} via {event.bank}", event.timestamp,
+                         event.currency, event.amount, f"{event.method} via {event.bank}", iso(event.timestamp),
                          reference=getattr(event, "reference", None)))
 
     @collect.register
     def _(self, event: Withdrawal.Requested, position: int, rows: list[dict[str, Any]]) -> None:
         rows.append(_row(str(event.originator_id), position, "withdrawal", "pending", str(event.account_id), None,
-                         event.currency, event.amount, f"payout to {event.bank}", event.timestamp,
+                         event.currency, event.amount, f"payout to {event.bank}", iso(event.timestamp),
                          reference=getattr(event, "reference", None)))
 
     @collect.register
     def _(self, event: CardBinding.Bound, position: int, rows: list[dict[str, Any]]) -> None:
         status = "succeeded" if event.agreements else "failed"
         rows.append(_row(str(event.originator_id), position, "verification", status, str(event.account_id), None,
-                         "", 0, f"{event.bank} {event.card_masked}", event.timestamp))
+                         "", 0, f"{event.bank} {event.card_masked}", iso(event.timestamp)))
 
 
 def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
@@ -155,14 +167,14 @@ def _fill_unfreezes(cur: Any, rows: list[dict[str, Any]]) -> None:
 
 def _row(
     id: str, position: int, kind: str, status: str, account_id: str | None, counterparty_id: str | None,
-    currency: str, amount: int, memo: str, created_at: datetime, channel: str | None = None,
+    currency: str, amount: int, memo: str, created_at: str, channel: str | None = None,
     hold_id: str | None = None, actor: str | None = None, reference: str | None = None,
 ) -> dict[str, Any]:
     return {
         "hold_id": hold_id,
         "id": id, "position": position, "kind": kind, "status": status, "account_id": account_id,
         "counterparty_id": counterparty_id, "channel": channel, "currency": currency, "amount": amount,
-        "memo": memo, "created_at": iso(created_at), "actor": actor, "reference": reference,
+        "memo": memo, "created_at": created_at, "actor": actor, "reference": reference,
     }
 
 

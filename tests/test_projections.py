@@ -5,13 +5,18 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
 from ledger import FundCenter
 from ledger.domain.ids import system_account_id
+from ledger.domain.instants import iso
+from ledger.domain.postings import Posting, Side
+from ledger.domain.transfers import Transfer, TransferKind
 from projections import ProjectionRunner, ViewStore
 from projections.balances import account_balance
+from projections.common import posted_texts, texts_shared
 from projections.statements import balance_as_of, statement
 from projections.suspense import suspense
 from projections.transactions import list_transactions
@@ -358,3 +363,24 @@ def test_each_runner_has_views_of_its_own_so_no_cache_spans_two_stores(fund_cent
     assert not {id(v) for v in first.views} & {id(v) for v in second.views}
     caches = [v.account_metadata for runner in (first, second) for v in runner.views if hasattr(v, "account_metadata")]
     assert len(caches) == 4 and len({id(c) for c in caches}) == 4
+
+
+def test_a_transfers_texts_are_made_once_per_batch_for_all_the_views():
+    def posted():
+        a, b = uuid4(), uuid4()
+        transfer = Transfer.post(uuid4(), TransferKind.TRANSFER, "CNY",
+                                 [Posting(a, Side.DEBIT, 10, "CNY"), Posting(b, Side.CREDIT, 10, "CNY")], request_hash="h")
+        return transfer.collect_events()[0]
+
+    event, other = posted(), posted()
+    texts = posted_texts(event)
+    assert texts == (str(event.originator_id), tuple(str(p["account"]) for p in event.postings), iso(event.timestamp))
+    assert posted_texts(event) is not texts  # outside a batch: made each time
+    with texts_shared():
+        shared = posted_texts(event)
+        assert shared == texts and posted_texts(event) is shared  # made once in the batch
+        assert posted_texts(other) != shared and posted_texts(other) is posted_texts(other)
+        with texts_shared():  # a scope of its own
+            assert posted_texts(event) is not shared
+        assert posted_texts(event) is shared
+    assert posted_texts(event) is not shared  # the scope is over: nothing kept
