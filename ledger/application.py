@@ -35,6 +35,7 @@ from .approval_views import ApprovalView
 from .audit.days import Signer
 from .audit.merkle import Leaf
 from .clock import system_clock
+from .collector import rare_young_collections
 from .domain.access import ApiKey, Principal, Role, parse_key
 from .domain.accounting_day import AccountingDay
 from .domain.accounts import Account
@@ -248,7 +249,8 @@ class FundCenter(Application[UUID]):
         return claimed(self.unit_of_work, transfers.transfer_claim(cmd), lambda: self.writer.run(transfers.transfer, cmd))
 
     def transfer_many(self, items: Sequence[c.TransferRequest]) -> list[TransferView | LedgerError]:
-        return self.writer.run(transfers.transfer_many, c.PostTransfers(tuple(items)))
+        with rare_young_collections():  # the batch's objects live until it is saved (ledger/collector.py)
+            return self.writer.run(transfers.transfer_many, c.PostTransfers(tuple(items)))
 
     def book_recharge(self, account: UUID, amount: int, currency: str, channel: str, idempotency_key: str) -> TransferView:
         return self.writer.run(transfers.book_recharge, c.BookRecharge(account, amount, currency, channel, idempotency_key))

@@ -41,7 +41,6 @@ get there in time).
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import queue
@@ -54,7 +53,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import Tracking
 
-from ledger import FundCenter
+from ledger import FundCenter, collector
 from ledger.outages import database_unavailable
 
 from .api_keys import ApiKeysView
@@ -92,11 +91,8 @@ LEADER_LOCK_CLASS = 0x46430001  # the advisory lock's first key ("FC" 1); the se
 #   comes back from the server a dozen times a batch while the runner's thread collects the next one: at
 #   5 ms a return, the writer was the slower of the two);
 OVERLAP_SWITCH_INTERVAL_S = 0.0005
-# - the cyclic collector's young generation is collected after this many allocations at least (Python's
-#   default is 700): a batch's decoded events and changes, some 100,000 objects alive until it is written,
-#   were walked over and over and promoted into the older generations, whose full collections then walked
-#   the whole heap; about a fifth of the catch-up's client CPU. They die by reference counting.
-OVERLAP_GC_YOUNG_MIN = 50_000
+# - the cyclic collector's young generation is collected less often (ledger/collector.py): a batch's decoded
+#   events and changes, some 100,000 objects alive until it is written, were walked over and over.
 
 
 class ProjectionRunner:
@@ -568,34 +564,30 @@ class _Writer:
 
 
 class _Tuning:
-    """The interpreter's settings while writers overlap catch-ups (they are the process's: the first
-    writer to start sets them, the last to finish puts back what was there, unless something else
-    changed it meanwhile, such as a serving process's own tuning of the collector)."""
+    """The interpreter's switch interval while writers overlap catch-ups (the process's: the first
+    writer to start sets it, the last to finish puts back what was there, unless something else
+    changed it meanwhile); the collector's thresholds likewise, by ledger/collector.py."""
 
     lock = threading.Lock()
     writers = 0
-    before: tuple[float, tuple[int, ...]] = (0.0, ())
-    during: tuple[float, tuple[int, ...]] = (0.0, ())
+    before = 0.0
+    during = 0.0
 
 
 def _overlapping(starting: bool) -> None:
     with _Tuning.lock:
         if starting:
             if _Tuning.writers == 0:
-                switch, thresholds = sys.getswitchinterval(), gc.get_threshold()
-                _Tuning.before = (switch, thresholds)
-                _Tuning.during = (min(OVERLAP_SWITCH_INTERVAL_S, switch),
-                                  (max(thresholds[0], OVERLAP_GC_YOUNG_MIN), *thresholds[1:]))
-                sys.setswitchinterval(_Tuning.during[0])
-                gc.set_threshold(*_Tuning.during[1])
+                _Tuning.before = sys.getswitchinterval()
+                _Tuning.during = min(OVERLAP_SWITCH_INTERVAL_S, _Tuning.before)
+                sys.setswitchinterval(_Tuning.during)
             _Tuning.writers += 1
+            collector.enter()
             return
+        collector.leave()
         _Tuning.writers -= 1
-        if _Tuning.writers == 0:
-            if abs(sys.getswitchinterval() - _Tuning.during[0]) < 1e-9:
-                sys.setswitchinterval(_Tuning.before[0])
-            if gc.get_threshold() == _Tuning.during[1]:
-                gc.set_threshold(*_Tuning.before[1])
+        if _Tuning.writers == 0 and abs(sys.getswitchinterval() - _Tuning.during) < 1e-9:
+            sys.setswitchinterval(_Tuning.before)
 
 
 def _concerns(view: Any, kinds: set[type]) -> bool:

@@ -10,10 +10,11 @@ from itertools import pairwise
 
 import pytest
 
+from ledger.collector import YOUNG_MIN
 from ledger.domain.accounts import Account
 from ledger.domain.transfers import Transfer
 from projections import ProjectionRunner, ViewStore, all_views
-from projections.runner import OVERLAP_GC_YOUNG_MIN, OVERLAP_SWITCH_INTERVAL_S
+from projections.runner import OVERLAP_SWITCH_INTERVAL_S
 from projections.verify import replay_and_verify
 from tests.test_projections import busy_day
 
@@ -40,7 +41,7 @@ def test_far_behind_on_postgresql_a_writer_thread_writes_while_the_next_batch_is
     assert [p for p, _, _ in seen] == [*range(20, head, 20), head]  # every batch, in order, each once
     if fund_center.database.kind == "postgresql":
         assert all(thread is not threading.current_thread() for _, thread, _ in seen)
-        tuned = (min(OVERLAP_SWITCH_INTERVAL_S, before[0]), max(OVERLAP_GC_YOUNG_MIN, before[1][0]))
+        tuned = (min(OVERLAP_SWITCH_INTERVAL_S, before[0]), max(YOUNG_MIN, before[1][0]))
         assert all(tuning == tuned for _, _, tuning in seen)
     else:  # SQLite: one thread, as before
         assert all(thread is threading.current_thread() for _, thread, _ in seen)
