@@ -2,6 +2,7 @@
 maker cannot approve it; another holder's key with the permission approves it and it runs, or rejects it."""
 
 import json
+import re
 
 from tests.console.conftest import Console
 
@@ -23,6 +24,9 @@ def test_a_role_change_waits_for_another_admin_who_approves_it(four_eyes_console
     page.locator("#approvals tr", has_text="role_grant").locator("a").first.click()
     console.shot("approval")
     assert clerk["id"] in page.locator("#held-command").inner_text()
+    # a key given no holder is its own: named by the key's name once, its id beside it
+    asked = page.locator("dl.facts dt:text-is('Asked by') + dd").inner_text()
+    assert re.match(r"admin \(key [0-9a-f-]{36}\), \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", asked), asked
     page.click("#approve-form button")
     assert "(four-eyes)" in console.flash()  # the maker's own key
     assert page.locator("#approval-status").inner_text() == "pending"

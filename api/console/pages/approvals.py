@@ -28,14 +28,17 @@ Text = Annotated[str, Form(max_length=400)]
 def list_approvals(desk: Staff, status: str | None = "pending", kind: str | None = None, cursor: str | None = None):
     filters = {"status": inputs.choice(status, STATUSES, "status"), "kind": inputs.choice(kind, KINDS, "kind")}
     found = desk.service(Approvals).approvals(filters["status"], filters["kind"], PAGE_ROWS, inputs.blank(cursor), None)
-    return desk.render("approvals/list.html", approvals=[asdict(a) for a in found["items"]], filters=filters,
-                       statuses=STATUSES, kinds=KINDS, **paging(desk, filters, inputs.blank(cursor), found["next_cursor"]))
+    approvals = [asdict(a) for a in found["items"]]
+    return desk.render("approvals/list.html", approvals=approvals, filters=filters, statuses=STATUSES, kinds=KINDS,
+                       names=desk.key_names(a["requested_by"] for a in approvals),
+                       **paging(desk, filters, inputs.blank(cursor), found["next_cursor"]))
 
 
 @router.get("/{approval_id}")
 def approval_page(desk: Staff, approval_id: UUID):
     approval = asdict(desk.service(Approvals).approval(approval_id))
     return desk.render("approvals/approval.html", approval=approval,
+                       names=desk.key_names([approval["requested_by"], approval["decided_by"]]),
                        can_decide=approval["status"] == "pending" and desk.can(P(approval["permission"])))
 
 
