@@ -23,28 +23,29 @@ from contextlib import contextmanager
 
 YOUNG_MIN = 50_000  # allocations (less deallocations) between young collections, at least
 
-_lock = threading.Lock()
-_inside = 0
-_before: tuple[int, ...] = ()
-_during: tuple[int, ...] = ()
+class _Collector:
+    """Who is inside, and the thresholds before and during."""
+
+    lock = threading.Lock()
+    inside = 0
+    before: tuple[int, ...] = ()
+    during: tuple[int, ...] = ()
 
 
 def enter() -> None:
-    global _inside, _before, _during
-    with _lock:
-        if _inside == 0:
-            _before = gc.get_threshold()
-            _during = (max(_before[0], YOUNG_MIN), *_before[1:])
-            gc.set_threshold(*_during)
-        _inside += 1
+    with _Collector.lock:
+        if _Collector.inside == 0:
+            _Collector.before = gc.get_threshold()
+            _Collector.during = (max(_Collector.before[0], YOUNG_MIN), *_Collector.before[1:])
+            gc.set_threshold(*_Collector.during)
+        _Collector.inside += 1
 
 
 def leave() -> None:
-    global _inside
-    with _lock:
-        _inside -= 1
-        if _inside == 0 and gc.get_threshold() == _during:
-            gc.set_threshold(*_before)
+    with _Collector.lock:
+        _Collector.inside -= 1
+        if _Collector.inside == 0 and gc.get_threshold() == _Collector.during:
+            gc.set_threshold(*_Collector.before)
 
 
 @contextmanager
