@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ledger import FundCenter, collector
+from ledger import collector
 from ledger.collector import YOUNG_MIN, rare_young_collections
 
 
@@ -57,19 +57,16 @@ def test_thresholds_changed_meanwhile_are_left_as_changed(thresholds):
     assert gc.get_threshold() == (20_000, 20, 10)
 
 
-def test_a_batch_of_transfers_leaves_the_thresholds_as_they_were(thresholds, tmp_path):
-    fc = FundCenter(f"sqlite:///{tmp_path}/fc.db")
-    try:
-        a = fc.open_account("member", "mall", "a", "CNY")
-        b = fc.open_account("member", "mall", "b", "CNY")
-        fc.adjust(a.id, 1_000, "CNY", "credit", "seed", "seed-1")
-        seen = []
-        real_run = fc.writer.run
-        fc.writer.run = lambda *args: (seen.append(gc.get_threshold()), real_run(*args))[1]
-        results = fc.transfer_many([{"from_account": a.id, "to_account": b.id, "amount": 10, "currency": "CNY",
-                                     "idempotency_key": f"t-{n}"} for n in range(3)])
-        assert [r.amount for r in results] == [10, 10, 10]
-        assert seen == [(YOUNG_MIN, 10, 10)]
-        assert gc.get_threshold() == (700, 10, 10)
-    finally:
-        fc.close()
+def test_a_batch_of_transfers_leaves_the_thresholds_as_they_were(thresholds, fund_center):
+    fc = fund_center
+    a = fc.open_account("member", "mall", "a", "CNY")
+    b = fc.open_account("member", "mall", "b", "CNY")
+    fc.adjust(a.id, 1_000, "CNY", "credit", "seed", "seed-1")
+    seen = []
+    real_run = fc.writer.run
+    fc.writer.run = lambda *args: (seen.append(gc.get_threshold()), real_run(*args))[1]
+    results = fc.transfer_many([{"from_account": a.id, "to_account": b.id, "amount": 10, "currency": "CNY",
+                                 "idempotency_key": f"t-{n}"} for n in range(3)])
+    assert [r.amount for r in results] == [10, 10, 10]
+    assert seen == [(YOUNG_MIN, 10, 10)]  # while the batch was made
+    assert gc.get_threshold() == (700, 10, 10)
