@@ -57,6 +57,7 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
     start, end = _statement_window(desk, first, last)
     statement = accounts.statement(account_id, start, end, PAGE_ROWS, inputs.blank(cursor), None)
     window = {"from": inputs.blank(first), "to": inputs.blank(last)}
+    last_change = accounts.last_status_change(account_id)  # who made it is named by `names`
     holds, bindings = [], []
     if account["kind"] != "system":
         holds = accounts.holds(account_id, HOLDS_SHOWN_MAX)
@@ -66,16 +67,9 @@ def _account_page(desk: Desk, account_id: UUID, first: str | None, last: str | N
         **paging(desk, window, inputs.blank(cursor), statement["next_cursor"]),
         csv_query=query_string(window), holds=holds, bindings=bindings,
         can_change=desk.can(P.ACCOUNTS_STATUS) and account["kind"] != "system", actions=ACTIONS,
-        can_read_events=desk.can(P.EVENTS_READ), last_change=_last_change(desk, accounts, account_id),
+        can_read_events=desk.can(P.EVENTS_READ), last_change=last_change,
+        names=desk.key_names([last_change["by"]] if last_change else []),
     )
-
-
-def _last_change(desk: Desk, accounts: Accounts, account_id: UUID) -> dict[str, Any] | None:
-    """The account's last status change, with the name of the key that made it when the views know it."""
-    change = accounts.last_status_change(account_id)
-    if change is None or not change["by"]:
-        return change
-    return {**change, "by_name": desk.key_names([change["by"]]).get(change["by"])}
 
 
 @router.get("/{account_id}/statement.csv")
