@@ -54,6 +54,7 @@ from .handlers import accounts, approvals, catalog, days, holds, keys, payments,
 from .handlers.references import Claim, claimed, submitted
 from .idempotency import Replay, run_once
 from .reconciliation import CloseFigures, StatementMatch
+from .staged_save import StagedSave
 from .unit_of_work import UnitOfWork
 from .views import AccountView, ApiKeyView, BindingView, HoldView, TransferView
 from .webhook_views import WebhookEndpointView
@@ -135,12 +136,27 @@ class FundCenter(Application[UUID]):
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
         recordings = self._record(processing_event)
+        self._after_record(processing_event, recordings)
+        return recordings
+
+    def staged_save(self) -> StagedSave:
+        """A save sent in parts as a command makes them (ledger/staged_save.py)."""
+        return StagedSave(self)
+
+    def recorded(self, processing_event: ProcessingEvent[UUID], recordings: list[Any]) -> None:
+        """What `save()` does once a staged save's events are recorded: the library's `_record`
+        caches the aggregates saved, then the rest of `save()`."""
+        if self.repository.cache and not self.repository.fastforward:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        self._after_record(processing_event, recordings)
+
+    def _after_record(self, processing_event: ProcessingEvent[UUID], recordings: list[Any]) -> None:
         if self.writer.turns is not None and recordings:
             self.writer.turns.wrote(recordings[-1].notification.id)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.notify(processing_event.events)  # deprecated by the library, kept as its save() calls it
-        return recordings
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """A snapshot of each saved aggregate whose save took it to or past a multiple of its class's

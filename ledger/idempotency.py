@@ -209,6 +209,12 @@ def raise_if_recorded(uow: UnitOfWork) -> None:
         raise _Recorded
 
 
+def request_pending() -> bool:
+    """Whether a command's request is still to be recorded, by the save of the aggregate it targets."""
+    pending = _PENDING.get()
+    return pending is not None and not pending.recorded and pending.target is not None
+
+
 def save_with_record(uow: UnitOfWork, objs: Sequence[Aggregate], save: Callable[..., list[Any]]) -> list[Any]:
     """`save(*objs)`, with the pending request's record if `objs` hold the aggregate it targets."""
     due = _due(uow, objs)

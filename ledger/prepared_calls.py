@@ -52,6 +52,23 @@ class PreparedCall:
                     raise errors.error_from_result(result, encoding=conn.info.encoding)
         return result
 
+    def ready(self, conn: Any, types: Sequence[int]) -> None:
+        """Prepare the statement on `conn` if it is not yet: before a pipeline, in which a prepare
+        could not be waited for alone."""
+        with conn.lock:
+            if conn not in self._prepared:
+                self._prepare(conn, types)
+
+    def queue(self, conn: Any, params: Sequence[bytes | None]) -> None:
+        """Send the statement (`ready` on `conn`) in `conn`'s pipeline, its result left to be read
+        with the pipeline's others (ledger/recorders.py's `StagedInsert`)."""
+        conn.pgconn.send_query_prepared(self.name, params, [BINARY] * len(params), BINARY)
+        conn.wait(generators.send(conn.pgconn))
+
+    def forget(self, conn: Any) -> None:
+        """`conn` lost the statement (its error said so): prepare it again next time."""
+        self._forget(conn)
+
     def _send(self, conn: Any, params: Sequence[bytes | None]) -> Any:
         conn.pgconn.send_query_prepared(self.name, params, [BINARY] * len(params), BINARY)
         return conn.wait(generators.execute(conn.pgconn))[-1]

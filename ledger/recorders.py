@@ -65,7 +65,8 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from eventsourcing.utils import retry
-from psycopg import sql
+from psycopg import errors, generators, sql
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import tuple_row
 
 from .audit.chain import links_after
@@ -237,13 +238,8 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             if not isinstance(error.__cause__, psycopg.errors.UndefinedFunction):
                 raise
         else:
-            # Committed (the statement was its own transaction): the server's last link when it made
-            # the links, else ours; None when nothing chained (a function without the chain).
-            value, unpack = result.get_value, _INT8.unpack
-            ids = [unpack(value(row, 0))[0] for row in range(result.ntuples)]
-            made = value(len(ids) - 1, 1)
-            last = bytes(made) if made is not None else last_link
-            self.chain_end = (ids[-1], last) if last is not None else None
+            ids = _inserted_ids(result)  # committed: the statement was its own transaction
+            self._chained(ids[-1], result.get_value(len(ids) - 1, 1), last_link)
             return ids
         # A database not yet migrated to 0021 (a process started with migrate=False): the library's way.
         log.warning("%s() with the writer's links is missing (migration 0021): inserting the library's way", INSERT_FUNCTION)
@@ -272,7 +268,20 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             if conn is not None:
                 held.give(failed)
 
+    def _chained(self, last_id: int, made: Any, last_link: bytes | None) -> None:
+        """After a committed insert whose last event took `last_id`: the chain's last link is the
+        server's when it made the links (`made`), else ours; None when nothing chained (a function
+        without the chain)."""
+        last = bytes(made) if made is not None else last_link
+        self.chain_end = (last_id, last) if last is not None else None
+
     def _sent(self, conn: Any, stored_events: Sequence[StoredEvent], links: bytes | None, after: int | None) -> Any:
+        return self.insert_in_one_trip(conn, *self._params(conn, stored_events, links, after))
+
+    def _params(
+        self, conn: Any, stored_events: Sequence[StoredEvent], links: bytes | None, after: int | None,
+    ) -> tuple[tuple[bytes | None, ...], tuple[int, ...]]:
+        """The one-trip statement's parameters, binary, and their types."""
         dumper = self._dumpers.get(conn) or self._dumpers.setdefault(conn, EventRowsDumper(EventRows, conn))
         params = (
             dumper.dump(EventRows(stored_events)),  # the composites' array, packed at once (ledger/event_rows.py)
@@ -280,7 +289,16 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             links,
             None if after is None else _INT8.pack(after),
         )
-        return self.insert_in_one_trip(conn, params, (dumper.oid, INT4_OID, BYTEA_OID, INT8_OID))
+        return params, (dumper.oid, INT4_OID, BYTEA_OID, INT8_OID)
+
+    def staged(self) -> StagedInsert | None:
+        """An insert sent in parts, in one transaction, on the held connection (`StagedInsert`); None
+        where the one-trip insert does not apply, or another thread holds the connection."""
+        held = getattr(self.datastore, "held", None)  # ledger/pools.py's datastore
+        if not self.one_trip or held is None or type(self)._insert_events is not PostgresApplicationRecorder._insert_events:
+            return None
+        conn = held.take()
+        return None if conn is None else StagedInsert(self, conn, held)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -296,6 +314,155 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             )
             curs.fetchall()  # now, so that a failure fails this insert here
         return ids
+
+
+class StagedInsert:
+    """One insert of the one-trip statement's kind, its events sent in parts as the caller makes
+    them, all in one transaction: the server stores a part while the caller makes the next.
+
+    A batch of transfers (`transfer_many`) spends about three quarters of its time in Python
+    making its events and a quarter waiting for the server to store them; sent at the end, the
+    server and the caller take turns. Sent in parts, the server's work overlaps the caller's
+    but for the last part's. The parts go in libpq's pipeline mode between `BEGIN` and `COMMIT`,
+    each the one-trip statement (its lock, its notification, its links: the links of a part
+    are hashed as if its events take the positions after the part before, which the function
+    checks as it does for a whole insert); `commit()` sends `COMMIT` and reads every answer,
+    one wait in all. Nothing is visible to anyone before the commit; a failed part fails them
+    all, and its error is raised (as `insert_events` raises it) once the transaction is rolled
+    back. `abort()` rolls back what was sent. If the connection breaks, or the session lacks
+    the statement or its function, the events go in at the commit by `insert_events` (its
+    retries, its fallbacks): an insert whose commit went through with its answer lost is then
+    refused as a conflict, as a repeated command is. The connection goes back to the
+    recorder's hold, or closed to the pool if it may be in any other state than idle."""
+
+    def __init__(self, recorder: OneTripRecorder, conn: Any, held: Any) -> None:
+        self.recorder, self.conn, self.held = recorder, conn, held
+        end = recorder.chain_end  # read once: other threads replace it
+        self.after: int | None = end[0] if end is not None else None  # the position the next part follows
+        self.link: bytes | None = end[1] if end is not None else None  # the chain's link there
+        self.events: list[StoredEvent] = []  # every event given, in order
+        self.parts = 0  # parts sent
+        self.broken = False  # a send failed on the connection: the commit inserts them all the usual way
+        self.done = False  # the connection is given back
+
+    def send(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Send one part's events (not empty) to be stored after the parts before."""
+        assert stored_events and not (self.done and not self.broken)
+        self.events.extend(stored_events)
+        if self.broken:
+            return
+        links, after = None, self.after
+        if self.link is not None and after is not None:
+            links, self.link = links_after(self.link, after, stored_events)
+            self.after = after + len(stored_events)
+        params, types = self.recorder._params(self.conn, stored_events, links, after)
+        call, pgconn = self.recorder.insert_in_one_trip, self.conn.pgconn
+        try:
+            if not self.parts:
+                call.ready(self.conn, types)
+            with self.conn.lock:
+                if not self.parts:
+                    pgconn.enter_pipeline_mode()
+                    pgconn.send_query_params(b"BEGIN", None)
+                call.queue(self.conn, params)
+        except (psycopg.OperationalError, psycopg.InterfaceError, errors.InvalidSqlStatementName,
+                errors.UndefinedFunction):
+            self._close(failed=True)
+            self.broken = True
+            return
+        except BaseException as error:
+            self._close(failed=True)
+            if isinstance(error, psycopg.Error):
+                raise translated(error) from error
+            raise
+        self.parts += 1
+
+    def commit(self) -> Sequence[int] | None:
+        """Commit the parts sent: the notification ids their events took, in order, as
+        `insert_events` answers."""
+        assert self.events
+        if self.broken:
+            return self.recorder.insert_events(self.events)
+        try:
+            ids = self._committed()
+        except (psycopg.OperationalError, psycopg.InterfaceError, errors.InvalidSqlStatementName,
+                errors.UndefinedFunction):
+            return self.recorder.insert_events(self.events)
+        except psycopg.Error as error:
+            raise translated(error) from error
+        self.recorder._tell(self.events)
+        return ids
+
+    def abort(self) -> None:
+        """Roll back what was sent (nothing of it was visible); nothing, after `commit`."""
+        if self.done:
+            return
+        failed = True
+        try:
+            if self.parts:
+                with self.conn.lock:
+                    self._ended(b"ROLLBACK")
+            failed = self.conn.pgconn.transaction_status != TransactionStatus.IDLE
+        finally:
+            self._close(failed)
+
+    def _committed(self) -> list[int]:
+        failed = True
+        try:
+            with self.conn.lock:
+                results = self._ended(b"COMMIT")
+                error = next((r for r in results if r.status == ExecStatus.FATAL_ERROR), None)
+                if error is not None:
+                    pgconn = self.conn.pgconn
+                    if pgconn.transaction_status == TransactionStatus.INERROR:  # the rest was skipped to the sync
+                        pgconn.send_query_params(b"ROLLBACK", None)
+                        self.conn.wait(generators.execute(pgconn))
+                    failed = pgconn.transaction_status != TransactionStatus.IDLE
+                    raised = errors.error_from_result(error, encoding=self.conn.info.encoding)
+                    if isinstance(raised, errors.InvalidSqlStatementName):  # the session lost the statement
+                        self.recorder.insert_in_one_trip.forget(self.conn)
+                    raise raised
+            inserts = [r for r in results if r.status == ExecStatus.TUPLES_OK]
+            assert len(inserts) == self.parts, "one answer with rows a part"
+            ids = [i for result in inserts for i in _inserted_ids(result)]
+            assert len(ids) == len(self.events), "an id an event"
+            last = inserts[-1]
+            self.recorder._chained(ids[-1], last.get_value(last.ntuples - 1, 1), self.link)
+            failed = False
+            return ids
+        finally:
+            self._close(failed)
+
+    def _ended(self, end: bytes) -> list[Any]:
+        """Send `end` and the pipeline's sync; every answer since `BEGIN`, once the server is idle."""
+        pgconn = self.conn.pgconn
+        pgconn.send_query_params(end, None)
+        pgconn.pipeline_sync()
+        self.conn.wait(generators.send(pgconn))
+        results: list[Any] = []
+        while True:
+            got = self.conn.wait(generators.fetch_many(pgconn))
+            if got and got[-1].status == ExecStatus.PIPELINE_SYNC:
+                break
+            results.extend(got)
+        pgconn.exit_pipeline_mode()
+        return results
+
+    def _close(self, failed: bool) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            if failed and not self.conn.closed:
+                self.conn.close()  # the server rolls back whatever was open; the pool drops it
+        finally:
+            self.held.give(failed)
+
+
+def _inserted_ids(result: Any) -> list[int]:
+    """The notification ids in the one-trip statement's binary result."""
+    value, unpack = result.get_value, _INT8.unpack
+    return [unpack(value(row, 0))[0] for row in range(result.ntuples)]
 
 
 def translated(error: psycopg.Error) -> PersistenceError:

@@ -42,7 +42,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -62,8 +62,7 @@ from .domain.errors import AccountNotFound, Contention, IdempotencyConflict, Led
 from .domain.inputs import NAME_LENGTH_MAX, check_text
 
 if TYPE_CHECKING:
-    from eventsourcing.application import Application
-
+    from .application import FundCenter
     from .batch import Batch
 
 R = TypeVar("R")
@@ -112,7 +111,7 @@ class UnitOfWork:
     """Runs commands: attempts, the cache discipline, and the one save of each attempt."""
 
     def __init__(
-        self, app: Application[UUID], clock: Clock, accounting_day: AccountingDay, actor: str | None,
+        self, app: FundCenter, clock: Clock, accounting_day: AccountingDay, actor: str | None,
         database: store.Database,
     ) -> None:
         self.app, self.clock, self.accounting_day, self.database = app, clock, accounting_day, database
@@ -378,6 +377,25 @@ class Attempt:
         assert self.batch is None, "a batch stages with commit()"
         self.committed = True
         recordings = self.uow.save(*self.accounts.values(), *self.new_accounts.values(), *aggregates)
+        self.uow.system_account_ids.update(self.new_accounts)
+        return recordings
+
+    def commit_in_parts(self, parts: Iterable[Sequence[Aggregate]]) -> list[Any]:
+        """`commit_all` of the aggregates of every part, the save sent part by part as `parts` makes
+        them (ledger/staged_save.py): the database stores a part while the next is made. One
+        transaction still: if making a part raises, nothing is saved."""
+        assert not idempotency.request_pending(), "a request recorded with its save commits with commit_all"
+        assert not self.committed, "an attempt saves once"
+        assert self.batch is None, "a batch stages with commit()"
+        self.committed = True
+        save = self.uow.app.staged_save()
+        try:
+            for part in parts:
+                save.send(*self.accounts.values(), *self.new_accounts.values(), *part)
+            recordings = save.commit()
+        except BaseException:
+            save.abort()
+            raise
         self.uow.system_account_ids.update(self.new_accounts)
         return recordings
 

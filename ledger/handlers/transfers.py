@@ -3,6 +3,7 @@ operators' adjustments, reversals."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from ..views import TransferView
 from .references import Claim, Reference
 
 BATCH_SIZE_MAX = 1000  # transfers in one PostTransfers
+PART_SIZE = 20  # transfers a batch sends to the database at a time, while it posts the next
 
 
 def once_transfer(transfer_id: UUID, request: str, what: str) -> Once:
@@ -91,9 +93,7 @@ def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | Le
         if transfers:
             attempt = uow.begin()
             try:
-                for new in transfers:
-                    post(attempt, new, customers=[p.account for p in new.postings])
-                recordings = attempt.commit_all(*transfers)
+                recordings = attempt.commit_in_parts(_posted_in_parts(attempt, transfers))
             except (LedgerError, IntegrityError):
                 uow.refresh(attempt.read)
                 recordings = None
@@ -105,6 +105,16 @@ def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | Le
         uow.stats.add("commands", len(transfers))
         return [p if isinstance(p, LedgerError) else _alone(uow, item) if p.id in made else TransferView.of(p, positions[p.id])
                 for p, item in zip(prepared, items, strict=True)]
+
+
+def _posted_in_parts(attempt: Attempt, transfers: list[Transfer]) -> Iterator[list[Transfer]]:
+    """The transfers posted, a part at a time: the database stores each part while the next is
+    posted (`Attempt.commit_in_parts`)."""
+    for start in range(0, len(transfers), PART_SIZE):
+        part = transfers[start:start + PART_SIZE]
+        for new in part:
+            post(attempt, new, customers=[p.account for p in new.postings])
+        yield part
 
 
 def _as_command(item: Any) -> PostTransfer:
