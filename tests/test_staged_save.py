@@ -161,13 +161,18 @@ def test_a_conflict_met_at_the_commit_leaves_nothing_and_the_batch_reads_like_se
     assert audit_verify(url)[0] == 0
 
 
-@pytest.mark.parametrize("when", ["between parts", "at the commit"])
+@pytest.mark.parametrize("when", ["between parts", "closed between parts", "at the commit"])
 def test_a_connection_lost_during_the_batch_costs_it_nothing(pg_ledger, monkeypatch, when):
+    """The server's process ended between two parts (the next send may still go out: the commit
+    finds it), the connection closed under the batch (the next send fails at once), or the server's
+    process ended just before the commit."""
     fc, url = pg_ledger
     accounts = members(fc)
     head = fc.head()
     if when == "between parts":
         sent = parts_sent(monkeypatch, lambda insert: len(sent) == 1 and terminate(url, insert))
+    elif when == "closed between parts":
+        sent = parts_sent(monkeypatch, lambda insert: len(sent) == 1 and insert.conn.close())
     else:
         committed = StagedInsert._committed
         monkeypatch.setattr(StagedInsert, "_committed", lambda insert: terminate(url, insert) or committed(insert))
