@@ -22,7 +22,8 @@ stale state.
 
 An attempt is an object, not the calling thread: a batch of commands
 (`ledger.handlers.transfers.transfer_many`) runs in one attempt and commits
-once, whichever threads asked for them.
+once, whichever threads asked for them; its save goes to the database in parts
+as the batch is posted (`Attempt.commit_in_parts`, ledger/staged_save.py).
 
 A `Batch` is how the process's one writer (ledger.writer) runs many commands,
 one after another, and saves them in one transaction: while a batch is open in
