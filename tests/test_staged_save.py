@@ -9,11 +9,16 @@ lost the prepared statement, costs the batch nothing (its events go in the usual
 
 from __future__ import annotations
 
+import itertools
+
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger import FundCenter
 from ledger.clock import SteppingClock
+from ledger.handlers import transfers as transfer_handlers
 from ledger.handlers.transfers import PART_SIZE
 from ledger.recorders import StagedInsert
 from tests.config import BUSINESS_HOURS
@@ -207,3 +212,58 @@ def test_a_session_that_lost_the_prepared_statement_saves_the_batch_the_usual_wa
     fc.transfer_many(batch(accounts, "third"))
     assert len(sent) == 4  # staged again: the statement was prepared anew
     assert audit_verify(url)[0] == 0
+
+
+item_kinds = st.sampled_from(["move", "move", "move", "move", "too much", "zero", "to itself"])
+examples = itertools.count()  # each example's own accounts and keys on the test's one ledger
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_batch_in_any_parts_answers_as_its_transfers_one_by_one_would(pg_ledger, monkeypatch, data):
+    """Batches of any length, cut into parts of any size, with refusals anywhere: every item's
+    answer, every balance and the log are those of the same transfers made one by one (a model of
+    the balances says which), and the log still verifies."""
+    fc, url = pg_ledger
+    example = f"x{next(examples)}"
+    accounts = [fc.open_account("member", "mall", f"{example}-{i}", "CNY", name=f"m{i}").id for i in range(4)]
+    balance = dict.fromkeys(accounts, 0)
+    fc.adjust(accounts[0], 500, "CNY", "credit", "opening balance", f"fund-{example}")
+    balance[accounts[0]] = 500
+    monkeypatch.setattr(transfer_handlers, "PART_SIZE", data.draw(st.integers(1, 30), label="part size"))
+    items, expected = [], []
+    for i, kind in enumerate(data.draw(st.lists(item_kinds, min_size=1, max_size=80), label="items")):
+        source, target = data.draw(st.sampled_from(accounts)), data.draw(st.sampled_from(accounts))
+        if kind == "to itself":
+            target = source
+        elif source == target:
+            target = accounts[(accounts.index(source) + 1) % 4]
+        if kind == "zero":
+            amount = 0
+        elif kind == "too much":
+            amount = balance[source] + 1
+        else:
+            amount = data.draw(st.integers(1, 60))
+        items.append(dict(from_account=source, to_account=target, amount=amount, currency="CNY",
+                          idempotency_key=f"{example}-{i}"))
+        if kind == "zero":
+            expected.append("InvalidAmount")
+        elif kind == "to itself":
+            expected.append("AccountsMustBeDifferent")
+        elif amount > balance[source]:
+            expected.append("InsufficientFunds")
+        else:
+            expected.append("TransferView")
+            balance[source] -= amount
+            balance[target] += amount
+    head = fc.head()
+    results = fc.transfer_many(items)
+    assert [type(r).__name__ for r in results] == expected
+    assert {a: fc.get_account(a).posted for a in accounts} == balance
+    each_transfer_once(fc, [r for r in results if type(r).__name__ == "TransferView"], head)
+    # A retry: every transfer made answers as it did. (A refusal recorded nothing: it is tried again.)
+    again = fc.transfer_many(items)
+    assert all(second == first for first, second in zip(results, again, strict=True)
+               if type(first).__name__ == "TransferView")
+    monkeypatch.undo()
+    assert audit_verify(url, "--chain-only")[0] == 0
