@@ -224,7 +224,7 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         extra = {k: v for k, v in kwargs.items() if v is not None}  # `save()` always passes tracking=None
-        if not self.one_trip or extra or type(self)._insert_events is not PostgresApplicationRecorder._insert_events:
+        if extra or not self._in_one_trip():
             return super().insert_events(stored_events, **kwargs)
         if not stored_events:
             return []
@@ -268,6 +268,11 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             if conn is not None:
                 held.give(failed)
 
+    def _in_one_trip(self) -> bool:
+        """Whether inserts take the one-trip statement: the events' table, the function there (see
+        `one_trip`), and no subclass writing extra rows in the insert's transaction."""
+        return self.one_trip and type(self)._insert_events is PostgresApplicationRecorder._insert_events
+
     def _chained(self, last_id: int, made: Any, last_link: bytes | None) -> None:
         """After a committed insert whose last event took `last_id`: the chain's last link is the
         server's when it made the links (`made`), else ours; None when nothing chained (a function
@@ -295,7 +300,7 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         """An insert sent in parts, in one transaction, on the held connection (`StagedInsert`); None
         where the one-trip insert does not apply, or another thread holds the connection."""
         held = getattr(self.datastore, "held", None)  # ledger/pools.py's datastore
-        if not self.one_trip or held is None or type(self)._insert_events is not PostgresApplicationRecorder._insert_events:
+        if held is None or not self._in_one_trip():
             return None
         conn = held.take()
         return None if conn is None else StagedInsert(self, conn, held)
@@ -314,6 +319,12 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
             )
             curs.fetchall()  # now, so that a failure fails this insert here
         return ids
+
+
+# What sends a staged insert's events the one-trip insert's usual way: a connection that broke, a
+# session without the prepared statement, a database without the function.
+_THE_USUAL_WAY = (psycopg.OperationalError, psycopg.InterfaceError, errors.InvalidSqlStatementName,
+                  errors.UndefinedFunction)
 
 
 class StagedInsert:
@@ -365,8 +376,7 @@ class StagedInsert:
                     pgconn.enter_pipeline_mode()
                     pgconn.send_query_params(b"BEGIN", None)
                 call.queue(self.conn, params)
-        except (psycopg.OperationalError, psycopg.InterfaceError, errors.InvalidSqlStatementName,
-                errors.UndefinedFunction):
+        except _THE_USUAL_WAY:
             self._close(failed=True)
             self.broken = True
             return
@@ -385,8 +395,7 @@ class StagedInsert:
             return self.recorder.insert_events(self.events)
         try:
             ids = self._committed()
-        except (psycopg.OperationalError, psycopg.InterfaceError, errors.InvalidSqlStatementName,
-                errors.UndefinedFunction):
+        except _THE_USUAL_WAY:
             return self.recorder.insert_events(self.events)
         except psycopg.Error as error:
             raise translated(error) from error
