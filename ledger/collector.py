@@ -5,7 +5,7 @@ behind the head) makes tens of thousands of objects that stay alive until the ba
 then die by reference counting. With Python's default thresholds (a young collection every 700
 allocations) the collector walked them over and over and promoted them into the older
 generations, whose collections then walked the whole heap, the aggregate cache with it: about a
-fifth of the catch-up's client CPU, and an eighth of `transfer_many(100)`'s (README, Benchmarks).
+fifth of the catch-up's client CPU, and an eighth of `transfer_many(100)`'s (bench/HISTORY.md).
 
 While any thread is inside `rare_young_collections()` (or between `enter()` and `leave()`), the
 young generation is collected after YOUNG_MIN allocations at least. Nothing goes uncollected:
