@@ -44,9 +44,11 @@ class Metrics:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # observe()'s, per label set
 
     def webhook_attempt(self, outcome: str, seconds: float) -> None:
-        """What the deliverer tells of each attempt (projections/webhook_delivery.py: on_attempt)."""
-        self.webhook_attempts.labels(outcome).inc()
+        """What the deliverer tells of each attempt (projections/webhook_delivery.py: on_attempt). The
+        latency first: a scrape collects the count before it (the registry's order), so a scrape that
+        counts an attempt has its latency too."""
         self.webhook_latency.observe(seconds)
+        self.webhook_attempts.labels(outcome).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         children = self._children.get((method, route, status))

@@ -63,4 +63,8 @@ def api(store_url):
         ("auditor", "auditor", None), ("mall", "business", "mall"), ("shop", "business", "shop"),
     ])
     with TestClient(create_app(settings=settings)) as client:
+        # The views caught up with the keys made above: from here the runner watches the log, so
+        # the key cache trusts what it holds (api/deps.py) from the first request on.
+        services = client.app.state.services
+        services.runner.wait(services.ledger.head(), timeout=30)
         yield Api(client, keys)

@@ -46,6 +46,9 @@ def _bindir() -> Path:
     raise RuntimeError("PostgreSQL server binaries not found: install postgresql-15")
 
 
+PORT_TRIES = 3  # a port taken between _free_port() and the server's bind is tried again with another
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,11 +99,14 @@ class PostgresServer:
         if result.returncode != 0:
             self.close()
             raise RuntimeError(f"initdb failed: {(result.stderr or result.stdout).strip()[-2000:]}")
-        self.port = _free_port()
-        self._pg_ctl_start()
-        return self
+        for tries_left in reversed(range(PORT_TRIES)):
+            self.port = _free_port()  # free when probed; another process may take it before the server binds it
+            if self._pg_ctl_start(retry_port=tries_left > 0):
+                return self
+        raise AssertionError("unreachable: the last try raises")
 
-    def _pg_ctl_start(self) -> None:
+    def _pg_ctl_start(self, retry_port: bool = False) -> bool:
+        """Start the server on its port; False (nothing started) if `retry_port` and the port was taken."""
         assert self.dir is not None
         options = [f"-p {self.port}", f"-k {self.dir}", "-c listen_addresses=127.0.0.1", "-c max_connections=200"]
         options += [f"-c {name}={value}" for name, value in self.settings.items()]
@@ -108,8 +114,12 @@ class PostgresServer:
         result = self._pg_ctl("-l", log, "-w", "-t", "60", "-o", " ".join(options), "start")
         if result.returncode != 0:
             tail = log.read_text()[-2000:] if log.exists() else result.stderr
+            if retry_port and "address already in use" in tail.lower():
+                log.unlink(missing_ok=True)
+                return False
             self.close()
             raise RuntimeError(f"PostgreSQL did not start: {tail}")
+        return True
 
     def _pg_ctl(self, *args: object) -> subprocess.CompletedProcess:
         assert self.dir is not None

@@ -29,6 +29,9 @@ def fundcenter_command():
     return [str(script)] if script.exists() else [sys.executable, "-c", "from api.cli import main; main()"]
 
 
+PORT_TRIES = 3  # a port taken between free_port() and serve's bind is tried again with another
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,20 +86,26 @@ class Server:
 
     def __init__(self, url: str, *args: str, env: dict[str, str] | None = None, log: Path | None = None,
                  ready: Callable[[str], bool] = lambda base: True, start_s: float = 30) -> None:
-        self.url, self.port = url, free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = url
         self._log: IO[str] = log.open("w+") if log else tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [*fundcenter_command(), "serve", "--db", url, "--port", str(self.port), *args],
-            stdout=self._log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={**os.environ, **configured_secrets(), **(env or {})},
-        )
-        deadline = time.monotonic() + start_s
-        while not (_healthy(self.base) and ready(self.base)):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self._kill()
-                pytest.fail(f"serve did not come up: {self.output()[-2000:]}")
-            time.sleep(0.1)
+        for tries_left in reversed(range(PORT_TRIES)):
+            self.port = free_port()  # free when probed; another process may take it before serve binds it
+            self.base = f"http://127.0.0.1:{self.port}"
+            self.process = subprocess.Popen(
+                [*fundcenter_command(), "serve", "--db", url, "--port", str(self.port), *args],
+                stdout=self._log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                env={**os.environ, **configured_secrets(), **(env or {})},
+            )
+            deadline = time.monotonic() + start_s
+            while not (self.process.poll() is None and _healthy(self.base) and ready(self.base)):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self._kill()
+                    if tries_left and "address already in use" in self.output().lower():
+                        break  # the port was taken meanwhile: another one
+                    pytest.fail(f"serve did not come up: {self.output()[-2000:]}")
+                time.sleep(0.1)
+            else:
+                return
 
     def output(self) -> str:
         self._log.seek(0)  # the child shares this offset: it is at the end again after the read

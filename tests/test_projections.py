@@ -126,11 +126,11 @@ def test_reversed_transfers_are_marked(fund_center, views, runner):
 
 def test_suspense_shows_each_channels_pending_reconciliation_per_day(fund_center, views, runner):
     alice = fund_center.open_account("member", "mall", "alice", "CNY")
-    fund_center.book_recharge(alice.id, 1_000, "CNY", "alipay", "rc-1")
+    booked = fund_center.book_recharge(alice.id, 1_000, "CNY", "alipay", "rc-1")
     fund_center.book_recharge(alice.id, 500, "CNY", "alipay", "rc-2")
     fund_center.book_recharge(alice.id, 70, "CNY", "unionpay", "rc-3")
     runner.catch_up()
-    today = datetime.now(UTC).date().isoformat()
+    today = booked.created_at.date().isoformat()  # the ledger's day (UTC in the tests' settings)
     assert suspense(views) == [
         {"day": today, "channel": "alipay", "currency": "CNY", "pending": 1_500, "reconciled": 0},
         {"day": today, "channel": "unionpay", "currency": "CNY", "pending": 70, "reconciled": 0},
