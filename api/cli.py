@@ -203,6 +203,7 @@ def serve(
     if workers > 1 and database.kind != "postgresql":
         raise BadOption(f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time"
                         " (the workers would only queue on its lock); use --workers 1")
+    _listenable(host, port)
     settings = _settings(url, run_projections=projections).model_copy(update={"tune_gc": True})
     app = create_app(settings=settings)  # refuses production without its secrets, naming them
     if settings.environment == "production":  # and without a callback secret for a channel it has
@@ -224,6 +225,27 @@ def serve(
     os.environ["FUNDCENTER_WRITER_TURNS"] = "true"  # the workers' writers take turns (ledger/writer_turns.py)
     uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="warning",
                 http=JoinedWritesHttpTools)
+
+
+def _listenable(host: str, port: int) -> None:
+    """Refuse, in one line and before anything starts, a port another process listens on, or a host
+    name that does not resolve: each address of the host bound as asyncio binds it (SO_REUSEADDR).
+    Anything else, or a port taken after this look, uvicorn reports itself when it binds."""
+    import errno
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise BadOption(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    for family, kind, _, _, address in addresses:
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise BadOption(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,17 @@ def test_failures_are_one_line_and_exit_2(url, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = fundcenter("serve", "--db", f"sqlite:///{tmp_path}/fc.db", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"fundcenter: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert not (tmp_path / "fc.db").exists()  # refused before anything started
 
 
 def test_the_console_script_is_installed():
