@@ -64,18 +64,25 @@ class Metrics:
     def render(
         self, stats: Any, head: int, position: int, *, database_up: bool = True, projections: dict[str, Any] | None = None,
         reconciliation_overdue: dict[tuple[str, str], int] | None = None, webhooks: dict[str, float] | None = None,
-        writer_turns: dict[str, float] | None = None,
+        writer_turns: dict[str, float] | None = None, live: list[Metric] | None = None,
     ) -> str:
-        """The text exposition format: this process's live metrics, then the scrape's snapshot."""
+        """The text exposition format: this process's live metrics (`live`, else as they stand now),
+        then the scrape's snapshot."""
         snapshot = list(_snapshot(stats, head, position, database_up, projections, reconciliation_overdue))
         if writer_turns is not None:  # None: this process's writer takes no turns
             snapshot += _writer_turns(writer_turns)
         if webhooks is not None:  # None: the views did not answer in time
             snapshot += _webhooks(head, webhooks)
         scrape = CollectorRegistry(auto_describe=False)
-        scrape.register(_Collected(_without_created(self.registry.collect())))
+        scrape.register(_Collected(self.live() if live is None else live))
         scrape.register(_Collected(snapshot))
         return generate_latest(scrape).decode()
+
+    def live(self) -> list[Metric]:
+        """This process's live metrics as they stand now. `/metrics` takes them before it reads the
+        database: what they count (a webhook attempt, recorded before it is counted) is then in what
+        the scrape reads there (the backlog), as in a standalone deliverer's scrape."""
+        return list(_without_created(self.registry.collect()))
 
 
 class _Collected:
@@ -176,7 +183,7 @@ class DelivererMetrics:
         self.read_backlog = read_backlog
 
     def collect(self) -> Iterator[Metric]:
-        yield from (f for f in _without_created(self.attempts.registry.collect()) if f.name.startswith("fundcenter_webhook"))
+        yield from (f for f in self.attempts.live() if f.name.startswith("fundcenter_webhook"))
         read = self.read_backlog()
         yield _gauge("fundcenter_database_up", "Whether the database answered the last probe (1) or not (0).",
                      int(read is not None))

@@ -77,6 +77,27 @@ def test_metrics_parse_with_their_names_labels_and_values(api):
     assert value(families["fundcenter_projection_retries"], "fundcenter_projection_retries_total") == 0
 
 
+def test_a_scrape_counts_no_webhook_attempt_its_backlog_has_not_seen(api, monkeypatch):
+    """A scrape takes this process's counters before it reads the backlog: an attempt recorded (and
+    then counted) while it reads is in neither of them, and the next scrape has it in both."""
+    import api.routes.ops as ops
+
+    read, landed = ops.backlog, []
+
+    def an_attempt_lands_meanwhile(store, now_s):
+        found = read(store, now_s)
+        if not landed:  # the deliverer records a delivery, then counts it
+            api.client.app.state.services.metrics.webhook_attempt("delivered", 0.02)
+            landed.append(now_s)
+        return found
+
+    monkeypatch.setattr(ops, "backlog", an_attempt_lands_meanwhile)
+    attempts = "fundcenter_webhook_attempts_total"
+    assert value(scrape(api)["fundcenter_webhook_attempts"], attempts, outcome="delivered") == 0
+    assert landed
+    assert value(scrape(api)["fundcenter_webhook_attempts"], attempts, outcome="delivered") == 1
+
+
 def test_a_sane_request_id_is_echoed_and_any_other_is_replaced(api):
     given = api.get("/healthz", who=None, headers={"X-Request-Id": "order-42.attempt:1_A"})
     assert given.headers["X-Request-Id"] == "order-42.attempt:1_A"

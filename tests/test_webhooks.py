@@ -587,8 +587,8 @@ def test_delivery_attempts_latency_and_backlog_are_metrics(sqlite_url, receiver)
         quiet = api.post("/v1/webhook-endpoints", {"url": receiver.url, "events": ["account.opened"]}).json()
         api.post(f"/v1/webhook-endpoints/{quiet['id']}/disable")  # its queue is no backlog: it waits for an enable
         api.open("alice")
-        # A scrape reads the backlog before this process's counters, so one may count an attempt while
-        # the backlog it read is from before it (or before the delivery was queued): wait for both.
+        # A scrape takes this process's counters before it reads the backlog, so the backlog may show
+        # an attempt the counters do not yet: wait for both.
         failed = until(lambda m: m[("fundcenter_webhook_attempts_total", (("outcome", "retrying"),))] == 1
                        and m[("fundcenter_webhook_backlog", ())] == 1 and m[("fundcenter_webhook_backlog_due", ())] == 0)
         assert failed[("fundcenter_webhook_attempts_total", (("outcome", "delivered"),))] == 0

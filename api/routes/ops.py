@@ -143,6 +143,7 @@ async def healthz(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text format (the log head as last read if the database does not answer in time)."""
     services, probe = _probe_of(request)
+    live = services.metrics.live()  # first: what it counts is in the database's answers below (Metrics.live)
     answered, _ = await probe.run(services.settings.healthz_timeout_s)
     state = services.runner.state()
     position = state["position"] if state["running"] else probe.position
@@ -153,6 +154,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     text = services.metrics.render(
         services.ledger.stats, probe.head, position, database_up=answered, projections=state,
         reconciliation_overdue=overdue, webhooks=webhooks, writer_turns=None if turns is None else turns.state(),
+        live=live,
     )
     return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
