@@ -37,7 +37,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from common import RawInserts, Timer, fresh_database, machine, open_system, post
 from ledger import FundCenter, LedgerError
 from ledger.audit.chain_store import LOG_TABLES
 from ledger.domain.errors import Contention
+from tests.pgserver import free_port
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk" / "transfers.lua"
@@ -214,12 +214,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("goals: apt-get installed wrk but it is not on the PATH")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:

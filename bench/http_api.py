@@ -24,14 +24,10 @@ from typing import Any
 
 from common import Timer, fresh_database, machine, open_system, postgres
 
+from tests.pgserver import free_port
+
 ACCOUNTS = 200
 EXTRA = [a for a in sys.argv if a == "--no-projections"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(url: str) -> tuple[str, list[str]]:

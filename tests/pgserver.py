@@ -46,10 +46,11 @@ def _bindir() -> Path:
     raise RuntimeError("PostgreSQL server binaries not found: install postgresql-15")
 
 
-PORT_TRIES = 3  # a port taken between _free_port() and the server's bind is tried again with another
+PORT_TRIES = 3  # a port taken between free_port() and its server's bind is tried again with another
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (a server started on it may find it taken: PORT_TRIES)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -100,7 +101,7 @@ class PostgresServer:
             self.close()
             raise RuntimeError(f"initdb failed: {(result.stderr or result.stdout).strip()[-2000:]}")
         for tries_left in reversed(range(PORT_TRIES)):
-            self.port = _free_port()  # free when probed; another process may take it before the server binds it
+            self.port = free_port()  # free when probed; another process may take it before the server binds it
             if self._pg_ctl_start(retry_port=tries_left > 0):
                 return self
         raise AssertionError("unreachable: the last try raises")

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,20 +21,12 @@ from typing import IO
 import pytest
 
 from tests.config import configured_secrets
+from tests.pgserver import PORT_TRIES, free_port
 
 
 def fundcenter_command():
     script = Path(sys.executable).with_name("fundcenter")
     return [str(script)] if script.exists() else [sys.executable, "-c", "from api.cli import main; main()"]
-
-
-PORT_TRIES = 3  # a port taken between free_port() and serve's bind is tried again with another
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def json_request(base, method, path, token=None, body=None, key=None) -> urllib.request.Request:
