@@ -44,6 +44,13 @@ def counting(client):
     return reads
 
 
+def listed_key(client, keys, name):
+    """The key named `name` as the admin's key list shows it, read once the views hold every key made."""
+    made = client.app.state.services.ledger.head()
+    listed = client.get(f"/v1/admin/api-keys?min_position={made}", headers=bearer(keys["admin"])).json()["items"]
+    return next(k for k in listed if k["name"] == name)
+
+
 def wait_until_applied(client, position):
     client.app.state.services.runner.wait(position, timeout=10)
 
@@ -70,9 +77,7 @@ def test_a_revocation_made_by_another_process_counts_once_its_runner_applies_it(
         for _ in range(3):
             assert other.get("/v1/transactions", headers=bearer(keys["cafe"])).status_code == 200
         assert reads == [keys["cafe"]]
-        made = one.app.state.services.ledger.head()  # the keys' list read once the views hold them
-        cafe = next(k for k in one.get(f"/v1/admin/api-keys?min_position={made}", headers=bearer(keys["admin"])).json()["items"]
-                    if k["name"] == "cafe")
+        cafe = listed_key(one, keys, "cafe")
         revoked = one.delete(f"/v1/admin/api-keys/{cafe['id']}", headers=bearer(keys["admin"])).json()
         wait_until_applied(other, revoked["position"])
         problem_of(other.get("/v1/transactions", headers=bearer(keys["cafe"])), 401, "unauthorized")
@@ -85,9 +90,7 @@ def test_a_revocation_applied_by_the_other_processs_runner_is_found_in_the_log(s
         assert other.get("/v1/transactions", headers=bearer(keys["cafe"])).status_code == 200
         other_runner = other.app.state.services.runner
         other_runner.stop()
-        made = one.app.state.services.ledger.head()  # the keys' list read once the views hold them
-        cafe = next(k for k in one.get(f"/v1/admin/api-keys?min_position={made}", headers=bearer(keys["admin"])).json()["items"]
-                    if k["name"] == "cafe")
+        cafe = listed_key(one, keys, "cafe")
         revoked = one.delete(f"/v1/admin/api-keys/{cafe['id']}", headers=bearer(keys["admin"])).json()
         wait_until_applied(one, revoked["position"])  # applied by the first process's runner
         other_runner.start()

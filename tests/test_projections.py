@@ -130,7 +130,7 @@ def test_suspense_shows_each_channels_pending_reconciliation_per_day(fund_center
     fund_center.book_recharge(alice.id, 500, "CNY", "alipay", "rc-2")
     fund_center.book_recharge(alice.id, 70, "CNY", "unionpay", "rc-3")
     runner.catch_up()
-    today = booked.created_at.date().isoformat()  # the ledger's day (UTC in the tests' settings)
+    today = fund_center.accounting_day.day_of(booked.created_at).isoformat()  # the day the ledger booked them on
     assert suspense(views) == [
         {"day": today, "channel": "alipay", "currency": "CNY", "pending": 1_500, "reconciled": 0},
         {"day": today, "channel": "unionpay", "currency": "CNY", "pending": 70, "reconciled": 0},
