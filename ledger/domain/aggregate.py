@@ -9,12 +9,25 @@ script using the aggregates) events keep the library's wall-clock stamp.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
-from eventsourcing.domain import Aggregate, CanMutateAggregate, datetime_now_with_tzinfo
+from eventsourcing.domain import (
+    Aggregate,
+    BaseAggregate,
+    CanInitAggregate,
+    CanMutateAggregate,
+    DecoratedFuncCaller,
+    OriginatorIDError,
+    OriginatorVersionError,
+    datetime_now_with_tzinfo,
+    decorated_funcs,
+)
+from eventsourcing.utils import resolve_topic
 
 Clock = Callable[[], datetime]
 
@@ -46,6 +59,26 @@ class LedgerAggregate(Aggregate):
             assert moment.tzinfo is not None, "a clock must give timezone-aware times"
             return moment
 
+        def mutate(self, aggregate: Any) -> Any:
+            """The library's `mutate`, step for step, but for how the method is called: the `@event`
+            method (or, for a created event, the aggregate's `__init__`) gets the event's fields by
+            position, read by one `attrgetter` made once per event class (`Applier`), where the
+            library copies the event's attributes and filters them by the method's signature on
+            every event. An event that lacks one of the method's fields (an older log's, recorded
+            before a parameter with a default was added) takes the library's way, which leaves the
+            default in place."""
+            applier = _APPLIERS.get(type(self))
+            if applier is None:
+                applier = _APPLIERS[type(self)] = Applier.of(self)
+            if applier.method is not None:
+                try:
+                    values = applier.fields(self)
+                except AttributeError:
+                    pass
+                else:
+                    return applier.create(self, values) if aggregate is None else applier.update(self, aggregate, values)
+            return super().mutate(aggregate)
+
     def trigger_event(self, event_class: type[CanMutateAggregate[Any]], **kwargs: Any) -> None:
         """eventsourcing's `trigger_event` (a new event, next in the sequence, stamped, applied,
         then pending) without copying the keyword arguments again; `@event` methods end here too.
@@ -59,3 +92,99 @@ class LedgerAggregate(Aggregate):
         new_event = make(originator_id=self._id, originator_version=self._version + 1, **kwargs)
         new_event.mutate(self)
         self._pending_events.append(new_event)
+
+
+class Applier:
+    """How `LedgerAggregate.Event.mutate` applies the events of one class: `method` (None: the
+    library's way) called with the aggregate and the values of `fields`, in its parameters' order.
+    The fast way is taken only where it does what the library's does: an `@event` method's event
+    whose `apply` is the library's, or a created event whose `apply` does nothing (the library's
+    base), for an aggregate with the library's `__base_init__`; every parameter of the method a
+    plain one (no `*args`, `**kwargs` or keyword-only) and a field of the event class, which the
+    library made from the method's signature. So the fields map onto the parameters one for one,
+    and a field an older event lacks reads as the class's default: the method's own default,
+    which the library's way (the field left out of the call) would give too."""
+
+    __slots__ = ("aggregate_class", "fields", "method", "topic")
+
+    def __init__(
+        self, method: Callable[..., None] | None = None, names: tuple[str, ...] = (), topic: str | None = None,
+        aggregate_class: Any = None,
+    ) -> None:
+        self.method, self.topic, self.aggregate_class = method, topic, aggregate_class
+        self.fields: Callable[[Any], tuple[Any, ...]] = _tuple_getter(names)
+
+    @classmethod
+    def of(cls, event: Any) -> Applier:
+        """The applier of `event`'s class (a created event's, for the aggregate its topic names)."""
+        event_class = type(event)
+        if isinstance(event, CanInitAggregate):
+            return cls._of_created(event_class, event.originator_topic)
+        if issubclass(event_class, DecoratedFuncCaller) and event_class.apply is DecoratedFuncCaller.apply:
+            method = decorated_funcs.get(event_class)
+            names = None if method is None else _plain_parameters(method)
+            if method is not None and names is not None and _fields_of(event_class, names):
+                return Applier(method, names)
+        return Applier()
+
+    @classmethod
+    def _of_created(cls, event_class: Any, topic: str) -> Applier:
+        aggregate_class = resolve_topic(topic)
+        init = aggregate_class.__init__
+        params = _plain_parameters(init)
+        # The library gives an `__init__` parameter named `id` the event's `originator_id`.
+        names = None if params is None else tuple("originator_id" if n == "id" else n for n in params)
+        if (names is None or not _fields_of(event_class, names) or event_class.apply is not CanMutateAggregate.apply
+                or aggregate_class.__base_init__ is not BaseAggregate.__base_init__):
+            return Applier()
+        return Applier(init, names, topic, aggregate_class)
+
+    def create(self, event: Any, values: tuple[Any, ...]) -> Any:
+        """`CanInitAggregate.mutate`: a new aggregate, its base initialised, then its `__init__`."""
+        if event.originator_topic != self.topic:  # another aggregate class's: the library resolves it
+            return CanInitAggregate.mutate(event, None)
+        assert self.method is not None and self.aggregate_class is not None
+        aggregate = self.aggregate_class.__new__(self.aggregate_class)
+        aggregate.__base_init__(event.originator_id, event.originator_version, event.timestamp)
+        self.method(aggregate, *values)
+        return aggregate
+
+    def update(self, event: Any, aggregate: Any, values: tuple[Any, ...]) -> Any:
+        """`CanMutateAggregate.mutate`: the checks, the method, then the version and the time."""
+        if event.originator_id != aggregate.id:
+            raise OriginatorIDError(event.originator_id, aggregate.id)
+        next_version = aggregate.version + 1
+        if event.originator_version != next_version:
+            raise OriginatorVersionError(event.originator_version, next_version)
+        assert self.method is not None
+        self.method(aggregate, *values)
+        aggregate.version = event.originator_version
+        aggregate.modified_on = event.timestamp
+        return aggregate
+
+
+_APPLIERS: dict[type, Applier] = {}
+
+
+def _plain_parameters(method: Callable[..., Any]) -> tuple[str, ...] | None:
+    """The names of `method`'s parameters after `self`, if all are plain (positional or keyword)."""
+    parameters = list(inspect.signature(method).parameters.values())[1:]
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters):
+        return None
+    return tuple(p.name for p in parameters)
+
+
+def _fields_of(event_class: Any, names: tuple[str, ...]) -> bool:
+    """Whether every name is one of the event class's dataclass fields."""
+    fields = getattr(event_class, "__dataclass_fields__", {})
+    return all(name in fields for name in names)
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function of an object giving the tuple of these attributes (`attrgetter` gives one
+    attribute alone, not in a tuple)."""
+    if not names:
+        return lambda _: ()
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return attrgetter(*names)

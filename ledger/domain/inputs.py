@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from .errors import InvalidExpiry, ValidationError
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")  # the control characters free text refuses: all but tab and newline
 # An idempotency key as a client sends it (the Idempotency-Key header, a batch item's key).
 CLIENT_KEY_LENGTH_MAX = 255
 # The ledger sees keys with the caller's scope in front ("business/<64-char id>/") and
@@ -37,7 +38,7 @@ def check_text(value: object, name: str, *, required: bool = False, length_max: 
         raise ValidationError(f"{name} is required")
     if len(value) > length_max:
         raise ValidationError(f"{name} is longer than {length_max} characters")
-    if any(ord(c) < 32 and c not in "\t\n" for c in value):
+    if _CONTROL.search(value):
         raise ValidationError(f"{name} contains control characters")
     return value
 

@@ -87,7 +87,7 @@ def transfer_many(uow: UnitOfWork, cmd: PostTransfers) -> list[TransferView | Le
         # A retried batch: the items the cache knows were made already are answered alone (their first
         # outcome, or a conflict), not put in the group, whose commit they would fail, dropping the
         # accounts it read from the cache. Repeats change nothing, so the rest keep their order's results.
-        made = {p.id for p in prepared if isinstance(p, Transfer) and uow.cached(once_transfer(p.id, "", "")) is not None}
+        made = {p.id for p in prepared if isinstance(p, Transfer) and uow.in_cache(Transfer, p.id) is not None}
         transfers = [p for p in prepared if isinstance(p, Transfer) and p.id not in made]
         recordings: list[Any] | None = []
         if transfers:
