@@ -26,14 +26,14 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from ledger import FundCenter
 from ledger.domain.accounts import SYSTEM_BUSINESS_ID, Account, AccountKind, status_reason
 from ledger.domain.holds import Hold
-from ledger.domain.ids import NAMESPACE
+from ledger.domain.ids import uuid5
 from ledger.domain.instants import iso
 from ledger.domain.payments import Payment, Recharge, Withdrawal
 from ledger.domain.projection_halts import ProjectionHalt
@@ -63,7 +63,7 @@ class Webhook:
 
 
 def event_id(event: Any, webhook_type: str) -> UUID:
-    return uuid5(NAMESPACE, f"webhook\x1f{event.originator_id}\x1f{event.originator_version}\x1f{webhook_type}")
+    return uuid5(f"webhook\x1f{event.originator_id}\x1f{event.originator_version}\x1f{webhook_type}")
 
 
 class WebhookMapper:
