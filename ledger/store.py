@@ -37,6 +37,7 @@ from .pools import KEEPALIVES, Reachability, database_timeout_s, reachability_at
 DEFAULT_URL = "sqlite:///./fundcenter.db"
 # The library's JSON format, parsed and printed by orjson (ledger/transcoding.py): the same bytes, faster.
 TRANSCODER_TOPIC = "ledger.transcoding:FastJSONTranscoder"
+MAPPER_TOPIC = "ledger.transcoding:FastMapper"
 log = logging.getLogger(__name__)
 
 class DatabaseURLError(ValueError):
@@ -104,7 +105,8 @@ class Database:
         if self.kind == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "ledger.recorders:SQLiteFactory", "SQLITE_DBNAME": self.path, "CREATE_TABLE": "n",
-                "TRANSCODER_TOPIC": TRANSCODER_TOPIC, "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteRecorder",
+                "TRANSCODER_TOPIC": TRANSCODER_TOPIC, "MAPPER_TOPIC": MAPPER_TOPIC,
+                "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteRecorder",
             }
         timeout_s = database_timeout_s() if timeout_s is None else timeout_s
         return {
@@ -123,6 +125,7 @@ class Database:
             "POSTGRES_CONN_MAX_AGE": "1800",
             "CREATE_TABLE": "n",
             "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+            "MAPPER_TOPIC": MAPPER_TOPIC,
         }
 
     @property

@@ -7,13 +7,13 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import JSONTranscoder, Mapper, TranscodingNotRegisteredError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import FundCenter
 from ledger.domain.transfers import Side, TransferKind
-from ledger.transcoding import FastJSONTranscoder
+from ledger.transcoding import FastJSONTranscoder, FastMapper
 from tests.test_projections import busy_day
 
 LIBRARY = {"TRANSCODER_TOPIC": "eventsourcing.persistence:JSONTranscoder"}
@@ -35,7 +35,7 @@ def everything(fc):
 def test_the_ledger_uses_the_fast_transcoder(store_url):
     fc = FundCenter(store_url)
     try:
-        assert type(fc.mapper.transcoder) is FastJSONTranscoder
+        assert type(fc.mapper.transcoder) is FastJSONTranscoder and type(fc.mapper) is FastMapper
     finally:
         fc.close()
 
@@ -79,6 +79,32 @@ def test_every_event_of_a_busy_day_encodes_to_the_librarys_bytes(sqlite_url):
         assert fast.encode(decoded) == library.encode(decoded) == state
 
 
+def test_every_event_of_a_busy_day_is_stored_as_the_librarys_mapper_stores_it(sqlite_url):
+    fast, library = transcoders()
+    fc = FundCenter(sqlite_url)
+    try:
+        busy_day(fc, transfers=40)
+        events = [fc.mapper.to_domain_event(n) for n in fc.recorder.select_notifications(start=1, limit=100_000)]
+    finally:
+        fc.close()
+    assert len(events) > 100
+    for event in events:
+        assert FastMapper(fast).to_stored_event(event) == Mapper(library).to_stored_event(event)
+
+
+class _Event:
+    """An event's shape, as the mapper sees one: attributes and its class's version."""
+
+    class_version = 1
+
+    def __init__(self, **attributes):
+        vars(self).update(attributes)
+
+
+class _EventV3(_Event):
+    class_version = 3
+
+
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-14)), None])
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(), st.floats(allow_nan=True),
@@ -104,6 +130,15 @@ def test_any_state_gets_the_librarys_bytes_and_reads_back_as_the_library_reads_i
     encoded = fast.encode(state)
     assert encoded == library.encode(state)
     assert repr(fast.decode(encoded)) == repr(library.decode(encoded))
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES, st.sampled_from([_Event, _EventV3]), st.uuids(), st.integers(1, 10**6))
+def test_any_event_is_stored_as_the_librarys_mapper_stores_it(value, kind, originator_id, version):
+    fast, library = transcoders()
+    event = kind(timestamp=datetime(2026, 11, 26, 8, 0, tzinfo=UTC), originator_id=originator_id, value=value,
+                 originator_version=version)
+    assert FastMapper(fast).to_stored_event(event) == Mapper(library).to_stored_event(event)
 
 
 def test_integers_beyond_64_bits_in_an_old_log_read_exactly():
