@@ -180,9 +180,9 @@ class FastJSONTranscoder(JSONTranscoder):
 class FastMapper(Mapper[UUID]):
     """eventsourcing's `Mapper`, whose `to_stored_event` is the library's step for step where the
     transcoder is a `FastJSONTranscoder` and nothing is compressed or encrypted (the ledger's case):
-    the state tagged straight from the event's attributes (`encode_event_state`) and the stored
-    event made without its dataclass's `__init__` (a frozen dataclass's: a field at a time). The same
-    stored events (`tests/test_transcoding.py`). Named by `Database.eventsourcing_env()`."""
+    the state tagged straight from the event's attributes (`encode_event_state`), not from a copy
+    of them less the originator's id and version. The same stored events
+    (`tests/test_transcoding.py`). Named by `Database.eventsourcing_env()`."""
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         transcoder = self.transcoder
@@ -190,12 +190,8 @@ class FastMapper(Mapper[UUID]):
             return super().to_stored_event(domain_event)
         kind = type(domain_event)
         attributes = vars(domain_event)
-        stored = object.__new__(StoredEvent)
-        vars(stored).update(
-            originator_id=attributes["originator_id"], originator_version=attributes["originator_version"],
-            topic=get_topic(kind), state=transcoder.encode_event_state(attributes, getattr(kind, "class_version", 1)),
-        )
-        return stored
+        return StoredEvent(attributes["originator_id"], attributes["originator_version"], get_topic(kind),
+                           transcoder.encode_event_state(attributes, getattr(kind, "class_version", 1)))
 
 
 _ORIGINATOR = frozenset({"originator_id", "originator_version"})  # what a stored event's state leaves out
