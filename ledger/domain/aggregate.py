@@ -179,6 +179,7 @@ def _fields_of(event_class: Any, names: tuple[str, ...]) -> bool:
     fields = getattr(event_class, "__dataclass_fields__", {})
     return all(name in fields for name in names)
 
+
 def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """A function of an object giving the tuple of these attributes (`attrgetter` gives one
     attribute alone, not in a tuple)."""
