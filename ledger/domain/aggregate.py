@@ -65,8 +65,9 @@ class LedgerAggregate(Aggregate):
             position, read by one `attrgetter` made once per event class (`Applier`), where the
             library copies the event's attributes and filters them by the method's signature on
             every event. An event that lacks one of the method's fields (an older log's, recorded
-            before a parameter with a default was added) takes the library's way, which leaves the
-            default in place."""
+            before a parameter with a default was added) reads the event class's default, which is
+            the method's own, as the library's way would leave it; one that lacks a field without a
+            default takes the library's way, and fails as it does."""
             applier = _APPLIERS.get(type(self))
             if applier is None:
                 applier = _APPLIERS[type(self)] = Applier.of(self)
