@@ -53,8 +53,12 @@ def booked_at(
 def post(attempt: Attempt, transfer: Transfer, *, customers: Iterable[UUID] = (), capture: Hold | None = None) -> None:
     """Apply a transfer's postings to the customer accounts it touches, loading into the
     attempt those not there yet (the transfers of one attempt share them). `capture`: the
-    hold whose account's debit is a capture of it."""
-    now = attempt.uow.clock()
+    hold whose account's debit is a capture of it.
+
+    The transfer's instant is the posting's: holds expire as of it, and the accounts' events
+    are stamped with it, so that a transfer and its entries share one time and one accounting
+    day (and the event store writes that time's text once for all three)."""
+    now = transfer.modified_on
     accounts, known_system = attempt.accounts, attempt.uow.system_account_ids
     for account_id in customers:
         if account_id not in accounts:
@@ -73,13 +77,15 @@ def post(attempt: Attempt, transfer: Transfer, *, customers: Iterable[UUID] = ()
     for account in touched:
         if account.currency != transfer.currency:
             raise CurrencyMismatch(f"account {account.id} holds {account.currency}, the transfer is in {transfer.currency}")
-        account.expire_holds(now)
-    for p, customer in lines:
-        if customer is None:
-            continue  # a system account: its postings live in the transfer only
-        if p.side is Side.CREDIT:
-            customer.credit(transfer.id, p.amount)
-        elif capture is not None and customer.id == capture.account_id:
-            customer.capture_hold(capture.id, transfer.id, p.amount, now)
-        else:
-            customer.debit(transfer.id, p.amount, now)
+    with stamped_by(lambda: now):
+        for account in touched:
+            account.expire_holds(now)
+        for p, customer in lines:
+            if customer is None:
+                continue  # a system account: its postings live in the transfer only
+            if p.side is Side.CREDIT:
+                customer.credit(transfer.id, p.amount)
+            elif capture is not None and customer.id == capture.account_id:
+                customer.capture_hold(capture.id, transfer.id, p.amount, now)
+            else:
+                customer.debit(transfer.id, p.amount, now)

@@ -169,7 +169,7 @@ class FastJSONTranscoder(JSONTranscoder):
         if type(transcoding) is UUIDAsHex:
             return lambda uuid: {"_type_": name, "_data_": uuid.hex}
         if type(transcoding) is DatetimeAsISO:
-            return lambda moment: {"_type_": name, "_data_": moment.isoformat()}
+            return _RecentMoments(name).tagged
         return lambda obj: self._tagged_by(transcoding, obj)
 
     def _tagged_by(self, transcoding: Transcoding, obj: Any) -> dict[str, Any]:
@@ -192,6 +192,31 @@ class FastMapper(Mapper[UUID]):
         attributes = vars(domain_event)
         return StoredEvent(attributes["originator_id"], attributes["originator_version"], get_topic(kind),
                            transcoder.encode_event_state(attributes, getattr(kind, "class_version", 1)))
+
+
+class _RecentMoments:
+    """The tagged form of a datetime, the text written once for each datetime object: the events of
+    one transfer (the transfer's and its accounts') are stamped with the same object
+    (ledger/posting.py), and `isoformat()` is a third of what tagging an account's event costs.
+    Looked up by identity (an equal datetime in another time zone prints otherwise); each entry
+    holds its datetime, so no other object can take its id while the entry lasts."""
+
+    __slots__ = ("name", "seen")
+    SIZE = 256  # entries kept: more than the instants of a batch's part (ledger/handlers/transfers.py)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen: dict[int, tuple[datetime, dict[str, str]]] = {}
+
+    def tagged(self, moment: datetime) -> dict[str, str]:
+        seen = self.seen.get(id(moment))
+        if seen is not None and seen[0] is moment:
+            return seen[1]
+        tagged = {"_type_": self.name, "_data_": moment.isoformat()}  # read only: printed, never changed
+        if len(self.seen) >= self.SIZE:
+            self.seen.clear()
+        self.seen[id(moment)] = (moment, tagged)
+        return tagged
 
 
 _ORIGINATOR = frozenset({"originator_id", "originator_version"})  # what a stored event's state leaves out

@@ -6,6 +6,7 @@ from uuid import uuid4
 import pytest
 
 from ledger import FundCenter
+from ledger.clock import SteppingClock
 from ledger.domain import errors
 from ledger.domain.ids import system_account_id
 
@@ -261,6 +262,28 @@ def test_a_batch_is_one_transaction_and_reads_like_sequential_transfers(fund_cen
     assert fund_center.transfer_many(items) == results  # a retry: every item repeats its first outcome
     assert fund_center.head() == head + 9
     assert [fund_center.get_account(a.id).posted for a in (alice, bob, carol)] == [500, 100, 400]
+
+
+def test_a_transfer_and_its_account_entries_share_one_instant(store_url):
+    """The accounts' events are stamped with their transfer's time, however often the clock is read
+    meanwhile: one time and one accounting day for a transfer and its entries (a hold expires as of it)."""
+    fc = FundCenter(store_url, clock=SteppingClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)))
+    try:
+        alice, bob = funded(fc, "alice", 1_000), open_member(fc, "bob")
+        head = fc.head()
+        fc.transfer(alice.id, bob.id, 100, "CNY", "t1")
+        fc.transfer_many([dict(from_account=alice.id, to_account=bob.id, amount=n, currency="CNY",
+                               idempotency_key=f"b-{n}") for n in (1, 2)])
+        events = [e for _, e in fc.read_log(after=head)]
+        transfers = [e for e in events if type(e).__qualname__ == "Transfer.Posted"]
+        assert len(transfers) == 3 and len({t.timestamp for t in transfers}) == 3
+        for posted in transfers:
+            entries = [e for e in events if getattr(e, "transfer_id", None) == posted.originator_id]
+            assert [type(e).__qualname__ for e in entries] == ["Account.Debited", "Account.Credited"]
+            assert {e.timestamp for e in entries} == {posted.timestamp}
+            assert posted.day == fc.day_of(posted.timestamp)
+    finally:
+        fc.close()
 
 
 def test_a_retried_batch_with_new_items_and_a_changed_one_reads_like_sequential_transfers(fund_center, monkeypatch):

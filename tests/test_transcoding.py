@@ -162,3 +162,19 @@ def test_an_unknown_tag_is_refused_as_the_library_refuses_it():
     for transcoder in (fast, library):
         with pytest.raises(TranscodingNotRegisteredError, match="nope"):
             transcoder.decode(state)
+
+
+def test_a_datetime_written_again_keeps_its_own_text():
+    """The text of a datetime object is written once and reused for that object (the three events
+    of a transfer share one); an equal instant in another zone, or a new object, gets its own."""
+    fast, library = transcoders()
+    utc = datetime(2026, 11, 25, 9, 0, 0, 123_456, tzinfo=UTC)
+    shanghai = utc.astimezone(timezone(timedelta(hours=8)))
+    assert utc == shanghai
+    states = [{"timestamp": utc}, {"at": utc, "again": utc}, {"timestamp": shanghai}, {"timestamp": utc.replace(microsecond=0)}]
+    for _ in range(2):
+        for state in states:
+            assert fast.encode_event_state(state, 1) == fast.encode(state) == library.encode(state)
+    assert b"17:00:00.123456+08:00" in fast.encode(states[2])
+    many = [datetime(2026, 11, 25, tzinfo=UTC) + timedelta(microseconds=n) for n in range(1_000)]  # more than it keeps
+    assert [fast.encode(m) for m in many] == [library.encode(m) for m in many]
