@@ -1,18 +1,20 @@
 """Events applied the ledger's way (`LedgerAggregate.Event.mutate`, ledger/domain/aggregate.py)
 build exactly the aggregates eventsourcing's own `mutate` builds, from new events and from
-events of older logs that lack a field added later."""
+events of older logs that lack a field added later; events made the ledger's way (`_made`, for
+`trigger_event` and `_create`) are those their classes' `__init__` makes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+from eventsourcing.domain import event as event_method
 
 from ledger.domain.accounts import Account
-from ledger.domain.aggregate import Applier, LedgerAggregate
+from ledger.domain.aggregate import Applier, LedgerAggregate, _made, _plain_fields
 from ledger.domain.holds import Hold
 from ledger.domain.postings import Posting, Side
 from ledger.domain.transfers import Transfer, TransferKind
@@ -102,3 +104,45 @@ def test_an_event_out_of_sequence_or_of_another_aggregate_is_refused():
     with pytest.raises(OriginatorIDError):
         credited.mutate(other)
     assert account.version == 1 and account.posted == 0
+
+
+@pytest.mark.parametrize("history", [account_history, transfer_history, hold_history])
+def test_events_are_made_as_their_classes_make_them(history):
+    events = history()
+    assert all(_plain_fields(type(e)) is not None for e in events)  # every one the ledger's way
+    for made in events:
+        by_class = type(made)(**vars(made))
+        assert type(by_class) is type(made) and by_class == made
+        assert list(vars(by_class).items()) == list(vars(made).items())  # the same fields in the same order: the same stored bytes
+
+
+def test_an_event_its_class_must_make_is_made_by_its_class():
+    class Noted(LedgerAggregate):
+        def __init__(self, id: UUID, text: str = "") -> None:
+            self.text = text
+            self.notes: list[str] = []
+
+        @event_method("Noted")
+        def note(self, text: str, urgent: bool = False) -> None:
+            self.notes.append(text + "!" * urgent)
+
+        class Checked(LedgerAggregate.Event):
+            text: str
+
+            def __post_init__(self) -> None:
+                super().__post_init__()
+                if not self.text:
+                    raise ValueError("a checked event needs its text")
+
+    noted = Noted(id=uuid4())  # the created event's `text` left to its default: the class makes it
+    noted.note("a")  # the decorator passes every argument: the ledger's way
+    noted.note("b", urgent=True)
+    assert noted.notes == ["a", "b!"] and noted.text == ""
+    assert _plain_fields(Noted.Checked) is None  # an own __post_init__
+    with pytest.raises(ValueError, match="needs its text"):
+        noted.trigger_event(Noted.Checked, text="")
+    fields = dict(timestamp=NOW, transfer_id=uuid4(), amount=1, balance_after=1)
+    assert _made(Account.Credited, uuid4(), 2, {**fields, "unknown": 1}) is None  # not one of its fields
+    assert _made(Account.Credited, uuid4(), 2, {k: v for k, v in fields.items() if k != "amount"}) is None
+    with pytest.raises(TypeError, match="non-UUID originator_id"):  # the library's check, as its __init__ makes it
+        _made(Account.Credited, "not-a-uuid", 2, fields)

@@ -9,12 +9,14 @@ script using the aggregates) events keep the library's wall-clock stamp.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, Self
+from uuid import UUID
 
 from eventsourcing.domain import (
     Aggregate,
@@ -22,12 +24,13 @@ from eventsourcing.domain import (
     CanInitAggregate,
     CanMutateAggregate,
     DecoratedFuncCaller,
+    DomainEvent,
     OriginatorIDError,
     OriginatorVersionError,
     datetime_now_with_tzinfo,
     decorated_funcs,
 )
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 Clock = Callable[[], datetime]
 
@@ -80,6 +83,23 @@ class LedgerAggregate(Aggregate):
                     return applier.create(self, values) if aggregate is None else applier.update(self, aggregate, values)
             return super().mutate(aggregate)
 
+    @classmethod
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Self:
+        """eventsourcing's `_create` (a created event at the initial version, with the class's topic,
+        stamped, applied, then pending) with the event made by `_made`; a class with an explicit
+        `TOPIC`, an id not given or not a UUID, or an event `_made` does not make, take the library's
+        path, which checks and makes them."""
+        if isinstance(id, UUID) and not getattr(cls, "TOPIC", None) and "originator_topic" not in kwargs:
+            given = dict(kwargs, originator_topic=get_topic(cls))
+            if given.get("timestamp") is None:
+                given["timestamp"] = event_class.create_timestamp()
+            created = _made(event_class, id, cls.INITIAL_VERSION, given)
+            if created is not None:
+                aggregate: Self = created.mutate(None)
+                aggregate.pending_events.append(created)
+                return aggregate
+        return super()._create(event_class, id=id, **kwargs)
+
     def trigger_event(self, event_class: type[CanMutateAggregate[Any]], **kwargs: Any) -> None:
         """eventsourcing's `trigger_event` (a new event, next in the sequence, stamped, applied,
         then pending) without copying the keyword arguments again; `@event` methods end here too.
@@ -89,8 +109,10 @@ class LedgerAggregate(Aggregate):
             return
         if kwargs.get("timestamp") is None:
             kwargs["timestamp"] = event_class.create_timestamp()
-        make: Any = event_class  # an event dataclass: these are its fields
-        new_event = make(originator_id=self._id, originator_version=self._version + 1, **kwargs)
+        new_event = _made(event_class, self._id, self._version + 1, kwargs)
+        if new_event is None:
+            make: Any = event_class  # an event dataclass: these are its fields
+            new_event = make(originator_id=self._id, originator_version=self._version + 1, **kwargs)
         new_event.mutate(self)
         self._pending_events.append(new_event)
 
@@ -165,6 +187,52 @@ class Applier:
 
 
 _APPLIERS: dict[type, Applier] = {}
+_PLAIN_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _plain_fields(event_class: Any) -> tuple[str, ...] | None:
+    """The fields of an event class, in order, if its `__init__` is the one `dataclass` wrote
+    (each field set from its argument, in order) followed by `DomainEvent.__post_init__` alone,
+    and every field an argument of it; else None (the class makes its events itself)."""
+    try:
+        return _PLAIN_FIELDS[event_class]
+    except KeyError:
+        pass
+    fields = getattr(event_class, "__dataclass_fields__", None)
+    init = event_class.__dict__.get("__init__")
+    plain = (
+        fields is not None and init is not None
+        and getattr(getattr(init, "__code__", None), "co_filename", None) == "<string>"  # written by `dataclass`
+        and event_class.__post_init__ is DomainEvent.__post_init__
+        and [f.name for f in dataclasses.fields(event_class) if f.init and not f.kw_only] == list(fields)  # no InitVar, ClassVar
+        and tuple(fields)[:2] == ("originator_id", "originator_version")
+    )
+    made = tuple(fields) if plain and fields is not None else None
+    _PLAIN_FIELDS[event_class] = made
+    return made
+
+
+def _made(event_class: Any, originator_id: Any, originator_version: int, kwargs: dict[str, Any]) -> Any:
+    """The event its class's `__init__` would make of these fields, made without it (a frozen
+    dataclass's `__init__` sets each field through `object.__setattr__`, a third of the cost of
+    triggering an account's event): its fields set in their order, then `__post_init__`'s check.
+    None where the class is not one `_plain_fields` knows, or `kwargs` are not exactly its other
+    fields (one left to its default, or one it lacks): the class makes that one, as it decides."""
+    fields = _plain_fields(event_class)
+    if fields is None or len(kwargs) != len(fields) - 2:
+        return None
+    new_event = object.__new__(event_class)
+    state = new_event.__dict__
+    state["originator_id"] = originator_id
+    state["originator_version"] = originator_version
+    try:
+        for name in fields[2:]:
+            state[name] = kwargs[name]
+    except KeyError:
+        return None
+    if not isinstance(originator_id, UUID):
+        new_event.__post_init__()  # raises the library's TypeError
+    return new_event
 
 
 def _plain_parameters(method: Callable[..., Any]) -> tuple[str, ...] | None:
