@@ -213,13 +213,7 @@ class OneTripRecorder(_Told, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
             curs.execute(self.select_range[inclusive_of_start], (start, stop, limit), prepare=True)
             rows = curs.fetchall()
-        # Each made as the library makes its domain events, its fields set at once: a frozen
-        # dataclass's __init__ sets them one `object.__setattr__` at a time (2 us a row).
-        return [
-            _made(Notification, {"id": i, "originator_id": oid, "originator_version": version, "topic": topic,
-                                 "state": bytes(state)})
-            for i, oid, version, topic, state in rows
-        ]
+        return [notification(i, oid, version, topic, bytes(state)) for i, oid, version, topic, state in rows]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -491,10 +485,13 @@ _TRANSLATIONS: list[tuple[type[psycopg.Error], type[PersistenceError]]] = [  # t
 ]
 
 
-def _made(cls: type[Notification], fields: dict[str, Any]) -> Notification:
-    """An instance of the frozen dataclass `cls` with these fields (all of them), without its __init__."""
-    made = object.__new__(cls)
-    object.__setattr__(made, "__dict__", fields)
+def notification(id: int, originator_id: UUID, originator_version: int, topic: str, state: bytes) -> Notification:
+    """The library's `Notification` of these fields, made as its mapper makes domain events, its fields
+    set at once: a frozen dataclass's `__init__` sets them one `object.__setattr__` at a time (1.0 us
+    against 0.4 a notification; a batch of transfers has 300)."""
+    made = object.__new__(Notification)
+    object.__setattr__(made, "__dict__", {"originator_id": originator_id, "originator_version": originator_version,
+                                          "topic": topic, "state": state, "id": id})
     return made
 
 

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import Notification, Recording
+from eventsourcing.persistence import Recording
+
+from .recorders import notification
 
 if TYPE_CHECKING:
     from .application import FundCenter
@@ -64,8 +66,7 @@ class StagedSave:
         ids = self.insert.commit()
         assert ids is not None and len(ids) == len(self.stored)
         recordings = [
-            Recording(event, Notification(originator_id=s.originator_id, originator_version=s.originator_version,
-                                          topic=s.topic, state=s.state, id=i))
+            Recording(event, notification(i, s.originator_id, s.originator_version, s.topic, s.state))
             for event, s, i in zip(self.processing_event.events, self.stored, ids, strict=True)
         ]
         self.app.recorded(self.processing_event, recordings)

@@ -1,5 +1,6 @@
 """Application tests: FundCenter's commands on SQLite and on a real PostgreSQL."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -9,6 +10,7 @@ from ledger import FundCenter
 from ledger.clock import SteppingClock
 from ledger.domain import errors
 from ledger.domain.ids import system_account_id
+from ledger.views import TransferView
 
 
 def open_member(fc, ref, currency="CNY", business="mall"):
@@ -284,6 +286,20 @@ def test_a_transfer_and_its_account_entries_share_one_instant(store_url):
             assert posted.day == fc.day_of(posted.timestamp)
     finally:
         fc.close()
+
+
+def test_a_transfer_view_is_the_one_its_class_makes(fund_center):
+    """`TransferView.of` sets its fields at once: the same view, field for field and in order, as
+    the dataclass's own `__init__` makes; it compares, copies and replaces as one."""
+    alice, bob = funded(fund_center, "alice", 1_000), open_member(fund_center, "bob")
+    view = fund_center.transfer(alice.id, bob.id, 400, "CNY", "t1", memo="rent")
+    made = TransferView(**{f.name: getattr(view, f.name) for f in dataclasses.fields(TransferView)})
+    assert made == view and list(vars(made).items()) == list(vars(view).items())
+    assert dataclasses.asdict(view) == dataclasses.asdict(made)
+    assert dataclasses.replace(view, position=None).position is None and view.position is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view.amount = 1  # type: ignore[misc]
+    assert view == fund_center.transfer(alice.id, bob.id, 400, "CNY", "t1", memo="rent")  # a repeat
 
 
 def test_a_retried_batch_with_new_items_and_a_changed_one_reads_like_sequential_transfers(fund_center, monkeypatch):
