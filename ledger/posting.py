@@ -58,7 +58,7 @@ def post(attempt: Attempt, transfer: Transfer, *, customers: Iterable[UUID] = ()
     The transfer's instant is the posting's: holds expire as of it, and the accounts' events
     are stamped with it, so that a transfer and its entries share one time and one accounting
     day (and the event store writes that time's text once for all three)."""
-    now = transfer.modified_on
+    now = transfer.created_on
     accounts, known_system = attempt.accounts, attempt.uow.system_account_ids
     for account_id in customers:
         if account_id not in accounts:

@@ -268,7 +268,7 @@ def test_a_batch_is_one_transaction_and_reads_like_sequential_transfers(fund_cen
 
 def test_a_transfer_and_its_account_entries_share_one_instant(store_url):
     """The accounts' events are stamped with their transfer's time, however often the clock is read
-    meanwhile: one time and one accounting day for a transfer and its entries (a hold expires as of it)."""
+    meanwhile: one time and one accounting day for a transfer and its entries."""
     fc = FundCenter(store_url, clock=SteppingClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)))
     try:
         alice, bob = funded(fc, "alice", 1_000), open_member(fc, "bob")
