@@ -298,7 +298,7 @@ def test_a_transfer_view_is_the_one_its_class_makes(fund_center):
     assert dataclasses.asdict(view) == dataclasses.asdict(made)
     assert dataclasses.replace(view, position=None).position is None and view.position is not None
     with pytest.raises(dataclasses.FrozenInstanceError):
-        view.amount = 1  # type: ignore[misc]
+        view.amount = 1
     assert view == fund_center.transfer(alice.id, bob.id, 400, "CNY", "t1", memo="rent")  # a repeat
 
 
