@@ -3,6 +3,7 @@
     python bench/audit_verify.py [--events N] [--transfers N] [--rounds R] [--store sqlite|postgresql|both]
                                  [--http [--http-rounds R] [--http-seconds S]] [--pg-url URL] [--json]
     python bench/audit_verify.py --events 0 --rounds 0 --http    # the HTTP comparison alone
+    python bench/audit_verify.py --links-column --transfers 300 --rounds 40    # part 4 alone
 
 1. Verify throughput: a log of `--events` events (default 1,000,000) is written through the
    ledger's own recorder (so through the chain's real write path: 0021's function on
@@ -28,6 +29,11 @@
    `--http-seconds` each (bench/goals.py's seeding, serve and wrk script). The cost from the
    requests per second (median rounds, all rounds, the median round's) and from the machine's
    CPU per request (both cores' busy time, wrk's included, over the requests).
+4. With `--links-column` (PostgreSQL), alone: a layout the ledger does not use, to size what the
+   chain's own table costs. A ledger whose insert function keeps each link in a column of the
+   events table (`LINKS_COLUMN_0021`) runs part 2's one-by-one transfers against a ledger that
+   does not chain, then against one on the shipped chain: the costs (1 - column / other; a
+   negative cost against the table is what the column saves).
 """
 
 from __future__ import annotations
@@ -129,6 +135,70 @@ END;
 $$"""
 
 
+def links_in_a_column(system: System) -> None:
+    """This ledger's inserts keep the chain's links in a column of the events table instead of in
+    `event_chain` (part 4: a layout the ledger does not use, for the comparison only)."""
+    with system.ledger.database.connect() as conn:
+        conn.execute(LINKS_COLUMN_0021)
+
+
+# 0021's function with each link stored in a new column of the events row, in the same INSERT (the
+# same links from the writer and the same sequence check, without 0021's check of each row's
+# position); when the writer has no links, the server chains from the column's last link, a row at
+# a time. `event_chain` stays empty: `audit verify` would find nothing chained there.
+LINKS_COLUMN_0021 = """
+ALTER TABLE fundcenter_events ADD COLUMN IF NOT EXISTS chain_link bytea;
+CREATE OR REPLACE FUNCTION fundcenter_insert_events_with_links(
+    events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
+) RETURNS TABLE (inserted_id bigint, chain_hash bytea) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    previous bytea;
+    e record;
+BEGIN
+    PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
+    LOCK TABLE fundcenter_events IN EXCLUSIVE MODE;
+    NOTIFY fundcenter_events;
+    IF pg_sequence_last_value('fundcenter_events_notification_id_seq'::regclass) = links_after
+       AND octet_length(links) = 32 * cardinality(events) THEN
+        RETURN QUERY
+            INSERT INTO fundcenter_events (originator_id, originator_version, topic, state, chain_link)
+            SELECT u.originator_id, u.originator_version, u.topic, u.state, substr(links, u.k::integer * 32 - 31, 32)
+            FROM unnest(events) WITH ORDINALITY AS u(originator_id, originator_version, topic, state, k)
+            RETURNING notification_id, NULL::bytea;
+        RETURN;
+    END IF;
+    SELECT f.chain_link INTO previous FROM fundcenter_events f WHERE f.chain_link IS NOT NULL
+    ORDER BY f.notification_id DESC LIMIT 1;
+    previous := coalesce(previous, decode(repeat('00', 32), 'hex'));
+    FOR e IN
+        INSERT INTO fundcenter_events AS f (originator_id, originator_version, topic, state)
+        SELECT u.originator_id, u.originator_version, u.topic, u.state FROM unnest(events) AS u
+        RETURNING f.notification_id AS id,
+            int8send(f.notification_id) || uuid_send(f.originator_id) || int8send(f.originator_version)
+            || int4send(octet_length(convert_to(f.topic, 'UTF8'))) || convert_to(f.topic, 'UTF8')
+            || int8send(octet_length(f.state)::bigint) || f.state AS body
+    LOOP
+        previous := sha256(previous || e.body);
+        UPDATE fundcenter_events SET chain_link = previous WHERE notification_id = e.id;
+        inserted_id := e.id;
+        chain_hash := previous;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$"""
+
+
+def column_cost(server: Any, pg_url: str | None, transfers: int, rounds: int) -> dict[str, Any]:
+    """Part 4: one-by-one transfers with the links in a column, against no chain and against the
+    shipped table, each pair interleaved as part 2's."""
+    work = one_by_one(transfers)
+    against_none = interleaved(fresh_database(server, pg_url), fresh_database(server, pg_url), rounds, work,
+                               prepare=(links_in_a_column, without_chain))
+    against_table = interleaved(fresh_database(server, pg_url), fresh_database(server, pg_url), rounds, work,
+                                prepare=(links_in_a_column, None))
+    return {"column_rounds": rounds, "column_against_none": against_none, "column_against_table": against_table}
+
+
 def funded(system: System, accounts: int) -> list[uuid.UUID]:
     fc = system.ledger
     ids = []
@@ -162,17 +232,23 @@ def cpu_seconds(system: System) -> float | None:
     return (server + time.thread_time_ns()) / 1e9
 
 
-def interleaved(url_with: str, url_without: str, rounds: int, work: Work, accounts: int = 50) -> dict[str, Any]:
+def interleaved(
+    url_with: str, url_without: str, rounds: int, work: Work, accounts: int = 50,
+    prepare: tuple[Callable[[System], None] | None, Callable[[System], None] | None] = (None, without_chain),
+) -> dict[str, Any]:
     """`work` on a ledger with the chain and one without, in turns (the order flips each round):
     transfers per second of each over all rounds, the cost (1 - with / without), each round's cost;
     on a local PostgreSQL also the CPU time a transfer took (this thread and the database's server
-    processes) and the chain's share of it."""
+    processes) and the chain's share of it. `prepare`: what is done to each side's ledger first (by
+    default the second's inserts stop chaining)."""
     from datetime import UTC, datetime
 
     clock = SteppingClock(datetime(2026, 11, 26, 10, tzinfo=UTC))
     with_chain, no_chain = open_system(url_with, clock=clock), open_system(url_without, clock=clock)
     try:
-        without_chain(no_chain)
+        for side, change in zip((with_chain, no_chain), prepare, strict=True):
+            if change is not None:
+                change(side)
         ids = {"with": funded(with_chain, accounts), "without": funded(no_chain, accounts)}
         seconds, made = {"with": 0.0, "without": 0.0}, {"with": 0, "without": 0}
         cpu: dict[str, float | None] = {"with": 0.0, "without": 0.0}
@@ -204,16 +280,21 @@ def interleaved(url_with: str, url_without: str, rounds: int, work: Work, accoun
     return result
 
 
-def write_cost(url_with: str, url_without: str, transfers: int, rounds: int) -> dict[str, Any]:
-    """One-by-one `transfer()`s, `transfers` a side per round."""
+def one_by_one(transfers: int) -> Work:
+    """A side's round: `transfers` one-by-one `transfer()`s, as bench/transfers.py runs them."""
 
-    def one_by_one(system: System, ids: list[uuid.UUID], rng: random.Random, tag: str) -> int:
+    def work(system: System, ids: list[uuid.UUID], rng: random.Random, tag: str) -> int:
         for n in range(transfers):
             a, b = rng.sample(ids, 2)
             system.ledger.transfer(a, b, rng.randint(1, 10_000), "CNY", f"t-{tag}-{n}", memo="bench")
         return transfers
 
-    r = interleaved(url_with, url_without, rounds, one_by_one)
+    return work
+
+
+def write_cost(url_with: str, url_without: str, transfers: int, rounds: int) -> dict[str, Any]:
+    """One-by-one `transfer()`s, `transfers` a side per round."""
+    r = interleaved(url_with, url_without, rounds, one_by_one(transfers))
     return {"transfers_per_s_with_chain": r["with"], "transfers_per_s_without_chain": r["without"],
             "chain_cost": r["cost"], "chain_cost_per_round": r["per_round"], "chain_cost_median_round": r["median_round"],
             **{f"transfer_{k}": v for k, v in r.items() if k.startswith("cpu_")}}
@@ -361,10 +442,16 @@ def main() -> None:
                         help="also the HTTP comparison on PostgreSQL (part 3); with --events 0 and --rounds 0 it alone")
     parser.add_argument("--http-rounds", type=int, default=8)
     parser.add_argument("--http-seconds", type=float, default=6.0)
+    parser.add_argument("--links-column", action="store_true",
+                        help="part 4 alone (PostgreSQL): the links in a column of the events table, a layout the ledger does not use")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = []
-    if args.http and not args.events and not args.rounds:
+    if args.links_column:
+        with postgres(args.pg_url) as server:
+            results.append({"store": "postgresql", **column_cost(server, args.pg_url, args.transfers, args.rounds),
+                            "server": settings(fresh_database(server, args.pg_url))})
+    elif args.http and not args.events and not args.rounds:
         results.append(http_only(args))
     else:
         if args.store in ("sqlite", "both"):
@@ -380,6 +467,8 @@ def main() -> None:
         print(f"{result['store']}: {result.get('server', '')} {machine()}".rstrip())
         if "http_chain_cost" in result:
             print_http(result)
+        if "column_against_none" in result:
+            print_column(result)
         if "verify_events" not in result:
             continue
         print(f"  log of {result['verify_events']:,} events written at {result['log_written_events_per_s']:,} events/s")
@@ -403,6 +492,16 @@ def main() -> None:
         if "batch_cpu_cost" in result:
             print(f"  {'  CPU per transfer, with / without':<40}{result['batch_cpu_us_with']:>8,.0f} / "
                   f"{result['batch_cpu_us_without']:,.0f} us: {result['batch_cpu_cost']:.1%}")
+
+
+def print_column(r: dict[str, Any]) -> None:
+    print(f"  the links in a column of the events table, one-by-one transfer(), {r['column_rounds']} rounds a side:")
+    for name, against in (("no chain", r["column_against_none"]), ("the shipped table", r["column_against_table"])):
+        print(f"  {'  against ' + name:<40}{against['with']:>8,} / {against['without']:,} per s: {against['cost']:.1%}"
+              f" (median round {against['median_round']:.1%})")
+        if "cpu_cost" in against:
+            print(f"  {'    CPU per transfer':<40}{against['cpu_us_with']:>8,.0f} / {against['cpu_us_without']:,.0f} us:"
+                  f" {against['cpu_cost']:.1%}")
 
 
 def print_http(r: dict[str, Any]) -> None:
