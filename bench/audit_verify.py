@@ -173,12 +173,9 @@ BEGIN
     FOR e IN
         INSERT INTO fundcenter_events AS f (originator_id, originator_version, topic, state)
         SELECT u.originator_id, u.originator_version, u.topic, u.state FROM unnest(events) AS u
-        RETURNING f.notification_id AS id,
-            int8send(f.notification_id) || uuid_send(f.originator_id) || int8send(f.originator_version)
-            || int4send(octet_length(convert_to(f.topic, 'UTF8'))) || convert_to(f.topic, 'UTF8')
-            || int8send(octet_length(f.state)::bigint) || f.state AS body
+        RETURNING f.notification_id AS id, f.originator_id, f.originator_version, f.topic, f.state
     LOOP
-        previous := sha256(previous || e.body);
+        previous := fundcenter_chain_link(previous, e.id, e.originator_id, e.originator_version, e.topic, e.state);
         UPDATE fundcenter_events SET chain_link = previous WHERE notification_id = e.id;
         inserted_id := e.id;
         chain_hash := previous;
