@@ -117,22 +117,32 @@ def without_chain(system: System) -> None:
         conn.execute(NO_CHAIN_0021)
 
 
-# 0009's function (no chain) in 0021's signature, which the recorder calls: it returns no links, so
-# the recorder never learns where a chain ends and hashes nothing either.
-NO_CHAIN_0021 = """
+def variant_of_0021(body: str, declare: str = "") -> str:
+    """0021's insert function under the name, signature and answer the recorder calls, with its lock
+    and its notification, and another body (the variants below, and bench/chain_insert.py's layouts)."""
+    return f"""
 CREATE OR REPLACE FUNCTION fundcenter_insert_events_with_links(
     events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
 ) RETURNS TABLE (inserted_id bigint, chain_hash bytea) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-BEGIN
+{declare}BEGIN
     PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
     LOCK TABLE fundcenter_events IN EXCLUSIVE MODE;
     NOTIFY fundcenter_events;
-    RETURN QUERY
-        INSERT INTO fundcenter_events (originator_id, originator_version, topic, state)
-        SELECT e.originator_id, e.originator_version, e.topic, e.state FROM unnest(events) AS e
-        RETURNING notification_id, NULL::bytea;
+{body}
 END;
 $$"""
+
+
+# 0021's test that the writer's links are for the positions its events take (they follow the sequence's last value).
+LINKS_IN_PLACE = """pg_sequence_last_value('fundcenter_events_notification_id_seq'::regclass) = links_after
+       AND octet_length(links) = 32 * cardinality(events)"""
+
+# 0009's function (no chain) in 0021's signature, which the recorder calls: it returns no links, so
+# the recorder never learns where a chain ends and hashes nothing either.
+NO_CHAIN_0021 = variant_of_0021("""    RETURN QUERY
+        INSERT INTO fundcenter_events (originator_id, originator_version, topic, state)
+        SELECT e.originator_id, e.originator_version, e.topic, e.state FROM unnest(events) AS e
+        RETURNING notification_id, NULL::bytea;""")
 
 
 def links_in_a_column(system: System) -> None:
@@ -146,20 +156,8 @@ def links_in_a_column(system: System) -> None:
 # same links from the writer and the same sequence check, without 0021's check of each row's
 # position); when the writer has no links, the server chains from the column's last link, a row at
 # a time. `event_chain` stays empty: `audit verify` would find nothing chained there.
-LINKS_COLUMN_0021 = """
-ALTER TABLE fundcenter_events ADD COLUMN IF NOT EXISTS chain_link bytea;
-CREATE OR REPLACE FUNCTION fundcenter_insert_events_with_links(
-    events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
-) RETURNS TABLE (inserted_id bigint, chain_hash bytea) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-DECLARE
-    previous bytea;
-    e record;
-BEGIN
-    PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
-    LOCK TABLE fundcenter_events IN EXCLUSIVE MODE;
-    NOTIFY fundcenter_events;
-    IF pg_sequence_last_value('fundcenter_events_notification_id_seq'::regclass) = links_after
-       AND octet_length(links) = 32 * cardinality(events) THEN
+LINKS_COLUMN_0021 = "ALTER TABLE fundcenter_events ADD COLUMN IF NOT EXISTS chain_link bytea;" + variant_of_0021(f"""
+    IF {LINKS_IN_PLACE} THEN
         RETURN QUERY
             INSERT INTO fundcenter_events (originator_id, originator_version, topic, state, chain_link)
             SELECT u.originator_id, u.originator_version, u.topic, u.state, substr(links, u.k::integer * 32 - 31, 32)
@@ -180,9 +178,10 @@ BEGIN
         inserted_id := e.id;
         chain_hash := previous;
         RETURN NEXT;
-    END LOOP;
-END;
-$$"""
+    END LOOP;""", declare="""DECLARE
+    previous bytea;
+    e record;
+""")
 
 
 def column_cost(server: Any, pg_url: str | None, transfers: int, rounds: int) -> dict[str, Any]:

@@ -31,29 +31,22 @@ import time
 from typing import Any
 
 import psycopg
-from audit_verify import LINKS_COLUMN_0021, NO_CHAIN_0021, sample_events
+from audit_verify import LINKS_COLUMN_0021, LINKS_IN_PLACE, NO_CHAIN_0021, sample_events, variant_of_0021
 from common import fresh_database, machine, postgres, settings
 
 from ledger import FundCenter
 
-_HEAD = """
-CREATE OR REPLACE FUNCTION fundcenter_insert_events_with_links(
-    events stored_event_uuid[], lock_timeout_s integer, links bytea, links_after bigint
-) RETURNS TABLE (inserted_id bigint, chain_hash bytea) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-BEGIN
-    PERFORM set_config('lock_timeout', lock_timeout_s || 's', true);
-    LOCK TABLE fundcenter_events IN EXCLUSIVE MODE;
-    NOTIFY fundcenter_events;
-    IF pg_sequence_last_value('fundcenter_events_notification_id_seq'::regclass) = links_after
-       AND octet_length(links) = 32 * cardinality(events) THEN
-        RETURN QUERY
-"""
-_TAIL = """
+
+def writers_way_only(statement: str) -> str:
+    """0021's function storing the writer's links by `statement` (a query answering (id, NULL) rows),
+    and refusing an insert without them in place: the loop below always gives them."""
+    return variant_of_0021(f"""    IF {LINKS_IN_PLACE} THEN
+        RETURN QUERY{statement}
         RETURN;
     END IF;
-    RAISE EXCEPTION 'bench/chain_insert.py: this layout has the writer''s way only';
-END;
-$$"""
+    RAISE EXCEPTION 'bench/chain_insert.py: this layout has the writer''s way only';""")
+
+
 _EVENTS_INSERTED = """
             WITH inserted AS (
                 INSERT INTO fundcenter_events (originator_id, originator_version, topic, state)
@@ -65,9 +58,8 @@ LAYOUTS = {
     "none": NO_CHAIN_0021,
     "table": None,  # the migrated database's own function
     "column": LINKS_COLUMN_0021,
-    "one row": "CREATE TABLE chain_inserts (first_position bigint PRIMARY KEY, links bytea NOT NULL);" + _HEAD
-    + _EVENTS_INSERTED + """
-, packed AS (
+    "one row": "CREATE TABLE chain_inserts (first_position bigint PRIMARY KEY, links bytea NOT NULL);"
+    + writers_way_only(_EVENTS_INSERTED + """, packed AS (
                 INSERT INTO chain_inserts AS c (first_position, links)
                 SELECT CASE WHEN min(i.notification_id) = links_after + 1
                              AND max(i.notification_id) = links_after + cardinality(events) THEN links_after + 1 END,
@@ -75,12 +67,12 @@ LAYOUTS = {
                 FROM inserted i
                 RETURNING c.first_position
             )
-            SELECT g, NULL::bytea FROM packed p, generate_series(p.first_position, p.first_position + cardinality(events) - 1) g;""" + _TAIL,
-    "bare second table": _HEAD + _EVENTS_INSERTED + """
+            SELECT g, NULL::bytea FROM packed p, generate_series(p.first_position, p.first_position + cardinality(events) - 1) g;"""),
+    "bare second table": writers_way_only(_EVENTS_INSERTED + """
             INSERT INTO event_chain AS c (position, hash) SELECT i.notification_id, substr(links, 1, 32) FROM inserted i
-            RETURNING c.position, NULL::bytea;""" + _TAIL,
-    "WITH alone": _HEAD + _EVENTS_INSERTED + """
-            SELECT i.notification_id, NULL::bytea FROM inserted i;""" + _TAIL,
+            RETURNING c.position, NULL::bytea;"""),
+    "WITH alone": writers_way_only(_EVENTS_INSERTED + """
+            SELECT i.notification_id, NULL::bytea FROM inserted i;"""),
 }
 
 # `calls` inserts of `events` events, each with fresh ids, the state of a real account event and the
